@@ -1,0 +1,114 @@
+"""asyncio protocols for SIP over UDP and TCP. They parse and hand messages up; a
+malformed message is logged and dropped, never raised."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import cast
+
+from endpoint.sip.errors import ParseError
+from endpoint.sip.events import Address
+from endpoint.sip.framing import KeepAlive, StreamFramer
+from endpoint.sip.message import Message
+from endpoint.sip.parser import parse_message
+
+log = logging.getLogger("endpoint.transport")
+
+OnMessage = Callable[[Message, Address, str], None]
+OnKeepAlive = Callable[[KeepAlive, Address, str], None]
+
+
+def _addr(raw: tuple[str, int] | tuple[str, int, int, int]) -> Address:
+    return (raw[0], raw[1])
+
+
+class UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, on_message: OnMessage, on_keepalive: OnKeepAlive | None = None) -> None:
+        self.on_message = on_message
+        self.on_keepalive = on_keepalive
+        self.transport: asyncio.DatagramTransport | None = None
+        self.rejected = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        source = _addr(addr)
+        if not data.strip(b"\r\n\x00 "):
+            if self.on_keepalive is not None:
+                self.on_keepalive(KeepAlive.PONG, source, "udp")
+            return
+        try:
+            message = parse_message(data)
+        except ParseError as exc:
+            self.rejected += 1
+            log.warning("dropped malformed datagram from %s:%s: %s", *source, exc)
+            return
+        self.on_message(message, source, "udp")
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class TcpConnection(asyncio.Protocol):
+    """One TCP connection, inbound or outbound."""
+
+    def __init__(
+        self,
+        on_message: OnMessage,
+        on_keepalive: OnKeepAlive | None,
+        on_lost: Callable[[TcpConnection], None],
+    ) -> None:
+        self.on_message = on_message
+        self.on_keepalive = on_keepalive
+        self.on_lost = on_lost
+        self.framer = StreamFramer()
+        self.transport: asyncio.Transport | None = None
+        self.peer: Address = ("", 0)
+        self.local: Address = ("", 0)
+        self.rejected = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.peer = _addr(transport.get_extra_info("peername"))
+        self.local = _addr(transport.get_extra_info("sockname"))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self.framer.feed(data)
+        except ParseError as exc:
+            self.rejected += 1
+            log.warning("closing TCP connection from %s:%s: %s", *self.peer, exc)
+            self.close()
+            return
+        for frame in frames:
+            if isinstance(frame, KeepAlive):
+                if frame is KeepAlive.PING:
+                    self.write(KeepAlive.PONG.value)
+                if self.on_keepalive is not None:
+                    self.on_keepalive(frame, self.peer, "tcp")
+                continue
+            try:
+                message = parse_message(frame, stream=True)
+            except ParseError as exc:
+                self.rejected += 1
+                log.warning("dropped malformed message from %s:%s: %s", *self.peer, exc)
+                continue
+            self.on_message(message, self.peer, "tcp")
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    @property
+    def open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.on_lost(self)

@@ -1,0 +1,43 @@
+"""Building the requests a user agent sends (RFC 3261 8.1.1)."""
+
+from __future__ import annotations
+
+from endpoint.sip.headers import Headers
+from endpoint.sip.message import Request
+from endpoint.sip.uri import URI
+
+
+def via_value(transport: str, host: str, port: int, branch: str) -> str:
+    hostpart = f"[{host}]" if ":" in host else host
+    return f"SIP/2.0/{transport.upper()} {hostpart}:{port};branch={branch};rport"
+
+
+def build_request(
+    method: str,
+    uri: URI,
+    *,
+    via: str,
+    from_: str,
+    to: str,
+    call_id: str,
+    cseq: int,
+    contact: str | None = None,
+    max_forwards: int = 70,
+    extra: list[tuple[str, str]] | None = None,
+    body: bytes = b"",
+    content_type: str | None = None,
+) -> Request:
+    headers = Headers()
+    headers.add("Via", via)
+    headers.add("Max-Forwards", str(max_forwards))
+    headers.add("From", from_)
+    headers.add("To", to)
+    headers.add("Call-ID", call_id)
+    headers.add("CSeq", f"{cseq} {method}")
+    if contact is not None:
+        headers.add("Contact", contact)
+    for name, value in extra or []:
+        headers.add(name, value)
+    if body and content_type:
+        headers.add("Content-Type", content_type)
+    return Request(method=method, uri=uri, headers=headers, body=body)

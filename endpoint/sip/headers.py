@@ -1,0 +1,427 @@
+"""Header names, the header list of a message, and typed views of structured headers."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from endpoint.sip.errors import ParseError
+from endpoint.sip.grammar import TOKEN, WORD, Scanner, is_token, quote, split_top_level, unquote
+from endpoint.sip.uri import (
+    URI,
+    Params,
+    SipURI,
+    find_param,
+    format_params,
+    parse_host,
+    parse_uri,
+    set_param,
+)
+
+_CANONICAL = [
+    "Accept",
+    "Accept-Contact",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Alert-Info",
+    "Allow",
+    "Allow-Events",
+    "Authentication-Info",
+    "Authorization",
+    "Call-ID",
+    "Call-Info",
+    "Contact",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Type",
+    "CSeq",
+    "Date",
+    "Error-Info",
+    "Event",
+    "Expires",
+    "From",
+    "In-Reply-To",
+    "Max-Forwards",
+    "Min-Expires",
+    "MIME-Version",
+    "Organization",
+    "Path",
+    "Priority",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Proxy-Require",
+    "Reason",
+    "Record-Route",
+    "Refer-To",
+    "Referred-By",
+    "Reject-Contact",
+    "Reply-To",
+    "Request-Disposition",
+    "Require",
+    "Retry-After",
+    "Route",
+    "Server",
+    "Session-Expires",
+    "Subject",
+    "Supported",
+    "Timestamp",
+    "To",
+    "Unsupported",
+    "User-Agent",
+    "Via",
+    "Warning",
+    "WWW-Authenticate",
+    "Identity",
+]
+CANONICAL_NAMES = {name.lower(): name for name in _CANONICAL}
+COMPACT_FORMS = {
+    "a": "Accept-Contact",
+    "b": "Referred-By",
+    "c": "Content-Type",
+    "d": "Request-Disposition",
+    "e": "Content-Encoding",
+    "f": "From",
+    "i": "Call-ID",
+    "j": "Reject-Contact",
+    "k": "Supported",
+    "l": "Content-Length",
+    "m": "Contact",
+    "o": "Event",
+    "r": "Refer-To",
+    "s": "Subject",
+    "t": "To",
+    "u": "Allow-Events",
+    "v": "Via",
+    "x": "Session-Expires",
+    "y": "Identity",
+}
+# Headers whose values are comma-separated lists (RFC 3261 7.3.1): split on parse.
+LIST_HEADERS = frozenset(
+    {
+        "Accept",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Alert-Info",
+        "Allow",
+        "Allow-Events",
+        "Call-Info",
+        "Contact",
+        "Content-Encoding",
+        "Content-Language",
+        "Error-Info",
+        "In-Reply-To",
+        "Path",
+        "Proxy-Require",
+        "Record-Route",
+        "Require",
+        "Route",
+        "Supported",
+        "Unsupported",
+        "Via",
+        "Warning",
+    }
+)
+SINGLE_HEADERS = ("Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length", "Content-Type")
+
+
+def canonical_name(name: str) -> str:
+    """``v`` → ``Via``, ``cSeQ`` → ``CSeq``; an unknown name is kept as written."""
+    lname = name.lower()
+    if lname in COMPACT_FORMS:
+        return COMPACT_FORMS[lname]
+    return CANONICAL_NAMES.get(lname, name)
+
+
+class Headers:
+    """Ordered header fields, one entry per value; names compare case-insensitively."""
+
+    __slots__ = ("_items",)
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
+        self._items: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in items or []]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Headers):
+            return NotImplemented
+        return [(n.lower(), v) for n, v in self._items] == [(n.lower(), v) for n, v in other._items]
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+    def copy(self) -> Headers:
+        new = Headers()
+        new._items = list(self._items)
+        return new
+
+    def get(self, name: str) -> str | None:
+        lname = canonical_name(name).lower()
+        for n, v in self._items:
+            if n.lower() == lname:
+                return v
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        lname = canonical_name(name).lower()
+        return [v for n, v in self._items if n.lower() == lname]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((canonical_name(name), value))
+
+    def prepend(self, name: str, value: str) -> None:
+        self._items.insert(0, (canonical_name(name), value))
+
+    def remove(self, name: str) -> None:
+        lname = canonical_name(name).lower()
+        self._items = [(n, v) for n, v in self._items if n.lower() != lname]
+
+    def remove_first(self, name: str) -> None:
+        lname = canonical_name(name).lower()
+        for i, (n, _) in enumerate(self._items):
+            if n.lower() == lname:
+                del self._items[i]
+                return
+
+    def replace_first(self, name: str, value: str) -> None:
+        """Change the first value of ``name`` in place (add it if absent)."""
+        cname = canonical_name(name)
+        lname = cname.lower()
+        for i, (n, _) in enumerate(self._items):
+            if n.lower() == lname:
+                self._items[i] = (n, value)
+                return
+        self._items.append((cname, value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every value of ``name`` by one, kept at the first one's place."""
+        cname = canonical_name(name)
+        lname = cname.lower()
+        for i, (n, _) in enumerate(self._items):
+            if n.lower() == lname:
+                self._items[i] = (cname, value)
+                self._items = [
+                    item for j, item in enumerate(self._items) if j <= i or item[0].lower() != lname
+                ]
+                return
+        self._items.append((cname, value))
+
+
+def split_values(name: str, value: str) -> list[str]:
+    """The values one header line carries (several for list headers)."""
+    if canonical_name(name) not in LIST_HEADERS or value.strip() == "*":
+        return [value]
+    return [part.strip() for part in split_top_level(value)]
+
+
+def parse_params(scanner: Scanner) -> Params:
+    """``*( SEMI generic-param )``: names are tokens, values tokens, hosts or quoted."""
+    params: list[tuple[str, str | None]] = []
+    while scanner.accept(";"):
+        name = scanner.token("parameter name")
+        if scanner.accept("="):
+            if scanner.peek() == '"':
+                value: str | None = scanner.quoted_string()
+            else:
+                value = scanner.take(TOKEN | frozenset(":[]"), f"value of parameter {name!r}")
+        else:
+            value = None
+        params.append((name, value))
+    scanner.skip_ws()
+    if not scanner.at_end():
+        raise scanner.fail("unexpected character")
+    return tuple(params)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Via:
+    transport: str
+    host: str
+    port: int | None = None
+    params: Params = ()
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        hostport = host if self.port is None else f"{host}:{self.port}"
+        return f"SIP/2.0/{self.transport} {hostport}{format_params(self.params)}"
+
+    def param(self, name: str) -> str | None:
+        return find_param(self.params, name)[1]
+
+    def has_param(self, name: str) -> bool:
+        return find_param(self.params, name)[0]
+
+    @property
+    def branch(self) -> str | None:
+        return self.param("branch")
+
+    def with_param(self, name: str, value: str | None = None) -> Via:
+        return dataclasses.replace(self, params=set_param(self.params, name, value))
+
+
+def parse_via(value: str) -> Via:
+    s = Scanner(value, "Via")
+    s.skip_ws()
+    protocol = s.token("protocol name")
+    s.expect("/")
+    version = s.token("protocol version")
+    s.expect("/")
+    transport = s.token("transport")
+    if protocol.upper() != "SIP" or version != "2.0":
+        raise ParseError(f"unsupported protocol {protocol}/{version}", "Via", status=505)
+    if not s.skip_ws():
+        raise s.fail("expected white space before sent-by")
+    start = s.pos
+    if s.peek() == "[":
+        end = value.find("]", s.pos)
+        if end < 0:
+            raise s.fail("unterminated IPv6 reference")
+        s.pos = end + 1
+    else:
+        s.take(TOKEN, "host")
+    save = s.pos
+    if s.accept(":"):
+        s.take(frozenset("0123456789"), "port")
+    else:
+        s.pos = save
+    host, port = parse_host(value[start : s.pos].replace(" ", "").replace("\t", ""), "Via")
+    params = parse_params(s)
+    return Via(transport=transport.upper(), host=host, port=port, params=params)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NameAddr:
+    """A From, To, Contact, Route or Record-Route value. ``display`` is unquoted."""
+
+    uri: URI
+    display: str | None = None
+    params: Params = ()
+    wildcard: bool = False
+
+    def __str__(self) -> str:
+        if self.wildcard:
+            return "*" + format_params(self.params)
+        display = f"{quote(self.display)} " if self.display else ""
+        return f"{display}<{self.uri}>{format_params(self.params)}"
+
+    def param(self, name: str) -> str | None:
+        return find_param(self.params, name)[1]
+
+    def has_param(self, name: str) -> bool:
+        return find_param(self.params, name)[0]
+
+    @property
+    def tag(self) -> str | None:
+        return self.param("tag")
+
+    def with_param(self, name: str, value: str | None = None) -> NameAddr:
+        return dataclasses.replace(self, params=set_param(self.params, name, value))
+
+
+def parse_name_addr(value: str, where: str) -> NameAddr:
+    s = Scanner(value, where)
+    s.skip_ws()
+    if s.peek() == "*" and where == "Contact":
+        s.pos += 1
+        return NameAddr(uri=SipURI(host="*"), wildcard=True, params=parse_params(s))
+    display: str | None = None
+    if s.peek() == '"':
+        display = unquote(s.quoted_string())
+        s.skip_ws()
+        if s.peek() != "<":
+            raise s.fail("expected '<' after display name")
+    elif "<" in value:
+        head = value[s.pos : value.index("<")].strip()
+        words = head.split()
+        for word in words:
+            if not is_token(word):
+                raise ParseError(f"display name {head!r} is neither token nor quoted", where)
+        display = " ".join(words) or None
+        s.pos = value.index("<")
+    if s.peek() == "<":
+        end = value.find(">", s.pos)
+        if end < 0:
+            raise s.fail("unterminated '<'")
+        inner = value[s.pos + 1 : end]
+        if inner != inner.strip():
+            raise ParseError(f"white space inside <> in {value!r}", where)
+        uri = parse_uri(inner, where)
+        s.pos = end + 1
+    else:
+        start = s.pos
+        while not s.at_end() and s.peek() not in " \t;":
+            s.pos += 1
+        text = value[start : s.pos]
+        if any(c in text for c in ",?"):
+            raise ParseError(f"a URI with ',' or '?' must be enclosed in <>: {text!r}", where)
+        uri = parse_uri(text, where)
+    return NameAddr(uri=uri, display=display, params=parse_params(s))
+
+
+@dataclass(frozen=True, slots=True)
+class CSeq:
+    seq: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.method}"
+
+
+def parse_cseq(value: str) -> CSeq:
+    parts = value.split()
+    if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii():
+        raise ParseError(f"expected 'number METHOD', got {value!r}", "CSeq")
+    seq = int(parts[0])
+    if seq >= 2**31:
+        raise ParseError(f"sequence number {seq} is not below 2**31", "CSeq")
+    if not is_token(parts[1]):
+        raise ParseError(f"bad method {parts[1]!r}", "CSeq")
+    return CSeq(seq, parts[1])
+
+
+def parse_uint(value: str, where: str, maximum: int) -> int:
+    text = value.strip()
+    if not text.isdigit() or not text.isascii():
+        raise ParseError(f"expected a number, got {value!r}", where)
+    number = int(text)
+    if number > maximum:
+        raise ParseError(f"{number} is above {maximum}", where)
+    return number
+
+
+def check_call_id(value: str) -> None:
+    word_id, at, host = value.partition("@")
+    for part in (word_id, host) if at else (word_id,):
+        if not part or any(c not in WORD for c in part):
+            raise ParseError(f"bad Call-ID {value!r}", "Call-ID")
+
+
+_DATE = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT"
+)
+
+
+def check_date(value: str) -> None:
+    if not _DATE.fullmatch(value):
+        raise ParseError(f"not an RFC 1123 date in GMT: {value!r}", "Date")
+
+
+def check_content_type(value: str) -> None:
+    s = Scanner(value, "Content-Type")
+    s.token("media type")
+    s.expect("/")
+    s.token("media subtype")
+    parse_params(s)

@@ -1,0 +1,183 @@
+"""The transaction layer: matches messages to transactions (RFC 3261 17.1.3, 17.2.3).
+
+Sans-I/O, in the shape of aioquic's connection: the owner feeds
+``receive(message, source, transport, now)``, drains :meth:`datagrams_to_send` and
+:meth:`next_event`, and calls :meth:`handle_timer` when :meth:`next_timer` is due.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+
+from endpoint.sip.errors import LocalProtocolError
+from endpoint.sip.events import (
+    Address,
+    Event,
+    Outgoing,
+    RequestReceived,
+    StrayResponse,
+    TransactionTerminated,
+    TxKey,
+)
+from endpoint.sip.headers import Via
+from endpoint.sip.message import Message, Request, Response
+from endpoint.sip.timers import TimerConfig
+from endpoint.sip.transaction import Kind, State, Transaction
+
+MAGIC_COOKIE = "z9hG4bK"
+
+
+def server_key(request: Request) -> TxKey:
+    via = request.via
+    method = "INVITE" if request.method == "ACK" else request.method
+    branch = via.branch or ""
+    if branch.startswith(MAGIC_COOKIE) and len(branch) > len(MAGIC_COOKIE):
+        return (branch, method, f"{via.host}:{via.port or ''}")
+    # RFC 2543 peers: no usable branch; key on the dialog and sequence identifiers.
+    ident = "|".join((request.call_id, str(request.cseq.seq), request.from_.tag or "", str(via)))
+    return (hashlib.sha1(ident.encode()).hexdigest(), method, "2543")
+
+
+def client_key(branch: str, method: str) -> TxKey:
+    return (branch, "INVITE" if method == "ACK" else method, "client")
+
+
+def stamp_received(request: Request, source: Address) -> None:
+    """RFC 3261 18.2.1 and RFC 3581: note on the top Via where the request came from."""
+    via = request.via
+    changed: Via = via
+    if via.host != source[0]:
+        changed = changed.with_param("received", source[0])
+    if via.has_param("rport") and not via.param("rport"):
+        changed = changed.with_param("received", source[0]).with_param("rport", str(source[1]))
+    if changed is not via:
+        request.headers.replace_first("Via", str(changed))
+
+
+class TransactionLayer:
+    def __init__(self, timers: dict[str, TimerConfig] | None = None) -> None:
+        self.timers = {"udp": TimerConfig(), **(timers or {})}
+        self.transactions: dict[TxKey, Transaction] = {}
+        self._outbox: list[Outgoing] = []
+        self._events: deque[Event] = deque()
+
+    def timer_config(self, transport: str) -> TimerConfig:
+        return self.timers.get(transport.lower(), self.timers["udp"])
+
+    # --- the user's side ----------------------------------------------------------------
+    def send_request(self, request: Request, dest: Address, transport: str, now: float) -> TxKey:
+        """Start a client transaction. The request's top Via must carry a fresh branch."""
+        if request.method == "ACK":
+            self._outbox.append(Outgoing(message=request, dest=dest, transport=transport))
+            return client_key(request.via.branch or "", "ACK")
+        branch = request.via.branch
+        if not branch or not branch.startswith(MAGIC_COOKIE):
+            raise LocalProtocolError(f"top Via needs an RFC 3261 branch, got {branch!r}")
+        key = client_key(branch, request.method)
+        if key in self.transactions:
+            raise LocalProtocolError(f"branch {branch} is already in use")
+        kind = Kind.CLIENT_INVITE if request.method == "INVITE" else Kind.CLIENT_NON_INVITE
+        tx = Transaction(kind, key, request, dest, transport, self.timer_config(transport))
+        self.transactions[key] = tx
+        tx.start(now)
+        self._collect(tx)
+        return key
+
+    def send_response(self, response: Response, now: float, key: TxKey | None = None) -> None:
+        """Answer through the server transaction the response belongs to."""
+        if key is None:
+            raise LocalProtocolError("send_response needs the key of the request's transaction")
+        tx = self.transactions.get(key)
+        if tx is None:
+            raise LocalProtocolError(f"no server transaction {key}")
+        tx.send_response(response, now)
+        self._collect(tx)
+
+    def send_stateless(self, message: Message, dest: Address, transport: str) -> None:
+        """Put a message on the wire outside any transaction (2xx retransmits, ACK for 2xx)."""
+        self._outbox.append(Outgoing(message=message, dest=dest, transport=transport))
+
+    def transport_error(self, dest: Address, transport: str, now: float) -> None:
+        """Tell every transaction talking to ``dest`` over ``transport`` that it failed."""
+        for tx in list(self.transactions.values()):
+            if tx.peer == dest and tx.transport == transport and not tx.terminated:
+                tx.transport_error(now)
+                self._collect(tx)
+
+    # --- the network's side -------------------------------------------------------------
+    def receive(self, message: Message, source: Address, transport: str, now: float) -> None:
+        if isinstance(message, Response):
+            self._receive_response(message, source, transport, now)
+        else:
+            self._receive_request(message, source, transport, now)
+
+    def _receive_response(
+        self, response: Response, source: Address, transport: str, now: float
+    ) -> None:
+        key = client_key(response.via.branch or "", response.cseq.method)
+        tx = self.transactions.get(key)
+        if tx is None:
+            self._events.append(
+                StrayResponse(response=response, source=source, transport=transport)
+            )
+            return
+        tx.receive_response(response, now)
+        self._collect(tx)
+
+    def _receive_request(
+        self, request: Request, source: Address, transport: str, now: float
+    ) -> None:
+        stamp_received(request, source)
+        key = server_key(request)
+        tx = self.transactions.get(key)
+        if tx is not None:
+            if request.method == "ACK" and tx.state is State.ACCEPTED:
+                # the ACK for a 2xx belongs to the user, not to the INVITE transaction
+                self._events.append(
+                    RequestReceived(request=request, source=source, transport=transport, key=None)
+                )
+            tx.receive_request(request, now)
+            self._collect(tx)
+            return
+        if request.method == "ACK":
+            self._events.append(
+                RequestReceived(request=request, source=source, transport=transport, key=None)
+            )
+            return
+        kind = Kind.SERVER_INVITE if request.method == "INVITE" else Kind.SERVER_NON_INVITE
+        tx = Transaction(kind, key, request, source, transport, self.timer_config(transport))
+        self.transactions[key] = tx
+        self._events.append(
+            RequestReceived(request=request, source=source, transport=transport, key=key)
+        )
+        tx.start(now)
+        self._collect(tx)
+
+    # --- driving ------------------------------------------------------------------------
+    def next_timer(self) -> float | None:
+        deadlines = [d for tx in self.transactions.values() if (d := tx.next_timer()) is not None]
+        return min(deadlines, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        for tx in list(self.transactions.values()):
+            deadline = tx.next_timer()
+            if deadline is not None and deadline <= now:
+                tx.handle_timer(now)
+                self._collect(tx)
+
+    def datagrams_to_send(self) -> list[Outgoing]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def _collect(self, tx: Transaction) -> None:
+        self._outbox.extend(tx.outbox)
+        tx.outbox.clear()
+        for event in tx.events:
+            self._events.append(event)
+            if isinstance(event, TransactionTerminated):
+                self.transactions.pop(tx.key, None)
+        tx.events.clear()

@@ -1,0 +1,159 @@
+"""Requests and responses, their typed accessors, and serialisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from endpoint.sip.headers import (
+    CSeq,
+    Headers,
+    NameAddr,
+    Via,
+    parse_cseq,
+    parse_name_addr,
+    parse_uint,
+    parse_via,
+)
+from endpoint.sip.uri import URI
+
+REASONS = {
+    100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    182: "Queued",
+    183: "Session Progress",
+    200: "OK",
+    202: "Accepted",
+    301: "Moved Permanently",
+    302: "Moved Temporarily",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    423: "Interval Too Brief",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    483: "Too Many Hops",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Server Time-out",
+    505: "Version Not Supported",
+    600: "Busy Everywhere",
+    603: "Decline",
+}
+
+
+@dataclass(eq=True)
+class _Message:
+    headers: Headers = field(default_factory=Headers)
+    body: bytes = b""
+
+    # --- typed views; each parses the header it reads ---------------------------------
+    @property
+    def call_id(self) -> str:
+        return self.headers.get("Call-ID") or ""
+
+    @property
+    def cseq(self) -> CSeq:
+        return parse_cseq(self.headers.get("CSeq") or "")
+
+    @property
+    def vias(self) -> list[Via]:
+        return [parse_via(v) for v in self.headers.get_all("Via")]
+
+    @property
+    def via(self) -> Via:
+        return parse_via(self.headers.get("Via") or "")
+
+    @property
+    def from_(self) -> NameAddr:
+        return parse_name_addr(self.headers.get("From") or "", "From")
+
+    @property
+    def to(self) -> NameAddr:
+        return parse_name_addr(self.headers.get("To") or "", "To")
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        return [parse_name_addr(v, "Contact") for v in self.headers.get_all("Contact")]
+
+    @property
+    def expires(self) -> int | None:
+        value = self.headers.get("Expires")
+        return None if value is None else parse_uint(value, "Expires", 2**32 - 1)
+
+    @property
+    def content_type(self) -> str | None:
+        value = self.headers.get("Content-Type")
+        return value.split(";")[0].strip().lower() if value else None
+
+    def start_line(self) -> str:
+        raise NotImplementedError
+
+    def serialise(self) -> bytes:
+        """Wire form; Content-Length always reflects the body."""
+        lines = [self.start_line()]
+        lines.extend(f"{name}: {value}" for name, value in self.headers)
+        lines.append(f"Content-Length: {len(self.body)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + self.body
+
+    def __bytes__(self) -> bytes:
+        return self.serialise()
+
+
+@dataclass(eq=True)
+class Request(_Message):
+    method: str = "OPTIONS"
+    uri: URI | None = None
+
+    def start_line(self) -> str:
+        return f"{self.method} {self.uri} SIP/2.0"
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri} call-id={self.call_id!r}>"
+
+
+@dataclass(eq=True)
+class Response(_Message):
+    status: int = 200
+    reason: str = "OK"
+
+    def start_line(self) -> str:
+        return f"SIP/2.0 {self.status} {self.reason}"
+
+    @property
+    def is_provisional(self) -> bool:
+        return self.status < 200
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason} cseq={self.headers.get('CSeq')!r}>"
+
+
+Message = Request | Response
+
+
+def make_response(
+    request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None
+) -> Response:
+    """A response to ``request`` per RFC 3261 8.2.6.2 (Via, From, To, Call-ID, CSeq copied)."""
+    headers = Headers()
+    for via in request.headers.get_all("Via"):
+        headers.add("Via", via)
+    headers.add("From", request.headers.get("From") or "")
+    to = request.headers.get("To") or ""
+    if to_tag is not None and status > 100 and parse_name_addr(to, "To").tag is None:
+        to = f"{to};tag={to_tag}"
+    headers.add("To", to)
+    headers.add("Call-ID", request.call_id)
+    headers.add("CSeq", request.headers.get("CSeq") or "")
+    return Response(headers=headers, status=status, reason=reason or REASONS.get(status, "Unknown"))

@@ -1,0 +1,131 @@
+"""``parse_message``: bytes in, a typed Request or Response out, or a ParseError."""
+
+from __future__ import annotations
+
+import re
+
+from endpoint.sip.errors import ParseError
+from endpoint.sip.grammar import is_token
+from endpoint.sip.headers import (
+    SINGLE_HEADERS,
+    Headers,
+    canonical_name,
+    check_call_id,
+    check_content_type,
+    check_date,
+    parse_cseq,
+    parse_name_addr,
+    parse_uint,
+    parse_via,
+    split_values,
+)
+from endpoint.sip.message import Message, Request, Response
+from endpoint.sip.uri import parse_uri
+
+_END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
+_LINE_BREAK = re.compile(r"\r?\n")
+_FOLD = re.compile(r"\r?\n[ \t]+")
+_STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6][0-9]{2})(?: (.*))?")
+MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
+NAME_ADDR_HEADERS = ("From", "To", "Contact", "Route", "Record-Route", "Reply-To")
+
+
+def split_head(data: bytes) -> tuple[bytes, bytes]:
+    """Split off the header block at the first empty line (leading CRLFs skipped)."""
+    data = data.lstrip(b"\r\n")
+    match = _END_OF_HEADERS.search(data)
+    if match is None:
+        raise ParseError("no empty line after the header fields", "message")
+    return data[: match.start()], data[match.end() :]
+
+
+def parse_head(head: bytes) -> tuple[str, Headers]:
+    text = head.decode("utf-8", "surrogateescape")
+    lines = _LINE_BREAK.split(_FOLD.sub(" ", text))
+    start_line, header_lines = lines[0], lines[1:]
+    headers: list[tuple[str, str]] = []
+    for line in header_lines:
+        if line[:1] in (" ", "\t"):
+            raise ParseError(f"continuation line without a header: {line!r}", "header")
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not is_token(name):
+            raise ParseError(f"not a header field: {line!r}", "header")
+        cname = canonical_name(name)
+        headers.extend((cname, v) for v in split_values(cname, value.strip(" \t")))
+    return start_line, Headers(headers)
+
+
+def _validate(message: Message) -> None:
+    h = message.headers
+    for name in MANDATORY:
+        if name not in h:
+            raise ParseError("missing mandatory header", name)
+    for name in SINGLE_HEADERS:
+        if len(h.get_all(name)) > 1:
+            raise ParseError("more than one value", name)
+    for value in h.get_all("Via"):
+        parse_via(value)
+    for name in NAME_ADDR_HEADERS:
+        for value in h.get_all(name):
+            parse_name_addr(value, name)
+    check_call_id(message.call_id)
+    cseq = parse_cseq(h.get("CSeq") or "")
+    if isinstance(message, Request) and cseq.method != message.method:
+        raise ParseError(f"method {cseq.method} does not match {message.method}", "CSeq")
+    if (mf := h.get("Max-Forwards")) is not None:
+        parse_uint(mf, "Max-Forwards", 255)
+    if (date := h.get("Date")) is not None:
+        check_date(date)
+    if (ctype := h.get("Content-Type")) is not None:
+        check_content_type(ctype)
+
+
+def _start(start_line: str, headers: Headers) -> Message:
+    if start_line.startswith("SIP/"):
+        match = _STATUS_LINE.fullmatch(start_line)
+        if match is None:
+            raise ParseError(f"bad status line {start_line!r}", "status line")
+        return Response(headers=headers, status=int(match.group(1)), reason=match.group(2) or "")
+    parts = start_line.split(" ")
+    if len(parts) != 3:
+        raise ParseError(f"expected 'METHOD URI SIP/2.0', got {start_line!r}", "request line")
+    method, uri_text, version = parts
+    if version != "SIP/2.0":
+        status = 505 if version.startswith("SIP/") else 400
+        raise ParseError(f"unsupported version {version!r}", "request line", status=status)
+    if not is_token(method):
+        raise ParseError(f"bad method {method!r}", "request line")
+    uri = parse_uri(uri_text, "Request-URI", allow_headers=False)
+    return Request(headers=headers, method=method, uri=uri)
+
+
+def parse_message(data: bytes, *, stream: bool = False) -> Message:
+    """Parse one SIP message.
+
+    A datagram (``stream=False``) may lack Content-Length (the body is the rest) and may
+    carry trailing junk after the declared body, which is ignored (RFC 3261 18.3). With
+    ``stream=True`` the framer has already cut the message to its declared length.
+    Any malformation raises :class:`ParseError`, never another exception.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ParseError(f"expected bytes, got {type(data).__name__}", "message")
+    head, body = split_head(bytes(data))
+    start_line, headers = parse_head(head)
+    cl_values = headers.get_all("Content-Length")
+    if len(cl_values) > 1:
+        raise ParseError("more than one value", "Content-Length")
+    if cl_values:
+        length = parse_uint(cl_values[0], "Content-Length", 2**31)
+        if len(body) < length:
+            raise ParseError(
+                f"declares {length} bytes of body, {len(body)} arrived", "Content-Length"
+            )
+        body = body[:length]
+        headers.remove("Content-Length")
+    elif stream:
+        raise ParseError("missing on a stream transport", "Content-Length")
+    message = _start(start_line, headers)
+    message.body = body
+    _validate(message)
+    return message
