@@ -175,11 +175,11 @@ def parse_uri(text: str, where: str = "URI", *, allow_headers: bool = True) -> U
         or any(c not in _SCHEME for c in scheme)
     ):
         raise ParseError(f"no URI scheme in {text!r}", where)
-    scheme = scheme.lower()
-    if scheme not in ("sip", "sips"):
+    if scheme.lower() not in ("sip", "sips"):
         if not rest or any(c in _OPAQUE_FORBIDDEN for c in rest):
             raise ParseError(f"bad {scheme} URI {text!r}", where)
         return AbsoluteURI(scheme=scheme, opaque=rest)
+    scheme = scheme.lower()
     if rest.count("@") > 1:
         raise ParseError(f"more than one '@' in {text!r}", where)
     user: str | None = None

@@ -1,0 +1,130 @@
+"""Property tests of the parser: nothing but ParseError escapes, and round trips hold."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from endpoint.sip import Headers, ParseError, Request, Response, SipURI, parse_message
+from endpoint.sip.framing import StreamFramer
+from endpoint.sip.uri import parse_uri
+
+CORPUS = [p.read_bytes() for p in sorted(Path(__file__).parent.glob("rfc4475/*/*.sip"))]
+
+
+def parse_or_reject(data: bytes) -> None:
+    try:
+        parse_message(data)
+    except ParseError:
+        pass
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600))
+@example(b"\r\n\r\n")
+@example(b"SIP/2.0 200 OK\r\n\r\n")
+@example(b"INVITE sip: SIP/2.0\r\nVia: x\r\n\r\n")
+def test_random_bytes_only_raise_parse_error(data: bytes) -> None:
+    parse_or_reject(data)
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(CORPUS)))
+    for _ in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from(["flip", "delete", "insert", "truncate"]))
+        if not data:
+            break
+        i = draw(st.integers(0, len(data) - 1))
+        if op == "flip":
+            data[i] = draw(st.sampled_from(list(b':;,<>"\\ \r\n@%=/\x00\xff0123456789')))
+        elif op == "delete":
+            del data[i : i + draw(st.integers(1, 20))]
+        elif op == "insert":
+            data[i:i] = draw(st.binary(min_size=1, max_size=10))
+        else:
+            del data[i:]
+    return bytes(data)
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_mutated_messages_only_raise_parse_error(data: bytes) -> None:
+    parse_or_reject(data)
+    try:
+        StreamFramer().feed(data)
+    except ParseError:
+        pass
+
+
+@settings(max_examples=500)
+@given(st.text(max_size=80))
+def test_uri_parser_only_raises_parse_error(text: str) -> None:
+    try:
+        parse_uri(text)
+    except ParseError:
+        pass
+
+
+# --- generated messages ---------------------------------------------------------------
+token = st.text(string.ascii_letters + string.digits + "-.!%*_+`'~", min_size=1, max_size=12)
+host = st.from_regex(r"[a-z][a-z0-9\-]{0,8}(\.[a-z][a-z0-9]{0,5}){0,2}", fullmatch=True)
+user = st.text(string.ascii_letters + string.digits + "-_.!~*'()&=+$,;?/", min_size=1, max_size=12)
+port = st.none() | st.integers(1, 65535)
+uri_param = st.text(
+    string.ascii_letters + string.digits + "-_.!~*'()[]/:&+$", min_size=1, max_size=10
+)
+value_text = st.text(string.ascii_letters + string.digits + " -_.!/", max_size=30).map(str.strip)
+
+
+@st.composite
+def sip_uris(draw: st.DrawFn) -> SipURI:
+    params = draw(st.lists(st.tuples(uri_param, st.none() | uri_param), max_size=3))
+    return SipURI(
+        scheme=draw(st.sampled_from(["sip", "sips"])),
+        user=draw(st.none() | user),
+        host=draw(host),
+        port=draw(port),
+        params=tuple(params),
+    )
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> Request | Response:
+    headers = Headers()
+    for _ in range(draw(st.integers(1, 3))):
+        h = draw(host)
+        headers.add(
+            "Via",
+            f"SIP/2.0/{draw(st.sampled_from(['UDP', 'TCP']))} {h};branch=z9hG4bK{draw(token)}",
+        )
+    headers.add("From", f"<{draw(sip_uris())}>;tag={draw(token)}")
+    headers.add("To", f"<{draw(sip_uris())}>")
+    headers.add("Call-ID", draw(token))
+    method = draw(st.sampled_from(["INVITE", "REGISTER", "OPTIONS", "BYE", "X-CUSTOM"]))
+    headers.add("CSeq", f"{draw(st.integers(0, 2**31 - 1))} {method}")
+    for _ in range(draw(st.integers(0, 3))):
+        headers.add(f"X-{draw(token)}", draw(value_text))
+    body = draw(st.binary(max_size=50))
+    if draw(st.booleans()):
+        return Request(method=method, uri=draw(sip_uris()), headers=headers, body=body)
+    status = draw(st.integers(100, 699))
+    return Response(status=status, reason=draw(value_text), headers=headers, body=body)
+
+
+@settings(max_examples=400)
+@given(messages())
+def test_generated_messages_round_trip(message: Request | Response) -> None:
+    assert parse_message(bytes(message)) == message
+    assert parse_message(bytes(message), stream=True) == message
+    (framed,) = StreamFramer().feed(bytes(message))
+    assert framed == bytes(message)
+
+
+@settings(max_examples=300)
+@given(sip_uris())
+def test_uri_round_trip(uri: SipURI) -> None:
+    assert parse_uri(str(uri)) == uri
