@@ -1,0 +1,43 @@
+"""Real Kamailio sites for interop tests, started and stopped by PID."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.net import allocate_address
+from lab.sites.base import SiteSpec
+from lab.sites.kamailio import KamailioSite, kamailio_binary
+
+
+def process_group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def kamailio_site(tmp_path: Path) -> Iterator[Callable[..., KamailioSite]]:
+    """Factory: ``kamailio_site(name="a", password=None)`` returns a started site."""
+    if kamailio_binary() is None:
+        pytest.skip("kamailio is not installed (apt-get install -y kamailio)")
+    started: list[KamailioSite] = []
+
+    def make(name: str = "a", password: str | None = None, **kw: object) -> KamailioSite:
+        spec = SiteSpec(name=name, ip=allocate_address(), password=password, **kw)  # type: ignore[arg-type]
+        site = KamailioSite(spec, tmp_path / name)
+        asyncio.run(site.start())
+        started.append(site)
+        return site
+
+    yield make
+    for site in started:
+        pid = site.pid
+        asyncio.run(site.stop())
+        assert pid is not None and not process_group_alive(pid), f"{site} left processes behind"

@@ -1,0 +1,125 @@
+"""The SIP core against a real Kamailio on 127.x: REGISTER, auth, OPTIONS, a hung site."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from endpoint.aio.stack import SipStack
+from endpoint.sip import Request
+from endpoint.sip.auth import DigestClient
+from endpoint.sip.builder import build_request
+from endpoint.sip.timers import TimerConfig
+from endpoint.sip.uri import SipURI
+from lab.sites.kamailio import KamailioSite
+from lab.sites.probe import options_ping
+
+pytestmark = pytest.mark.interop
+Factory = Callable[..., KamailioSite]
+
+
+def register(stack: SipStack, site: KamailioSite, transport: str, user: str = "1001") -> Request:
+    domain = site.spec.domain
+    return build_request(
+        "REGISTER",
+        SipURI(host=domain),
+        via=stack.via(transport),
+        from_=f"<sip:{user}@{domain}>;tag={stack.ids.tag()}",
+        to=f"<sip:{user}@{domain}>",
+        call_id=stack.ids.call_id(stack.host),
+        cseq=1,
+        contact=f"<sip:{user}@{stack.host}:{stack.port};transport={transport}>",
+        extra=[("Expires", "60")],
+    )
+
+
+def registered_contacts(site: KamailioSite) -> str:
+    result = subprocess.run(
+        ["kamcmd", "-s", f"unix:{site.rundir}/ctl", "ul.dump"],
+        capture_output=True, text=True, timeout=10, check=True,
+    )  # fmt: skip
+    return result.stdout
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_register_without_auth(kamailio_site: Factory, transport: str) -> None:
+    site = kamailio_site("a")
+
+    async def main() -> None:
+        async with SipStack("127.0.0.1") as stack:
+            response = await stack.request(
+                register(stack, site, transport), site.address, transport
+            )
+            assert response.status == 200
+            assert "geolab-site-a" in (response.headers.get("Server") or "")
+
+    asyncio.run(main())
+    dump = registered_contacts(site)
+    assert "1001" in dump and f"transport={transport}" in dump
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_register_with_digest_auth(kamailio_site: Factory, transport: str) -> None:
+    site = kamailio_site("a", password="s3cret")
+
+    async def main() -> None:
+        async with SipStack("127.0.0.1") as stack:
+            first = await stack.request(register(stack, site, transport), site.address, transport)
+            assert first.status == 401
+            wrong = DigestClient("1001", "not-it")
+            _, refused = await stack.request_with_auth(
+                register(stack, site, transport), site.address, transport, wrong
+            )
+            assert refused.status in (401, 403)
+            req, ok = await stack.request_with_auth(
+                register(stack, site, transport),
+                site.address,
+                transport,
+                DigestClient("1001", "s3cret"),
+            )
+            assert ok.status == 200
+            assert req.cseq.seq == 2 and req.headers.get("Authorization")
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_options_is_answered(kamailio_site: Factory, transport: str) -> None:
+    site = kamailio_site("a")
+    assert asyncio.run(options_ping(*site.address, transport=transport)) == 200
+
+
+def test_hung_site_times_out_at_64_t1_then_answers_after_resume(kamailio_site: Factory) -> None:
+    site = kamailio_site("a")
+    t1 = 0.05
+
+    async def main() -> None:
+        timers = {"udp": TimerConfig(t1=t1, t2=0.4, t4=0.5)}
+        async with SipStack("127.0.0.1", timers=timers) as stack:
+            await site.hang()
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            event = await stack.transact(register(stack, site, "udp"), site.address, "udp")
+            elapsed = loop.time() - start
+            assert event.local and event.response.status == 408
+            assert 64 * t1 * 0.95 <= elapsed < 64 * t1 + 1.0
+            await site.resume()
+            response = await stack.request(register(stack, site, "udp"), site.address, "udp")
+            assert response.status == 200
+
+    asyncio.run(main())
+
+
+def test_killed_site_is_silent_and_restart_answers(kamailio_site: Factory) -> None:
+    site = kamailio_site("a")
+
+    async def main() -> None:
+        await site.kill()
+        assert await options_ping(*site.address, timeout=0.5) is None
+        await site.start()
+        assert await options_ping(*site.address) == 200
+
+    asyncio.run(main())
