@@ -128,25 +128,42 @@ LIST_HEADERS = frozenset(
 SINGLE_HEADERS = ("Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length", "Content-Type")
 
 
+_CANON_CACHE: dict[str, str] = {}
+
+
 def canonical_name(name: str) -> str:
     """``v`` → ``Via``, ``cSeQ`` → ``CSeq``; an unknown name is kept as written."""
+    cached = _CANON_CACHE.get(name)
+    if cached is not None:
+        return cached
     lname = name.lower()
-    if lname in COMPACT_FORMS:
-        return COMPACT_FORMS[lname]
-    return CANONICAL_NAMES.get(lname, name)
+    result = COMPACT_FORMS.get(lname) or CANONICAL_NAMES.get(lname, name)
+    if len(_CANON_CACHE) < 4096:
+        _CANON_CACHE[name] = result
+    return result
+
+
+def _key(name: str) -> str:
+    return canonical_name(name).lower()
 
 
 class Headers:
-    """Ordered header fields, one entry per value; names compare case-insensitively."""
+    """Ordered header fields, one entry per value; names compare case-insensitively.
+
+    Each entry is kept as (lower-case key, name as it will be written, value).
+    """
 
     __slots__ = ("_items",)
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
-        self._items: list[tuple[str, str]] = [(canonical_name(n), v) for n, v in items or []]
+        self._items: list[tuple[str, str, str]] = []
+        for name, value in items or []:
+            cname = canonical_name(name)
+            self._items.append((cname.lower(), cname, value))
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._items)
+        return ((name, value) for _, name, value in self._items)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -154,69 +171,80 @@ class Headers:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Headers):
             return NotImplemented
-        return [(n.lower(), v) for n, v in self._items] == [(n.lower(), v) for n, v in other._items]
+        return [(k, v) for k, _, v in self._items] == [(k, v) for k, _, v in other._items]
 
     def __repr__(self) -> str:
-        return f"Headers({self._items!r})"
+        return f"Headers({list(self)!r})"
 
     def copy(self) -> Headers:
         new = Headers()
         new._items = list(self._items)
         return new
 
+    def index(self) -> dict[str, list[str]]:
+        """Every value by lower-case canonical name, in one pass."""
+        found: dict[str, list[str]] = {}
+        for key, _, value in self._items:
+            found.setdefault(key, []).append(value)
+        return found
+
     def get(self, name: str) -> str | None:
-        lname = canonical_name(name).lower()
-        for n, v in self._items:
-            if n.lower() == lname:
+        key = _key(name)
+        for k, _, v in self._items:
+            if k == key:
                 return v
         return None
 
     def get_all(self, name: str) -> list[str]:
-        lname = canonical_name(name).lower()
-        return [v for n, v in self._items if n.lower() == lname]
+        key = _key(name)
+        return [v for k, _, v in self._items if k == key]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
 
     def add(self, name: str, value: str) -> None:
-        self._items.append((canonical_name(name), value))
+        cname = canonical_name(name)
+        self._items.append((cname.lower(), cname, value))
 
     def prepend(self, name: str, value: str) -> None:
-        self._items.insert(0, (canonical_name(name), value))
+        cname = canonical_name(name)
+        self._items.insert(0, (cname.lower(), cname, value))
 
     def remove(self, name: str) -> None:
-        lname = canonical_name(name).lower()
-        self._items = [(n, v) for n, v in self._items if n.lower() != lname]
+        key = _key(name)
+        self._items = [item for item in self._items if item[0] != key]
 
     def remove_first(self, name: str) -> None:
-        lname = canonical_name(name).lower()
-        for i, (n, _) in enumerate(self._items):
-            if n.lower() == lname:
+        key = _key(name)
+        for i, item in enumerate(self._items):
+            if item[0] == key:
                 del self._items[i]
                 return
 
     def replace_first(self, name: str, value: str) -> None:
         """Change the first value of ``name`` in place (add it if absent)."""
-        cname = canonical_name(name)
-        lname = cname.lower()
-        for i, (n, _) in enumerate(self._items):
-            if n.lower() == lname:
-                self._items[i] = (n, value)
+        key = _key(name)
+        for i, (k, n, _) in enumerate(self._items):
+            if k == key:
+                self._items[i] = (k, n, value)
                 return
-        self._items.append((cname, value))
+        self.add(name, value)
 
     def set(self, name: str, value: str) -> None:
         """Replace every value of ``name`` by one, kept at the first one's place."""
+        key = _key(name)
         cname = canonical_name(name)
-        lname = cname.lower()
-        for i, (n, _) in enumerate(self._items):
-            if n.lower() == lname:
-                self._items[i] = (cname, value)
-                self._items = [
-                    item for j, item in enumerate(self._items) if j <= i or item[0].lower() != lname
-                ]
-                return
-        self._items.append((cname, value))
+        kept: list[tuple[str, str, str]] = []
+        placed = False
+        for item in self._items:
+            if item[0] != key:
+                kept.append(item)
+            elif not placed:
+                kept.append((key, cname, value))
+                placed = True
+        if not placed:
+            kept.append((key, cname, value))
+        self._items = kept
 
 
 def split_values(name: str, value: str) -> list[str]:

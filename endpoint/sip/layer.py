@@ -8,6 +8,8 @@ Sans-I/O, in the shape of aioquic's connection: the owner feeds
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 from collections import deque
 
 from endpoint.sip.errors import LocalProtocolError
@@ -61,6 +63,10 @@ class TransactionLayer:
         self.transactions: dict[TxKey, Transaction] = {}
         self._outbox: list[Outgoing] = []
         self._events: deque[Event] = deque()
+        # (deadline, seq, key); entries go stale when a transaction's timers change and
+        # are dropped lazily when they reach the top.
+        self._heap: list[tuple[float, int, TxKey]] = []
+        self._seq = itertools.count()
 
     def timer_config(self, transport: str) -> TimerConfig:
         return self.timers.get(transport.lower(), self.timers["udp"])
@@ -155,14 +161,22 @@ class TransactionLayer:
         self._collect(tx)
 
     # --- driving ------------------------------------------------------------------------
+    def _live(self, deadline: float, key: TxKey) -> bool:
+        tx = self.transactions.get(key)
+        return tx is not None and tx.next_timer() == deadline
+
     def next_timer(self) -> float | None:
-        deadlines = [d for tx in self.transactions.values() if (d := tx.next_timer()) is not None]
-        return min(deadlines, default=None)
+        heap = self._heap
+        while heap and not self._live(heap[0][0], heap[0][2]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def handle_timer(self, now: float) -> None:
-        for tx in list(self.transactions.values()):
-            deadline = tx.next_timer()
-            if deadline is not None and deadline <= now:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, _, key = heapq.heappop(heap)
+            if self._live(deadline, key):
+                tx = self.transactions[key]
                 tx.handle_timer(now)
                 self._collect(tx)
 
@@ -181,3 +195,6 @@ class TransactionLayer:
             if isinstance(event, TransactionTerminated):
                 self.transactions.pop(tx.key, None)
         tx.events.clear()
+        deadline = tx.next_timer()
+        if deadline is not None and tx.key in self.transactions:
+            heapq.heappush(self._heap, (deadline, next(self._seq), tx.key))

@@ -57,28 +57,28 @@ def parse_head(head: bytes) -> tuple[str, Headers]:
 
 
 def _validate(message: Message) -> None:
-    h = message.headers
+    found = message.headers.index()
     for name in MANDATORY:
-        if name not in h:
+        if name.lower() not in found:
             raise ParseError("missing mandatory header", name)
     for name in SINGLE_HEADERS:
-        if len(h.get_all(name)) > 1:
+        if len(found.get(name.lower(), ())) > 1:
             raise ParseError("more than one value", name)
-    for value in h.get_all("Via"):
+    for value in found.get("via", ()):
         parse_via(value)
     for name in NAME_ADDR_HEADERS:
-        for value in h.get_all(name):
+        for value in found.get(name.lower(), ()):
             parse_name_addr(value, name)
-    check_call_id(message.call_id)
-    cseq = parse_cseq(h.get("CSeq") or "")
+    check_call_id(found["call-id"][0])
+    cseq = parse_cseq(found["cseq"][0])
     if isinstance(message, Request) and cseq.method != message.method:
         raise ParseError(f"method {cseq.method} does not match {message.method}", "CSeq")
-    if (mf := h.get("Max-Forwards")) is not None:
-        parse_uint(mf, "Max-Forwards", 255)
-    if (date := h.get("Date")) is not None:
-        check_date(date)
-    if (ctype := h.get("Content-Type")) is not None:
-        check_content_type(ctype)
+    if (mf := found.get("max-forwards")) is not None:
+        parse_uint(mf[0], "Max-Forwards", 255)
+    if (date := found.get("date")) is not None:
+        check_date(date[0])
+    if (ctype := found.get("content-type")) is not None:
+        check_content_type(ctype[0])
 
 
 def _start(start_line: str, headers: Headers) -> Message:

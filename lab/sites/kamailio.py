@@ -29,8 +29,11 @@ def kamailio_binary() -> str | None:
 
 
 def module_path() -> str:
-    for pattern in ("/usr/lib/*/kamailio/modules", "/usr/lib/kamailio/modules",
-                    "/usr/local/lib*/kamailio/modules"):
+    for pattern in (
+        "/usr/lib/*/kamailio/modules",
+        "/usr/lib/kamailio/modules",
+        "/usr/local/lib*/kamailio/modules",
+    ):
         found = sorted(glob.glob(pattern))
         if found:
             return found[0] + "/"
@@ -105,15 +108,18 @@ class KamailioSite(Site):
         self.cfg_path.write_text(render_config(self.spec, self.rundir))
         cmd = self.command()
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
+            # Popen, not asyncio's subprocess: the process must outlive any one event loop
+            self.proc = subprocess.Popen(  # noqa: ASYNC220
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )  # fmt: skip
         self.record_pid(self.proc.pid)
         try:
             await self.wait_ready(timeout=10.0)
-        except TimeoutError as exc:
-            await self._terminate()
+        except BaseException as exc:
+            await asyncio.shield(self._terminate())
+            if not isinstance(exc, TimeoutError):
+                raise
             raise SiteStartError(
                 f"site {self.name!r}: kamailio did not answer OPTIONS on "
                 f"{self.spec.ip}:{self.spec.port}: {exc}\ncommand: {' '.join(cmd)}",

@@ -1,0 +1,131 @@
+"""SIP core benchmark: parse rate, and REGISTER transactions per second against one local
+Kamailio over UDP next to SIPp's rate against the same Kamailio in the same run.
+
+    python -m bench.sip [--registrations N]      (or: geolab bench sip)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from endpoint.aio.stack import SipStack
+from endpoint.sip import parse_message
+from endpoint.sip.builder import build_request
+from endpoint.sip.sdp import Sdp
+from endpoint.sip.uri import SipURI
+from lab.net import allocate_address, free_port
+from lab.parties.sipp import SCENARIOS, run_sipp, sipp_binary
+from lab.sites.base import SiteSpec
+from lab.sites.kamailio import KamailioSite, kamailio_binary
+
+
+def typical(method: str) -> bytes:
+    body = Sdp(address="192.0.2.10", port=40000).serialise() if method == "INVITE" else b""
+    request = build_request(
+        method,
+        SipURI(user="5001" if method == "INVITE" else None, host="a.geolab.test"),
+        via="SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport",
+        from_='"Agent 1001" <sip:1001@a.geolab.test>;tag=1928301774',
+        to="<sip:5001@a.geolab.test>" if method == "INVITE" else "<sip:1001@a.geolab.test>",
+        call_id="a84b4c76e66710@192.0.2.10",
+        cseq=314159,
+        contact="<sip:1001@192.0.2.10:5060;transport=udp>",
+        extra=[("User-Agent", "geolab-endpoint"), ("Expires", "3600")],
+        body=body,
+        content_type="application/sdp",
+    )
+    return bytes(request)
+
+
+def parse_rate(data: bytes, seconds: float = 1.0) -> float:
+    count = 0
+    start = time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(200):
+            parse_message(data)
+        count += 200
+    return count / elapsed
+
+
+async def stack_register_rate(site: KamailioSite, total: int, window: int = 200) -> float:
+    async with SipStack("127.0.0.1") as stack:
+        sem = asyncio.Semaphore(window)
+        failures = 0
+
+        async def one(i: int) -> None:
+            nonlocal failures
+            async with sem:
+                request = build_request(
+                    "REGISTER",
+                    SipURI(host=site.spec.domain),
+                    via=stack.via("udp"),
+                    from_=f"<sip:g{i}@{site.spec.domain}>;tag={stack.ids.tag()}",
+                    to=f"<sip:g{i}@{site.spec.domain}>",
+                    call_id=stack.ids.call_id("127.0.0.1"),
+                    cseq=1,
+                    contact=f"<sip:g{i}@127.0.0.1:{stack.port}>",
+                    extra=[("Expires", "300")],
+                )
+                response = await stack.request(request, site.address, "udp")
+                failures += response.status != 200
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(total)))
+        elapsed = time.perf_counter() - start
+        if failures:
+            print(f"  warning: {failures} of {total} registrations failed")
+        return total / elapsed
+
+
+async def sipp_register_rate(site: KamailioSite, total: int) -> float | None:
+    if sipp_binary() is None:
+        return None
+    port = free_port("127.0.0.1")
+    args = [
+        "-sf", str(SCENARIOS / "register.xml"), "-i", "127.0.0.1", "-p", str(port),
+        "-m", str(total), "-r", "50000", "-l", "200", "-t", "u1",
+        f"{site.spec.ip}:{site.spec.port}",
+    ]  # fmt: skip
+    result = await run_sipp(args, timeout=120)
+    if not result.ok:
+        print(f"  warning: sipp exited {result.returncode}")
+    return total / result.seconds
+
+
+async def bench(total: int) -> None:
+    print("geolab bench sip")
+    for method in ("REGISTER", "INVITE"):
+        print(f"  parse {method:<9} {parse_rate(typical(method)):>10,.0f} messages/s")
+    if kamailio_binary() is None:
+        print("  kamailio not installed: transaction rates skipped")
+        return
+    with tempfile.TemporaryDirectory(prefix="geolab-bench-") as tmp:
+        site = KamailioSite(SiteSpec(name="bench", ip=allocate_address()), Path(tmp), shm_mb=128)
+        await site.start()
+        try:
+            ours = await stack_register_rate(site, total)
+            theirs = await sipp_register_rate(site, total)
+        finally:
+            await site.stop()
+    per_run = f"({total} registrations)"
+    print(f"  REGISTER over UDP, geolab stack  {ours:>10,.0f} transactions/s {per_run}")
+    if theirs is None:
+        print("  sipp not installed: no comparison")
+        return
+    print(f"  REGISTER over UDP, SIPp          {theirs:>10,.0f} transactions/s {per_run}")
+    print(f"  ratio geolab/SIPp                {ours / theirs:>10.2f}")
+
+
+def main(registrations: int = 5000) -> int:
+    asyncio.run(bench(registrations))
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--registrations", type=int, default=5000)
+    raise SystemExit(main(parser.parse_args().registrations))

@@ -1,0 +1,62 @@
+"""The smallest real drill: two Kamailio sites, one user registered on both over UDP and
+TCP, round-trip times printed, everything stopped again."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from endpoint.aio.stack import SipStack
+from endpoint.sip.builder import build_request
+from endpoint.sip.uri import SipURI
+from lab.net import allocate_address
+from lab.sites.base import Site, SiteSpec
+from lab.sites.kamailio import KamailioSite
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    site: str
+    transport: str
+    status: int
+    rtt_ms: float
+
+
+async def register_once(stack: SipStack, site: Site, transport: str, user: str) -> Registration:
+    domain = site.spec.domain
+    request = build_request(
+        "REGISTER",
+        SipURI(host=domain),
+        via=stack.via(transport),
+        from_=f"<sip:{user}@{domain}>;tag={stack.ids.tag()}",
+        to=f"<sip:{user}@{domain}>",
+        call_id=stack.ids.call_id(stack.host),
+        cseq=1,
+        contact=f"<sip:{user}@{stack.host}:{stack.port};transport={transport}>",
+        extra=[("Expires", "60")],
+    )
+    start = stack.now
+    response = await stack.request(request, site.address, transport)
+    return Registration(site.name, transport, response.status, (stack.now - start) * 1000)
+
+
+async def quick_drill(user: str = "5001", rundir: Path | None = None) -> list[Registration]:
+    base = rundir or Path(tempfile.mkdtemp(prefix="geolab-drill-"))
+    sites = [KamailioSite(SiteSpec(name=n, ip=allocate_address()), base / n) for n in ("a", "b")]
+    results: list[Registration] = []
+    started: list[Site] = []
+    try:
+        for site in sites:
+            await site.start()
+            started.append(site)
+        async with SipStack("127.0.0.1") as stack:
+            for transport in ("udp", "tcp"):
+                results += await asyncio.gather(
+                    *(register_once(stack, site, transport, user) for site in sites)
+                )
+    finally:
+        for running in started:
+            await asyncio.shield(running.stop())
+    return results
