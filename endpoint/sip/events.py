@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message, Request, Response
 
 Address = tuple[str, int]
@@ -12,9 +13,10 @@ TxKey = tuple[str, str, str]  # (branch, method, sent-by or "client")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outgoing:
-    """A message to put on the wire; the I/O layer serialises it."""
+    """A message (or an RFC 5626 keep-alive) to put on the wire; the I/O layer
+    serialises it."""
 
-    message: Message
+    message: Message | KeepAlive
     dest: Address
     transport: str
 

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 from lab.errors import LabError, SiteStartError
+from lab.procs import live_members, signal_group, wait_group_gone
 from lab.sites.base import Site, SiteSpec
 
 TEMPLATE = Path(__file__).with_name("templates") / "kamailio.cfg"
@@ -131,12 +132,8 @@ class KamailioSite(Site):
         return self.proc is None or self.proc.poll() is not None
 
     def _signal(self, sig: int) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
+        if self.proc is not None:
+            signal_group(self.proc.pid, sig)
 
     async def _terminate(self) -> None:
         """SIGTERM the group, then SIGKILL it if it has not gone within a second."""
@@ -147,7 +144,16 @@ class KamailioSite(Site):
         if not await self._wait_exit(1.0):
             self._signal(signal.SIGKILL)
             await self._wait_exit(5.0)
-        self._signal(signal.SIGKILL)  # children that outlived the main process
+        await self._reap_group()
+
+    async def _reap_group(self) -> None:
+        """Children can outlive the main process: kill the group until none is left."""
+        assert self.proc is not None
+        self._signal(signal.SIGKILL)
+        if not await wait_group_gone(self.proc.pid, 5.0):
+            raise LabError(
+                f"site {self.name!r}: processes {live_members(self.proc.pid)} survived SIGKILL"
+            )
         self.forget_pid()
 
     async def _wait_exit(self, timeout: float) -> bool:
@@ -160,10 +166,10 @@ class KamailioSite(Site):
         return True
 
     async def _kill(self) -> None:
-        self._signal(signal.SIGKILL)
         if self.proc is not None:
+            self._signal(signal.SIGKILL)
             await self._wait_exit(5.0)
-        self.forget_pid()
+            await self._reap_group()
 
     async def _hang(self) -> None:
         self._signal(signal.SIGSTOP)

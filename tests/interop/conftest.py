@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from lab.net import allocate_address
+from lab.procs import live_members
 from lab.sites.base import SiteSpec
 from lab.sites.kamailio import KamailioSite, kamailio_binary
-
-
-def process_group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -40,4 +32,4 @@ def kamailio_site(tmp_path: Path) -> Iterator[Callable[..., KamailioSite]]:
     for site in started:
         pid = site.pid
         asyncio.run(site.stop())
-        assert pid is not None and not process_group_alive(pid), f"{site} left processes behind"
+        assert pid is not None and not live_members(pid), f"{site} left processes behind"

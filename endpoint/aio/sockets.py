@@ -1,0 +1,176 @@
+"""The sockets under a sans-I/O SIP core: one UDP socket and TCP connections (inbound and
+outbound, reused per peer address), all bound to one local address."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from endpoint.aio.transport import OnKeepAlive, OnMessage, TcpConnection, UdpProtocol
+from endpoint.sip.events import Address, Outgoing
+from endpoint.sip.framing import KeepAlive
+
+log = logging.getLogger("endpoint.sockets")
+
+
+class Sockets:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        transports: tuple[str, ...],
+        *,
+        on_message: OnMessage,
+        on_failure: Callable[[Address, str], None],
+        on_keepalive: OnKeepAlive | None = None,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.transports = tuple(t.lower() for t in transports)
+        self.on_message = on_message
+        self.on_failure = on_failure
+        self.on_keepalive = on_keepalive
+        self.connect_timeout = connect_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._udp: UdpProtocol | None = None
+        self._server: asyncio.Server | None = None
+        self._conns: dict[Address, TcpConnection] = {}
+        self._connecting: dict[Address, asyncio.Task[TcpConnection | None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    async def start(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        if "udp" in self.transports:
+            _, proto = await loop.create_datagram_endpoint(
+                lambda: UdpProtocol(self._message, self._keepalive),
+                local_addr=(self.host, self.port),
+            )
+            self._udp = proto
+            assert proto.transport is not None
+            self.port = proto.transport.get_extra_info("sockname")[1]
+        if "tcp" in self.transports:
+            self._server = await loop.create_server(
+                self._new_connection, self.host, self.port, reuse_address=True
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for task in [*self._tasks, *self._connecting.values()]:
+            task.cancel()
+        if self._udp is not None and self._udp.transport is not None:
+            self._udp.transport.close()
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns.values()):
+            conn.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    @property
+    def rejected(self) -> int:
+        udp = self._udp.rejected if self._udp else 0
+        return udp + sum(c.rejected for c in self._conns.values())
+
+    def connected(self, dest: Address) -> bool:
+        conn = self._conns.get(dest)
+        return conn is not None and conn.open
+
+    def drop_connection(self, dest: Address) -> None:
+        conn = self._conns.get(dest)
+        if conn is not None:
+            conn.close()
+
+    def _message(self, *args: object) -> None:
+        if not self.closed:
+            self.on_message(*args)  # type: ignore[arg-type]
+
+    def _keepalive(self, kind: KeepAlive, source: Address, transport: str) -> None:
+        if not self.closed and self.on_keepalive is not None:
+            self.on_keepalive(kind, source, transport)
+
+    def transmit(self, out: Outgoing) -> None:
+        if self.closed:
+            return
+        msg = out.message
+        data = msg.value if isinstance(msg, KeepAlive) else msg.serialise()
+        if out.transport == "udp":
+            if self._udp is None or self._udp.transport is None:
+                self.on_failure(out.dest, out.transport)
+                return
+            self._udp.transport.sendto(data, out.dest)
+            return
+        conn = self._conns.get(out.dest)
+        if conn is not None and conn.open:
+            conn.write(data)
+            return
+        if isinstance(msg, KeepAlive):  # a keep-alive never opens a connection
+            self.on_failure(out.dest, out.transport)
+            return
+        task = asyncio.ensure_future(self._connect_and_send(out.dest, data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect_and_send(self, dest: Address, data: bytes) -> None:
+        conn = await self._connection_to(dest)
+        if conn is None:
+            if not self.closed:
+                self.on_failure(dest, "tcp")
+        else:
+            conn.write(data)
+
+    async def _connection_to(self, dest: Address) -> TcpConnection | None:
+        pending = self._connecting.get(dest)
+        if pending is None:
+            pending = asyncio.ensure_future(self._connect(dest))
+            self._connecting[dest] = pending
+            pending.add_done_callback(lambda _: self._connecting.pop(dest, None))
+        return await asyncio.shield(pending)
+
+    async def _connect(self, dest: Address) -> TcpConnection | None:
+        assert self._loop is not None
+        try:
+            _, conn = await asyncio.wait_for(
+                self._loop.create_connection(
+                    self._new_connection, dest[0], dest[1], local_addr=(self.host, 0)
+                ),
+                timeout=self.connect_timeout,
+            )
+        except (OSError, TimeoutError) as exc:
+            log.info("TCP connect to %s:%s failed: %s", *dest, exc)
+            return None
+        self._conns[conn.peer] = conn
+        return conn
+
+    def _new_connection(self) -> TcpConnection:
+        conn = _Tracked(self._message, self._keepalive, self._lost, self._conns)
+        return conn
+
+    def _lost(self, conn: TcpConnection) -> None:
+        if self._conns.get(conn.peer) is conn:
+            del self._conns[conn.peer]
+        if not self.closed:
+            self.on_failure(conn.peer, "tcp")
+
+
+class _Tracked(TcpConnection):
+    """A connection that files itself under its peer address once it is up."""
+
+    def __init__(
+        self,
+        on_message: OnMessage,
+        on_keepalive: OnKeepAlive | None,
+        on_lost: Callable[[TcpConnection], None],
+        registry: dict[Address, TcpConnection],
+    ) -> None:
+        super().__init__(on_message, on_keepalive, on_lost)
+        self.registry = registry
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.registry[self.peer] = self
