@@ -6,6 +6,7 @@ import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import overload
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.grammar import TOKEN, WORD, Scanner, is_token, quote, split_top_level, unquote
@@ -188,12 +189,16 @@ class Headers:
             found.setdefault(key, []).append(value)
         return found
 
-    def get(self, name: str) -> str | None:
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    def get(self, name: str, default: str | None = None) -> str | None:
         key = _key(name)
         for k, _, v in self._items:
             if k == key:
                 return v
-        return None
+        return default
 
     def get_all(self, name: str) -> list[str]:
         key = _key(name)

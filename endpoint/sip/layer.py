@@ -22,6 +22,7 @@ from endpoint.sip.events import (
     TransactionTerminated,
     TxKey,
 )
+from endpoint.sip.framing import KeepAlive
 from endpoint.sip.headers import Via
 from endpoint.sip.message import Message, Request, Response
 from endpoint.sip.timers import TimerConfig
@@ -72,8 +73,17 @@ class TransactionLayer:
         return self.timers.get(transport.lower(), self.timers["udp"])
 
     # --- the user's side ----------------------------------------------------------------
-    def send_request(self, request: Request, dest: Address, transport: str, now: float) -> TxKey:
-        """Start a client transaction. The request's top Via must carry a fresh branch."""
+    def send_request(
+        self,
+        request: Request,
+        dest: Address,
+        transport: str,
+        now: float,
+        *,
+        timers: TimerConfig | None = None,
+    ) -> TxKey:
+        """Start a client transaction. The request's top Via must carry a fresh branch;
+        ``timers`` overrides the transport's timer values for this transaction."""
         if request.method == "ACK":
             self._outbox.append(Outgoing(message=request, dest=dest, transport=transport))
             return client_key(request.via.branch or "", "ACK")
@@ -84,11 +94,16 @@ class TransactionLayer:
         if key in self.transactions:
             raise LocalProtocolError(f"branch {branch} is already in use")
         kind = Kind.CLIENT_INVITE if request.method == "INVITE" else Kind.CLIENT_NON_INVITE
-        tx = Transaction(kind, key, request, dest, transport, self.timer_config(transport))
+        config = timers or self.timer_config(transport)
+        tx = Transaction(kind, key, request, dest, transport, config)
         self.transactions[key] = tx
         tx.start(now)
         self._collect(tx)
         return key
+
+    def abandon(self, key: TxKey) -> None:
+        """Forget a client transaction without telling anyone (the user gave up on it)."""
+        self.transactions.pop(key, None)
 
     def send_response(self, response: Response, now: float, key: TxKey | None = None) -> None:
         """Answer through the server transaction the response belongs to."""
@@ -100,7 +115,7 @@ class TransactionLayer:
         tx.send_response(response, now)
         self._collect(tx)
 
-    def send_stateless(self, message: Message, dest: Address, transport: str) -> None:
+    def send_stateless(self, message: Message | KeepAlive, dest: Address, transport: str) -> None:
         """Put a message on the wire outside any transaction (2xx retransmits, ACK for 2xx)."""
         self._outbox.append(Outgoing(message=message, dest=dest, transport=transport))
 

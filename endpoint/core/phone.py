@@ -1,0 +1,384 @@
+"""The phone: several connections, each registered on its own site, with equal priority.
+
+Sans-I/O like the SIP core under it. Inputs: ``receive(message, source, transport, now)``,
+``keepalive_received``, ``transport_failed``, ``connection_lost``, ``handle_timer(now)`` and
+the API calls (``add_connection``, ``dial`` …), each with ``now``. Outputs:
+``datagrams_to_send()``, ``next_event()`` and ``next_timer()``.
+
+Connection behaviour (after the SIP Endpoint SDK's disaster-recovery mode): every enabled
+connection registers at start-up at once; a success makes it Available, a failure
+(timeout, transport error, 5xx/6xx or any other final refusal) Unavailable; an Unavailable
+connection retries every ``retry_interval`` until it succeeds or is disabled or removed;
+every ``reg_interval`` the registration is renewed and the result decides the status again.
+Every status change raises exactly one ConnectionStatusChanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from endpoint.config import ConnectionConfig, EndpointConfig
+from endpoint.core.calls import CallControl
+from endpoint.core.connection import Connection, requested_expires, timers_for
+from endpoint.core.events import (
+    ConnectionStatus,
+    ConnectionStatusChanged,
+    PhoneEvent,
+)
+from endpoint.core.timers import Deadlines
+from endpoint.sip.builder import build_request, via_value
+from endpoint.sip.errors import LocalProtocolError, SipError
+from endpoint.sip.events import (
+    Address,
+    Outgoing,
+    RequestReceived,
+    ResponseReceived,
+    StrayResponse,
+    TxKey,
+)
+from endpoint.sip.framing import KeepAlive
+from endpoint.sip.ids import IdSource
+from endpoint.sip.layer import TransactionLayer
+from endpoint.sip.message import Message, Request, Response, make_response
+from endpoint.sip.uri import SipURI
+
+log = logging.getLogger("endpoint.phone")
+C = ConnectionStatus
+
+
+class Phone:
+    def __init__(
+        self,
+        config: EndpointConfig,
+        *,
+        local_host: str,
+        local_port: int,
+        ids: IdSource | None = None,
+    ) -> None:
+        self.config = config
+        self.local_host = local_host
+        self.local_port = local_port
+        self.ids = ids or IdSource()
+        self.layer = TransactionLayer()
+        self.connections: dict[int, Connection] = {}
+        self.deadlines = Deadlines()
+        self.calls = CallControl(self)
+        self._events: deque[PhoneEvent] = deque()
+        self._owners: dict[TxKey, tuple[str, int, int]] = {}  # key -> (what, conn, generation)
+        self.started = False
+
+    # --- the API --------------------------------------------------------------------------
+    def start(self, now: float) -> None:
+        """Register every enabled connection, all at once."""
+        self.started = True
+        for cfg in self.config.connections:
+            self._add(cfg, now)
+
+    def add_connection(self, cfg: ConnectionConfig, now: float) -> Connection:
+        if cfg.id in self.connections:
+            raise LocalProtocolError(f"connection {cfg.id} exists already")
+        return self._add(cfg, now)
+
+    def enable_connection(self, conn_id: int, now: float) -> None:
+        conn = self.connection(conn_id)
+        if conn.status is C.DISABLED:
+            self._set_status(conn, C.REGISTERING, "enabled", None, now)
+            self._register(conn, now)
+
+    def disable_connection(self, conn_id: int, now: float) -> None:
+        conn = self.connection(conn_id)
+        if conn.status is C.DISABLED:
+            return
+        self._retire(conn, now)
+        self._set_status(conn, C.DISABLED, "disabled", None, now)
+
+    def remove_connection(self, conn_id: int, now: float) -> None:
+        conn = self.connection(conn_id)
+        self._retire(conn, now)
+        self._set_status(conn, C.REMOVED, "removed", None, now)
+        del self.connections[conn_id]
+
+    def connection(self, conn_id: int) -> Connection:
+        try:
+            return self.connections[conn_id]
+        except KeyError:
+            raise LocalProtocolError(f"no connection {conn_id}") from None
+
+    def shutdown(self, now: float) -> None:
+        """Unregister every Available connection (quit)."""
+        for conn in list(self.connections.values()):
+            self._retire(conn, now)
+
+    # --- inputs from the network ---------------------------------------------------------
+    def receive(self, message: Message, source: Address, transport: str, now: float) -> None:
+        try:
+            self.layer.receive(message, source, transport, now)
+        except SipError as exc:
+            log.warning("dropped message from %s:%s: %s", *source, exc)
+        self._drain_layer(now)
+
+    def transport_failed(self, dest: Address, transport: str, now: float) -> None:
+        """Sending to ``dest`` failed (e.g. a TCP connect was refused)."""
+        self.layer.transport_error(dest, transport, now)
+        self._drain_layer(now)
+
+    def connection_lost(self, dest: Address, now: float) -> None:
+        """An established TCP connection to ``dest`` closed: re-register over a new one."""
+        self.layer.transport_error(dest, "tcp", now)
+        for conn in self.connections.values():
+            tcp_up = conn.transport == "tcp" and conn.status is C.AVAILABLE
+            if conn.address == dest and tcp_up and not conn.registering:
+                self._register(conn, now)
+        self._drain_layer(now)
+
+    def keepalive_received(
+        self, kind: KeepAlive, source: Address, transport: str, now: float
+    ) -> None:
+        if kind is not KeepAlive.PONG:
+            return
+        for conn in self.connections.values():
+            if conn.address == source and self.deadlines.get(conn.id, "pong") is not None:
+                self.deadlines.cancel(conn.id, "pong")
+                self._schedule_keepalive(conn, now)
+
+    def handle_timer(self, now: float) -> None:
+        self.layer.handle_timer(now)
+        self._drain_layer(now)
+        for owner, name in self.deadlines.pop_due(now):
+            if isinstance(owner, int) and owner in self.connections:
+                self._connection_timer(self.connections[owner], name, now)
+            elif isinstance(owner, str):
+                self.calls.timer(owner, name, now)
+        self._drain_layer(now)
+
+    # --- outputs ---------------------------------------------------------------------------
+    def next_timer(self) -> float | None:
+        times = [t for t in (self.layer.next_timer(), self.deadlines.next()) if t is not None]
+        return min(times, default=None)
+
+    def datagrams_to_send(self) -> list[Outgoing]:
+        return self.layer.datagrams_to_send()
+
+    def next_event(self) -> PhoneEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def emit(self, event: PhoneEvent) -> None:
+        self._events.append(event)
+
+    # --- helpers for CallControl -----------------------------------------------------------
+    def contact(self, conn: Connection) -> str:
+        return f"<sip:{conn.user}@{self.local_host}:{self.local_port};transport={conn.transport}>"
+
+    def via(self, conn: Connection) -> str:
+        return via_value(conn.transport, self.local_host, self.local_port, self.ids.branch())
+
+    def send_request(self, request: Request, conn: Connection, now: float, *, what: str,
+                     timeout: float | None = None) -> TxKey:  # fmt: skip
+        timers = timers_for(timeout) if timeout is not None else conn.timers
+        key = self.layer.send_request(request, conn.address, conn.transport, now, timers=timers)
+        self._owners[key] = (what, conn.id, conn.generation)
+        return key
+
+    def mark_unavailable(self, conn: Connection, reason: str, code: int | None, now: float) -> None:
+        """A sign the site is down (a timed-out INVITE, a failed keep-alive)."""
+        if conn.status in (C.AVAILABLE, C.REGISTERING):
+            conn.last_error, conn.last_code = reason, code
+            self._set_status(conn, C.UNAVAILABLE, reason, code, now)
+            self.deadlines.cancel(conn.id, "refresh")
+            self.deadlines.cancel(conn.id, "keepalive")
+            self.deadlines.cancel(conn.id, "pong")
+            if not conn.registering:
+                self.deadlines.set(conn.id, "retry", now + conn.config.retry_interval)
+
+    # --- internals -------------------------------------------------------------------------
+    def _add(self, cfg: ConnectionConfig, now: float) -> Connection:
+        conn = Connection(cfg, call_id=self.ids.call_id(self.local_host))
+        self.connections[cfg.id] = conn
+        if cfg.enabled:
+            conn.status = C.REGISTERING
+            self._emit_status(conn, C.REGISTERING, None, "start", None, now)
+            self._register(conn, now)
+        else:
+            self._emit_status(conn, C.DISABLED, None, "disabled in configuration", None, now)
+        return conn
+
+    def _set_status(self, conn: Connection, status: ConnectionStatus, reason: str,
+                    code: int | None, now: float) -> None:  # fmt: skip
+        previous = conn.move(status)
+        if previous is not None:
+            self._emit_status(conn, status, previous, reason, code, now)
+
+    def _emit_status(self, conn: Connection, status: ConnectionStatus,
+                     previous: ConnectionStatus | None, reason: str, code: int | None,
+                     now: float) -> None:  # fmt: skip
+        self.emit(ConnectionStatusChanged(connection=conn.id, status=status, previous=previous,
+                                          reason=reason, code=code, t=now))  # fmt: skip
+
+    def _retire(self, conn: Connection, now: float) -> None:
+        """Stop everything a connection does; unregister if the site is reachable."""
+        if conn.status is C.AVAILABLE:
+            self._register(conn, now, expires=0)
+        self.deadlines.cancel(conn.id)
+        conn.generation += 1
+        conn.registering = False
+
+    def _register(self, conn: Connection, now: float, *, expires: int | None = None,
+                  request: Request | None = None) -> None:  # fmt: skip
+        if request is None:
+            conn.cseq += 1
+            value = requested_expires(conn.reg_interval) if expires is None else expires
+            request = build_request(
+                "REGISTER",
+                SipURI(host=conn.config.aor_domain),
+                via=self.via(conn),
+                from_=f"<{conn.aor}>;tag={self.ids.tag()}",
+                to=f"<{conn.aor}>",
+                call_id=conn.call_id,
+                cseq=conn.cseq,
+                contact=self.contact(conn),
+                extra=[("Expires", str(value)), ("User-Agent", "geolab-endpoint")],
+            )
+        what = "unregister" if request.headers.get("Expires") == "0" else "register"
+        conn.registering = what == "register"
+        if conn.registering and request.headers.get("Authorization") is None:
+            conn.sent_at = now
+        self.send_request(request, conn, now, what=what)
+
+    def _drain_layer(self, now: float) -> None:
+        while (event := self.layer.next_event()) is not None:
+            if isinstance(event, ResponseReceived):
+                owner = self._owners.get(event.key)
+                if event.response.status >= 200:
+                    self._owners.pop(event.key, None)
+                if owner is None:
+                    continue
+                what, conn_id, generation = owner
+                conn = self.connections.get(conn_id)
+                if what in ("register", "keepalive") and (
+                    conn is None or conn.generation != generation
+                ):
+                    continue  # the connection was disabled or removed meanwhile
+                if what == "register" and conn is not None:
+                    self._registered(conn, event, now)
+                elif what == "keepalive" and conn is not None:
+                    self._keepalive_answered(conn, event, now)
+                elif what.startswith("call:"):
+                    self.calls.response(what.removeprefix("call:"), event, now)
+            elif isinstance(event, RequestReceived):
+                self._request(event, now)
+            elif isinstance(event, StrayResponse):
+                self.calls.stray(event, now)
+
+    def _request(self, event: RequestReceived, now: float) -> None:
+        request = event.request
+        if self.calls.request(event, now):
+            return
+        if event.key is None:
+            return  # an ACK nobody waits for
+        if request.method == "OPTIONS":
+            response = make_response(request, 200, to_tag=self.ids.tag())
+            response.headers.add("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
+        else:
+            response = make_response(request, 405, to_tag=self.ids.tag())
+            response.headers.add("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
+        self.layer.send_response(response, now, event.key)
+
+    def _registered(self, conn: Connection, event: ResponseReceived, now: float) -> None:
+        response, request = event.response, event.request
+        conn.registering = False
+        if 200 <= response.status < 300:
+            conn.last_registration = now
+            conn.last_error, conn.last_code = None, None
+            conn.granted_expires = granted_expires(response, self.contact(conn))
+            self._set_status(conn, C.AVAILABLE, "registered", response.status, now)
+            self.deadlines.cancel(conn.id, "retry")
+            period = conn.reg_interval
+            if conn.granted_expires:
+                period = min(period, conn.granted_expires * 0.9)
+            self.deadlines.set(conn.id, "refresh", max(now, conn.sent_at + period))
+            self._schedule_keepalive(conn, now)
+            return
+        if (
+            response.status in (401, 407)
+            and conn.auth is not None
+            and not event.local
+            and (
+                request.headers.get("Authorization") is None
+                and request.headers.get("Proxy-Authorization") is None
+            )
+        ):
+            conn.cseq += 1
+            retry = conn.auth.retry(request, response, branch=self.ids.branch(),
+                                    cnonce=self.ids.cnonce())  # fmt: skip
+            self._register(conn, now, request=retry)
+            return
+        minimum = (response.headers.get("Min-Expires") or "").strip()
+        if response.status == 423 and minimum.isdigit():
+            self._register(conn, now, expires=int(minimum))
+            return
+        reason = failure_reason(event)
+        conn.last_error, conn.last_code = reason, response.status
+        self.deadlines.cancel(conn.id, "refresh")
+        self.deadlines.cancel(conn.id, "keepalive")
+        if conn.status in (C.REGISTERING, C.AVAILABLE):
+            self._set_status(conn, C.UNAVAILABLE, reason, response.status, now)
+        self.deadlines.set(conn.id, "retry", now + conn.config.retry_interval)
+
+    def _schedule_keepalive(self, conn: Connection, now: float) -> None:
+        if conn.config.keepalive is not None and conn.status is C.AVAILABLE:
+            self.deadlines.set(conn.id, "keepalive", now + conn.config.keepalive_interval)
+
+    def _connection_timer(self, conn: Connection, name: str, now: float) -> None:
+        if name in ("refresh", "retry"):
+            if not conn.registering:
+                self._register(conn, now)
+        elif name == "keepalive":
+            self._send_keepalive(conn, now)
+        elif name == "pong":
+            self.mark_unavailable(conn, "keep-alive timeout", 408, now)
+
+    def _send_keepalive(self, conn: Connection, now: float) -> None:
+        cfg = conn.config
+        if cfg.keepalive == "crlf" and conn.transport == "tcp":
+            self.layer.send_stateless(KeepAlive.PING, conn.address, "tcp")
+            self.deadlines.set(conn.id, "pong", now + cfg.keepalive_timeout)
+            return
+        request = build_request(
+            "OPTIONS",
+            SipURI(host=cfg.server, port=cfg.port),
+            via=self.via(conn),
+            from_=f"<{conn.aor}>;tag={self.ids.tag()}",
+            to=f"<sip:{cfg.server}:{cfg.port}>",
+            call_id=self.ids.call_id(self.local_host),
+            cseq=1,
+        )
+        self.send_request(request, conn, now, what="keepalive", timeout=cfg.keepalive_timeout)
+
+    def _keepalive_answered(self, conn: Connection, event: ResponseReceived, now: float) -> None:
+        if event.local:
+            self.mark_unavailable(
+                conn, f"keep-alive {failure_reason(event)}", event.response.status, now
+            )
+        else:
+            self._schedule_keepalive(conn, now)
+
+
+def failure_reason(event: ResponseReceived) -> str:
+    if event.local and event.response.status == 408:
+        return "timeout"
+    if event.local:
+        return "transport error"
+    return f"SIP {event.response.status} {event.response.reason}".strip()
+
+
+def granted_expires(response: Response, our_contact: str) -> int | None:
+    """The expiry the registrar granted our contact (its Contact param, else Expires)."""
+    ours = our_contact.strip("<>").split(";")[0]
+    for contact in response.contacts:
+        if str(contact.uri).split(";")[0] == ours and (value := contact.param("expires")):
+            return int(value) if value.isdigit() else None
+    try:
+        return response.expires
+    except SipError:
+        return None
