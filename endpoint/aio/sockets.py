@@ -24,6 +24,7 @@ class Sockets:
         on_message: OnMessage,
         on_failure: Callable[[Address, str], None],
         on_keepalive: OnKeepAlive | None = None,
+        on_lost: Callable[[Address], None] | None = None,
         connect_timeout: float = 5.0,
     ) -> None:
         self.host = host
@@ -32,6 +33,7 @@ class Sockets:
         self.on_message = on_message
         self.on_failure = on_failure
         self.on_keepalive = on_keepalive
+        self.on_lost = on_lost
         self.connect_timeout = connect_timeout
         self._loop: asyncio.AbstractEventLoop | None = None
         self._udp: UdpProtocol | None = None
@@ -71,6 +73,7 @@ class Sockets:
             conn.close()
         if self._server is not None:
             await self._server.wait_closed()
+        await asyncio.sleep(0)  # transports release their sockets on the next loop pass
 
     @property
     def rejected(self) -> int:
@@ -154,7 +157,11 @@ class Sockets:
     def _lost(self, conn: TcpConnection) -> None:
         if self._conns.get(conn.peer) is conn:
             del self._conns[conn.peer]
-        if not self.closed:
+        if self.closed:
+            return
+        if self.on_lost is not None:
+            self.on_lost(conn.peer)
+        else:
             self.on_failure(conn.peer, "tcp")
 
 

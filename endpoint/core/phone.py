@@ -163,6 +163,10 @@ class Phone:
     def next_event(self) -> PhoneEvent | None:
         return self._events.popleft() if self._events else None
 
+    def pending(self, what: str) -> int:
+        """How many transactions of a kind ("register", "unregister" …) await an answer."""
+        return sum(1 for owner in self._owners.values() if owner[0] == what)
+
     def emit(self, event: PhoneEvent) -> None:
         self._events.append(event)
 

@@ -313,7 +313,7 @@ class Transaction:
     def _pass_up(self, now: float, message: Response | Request | None) -> None:
         assert isinstance(message, Response)
         if self.kind is Kind.CLIENT_INVITE:
-            self._stop(Timer.A)
+            self._stop(Timer.A, Timer.B)  # Timer B only runs in Calling
         self._pass(message)
 
     def _final_non_invite(self, now: float, message: Response | Request | None) -> None:

@@ -1,21 +1,42 @@
-"""Running SIPp (Debian package ``sip-tester``) as a remote party or load generator."""
+"""Running SIPp (Debian package ``sip-tester``) as remote parties and load generators.
+
+Every SIPp runs in its own process group and is stopped by PID; its screen output and
+error trace land in the run folder for the report.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 from lab.errors import LabError
+from lab.net import free_port
+from lab.parties.scenarios import callee, caller
+from lab.procs import signal_group, wait_group_gone
 
 SCENARIOS = Path(__file__).with_name("sipp")
+FLAGS = ["-nostdin", "-default_behaviors", "all,-abortunexp"]
 
 
 def sipp_binary() -> str | None:
     return shutil.which("sipp")
+
+
+def _require() -> str:
+    binary = sipp_binary()
+    if binary is None:
+        raise LabError("sipp is not installed", hint="apt-get install -y sip-tester")
+    return binary
+
+
+def transport_flag(transport: str) -> str:
+    return {"udp": "u1", "tcp": "t1"}[transport.lower()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,30 +49,105 @@ class SippResult:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    @property
+    def successful_calls(self) -> int | None:
+        match = re.findall(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", self.output)
+        return int(match[-1]) if match else None
+
+
+class SippProcess:
+    """A SIPp run: ``async with SippProcess(args, …) as p: … await p.wait()``."""
+
+    def __init__(self, args: list[str], *, timeout: float, rundir: Path, name: str) -> None:
+        self.args = args
+        self.timeout = timeout
+        self.rundir = rundir
+        self.name = name
+        self.proc: asyncio.subprocess.Process | None = None
+        self.started_at = 0.0
+        self.log_path = rundir / f"{name}.log"
+
+    async def start(self) -> SippProcess:
+        binary = _require()
+        self.rundir.mkdir(parents=True, exist_ok=True)
+        self.started_at = asyncio.get_running_loop().time()
+        with self.log_path.open("wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                binary, *self.args, *FLAGS, "-timeout", f"{max(1, int(self.timeout))}s",
+                "-timeout_error", stdout=log, stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL, cwd=self.rundir, start_new_session=True,
+            )  # fmt: skip
+        return self
+
+    async def wait(self) -> SippResult:
+        assert self.proc is not None
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), self.timeout + 10)
+        except TimeoutError:
+            await self.stop()
+            code = -9
+        elapsed = asyncio.get_running_loop().time() - self.started_at
+        return SippResult(code, elapsed, self.log_path.read_text(errors="replace"))
+
+    async def stop(self) -> None:
+        if self.proc is None:
+            return
+        pid = self.proc.pid
+        if self.proc.returncode is None:
+            signal_group(pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), 1.0)
+            except TimeoutError:
+                signal_group(pid, signal.SIGKILL)
+                await self.proc.wait()
+        signal_group(pid, signal.SIGKILL)
+        await wait_group_gone(pid, 5.0)
+
+    async def __aenter__(self) -> SippProcess:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def scenario_file(rundir: Path, name: str, text: str) -> Path:
+    rundir.mkdir(parents=True, exist_ok=True)
+    path = rundir / f"{name}.xml"
+    path.write_text(text)
+    return path
+
+
+def callee_process(rundir: Path, *, host: str = "127.0.0.1", transport: str = "udp",
+                   calls: int = 1, timeout: float = 30.0, ring_ms: int = 0,
+                   name: str = "callee") -> tuple[SippProcess, int]:  # fmt: skip
+    """A SIPp UAS on a fresh port; returns the process (not started) and the port."""
+
+    port = free_port(host)
+    xml = scenario_file(rundir, name, callee(ring_ms=ring_ms))
+    args = ["-sf", str(xml), "-i", host, "-p", str(port), "-t", transport_flag(transport),
+            "-m", str(calls), "-l", str(max(1, calls))]  # fmt: skip
+    return SippProcess(args, timeout=timeout, rundir=rundir, name=name), port
+
+
+def caller_process(rundir: Path, target: tuple[str, int], dn: str, *, host: str = "127.0.0.1",
+                   transport: str = "udp", hold_ms: int = 500, auto_answer: bool = False,
+                   timeout: float = 30.0, name: str = "caller") -> SippProcess:  # fmt: skip
+    """A SIPp UAC that calls ``dn`` through the site at ``target``."""
+
+    port = free_port(host)
+    xml = scenario_file(rundir, name, caller(hold_ms=hold_ms, auto_answer=auto_answer))
+    args = ["-sf", str(xml), "-i", host, "-p", str(port), "-t", transport_flag(transport),
+            "-s", dn, "-m", "1", "-l", "1", f"{target[0]}:{target[1]}"]  # fmt: skip
+    return SippProcess(args, timeout=timeout, rundir=rundir, name=name)
+
 
 async def run_sipp(args: list[str], *, timeout: float, cwd: Path | None = None) -> SippResult:
-    """Run SIPp to completion in its own process group; kill the group on timeout/cancel."""
-    binary = sipp_binary()
-    if binary is None:
-        raise LabError("sipp is not installed", hint="apt-get install -y sip-tester")
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    proc = await asyncio.create_subprocess_exec(
-        binary, *args, "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        stdin=asyncio.subprocess.DEVNULL, cwd=cwd, start_new_session=True,
-    )  # fmt: skip
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout + 5)
-    except BaseException:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        await proc.wait()
-        raise
-    return SippResult(
-        returncode=proc.returncode or 0,
-        seconds=loop.time() - start,
-        output=out.decode(errors="replace"),
-    )
+    """Run SIPp to completion in its own process group (used by benchmarks)."""
+    rundir = cwd or Path(os.environ.get("TMPDIR", "/tmp"))
+    async with SippProcess(args, timeout=timeout, rundir=rundir, name="sipp-run") as proc:
+        return await proc.wait()

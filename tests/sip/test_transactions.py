@@ -119,6 +119,17 @@ def test_invite_client_retransmits_without_cap_and_acks_failures() -> None:
     assert [o.message.method for o in layer.datagrams_to_send()] == ["ACK"]  # type: ignore[union-attr]
 
 
+def test_provisional_stops_invite_timers() -> None:
+    layer = TransactionLayer()
+    req = request("INVITE")
+    layer.send_request(req, SITE, "udp", now=0.0)
+    layer.datagrams_to_send()
+    layer.receive(make_response(req, 180, to_tag="x"), SITE, "udp", now=0.2)
+    assert layer.next_timer() is None  # no more retransmissions, no Timer B in Proceeding
+    layer.handle_timer(100.0)
+    assert layer.datagrams_to_send() == []
+
+
 def test_invite_2xx_is_accepted_and_retransmissions_go_to_the_user() -> None:
     layer = TransactionLayer()
     req = request("INVITE")

@@ -1,0 +1,5 @@
+import sys
+
+from endpoint.jsonlines import main
+
+sys.exit(main())

@@ -1,0 +1,170 @@
+"""SIPp scenarios for the lab's remote parties, rendered with the options a drill needs.
+
+SIPp's ``next`` cannot jump backwards, so the callee accepts up to three re-INVITEs
+(hold, resume, hold) in a row before the BYE, unrolled.
+"""
+
+from __future__ import annotations
+
+_CALLEE_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="geolab callee">
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]gl[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="@RING_MS@"/>
+  <send retrans="500">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]gl[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+@SDP@
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+"""
+
+_REINVITE = """  <recv request="INVITE" optional="true" next="re@N@"/>
+  <recv request="BYE" next="bye"/>
+  <label id="re@N@"/>
+  <send retrans="500">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+@SDP@
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+"""
+
+_CALLEE_TAIL = """  <recv request="BYE"/>
+  <label id="bye"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <timewait milliseconds="500"/>
+</scenario>
+"""
+
+_SDP = """      v=0
+      o=sipp 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000"""
+
+
+def callee(*, ring_ms: int = 0) -> str:
+    """Answer an INVITE (after ``ring_ms``), accept re-INVITEs, answer the BYE."""
+    body = _CALLEE_HEAD + "".join(_REINVITE.replace("@N@", str(n)) for n in range(3))
+    body += _CALLEE_TAIL
+    return body.replace("@SDP@", _SDP).replace("@RING_MS@", str(ring_ms))
+
+
+_CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="geolab caller">
+  <send retrans="500">
+    <![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]gl[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:caller@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+@EXTRA@      Content-Type: application/sdp
+      Content-Length: [len]
+
+@SDP@
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rrs="true"/>
+  <send>
+    <![CDATA[
+
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]gl[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="@HOLD_MS@"/>
+  <send retrans="500">
+    <![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]gl[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+def caller(*, hold_ms: int = 500, auto_answer: bool = False) -> str:
+    """Call ``[service]`` through the target site; hang up after ``hold_ms``."""
+    extra = "      Call-Info: <sip:[remote_ip]>;answer-after=0\n" if auto_answer else ""
+    return (
+        _CALLER.replace("@EXTRA@", extra).replace("@SDP@", _SDP).replace("@HOLD_MS@", str(hold_ms))
+    )
