@@ -50,6 +50,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from bench.sip import main as bench_sip
 
         return bench_sip(registrations=args.registrations)
+    if args.what == "endpoint":
+        from bench.endpoint import main as bench_endpoint
+
+        return bench_endpoint(trials=args.trials)
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return EXIT_INVALID
 
@@ -71,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", help="run a benchmark and print its figures", epilog="example: geolab bench sip"
     )
-    bench.add_argument("what", choices=["sip"])
-    bench.add_argument("--registrations", type=int, default=5000)
+    bench.add_argument("what", choices=["sip", "endpoint"])
+    bench.add_argument("--registrations", type=int, default=5000, help="sip: how many")
+    bench.add_argument("--trials", type=int, default=20, help="endpoint: trials per figure")
     bench.set_defaults(func=cmd_bench)
     return parser
 

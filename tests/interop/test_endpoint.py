@@ -19,7 +19,7 @@ from endpoint.core.events import (
     SessionStatusChanged,
 )
 from lab.parties.register import register_party
-from lab.parties.sipp import caller_process, callee_process, sipp_binary
+from lab.parties.sipp import callee_process, caller_process, sipp_binary
 from lab.sites.kamailio import KamailioSite
 
 pytestmark = pytest.mark.interop
@@ -33,7 +33,7 @@ def config(a: KamailioSite, b: KamailioSite, protocol: str = "udp", **kw: Any) -
         connections=[
             ConnectionConfig(
                 id=i, user="5001", server=s.spec.ip, port=s.spec.port, protocol=protocol, **conn
-            )  # fmt: skip
+            )
             for i, s in enumerate((a, b))
         ],
         **ep,
