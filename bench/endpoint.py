@@ -49,8 +49,13 @@ def figures(name: str, samples: list[float]) -> str:
 
 
 def config(a: KamailioSite, b: KamailioSite, protocol: str, **kw: object) -> EndpointConfig:
-    common = {"user": "5001", "protocol": protocol, "retry_interval": 0.25,
-              "transaction_timeout": 1.0, **kw}  # fmt: skip
+    common = {
+        "user": "5001",
+        "protocol": protocol,
+        "retry_interval": 0.25,
+        "transaction_timeout": 1.0,
+        **kw,
+    }
     return EndpointConfig(
         connections=[
             ConnectionConfig.model_validate({"id": i, "server": s.spec.ip, **common})
@@ -60,8 +65,12 @@ def config(a: KamailioSite, b: KamailioSite, protocol: str, **kw: object) -> End
     )
 
 
-async def kill_and_restart(a: KamailioSite, b: KamailioSite, protocol: str, trials: int,
-                           ) -> tuple[list[float], list[float]]:  # fmt: skip
+async def kill_and_restart(
+    a: KamailioSite,
+    b: KamailioSite,
+    protocol: str,
+    trials: int,
+) -> tuple[list[float], list[float]]:
     ka = {"keepalive": "options" if protocol == "udp" else "crlf", **KEEPALIVE}
     down, up = [], []
     async with AsyncPhone(config(a, b, protocol, **ka)) as phone:
@@ -83,8 +92,9 @@ async def kill_and_restart(a: KamailioSite, b: KamailioSite, protocol: str, tria
     return down, up
 
 
-async def failover_dials(a: KamailioSite, b: KamailioSite, trials: int, rundir: Path,
-                         *, known_down: bool) -> list[float]:  # fmt: skip
+async def failover_dials(
+    a: KamailioSite, b: KamailioSite, trials: int, rundir: Path, *, known_down: bool
+) -> list[float]:
     uas, port = callee_process(
         rundir, calls=trials, timeout=30 + trials * 5, name=f"callee-{known_down}"
     )
@@ -130,9 +140,11 @@ async def bench(trials: int) -> None:
         await a.start()
         await b.start()
         try:
-            print(f"  config: keep-alive every {KEEPALIVE['keepalive_interval']}s "
-                  f"(timeout {KEEPALIVE['keepalive_timeout']}s), retry 0.25s, "
-                  "transaction timeout 1s, INVITE timeout 1s")  # fmt: skip
+            print(
+                f"  config: keep-alive every {KEEPALIVE['keepalive_interval']}s "
+                f"(timeout {KEEPALIVE['keepalive_timeout']}s), retry 0.25s, "
+                "transaction timeout 1s, INVITE timeout 1s"
+            )
             for protocol in ("udp", "tcp"):
                 down, up = await kill_and_restart(a, b, protocol, trials)
                 how = (

@@ -86,10 +86,22 @@ async def sipp_register_rate(site: KamailioSite, total: int) -> float | None:
         return None
     port = free_port("127.0.0.1")
     args = [
-        "-sf", str(SCENARIOS / "register.xml"), "-i", "127.0.0.1", "-p", str(port),
-        "-m", str(total), "-r", "50000", "-l", "200", "-t", "u1",
+        "-sf",
+        str(SCENARIOS / "register.xml"),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-m",
+        str(total),
+        "-r",
+        "50000",
+        "-l",
+        "200",
+        "-t",
+        "u1",
         f"{site.spec.ip}:{site.spec.port}",
-    ]  # fmt: skip
+    ]
     result = await run_sipp(args, timeout=120)
     if not result.ok:
         print(f"  warning: sipp exited {result.returncode}")

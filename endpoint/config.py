@@ -25,8 +25,14 @@ KEEPALIVES = ("options", "crlf")
 class ConfigError(ValueError):
     """A configuration problem; ``str()`` reads ``file:line: where: what``."""
 
-    def __init__(self, what: str, *, file: str | None = None, line: int | None = None,
-                 where: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        what: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        where: str | None = None,
+    ) -> None:
         self.what, self.file, self.line, self.where = what, file, line, where
         prefix = ":".join(str(p) for p in (file, line) if p is not None)
         text = f"{where}: {what}" if where else what
@@ -174,8 +180,11 @@ def _parse_xml(text: str, file: str) -> _Node:
     try:
         parser.Parse(text, True)
     except xml.parsers.expat.ExpatError as exc:
-        raise ConfigError(f"not well-formed XML: {xml.parsers.expat.ErrorString(exc.code)}",
-                          file=file, line=exc.lineno) from None  # fmt: skip
+        raise ConfigError(
+            f"not well-formed XML: {xml.parsers.expat.ErrorString(exc.code)}",
+            file=file,
+            line=exc.lineno,
+        ) from None
     return root
 
 
@@ -208,8 +217,12 @@ def from_xml(text: str, *, file: str = "<config>") -> EndpointConfig:
         where = f"Connectivity[{index}]"
         for required in ("user", "server"):
             if not node.attrs.get(required):
-                raise ConfigError(f"attribute {required!r} is missing or empty", file=file,
-                                  line=node.line, where=where)  # fmt: skip
+                raise ConfigError(
+                    f"attribute {required!r} is missing or empty",
+                    file=file,
+                    line=node.line,
+                    where=where,
+                )
         try:
             host, port = split_server(node.attrs["server"])
         except ValueError as exc:
@@ -236,8 +249,12 @@ def from_xml(text: str, *, file: str = "<config>") -> EndpointConfig:
                         continue
                     n = int(number)
                     if n >= len(connections):
-                        raise ConfigError(f"section {name!r} has no matching <Connectivity>",
-                                          file=file, line=section.line, where=name)  # fmt: skip
+                        raise ConfigError(
+                            f"section {name!r} has no matching <Connectivity>",
+                            file=file,
+                            line=section.line,
+                            where=name,
+                        )
                     if key in PROXY_SETTINGS:
                         connections[n][PROXY_SETTINGS[key]] = value
                         setting_lines[(n, PROXY_SETTINGS[key])] = setting.line
@@ -272,8 +289,11 @@ def load(path: str | Path) -> EndpointConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(p),
-                          line=mark.line + 1 if mark else None) from None  # fmt: skip
+        raise ConfigError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            file=str(p),
+            line=mark.line + 1 if mark else None,
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of settings", file=str(p))
     return from_mapping(data.get("endpoint", data), file=str(p))

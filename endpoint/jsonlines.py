@@ -80,8 +80,12 @@ class Process:
         elif name in ("enable_connection", "disable_connection", "remove_connection"):
             getattr(p, name)(_int(cmd, "connection"))
         elif name == "connections":
-            self.write({"event": "Connections",
-                        "connections": [c.snapshot() for c in p.connections.values()]})  # fmt: skip
+            self.write(
+                {
+                    "event": "Connections",
+                    "connections": [c.snapshot() for c in p.connections.values()],
+                }
+            )
         elif name == "quit":
             self.done.set()
         else:
@@ -125,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="SipEndpoint.config (XML) or YAML file")
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")  # fmt: skip
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=args.log_level.upper(),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     try:
         config = load(args.config)
     except ConfigError as exc:

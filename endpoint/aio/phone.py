@@ -150,8 +150,9 @@ class AsyncPhone:
         finally:
             self._queues.remove(queue)
 
-    async def wait_for(self, predicate: Callable[[PhoneEvent], bool], timeout: float,
-                       *, since: int = 0) -> PhoneEvent:  # fmt: skip
+    async def wait_for(
+        self, predicate: Callable[[PhoneEvent], bool], timeout: float, *, since: int = 0
+    ) -> PhoneEvent:
         """The first event (from index ``since`` of :attr:`history` on) that matches."""
         for event in self.history[since:]:
             if predicate(event):

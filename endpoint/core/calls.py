@@ -73,8 +73,9 @@ class CallControl:
             raise LocalProtocolError(f"session {sid} is not an inbound call ringing")
         self._hold_others(sid, now)
         offer = s.remote_sdp or Sdp(address=self.phone.local_host, port=9)
-        s.local_sdp = offer.answer(address=self.phone.local_host, port=s.local_sdp.port,
-                                   session_id=s.local_sdp.session_id)  # fmt: skip
+        s.local_sdp = offer.answer(
+            address=self.phone.local_host, port=s.local_sdp.port, session_id=s.local_sdp.session_id
+        )
         response = self._response(s, s.invite, 200)
         response.body = s.local_sdp.serialise()
         response.headers.add("Content-Type", "application/sdp")
@@ -151,11 +152,18 @@ class CallControl:
         s.from_value = f"{display}<{conn.aor}>;tag={s.local_tag}"
         s.to_value = f"<{uri}>"
         request = build_request(
-            "INVITE", uri, via=self.phone.via(conn), from_=s.from_value, to=s.to_value,
-            call_id=s.call_id, cseq=s.local_cseq, contact=self.phone.contact(conn),
+            "INVITE",
+            uri,
+            via=self.phone.via(conn),
+            from_=s.from_value,
+            to=s.to_value,
+            call_id=s.call_id,
+            cseq=s.local_cseq,
+            contact=self.phone.contact(conn),
             extra=[("Allow", ALLOW), ("User-Agent", "geolab-endpoint")],
-            body=s.local_sdp.serialise(), content_type="application/sdp",
-        )  # fmt: skip
+            body=s.local_sdp.serialise(),
+            content_type="application/sdp",
+        )
         self._send_invite(s, conn, request, now)
         previous = s.status
         self._status(s, S.DIALING, now, reason=reason, force=previous is S.DIALING)
@@ -217,8 +225,12 @@ class CallControl:
         if status in (401, 407) and conn is not None and conn.auth is not None and not s.authed:
             s.authed = True
             s.local_cseq += 1
-            retry = conn.auth.retry(event.request, response, branch=self.phone.ids.branch(),
-                                    cnonce=self.phone.ids.cnonce())  # fmt: skip
+            retry = conn.auth.retry(
+                event.request,
+                response,
+                branch=self.phone.ids.branch(),
+                cnonce=self.phone.ids.cnonce(),
+            )
             self._send_invite(s, conn, retry, now)
             return
         if event.local:
@@ -296,8 +308,13 @@ class CallControl:
             if s.ended:
                 return
             s.held = intent == "hold"
-            self._status(s, S.ON_HOLD if s.held or s.remote_hold else S.ESTABLISHED, now,
-                         reason=intent or "", code=response.status)  # fmt: skip
+            self._status(
+                s,
+                S.ON_HOLD if s.held or s.remote_hold else S.ESTABLISHED,
+                now,
+                reason=intent or "",
+                code=response.status,
+            )
             return
         if event.local and conn is not None:
             reason = "timeout" if response.status == 408 else "transport error"
@@ -376,13 +393,20 @@ class CallControl:
                 return
         n = next(self._numbers)
         s = Session(
-            id=f"s{n}", direction="inbound", connection=conn.id, requested_connection=conn.id,
-            remote=str(req.from_.uri), local_sdp=Sdp(address=self.phone.local_host,
-                                                     port=40000 + 2 * n, session_id=n),
-            call_id=req.call_id, local_tag=self.phone.ids.tag(), invite=req,
-            invite_key=event.key, invite_source=event.source, invite_transport=event.transport,
+            id=f"s{n}",
+            direction="inbound",
+            connection=conn.id,
+            requested_connection=conn.id,
+            remote=str(req.from_.uri),
+            local_sdp=Sdp(address=self.phone.local_host, port=40000 + 2 * n, session_id=n),
+            call_id=req.call_id,
+            local_tag=self.phone.ids.tag(),
+            invite=req,
+            invite_key=event.key,
+            invite_source=event.source,
+            invite_transport=event.transport,
             remote_sdp=remote_sdp,
-        )  # fmt: skip
+        )
         s.from_value = f"{req.headers.get('To')};tag={s.local_tag}"
         s.to_value = req.headers.get("From") or ""
         s.remote_target = req.contacts[0].uri if req.contacts else None
@@ -423,8 +447,12 @@ class CallControl:
         if offer is not None:
             s.remote_sdp = offer
             s.remote_hold = offer.direction in ("sendonly", "inactive")
-            s.local_sdp = offer.answer(address=self.phone.local_host, port=s.local_sdp.port,
-                                       session_id=s.local_sdp.session_id, hold=s.held)  # fmt: skip
+            s.local_sdp = offer.answer(
+                address=self.phone.local_host,
+                port=s.local_sdp.port,
+                session_id=s.local_sdp.session_id,
+                hold=s.held,
+            )
         if req.contacts:
             s.remote_target = req.contacts[0].uri
         response = self._response(s, req, 200)
@@ -433,8 +461,13 @@ class CallControl:
         s.invite, s.invite_key = req, event.key
         s.invite_source, s.invite_transport = event.source, event.transport
         self._send_2xx(s, response, now)
-        self._status(s, S.ON_HOLD if s.held or s.remote_hold else S.ESTABLISHED, now,
-                     reason="remote re-INVITE", code=200)  # fmt: skip
+        self._status(
+            s,
+            S.ON_HOLD if s.held or s.remote_hold else S.ESTABLISHED,
+            now,
+            reason="remote re-INVITE",
+            code=200,
+        )
 
     def _send_2xx(self, s: Session, response: Response, now: float) -> None:
         assert s.invite_key is not None
@@ -518,18 +551,36 @@ class CallControl:
                 response.headers.add("Record-Route", rr)
         return response
 
-    def _status(self, s: Session, status: SessionStatus, now: float, *, reason: str = "",
-                code: int | None = None, force: bool = False) -> None:  # fmt: skip
+    def _status(
+        self,
+        s: Session,
+        status: SessionStatus,
+        now: float,
+        *,
+        reason: str = "",
+        code: int | None = None,
+        force: bool = False,
+    ) -> None:
         if status is s.status and not force:
             return
         previous, s.status = s.status, status
-        self.phone.emit(SessionStatusChanged(
-            session=s.id, connection=s.connection, status=status, previous=previous,
-            direction=s.direction, remote=s.remote, reason=reason, code=code, t=now,
-        ))  # fmt: skip
+        self.phone.emit(
+            SessionStatusChanged(
+                session=s.id,
+                connection=s.connection,
+                status=status,
+                previous=previous,
+                direction=s.direction,
+                remote=s.remote,
+                reason=reason,
+                code=code,
+                t=now,
+            )
+        )
 
-    def _disconnect(self, s: Session, reason: str, code: int | None, now: float, *,
-                    phrase: str = "") -> None:  # fmt: skip
+    def _disconnect(
+        self, s: Session, reason: str, code: int | None, now: float, *, phrase: str = ""
+    ) -> None:
         if s.ended:
             return
         s.ended = True

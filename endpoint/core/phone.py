@@ -177,8 +177,15 @@ class Phone:
     def via(self, conn: Connection) -> str:
         return via_value(conn.transport, self.local_host, self.local_port, self.ids.branch())
 
-    def send_request(self, request: Request, conn: Connection, now: float, *, what: str,
-                     timeout: float | None = None) -> TxKey:  # fmt: skip
+    def send_request(
+        self,
+        request: Request,
+        conn: Connection,
+        now: float,
+        *,
+        what: str,
+        timeout: float | None = None,
+    ) -> TxKey:
         timers = timers_for(timeout) if timeout is not None else conn.timers
         key = self.layer.send_request(request, conn.address, conn.transport, now, timers=timers)
         self._owners[key] = (what, conn.id, conn.generation)
@@ -207,17 +214,32 @@ class Phone:
             self._emit_status(conn, C.DISABLED, None, "disabled in configuration", None, now)
         return conn
 
-    def _set_status(self, conn: Connection, status: ConnectionStatus, reason: str,
-                    code: int | None, now: float) -> None:  # fmt: skip
+    def _set_status(
+        self, conn: Connection, status: ConnectionStatus, reason: str, code: int | None, now: float
+    ) -> None:
         previous = conn.move(status)
         if previous is not None:
             self._emit_status(conn, status, previous, reason, code, now)
 
-    def _emit_status(self, conn: Connection, status: ConnectionStatus,
-                     previous: ConnectionStatus | None, reason: str, code: int | None,
-                     now: float) -> None:  # fmt: skip
-        self.emit(ConnectionStatusChanged(connection=conn.id, status=status, previous=previous,
-                                          reason=reason, code=code, t=now))  # fmt: skip
+    def _emit_status(
+        self,
+        conn: Connection,
+        status: ConnectionStatus,
+        previous: ConnectionStatus | None,
+        reason: str,
+        code: int | None,
+        now: float,
+    ) -> None:
+        self.emit(
+            ConnectionStatusChanged(
+                connection=conn.id,
+                status=status,
+                previous=previous,
+                reason=reason,
+                code=code,
+                t=now,
+            )
+        )
 
     def _retire(self, conn: Connection, now: float) -> None:
         """Stop everything a connection does; unregister if the site is reachable."""
@@ -227,8 +249,14 @@ class Phone:
         conn.generation += 1
         conn.registering = False
 
-    def _register(self, conn: Connection, now: float, *, expires: int | None = None,
-                  request: Request | None = None) -> None:  # fmt: skip
+    def _register(
+        self,
+        conn: Connection,
+        now: float,
+        *,
+        expires: int | None = None,
+        request: Request | None = None,
+    ) -> None:
         if request is None:
             conn.cseq += 1
             value = requested_expires(conn.reg_interval) if expires is None else expires
@@ -313,8 +341,9 @@ class Phone:
             )
         ):
             conn.cseq += 1
-            retry = conn.auth.retry(request, response, branch=self.ids.branch(),
-                                    cnonce=self.ids.cnonce())  # fmt: skip
+            retry = conn.auth.retry(
+                request, response, branch=self.ids.branch(), cnonce=self.ids.cnonce()
+            )
             self._register(conn, now, request=retry)
             return
         minimum = (response.headers.get("Min-Expires") or "").strip()

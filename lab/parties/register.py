@@ -14,18 +14,28 @@ from lab.errors import LabError
 
 
 async def register_party(
-    site: tuple[str, int], domain: str, user: str, *, host: str, port: int,
-    transport: str = "udp", expires: int = 3600,
-) -> None:  # fmt: skip
+    site: tuple[str, int],
+    domain: str,
+    user: str,
+    *,
+    host: str,
+    port: int,
+    transport: str = "udp",
+    expires: int = 3600,
+) -> None:
     """REGISTER ``user@domain`` at ``site`` from ``host:port`` with that as Contact."""
     async with SipStack(host, port, transports=(transport,)) as stack:
         request = build_request(
-            "REGISTER", SipURI(host=domain), via=stack.via(transport),
-            from_=f"<sip:{user}@{domain}>;tag={stack.ids.tag()}", to=f"<sip:{user}@{domain}>",
-            call_id=stack.ids.call_id(host), cseq=1,
+            "REGISTER",
+            SipURI(host=domain),
+            via=stack.via(transport),
+            from_=f"<sip:{user}@{domain}>;tag={stack.ids.tag()}",
+            to=f"<sip:{user}@{domain}>",
+            call_id=stack.ids.call_id(host),
+            cseq=1,
             contact=f"<sip:{user}@{host}:{port};transport={transport}>",
             extra=[("Expires", str(expires))],
-        )  # fmt: skip
+        )
         response = await stack.request(request, site, transport)
     if response.status != 200:
         raise LabError(f"registering {user} at {site[0]}:{site[1]} got {response.status}")

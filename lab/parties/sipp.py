@@ -73,10 +73,18 @@ class SippProcess:
         self.started_at = asyncio.get_running_loop().time()
         with self.log_path.open("wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                binary, *self.args, *FLAGS, "-timeout", f"{max(1, int(self.timeout))}s",
-                "-timeout_error", stdout=log, stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL, cwd=self.rundir, start_new_session=True,
-            )  # fmt: skip
+                binary,
+                *self.args,
+                *FLAGS,
+                "-timeout",
+                f"{max(1, int(self.timeout))}s",
+                "-timeout_error",
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL,
+                cwd=self.rundir,
+                start_new_session=True,
+            )
         return self
 
     async def wait(self) -> SippResult:
@@ -122,27 +130,70 @@ def scenario_file(rundir: Path, name: str, text: str) -> Path:
     return path
 
 
-def callee_process(rundir: Path, *, host: str = "127.0.0.1", transport: str = "udp",
-                   calls: int = 1, timeout: float = 30.0, ring_ms: int = 0,
-                   name: str = "callee") -> tuple[SippProcess, int]:  # fmt: skip
+def callee_process(
+    rundir: Path,
+    *,
+    host: str = "127.0.0.1",
+    transport: str = "udp",
+    calls: int = 1,
+    timeout: float = 30.0,
+    ring_ms: int = 0,
+    name: str = "callee",
+) -> tuple[SippProcess, int]:
     """A SIPp UAS on a fresh port; returns the process (not started) and the port."""
 
     port = free_port(host)
     xml = scenario_file(rundir, name, callee(ring_ms=ring_ms))
-    args = ["-sf", str(xml), "-i", host, "-p", str(port), "-t", transport_flag(transport),
-            "-m", str(calls), "-l", str(max(1, calls))]  # fmt: skip
+    args = [
+        "-sf",
+        str(xml),
+        "-i",
+        host,
+        "-p",
+        str(port),
+        "-t",
+        transport_flag(transport),
+        "-m",
+        str(calls),
+        "-l",
+        str(max(1, calls)),
+    ]
     return SippProcess(args, timeout=timeout, rundir=rundir, name=name), port
 
 
-def caller_process(rundir: Path, target: tuple[str, int], dn: str, *, host: str = "127.0.0.1",
-                   transport: str = "udp", hold_ms: int = 500, auto_answer: bool = False,
-                   timeout: float = 30.0, name: str = "caller") -> SippProcess:  # fmt: skip
+def caller_process(
+    rundir: Path,
+    target: tuple[str, int],
+    dn: str,
+    *,
+    host: str = "127.0.0.1",
+    transport: str = "udp",
+    hold_ms: int = 500,
+    auto_answer: bool = False,
+    timeout: float = 30.0,
+    name: str = "caller",
+) -> SippProcess:
     """A SIPp UAC that calls ``dn`` through the site at ``target``."""
 
     port = free_port(host)
     xml = scenario_file(rundir, name, caller(hold_ms=hold_ms, auto_answer=auto_answer))
-    args = ["-sf", str(xml), "-i", host, "-p", str(port), "-t", transport_flag(transport),
-            "-s", dn, "-m", "1", "-l", "1", f"{target[0]}:{target[1]}"]  # fmt: skip
+    args = [
+        "-sf",
+        str(xml),
+        "-i",
+        host,
+        "-p",
+        str(port),
+        "-t",
+        transport_flag(transport),
+        "-s",
+        dn,
+        "-m",
+        "1",
+        "-l",
+        "1",
+        f"{target[0]}:{target[1]}",
+    ]
     return SippProcess(args, timeout=timeout, rundir=rundir, name=name)
 
 

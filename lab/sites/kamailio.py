@@ -98,10 +98,20 @@ class KamailioSite(Site):
         if binary is None:
             raise LabError("kamailio is not installed", hint="apt-get install -y kamailio")
         return [
-            binary, "-DD", "-E", "-f", str(self.cfg_path),
-            "-Y", str(self.rundir), "-P", str(self.rundir / "kamailio.pid"),
-            "-m", str(self.shm_mb), "-M", str(self.pkg_mb),
-        ]  # fmt: skip
+            binary,
+            "-DD",
+            "-E",
+            "-f",
+            str(self.cfg_path),
+            "-Y",
+            str(self.rundir),
+            "-P",
+            str(self.rundir / "kamailio.pid"),
+            "-m",
+            str(self.shm_mb),
+            "-M",
+            str(self.pkg_mb),
+        ]
 
     async def _launch(self) -> None:
         self.rundir.mkdir(parents=True, exist_ok=True)
@@ -111,9 +121,12 @@ class KamailioSite(Site):
         with self.log_path.open("ab") as log:
             # Popen, not asyncio's subprocess: the process must outlive any one event loop
             self.proc = subprocess.Popen(  # noqa: ASYNC220
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         self.record_pid(self.proc.pid)
         try:
             await self.wait_ready(timeout=10.0)

@@ -85,10 +85,14 @@ class MiniSite:
             return
         request = event.request
         ack = build_request(
-            "ACK", response.contacts[0].uri, via=via_value("UDP", *self.address, IdSource().branch()),
-            from_=request.headers.get("From", ""), to=response.headers.get("To", ""),
-            call_id=request.call_id, cseq=request.cseq.seq,
-        )  # fmt: skip
+            "ACK",
+            response.contacts[0].uri,
+            via=via_value("UDP", *self.address, IdSource().branch()),
+            from_=request.headers.get("From", ""),
+            to=response.headers.get("To", ""),
+            call_id=request.call_id,
+            cseq=request.cseq.seq,
+        )
         self.layer.send_stateless(ack, self.bindings_of(request), "udp")
 
     def bindings_of(self, request: Request) -> Address:
@@ -99,12 +103,17 @@ class MiniSite:
         """Place an INVITE from this site to a registered user."""
         uri = SipURI(user=user, host=PHONE[0], port=PHONE[1])
         request = build_request(
-            "INVITE", uri, via=via_value("UDP", *self.address, ids.branch()),
-            from_=f"<sip:caller@{self.address[0]}>;tag={ids.tag()}", to=f"<sip:{user}@site>",
-            call_id=ids.call_id(self.address[0]), cseq=1,
+            "INVITE",
+            uri,
+            via=via_value("UDP", *self.address, ids.branch()),
+            from_=f"<sip:caller@{self.address[0]}>;tag={ids.tag()}",
+            to=f"<sip:{user}@site>",
+            call_id=ids.call_id(self.address[0]),
+            cseq=1,
             contact=f"<sip:caller@{self.address[0]}:{self.address[1]}>",
-            body=Sdp(address=self.address[0], port=31000).serialise(), content_type="application/sdp",
-        )  # fmt: skip
+            body=Sdp(address=self.address[0], port=31000).serialise(),
+            content_type="application/sdp",
+        )
         self.layer.send_request(request, self.bindings[user], "udp", now)
         return request
 

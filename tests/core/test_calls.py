@@ -52,8 +52,11 @@ def test_invite_to_a_silently_dead_site_times_out_then_fails_over() -> None:
     assert down[0].t == pytest.approx(start + 4.0)
     events = h.session_events(sid)
     assert [(e.status.value, e.connection) for e in events] == [
-        ("Dialing", 0), ("Dialing", 1), ("Ringing", 1), ("Established", 1),
-    ]  # fmt: skip
+        ("Dialing", 0),
+        ("Dialing", 1),
+        ("Ringing", 1),
+        ("Established", 1),
+    ]
     assert events[1].reason == "failover"
 
 

@@ -27,10 +27,14 @@ def test_both_connections_register_at_once_with_equal_priority() -> None:
 def test_renewal_every_reg_interval_per_connection() -> None:
     a, b = MiniSite(A), MiniSite(B)
     cfg = two_site_config()
-    cfg = cfg.model_copy(update={"connections": [
-        cfg.connections[0].model_copy(update={"reg_interval": 10.0}),
-        cfg.connections[1].model_copy(update={"reg_interval": 20.0}),
-    ]})  # fmt: skip
+    cfg = cfg.model_copy(
+        update={
+            "connections": [
+                cfg.connections[0].model_copy(update={"reg_interval": 10.0}),
+                cfg.connections[1].model_copy(update={"reg_interval": 20.0}),
+            ]
+        }
+    )
     h = Harness(cfg, [a, b])
     h.run(65)
     sent_a = [t for t, d, m in h.sent if d == A and m.cseq.method == "REGISTER"]

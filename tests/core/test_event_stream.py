@@ -11,9 +11,24 @@ from endpoint.core.events import ConnectionStatus, ConnectionStatusChanged
 from .harness import A, B, Harness, MiniSite, two_site_config
 
 ACTIONS = st.sampled_from(
-    ["a_up", "a_silent", "a_refuse", "b_up", "b_silent", "b_refuse", "flap_a",
-     "disable0", "enable0", "disable1", "enable1", "remove1", "add1", "dial0", "wait"]
-)  # fmt: skip
+    [
+        "a_up",
+        "a_silent",
+        "a_refuse",
+        "b_up",
+        "b_silent",
+        "b_refuse",
+        "flap_a",
+        "disable0",
+        "enable0",
+        "disable1",
+        "enable1",
+        "remove1",
+        "add1",
+        "dial0",
+        "wait",
+    ]
+)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -22,9 +37,18 @@ def test_event_stream_is_exactly_the_sequence_of_state_changes(
     steps: list[tuple[str, float]],
 ) -> None:
     sites = {"a": MiniSite(A), "b": MiniSite(B)}
-    h = Harness(two_site_config(reg_interval=20.0, retry_interval=5.0, transaction_timeout=2.0,
-                                keepalive="options", keepalive_interval=3.0,
-                                keepalive_timeout=1.0, invite_timeout=2.0), list(sites.values()))  # fmt: skip
+    h = Harness(
+        two_site_config(
+            reg_interval=20.0,
+            retry_interval=5.0,
+            transaction_timeout=2.0,
+            keepalive="options",
+            keepalive_interval=3.0,
+            keepalive_timeout=1.0,
+            invite_timeout=2.0,
+        ),
+        list(sites.values()),
+    )
     observed: dict[int, ConnectionStatus] = {}
 
     def check() -> None:
@@ -51,9 +75,18 @@ def test_event_stream_is_exactly_the_sequence_of_state_changes(
         ):
             getattr(p, f"{action[:-1]}_connection")(int(action[-1]), now)
         elif action == "add1" and 1 not in p.connections:
-            p.add_connection(ConnectionConfig(id=1, user="5001", server=B[0], port=B[1],
-                                              reg_interval=20.0, retry_interval=5.0,
-                                              transaction_timeout=2.0), now)  # fmt: skip
+            p.add_connection(
+                ConnectionConfig(
+                    id=1,
+                    user="5001",
+                    server=B[0],
+                    port=B[1],
+                    reg_interval=20.0,
+                    retry_interval=5.0,
+                    transaction_timeout=2.0,
+                ),
+                now,
+            )
         elif action == "dial0" and 0 in p.connections:
             p.calls.dial(0, "6001", now)
         h.pump()

@@ -38,8 +38,22 @@ SEED_STYLE = """<?xml version="1.0" encoding="utf-8"?>
 def test_seed_style_file() -> None:
     cfg = from_xml(SEED_STYLE, file="SipEndpoint.config")
     c0, c1 = cfg.connections
-    assert (c0.id, c0.user, c0.server, c0.port, c0.protocol, c0.reg_interval) == (0, "DN1", "SipServer1", 5060, "udp", 10.0)
-    assert (c1.id, c1.user, c1.server, c1.port, c1.protocol, c1.reg_interval) == (1, "DN2", "SipServer2", 5070, "tcp", 20.0)
+    assert (c0.id, c0.user, c0.server, c0.port, c0.protocol, c0.reg_interval) == (
+        0,
+        "DN1",
+        "SipServer1",
+        5060,
+        "udp",
+        10.0,
+    )
+    assert (c1.id, c1.user, c1.server, c1.port, c1.protocol, c1.reg_interval) == (
+        1,
+        "DN2",
+        "SipServer2",
+        5070,
+        "tcp",
+        20.0,
+    )
     assert c1.keepalive == "options" and c0.keepalive is None
     assert cfg.invite_timeout == 4.0
 
@@ -53,13 +67,35 @@ def test_default_reg_interval_is_3600() -> None:
     ("text", "line", "where", "what"),
     [
         (SEED_STYLE.replace('value="20"', 'value="soon"'), 19, "proxy1.reg_interval", "number"),
-        (SEED_STYLE.replace('protocol=" Tcp"', 'protocol="SCTP"'), 5, "Connectivity[1].protocol", "protocol must be"),
-        (SEED_STYLE.replace('server=" SipServer2:5070"', 'server=""'), 5, "Connectivity[1]", "server"),
-        (SEED_STYLE.replace('SipServer1:5060', 'SipServer1:http'), 4, "Connectivity[0].server", "not a number"),
-        (SEED_STYLE.replace("</Container>\n  <Container", "<Container", 1), 23, None, "not well-formed"),
+        (
+            SEED_STYLE.replace('protocol=" Tcp"', 'protocol="SCTP"'),
+            5,
+            "Connectivity[1].protocol",
+            "protocol must be",
+        ),
+        (
+            SEED_STYLE.replace('server=" SipServer2:5070"', 'server=""'),
+            5,
+            "Connectivity[1]",
+            "server",
+        ),
+        (
+            SEED_STYLE.replace("SipServer1:5060", "SipServer1:http"),
+            4,
+            "Connectivity[0].server",
+            "not a number",
+        ),
+        (
+            SEED_STYLE.replace("</Container>\n  <Container", "<Container", 1),
+            23,
+            None,
+            "not well-formed",
+        ),
     ],
 )
-def test_errors_name_file_line_and_element(text: str, line: int, where: str | None, what: str) -> None:
+def test_errors_name_file_line_and_element(
+    text: str, line: int, where: str | None, what: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         from_xml(text, file="SipEndpoint.config")
     err = info.value
@@ -75,12 +111,20 @@ def test_proxy_section_without_connection() -> None:
 
 
 def test_mapping_and_yaml(tmp_path: Path) -> None:
-    cfg = from_mapping({"connections": [{"user": "5001", "server": "127.0.0.2:5070", "protocol": "TCP"}]})
-    assert (cfg.connections[0].server, cfg.connections[0].port, cfg.connections[0].protocol) == ("127.0.0.2", 5070, "tcp")
+    cfg = from_mapping(
+        {"connections": [{"user": "5001", "server": "127.0.0.2:5070", "protocol": "TCP"}]}
+    )
+    assert (cfg.connections[0].server, cfg.connections[0].port, cfg.connections[0].protocol) == (
+        "127.0.0.2",
+        5070,
+        "tcp",
+    )
     path = tmp_path / "endpoint.yaml"
     path.write_text("connections:\n  - user: '5001'\n    server: 127.0.0.2\n    reg_interval: 10\n")
     assert load(path).connections[0].reg_interval == 10
-    path.write_text("connections:\n  - user: '5001'\n    server: 127.0.0.2\n    reg_intervall: 10\n")
+    path.write_text(
+        "connections:\n  - user: '5001'\n    server: 127.0.0.2\n    reg_intervall: 10\n"
+    )
     with pytest.raises(ConfigError, match=r"endpoint.yaml: connections.0.reg_intervall"):
         load(path)
     path.write_text("connections: [\n")

@@ -50,8 +50,12 @@ def session_is(
     sid: str | None, status: SessionStatus, direction: str | None = None
 ) -> Callable[[PhoneEvent], bool]:
     def match(e: PhoneEvent) -> bool:
-        return (isinstance(e, SessionStatusChanged) and (sid is None or e.session == sid)
-                and e.status is status and (direction is None or e.direction == direction))  # fmt: skip
+        return (
+            isinstance(e, SessionStatusChanged)
+            and (sid is None or e.session == sid)
+            and e.status is status
+            and (direction is None or e.direction == direction)
+        )
 
     return match
 
@@ -77,8 +81,11 @@ def test_both_connections_available_then_kill_and_restart(
     sites: tuple[KamailioSite, KamailioSite], protocol: str
 ) -> None:
     a, b = sites
-    ka = {"keepalive": "options" if protocol == "udp" else "crlf",
-          "keepalive_interval": 0.5, "keepalive_timeout": 0.5}  # fmt: skip
+    ka = {
+        "keepalive": "options" if protocol == "udp" else "crlf",
+        "keepalive_interval": 0.5,
+        "keepalive_timeout": 0.5,
+    }
     cfg = config(a, b, protocol, retry_interval=0.5, transaction_timeout=1.0, **ka)
 
     async def main() -> None:
@@ -209,5 +216,21 @@ def test_second_call_holds_the_first(
             phone.hangup(first)
             result = await uas.wait()
             assert result.ok, result.output[-2000:]
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("protocol", ["udp", "tcp"])
+def test_registers_with_digest_auth(kamailio_site: Factory, protocol: str) -> None:
+    a, b = kamailio_site("a", password="pw1"), kamailio_site("b", password="pw1")
+    good = config(a, b, protocol, password="pw1")
+    bad = config(a, b, protocol, password="wrong", retry_interval=30.0)
+
+    async def main() -> None:
+        async with AsyncPhone(good) as phone:
+            await both_available(phone)
+        async with AsyncPhone(bad) as phone:
+            down = await phone.wait_for(conn_is(0, ConnectionStatus.UNAVAILABLE), 5)
+            assert isinstance(down, ConnectionStatusChanged) and down.code in (401, 403)
 
     asyncio.run(main())

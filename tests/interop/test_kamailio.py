@@ -39,8 +39,11 @@ def register(stack: SipStack, site: KamailioSite, transport: str, user: str = "1
 def registered_contacts(site: KamailioSite) -> str:
     result = subprocess.run(
         ["kamcmd", "-s", f"unix:{site.rundir}/ctl", "ul.dump"],
-        capture_output=True, text=True, timeout=10, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
     return result.stdout
 
 

@@ -48,22 +48,41 @@ class EndpointProcess:
 def test_process_protocol(kamailio_site: Factory, tmp_path: Path) -> None:
     a, b = kamailio_site("a"), kamailio_site("b")
     cfg = tmp_path / "endpoint.yaml"
-    cfg.write_text(yaml.safe_dump({"connections": [
-        {"user": "5001", "server": f"{s.spec.ip}:{s.spec.port}", "protocol": "UDP",
-         "transaction_timeout": 1.0} for s in (a, b)
-    ]}))  # fmt: skip
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "connections": [
+                    {
+                        "user": "5001",
+                        "server": f"{s.spec.ip}:{s.spec.port}",
+                        "protocol": "UDP",
+                        "transaction_timeout": 1.0,
+                    }
+                    for s in (a, b)
+                ]
+            }
+        )
+    )
 
     async def main() -> None:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "endpoint", "--config", str(cfg),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "endpoint",
+            "--config",
+            str(cfg),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         ep = EndpointProcess(proc)
         try:
             ready = await ep.expect(event="Ready")
             host, port = ready["local"].rsplit(":", 1)
             for conn in (0, 1):
-                ev = await ep.expect(event="ConnectionStatusChanged", connection=conn, status="Available")
+                ev = await ep.expect(
+                    event="ConnectionStatusChanged", connection=conn, status="Available"
+                )
                 assert ev["previous"] == "Registering" and isinstance(ev["t"], float)
             await ep.send("this is not json")
             assert "not JSON" in (await ep.expect(event="Error"))["message"]
@@ -103,13 +122,20 @@ def test_process_protocol(kamailio_site: Factory, tmp_path: Path) -> None:
 
 def test_bad_config_file_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tmp_path / "SipEndpoint.config"
-    cfg.write_text('<x>\n<Container name="Basic">\n<Connectivity user="" server="h"/>\n</Container></x>')
+    cfg.write_text(
+        '<x>\n<Container name="Basic">\n<Connectivity user="" server="h"/>\n</Container></x>'
+    )
 
     async def main() -> tuple[int, bytes]:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "endpoint", "--config", str(cfg),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "endpoint",
+            "--config",
+            str(cfg),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await proc.communicate()
         return proc.returncode or 0, err
 

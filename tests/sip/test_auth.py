@@ -22,9 +22,14 @@ def test_rfc2617_md5_vector() -> None:
         realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", qop=("auth",)
     )
     value, qop = digest_response(
-        challenge, method="GET", uri="/dir/index.html", username="Mufasa",
-        password="Circle Of Life", cnonce="0a4f113b", nc=1,
-    )  # fmt: skip
+        challenge,
+        method="GET",
+        uri="/dir/index.html",
+        username="Mufasa",
+        password="Circle Of Life",
+        cnonce="0a4f113b",
+        nc=1,
+    )
     assert (value, qop) == ("6629fae49393a05397450978507c4ef1", "auth")
 
 
@@ -43,9 +48,14 @@ def test_rfc7616_vectors(algorithm: str, expected: str) -> None:
         algorithm=algorithm,
     )
     value, _ = digest_response(
-        challenge, method="GET", uri="/dir/index.html", username="Mufasa",
-        password="Circle of Life", cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", nc=1,
-    )  # fmt: skip
+        challenge,
+        method="GET",
+        uri="/dir/index.html",
+        username="Mufasa",
+        password="Circle of Life",
+        cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+        nc=1,
+    )
     assert value == expected
 
 
@@ -81,8 +91,12 @@ def test_strongest_algorithm_is_preferred() -> None:
 def test_retry_keeps_call_id_bumps_cseq_and_changes_branch() -> None:
     original = request()
     client = DigestClient("1001", "secret")
-    retry = client.retry(original, challenge_response('Digest realm="site", nonce="abc", qop="auth"'),
-                         branch="z9hG4bKnew", cnonce="cn")  # fmt: skip
+    retry = client.retry(
+        original,
+        challenge_response('Digest realm="site", nonce="abc", qop="auth"'),
+        branch="z9hG4bKnew",
+        cnonce="cn",
+    )
     assert retry.call_id == original.call_id
     assert retry.cseq.seq == original.cseq.seq + 1
     assert retry.via.branch == "z9hG4bKnew"
@@ -92,8 +106,12 @@ def test_retry_keeps_call_id_bumps_cseq_and_changes_branch() -> None:
         and "nc=00000001" in header
         and 'uri="sip:site.example"' in header
     )
-    again = client.retry(retry, challenge_response('Digest realm="site", nonce="abc", qop="auth"'),
-                         branch="z9hG4bKnew2", cnonce="cn")  # fmt: skip
+    again = client.retry(
+        retry,
+        challenge_response('Digest realm="site", nonce="abc", qop="auth"'),
+        branch="z9hG4bKnew2",
+        cnonce="cn",
+    )
     assert "nc=00000002" in (again.headers.get("Authorization") or "")
     assert len(again.headers.get_all("Authorization")) == 1
 

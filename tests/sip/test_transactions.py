@@ -201,8 +201,14 @@ def make(kind: Kind, transport: str = "udp") -> Transaction:
 
 
 def stimulus(tx: Transaction, event: Input) -> Request | Response | None:
-    status = {Input.R1XX: 180, Input.R2XX: 200, Input.R3XX_6XX: 486, Input.TU_1XX: 180,
-              Input.TU_2XX: 200, Input.TU_3XX_6XX: 486}.get(event)  # fmt: skip
+    status = {
+        Input.R1XX: 180,
+        Input.R2XX: 200,
+        Input.R3XX_6XX: 486,
+        Input.TU_1XX: 180,
+        Input.TU_2XX: 200,
+        Input.TU_3XX_6XX: 486,
+    }.get(event)
     if status is not None:
         return make_response(tx.request, status, to_tag="t")
     if event in (Input.REQUEST, Input.ACK):

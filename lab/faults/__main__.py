@@ -1,0 +1,43 @@
+"""``python -m lab.faults --api HOST:PORT [--seed N]``: run the fault proxy server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+from lab.faults.api import FaultServer
+from lab.faults.proxy import parse_addr
+
+
+async def serve(host: str, port: int, seed: int) -> None:
+    server = FaultServer(seed=seed)
+    await server.start(host, port)
+    print(
+        json.dumps({"event": "Ready", "api": f"{server.address[0]}:{server.address[1]}"}),
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.faults", description=__doc__)
+    parser.add_argument("--api", default="127.0.0.1:8474", help="where the HTTP API listens")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every toxic's randomness")
+    args = parser.parse_args()
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    host, port = parse_addr(args.api)
+    asyncio.run(serve(host, port, args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""The fault proxy: one listening address, one upstream, TCP or UDP, toxics in between.
+
+UDP: each client address gets its own upstream socket (bound on the proxy's address), so
+the site sees the proxy as the client and sends its own requests back through it, as it
+would through a NAT. TCP: one upstream connection per client connection; the byte stream
+is cut into SIP messages so SIP-aware toxics see whole messages (anything that does not
+frame as SIP passes as raw chunks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from endpoint.sip import ParseError
+from endpoint.sip.framing import KeepAlive, StreamFramer
+from lab.faults.toxics import LinkState, Toxic, apply, make_toxic
+
+log = logging.getLogger("lab.faults.proxy")
+Addr = tuple[str, int]
+
+
+def parse_addr(text: str) -> Addr:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"expected host:port, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+class Proxy:
+    def __init__(
+        self, name: str, listen: Addr, upstream: Addr, *, protocol: str = "tcp", seed: int = 0
+    ) -> None:
+        if protocol not in ("tcp", "udp"):
+            raise ValueError(f"protocol must be tcp or udp, got {protocol!r}")
+        self.name = name
+        self.listen = listen
+        self.upstream = upstream
+        self.protocol = protocol
+        self.seed = seed
+        self.enabled = False
+        self.toxics: list[Toxic] = []
+        self._impl: _Udp | _Tcp | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "listen": f"{self.listen[0]}:{self.listen[1]}",
+            "upstream": f"{self.upstream[0]}:{self.upstream[1]}",
+            "enabled": self.enabled,
+            "protocol": self.protocol,
+            "toxics": [t.to_json() for t in self.toxics],
+        }
+
+    async def set_enabled(self, enabled: bool) -> None:
+        if enabled == self.enabled:
+            return
+        if enabled:
+            impl: _Udp | _Tcp = _Udp(self) if self.protocol == "udp" else _Tcp(self)
+            await impl.start()
+            self._impl = impl
+            if self.listen[1] == 0:
+                self.listen = impl.bound
+        elif self._impl is not None:
+            await self._impl.stop()
+            self._impl = None
+        self.enabled = enabled
+
+    def add_toxic(self, spec: dict[str, Any]) -> Toxic:
+        toxic = make_toxic(spec, protocol=self.protocol, seed=self.seed, proxy=self.name)
+        if any(t.name == toxic.name for t in self.toxics):
+            raise KeyError(f"toxic {toxic.name!r} already exists")
+        self.toxics.append(toxic)
+        return toxic
+
+    def update_toxic(self, name: str, spec: dict[str, Any]) -> Toxic:
+        old = self.toxic(name)
+        merged = {
+            **old.to_json(),
+            **spec,
+            "attributes": {**old.attributes, **spec.get("attributes", {})},
+        }
+        new = make_toxic(merged, protocol=self.protocol, seed=self.seed, proxy=self.name)
+        self.toxics[self.toxics.index(old)] = new
+        return new
+
+    def remove_toxic(self, name: str) -> None:
+        self.toxics.remove(self.toxic(name))
+
+    def toxic(self, name: str) -> Toxic:
+        for toxic in self.toxics:
+            if toxic.name == name:
+                return toxic
+        raise LookupError(f"toxic {name!r} not found")
+
+    def process(self, data: bytes, stream: str, link: LinkState, now: float):  # type: ignore[no-untyped-def]
+        return apply(self.toxics, data, stream, now, link, per_unit_toxicity=self.protocol == "udp")
+
+
+class _Udp:
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.loop = asyncio.get_running_loop()
+        self.sock: socket.socket | None = None
+        self.sessions: dict[Addr, tuple[socket.socket, LinkState, LinkState]] = {}
+        self.bound: Addr = proxy.listen
+
+    async def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(self.proxy.listen)
+        sock.setblocking(False)
+        self.sock = sock
+        self.bound = sock.getsockname()
+        self.loop.add_reader(sock, self._from_clients)
+
+    async def stop(self) -> None:
+        for up, _, _ in self.sessions.values():
+            self.loop.remove_reader(up)
+            up.close()
+        self.sessions.clear()
+        if self.sock is not None:
+            self.loop.remove_reader(self.sock)
+            self.sock.close()
+            self.sock = None
+
+    def _session(self, client: Addr) -> tuple[socket.socket, LinkState, LinkState]:
+        found = self.sessions.get(client)
+        if found is None:
+            up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            up.bind((self.proxy.listen[0], 0))
+            up.connect(self.proxy.upstream)
+            up.setblocking(False)
+            found = (up, LinkState(), LinkState())
+            self.sessions[client] = found
+            self.loop.add_reader(up, self._from_upstream, client)
+        return found
+
+    def _from_clients(self) -> None:
+        assert self.sock is not None
+        for _ in range(64):
+            try:
+                data, client = self.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            up, up_link, _ = self._session(client)
+            out = self.proxy.process(data, "upstream", up_link, self.loop.time())
+            for delay, chunk in out.deliveries:
+                self._later(delay, up.send, chunk)
+            if out.reply is not None:
+                self._later(0.0, self.sock.sendto, out.reply, client)
+
+    def _from_upstream(self, client: Addr) -> None:
+        found = self.sessions.get(client)
+        if found is None or self.sock is None:
+            return
+        up, _, down_link = found
+        for _ in range(64):
+            try:
+                data = up.recv(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. ICMP port unreachable from a dead site
+                return
+            out = self.proxy.process(data, "downstream", down_link, self.loop.time())
+            for delay, chunk in out.deliveries:
+                self._later(delay, self.sock.sendto, chunk, client)
+            if out.reply is not None:
+                self._later(0.0, up.send, out.reply)
+
+    def _later(self, delay: float, send: Callable[..., object], *args: object) -> None:
+        def fire() -> None:
+            with contextlib.suppress(OSError):
+                send(*args)
+
+        if delay <= 0:
+            fire()
+        else:
+            self.loop.call_later(delay, fire)
+
+
+class _Tcp:
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.server: asyncio.Server | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.bound: Addr = proxy.listen
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(
+            self._client, *self.proxy.listen, reuse_address=True
+        )
+        self.bound = self.server.sockets[0].getsockname()[:2]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for writer in list(self.writers):
+            writer.close()
+        for task in list(self.tasks):
+            task.cancel()
+        if self.server is not None:
+            await self.server.wait_closed()
+
+    async def _client(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        self.writers.add(c_writer)
+        try:
+            try:
+                u_reader, u_writer = await asyncio.open_connection(
+                    *self.proxy.upstream, local_addr=(self.proxy.listen[0], 0)
+                )
+            except OSError:
+                _reset(c_writer)
+                return
+            self.writers.add(u_writer)
+            conn = _TcpLink(self.proxy, c_writer, u_writer)
+            await asyncio.gather(
+                conn.pump(c_reader, u_writer, c_writer, "upstream"),
+                conn.pump(u_reader, c_writer, u_writer, "downstream"),
+            )
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.tasks.discard(task)
+            for writer in (c_writer,):
+                self.writers.discard(writer)
+                writer.close()
+
+
+class _TcpLink:
+    def __init__(
+        self, proxy: Proxy, client: asyncio.StreamWriter, upstream: asyncio.StreamWriter
+    ) -> None:
+        self.proxy = proxy
+        self.client = client
+        self.upstream = upstream
+        self.loop = asyncio.get_running_loop()
+        self.closing = False
+
+    def end(self, how: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        for writer in (self.client, self.upstream):
+            if how == "reset":
+                _reset(writer)
+            else:
+                writer.close()
+
+    async def pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        back: asyncio.StreamWriter,
+        stream: str,
+    ) -> None:
+        framer: StreamFramer | None = StreamFramer()
+        link = LinkState()
+        queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        sender = asyncio.create_task(self._send(queue, writer))
+        last = 0.0
+        try:
+            while not self.closing:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                units: list[bytes]
+                if framer is not None:
+                    try:
+                        units = [
+                            f.value if isinstance(f, KeepAlive) else f for f in framer.feed(data)
+                        ]
+                    except ParseError:
+                        framer = None  # not SIP: pass the rest as raw chunks
+                        units = [data]
+                else:
+                    units = [data]
+                now = self.loop.time()
+                for unit in units:
+                    out = self.proxy.process(unit, stream, link, now)
+                    for delay, chunk in out.deliveries:
+                        last = max(last, now + delay)
+                        queue.put_nowait((last, chunk))
+                    if out.reply is not None:
+                        back.write(out.reply)
+                    if out.close is not None:
+                        self.loop.call_later(out.close_after, self.end, out.close)
+        finally:
+            queue.put_nowait(None)
+            await sender
+
+    async def _send(
+        self, queue: asyncio.Queue[tuple[float, bytes] | None], writer: asyncio.StreamWriter
+    ) -> None:
+        while (item := await queue.get()) is not None:
+            at, chunk = item
+            delay = at - self.loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)  # the toxic's delay itself
+            if writer.is_closing():
+                continue
+            writer.write(chunk)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+        if not writer.is_closing() and writer.can_write_eof():
+            with contextlib.suppress(OSError):
+                writer.write_eof()
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with RST instead of FIN (SO_LINGER 0)."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.close()
