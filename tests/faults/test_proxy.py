@@ -74,7 +74,7 @@ def run(coro: Callable[[], Awaitable[None]]) -> None:
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_passes_traffic_and_the_site_sees_the_proxy(transport: str) -> None:
     async def main() -> None:
-        async with setup(transport) as (api, ua, site, ip):
+        async with setup(transport) as (_api, ua, site, ip):
             seen: list[RequestReceived] = []
             prev = site.on_request
             site.on_request = lambda e: (seen.append(e), prev(e))  # type: ignore[func-returns-value,misc]
@@ -88,7 +88,7 @@ def test_passes_traffic_and_the_site_sees_the_proxy(transport: str) -> None:
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_latency_is_added_within_tolerance(transport: str) -> None:
     async def main() -> None:
-        async with setup(transport) as (api, ua, site, ip):
+        async with setup(transport) as (api, ua, _site, ip):
             base = statistics.median([(await rtt(ua, (ip, 5060), transport))[0] for _ in range(5)])
             await api.add_toxic("site", "latency", stream="downstream", latency=80, jitter=0)
             slow = statistics.median([(await rtt(ua, (ip, 5060), transport))[0] for _ in range(5)])
@@ -100,7 +100,7 @@ def test_latency_is_added_within_tolerance(transport: str) -> None:
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_down_then_up(transport: str) -> None:
     async def main() -> None:
-        async with setup(transport) as (api, ua, site, ip):
+        async with setup(transport) as (api, ua, _site, ip):
             await api.set_enabled("site", False)
             _, status, local = await rtt(ua, (ip, 5060), transport)
             assert local and status in (408, 503)  # UDP: timeout; TCP: connection refused
@@ -112,7 +112,7 @@ def test_down_then_up(transport: str) -> None:
 
 def test_timeout_toxic_blackholes_udp() -> None:
     async def main() -> None:
-        async with setup("udp") as (api, ua, site, ip):
+        async with setup("udp") as (api, ua, _site, ip):
             await api.add_toxic("site", "timeout", name="hole", stream="upstream", timeout=0)
             assert (await rtt(ua, (ip, 5060), "udp"))[1:] == (408, True)
             await api.remove_toxic("site", "hole")
@@ -123,7 +123,7 @@ def test_timeout_toxic_blackholes_udp() -> None:
 
 def test_reset_peer_is_seen_by_the_tcp_client() -> None:
     async def main() -> None:
-        async with setup("tcp") as (api, ua, site, ip):
+        async with setup("tcp") as (api, ua, _site, ip):
             await api.add_toxic("site", "reset_peer", stream="upstream", timeout=0)
             reader, writer = await asyncio.open_connection(ip, 5060)
             writer.write(bytes(options(ua, transport="tcp")))
@@ -176,7 +176,7 @@ def test_udp_loss_rate_for_a_fixed_seed() -> None:
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_sip_aware_toxics(transport: str) -> None:
     async def main() -> None:
-        async with setup(transport) as (api, ua, site, ip):
+        async with setup(transport) as (api, ua, _site, ip):
             await api.add_toxic(
                 "site", "sip_drop", name="no-register", stream="upstream", method="REGISTER"
             )
@@ -196,7 +196,7 @@ def test_sip_aware_toxics(transport: str) -> None:
 
 def test_api_errors_and_reset() -> None:
     async def main() -> None:
-        async with setup("tcp") as (api, ua, site, ip):
+        async with setup("tcp") as (api, _ua, _site, ip):
             assert "geolab" in await api.version()
             with pytest.raises(ToxiproxyError) as info:
                 await api.create_proxy("site", f"{ip}:5061", "127.0.0.1:1")
