@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 from endpoint.sip.errors import LocalProtocolError, ParseError
@@ -164,3 +165,43 @@ class DigestClient:
         new = Request(method=request.method, uri=request.uri, headers=headers, body=request.body)
         headers.add(header, self.authorization(challenge, new, cnonce))
         return new
+
+
+# --- the server's side (used by the lab's embedded site) ------------------------------
+def parse_credentials(value: str) -> dict[str, str]:
+    """The parameters of an ``Authorization: Digest …`` value, unquoted."""
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "digest":
+        raise ParseError(f"unsupported scheme {scheme!r}", "Authorization")
+    params: dict[str, str] = {}
+    for part in split_top_level(rest):
+        if not part.strip():
+            continue
+        s = Scanner(part.strip(), "Authorization")
+        name = s.token("parameter name").lower()
+        s.expect("=")
+        raw = s.quoted_string() if s.peek() == '"' else s.rest().strip()
+        params[name] = unquote(raw)
+    return params
+
+
+def check_credentials(params: dict[str, str], *, method: str, realm: str, password: str) -> bool:
+    """Does the client's response prove it knows ``password``?"""
+    algorithm = params.get("algorithm", "MD5").upper()
+    if algorithm not in ALGORITHMS or params.get("realm") != realm:
+        return False
+    qop = params.get("qop")
+    challenge = Challenge(
+        realm=realm, nonce=params.get("nonce", ""), algorithm=algorithm, qop=(qop,) if qop else ()
+    )
+    nc = int(params.get("nc", "0") or "0", 16)
+    expected, _ = digest_response(
+        challenge,
+        method=method,
+        uri=params.get("uri", ""),
+        username=params.get("username", ""),
+        password=password,
+        cnonce=params.get("cnonce", ""),
+        nc=nc,
+    )
+    return hmac.compare_digest(expected, params.get("response", ""))

@@ -1,4 +1,4 @@
-"""Real Kamailio sites for interop tests, started and stopped by PID."""
+"""Real sites for interop tests (Kamailio, embedded), started and stopped by PID."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pytest
 from lab.net import allocate_address
 from lab.procs import live_members
 from lab.sites.base import SiteSpec
+from lab.sites.embedded.site import EmbeddedSite
 from lab.sites.kamailio import KamailioSite, kamailio_binary
+from lab.sites.process import ProcessSite
 
 
 @pytest.fixture
@@ -24,6 +26,31 @@ def kamailio_site(tmp_path: Path) -> Iterator[Callable[..., KamailioSite]]:
     def make(name: str = "a", password: str | None = None, **kw: object) -> KamailioSite:
         spec = SiteSpec(name=name, ip=allocate_address(), password=password, **kw)  # type: ignore[arg-type]
         site = KamailioSite(spec, tmp_path / name)
+        asyncio.run(site.start())
+        started.append(site)
+        return site
+
+    yield make
+    for site in started:
+        pid = site.pid
+        asyncio.run(site.stop())
+        assert pid is not None and not live_members(pid), f"{site} left processes behind"
+
+
+@pytest.fixture(params=["kamailio", "embedded"])
+def any_site(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., ProcessSite]]:
+    """Factory like ``kamailio_site``, once per local backend."""
+    backend = request.param
+    if backend == "kamailio" and kamailio_binary() is None:
+        pytest.skip("kamailio is not installed (apt-get install -y kamailio)")
+    cls = KamailioSite if backend == "kamailio" else EmbeddedSite
+    started: list[ProcessSite] = []
+
+    def make(name: str = "a", password: str | None = None, **kw: object) -> ProcessSite:
+        spec = SiteSpec(name=name, ip=allocate_address(), password=password, **kw)  # type: ignore[arg-type]
+        site = cls(spec, tmp_path / name)
         asyncio.run(site.start())
         started.append(site)
         return site

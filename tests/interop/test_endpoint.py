@@ -20,13 +20,13 @@ from endpoint.core.events import (
 )
 from lab.parties.register import register_party
 from lab.parties.sipp import callee_process, caller_process, sipp_binary
-from lab.sites.kamailio import KamailioSite
+from lab.sites.process import ProcessSite
 
 pytestmark = pytest.mark.interop
-Factory = Callable[..., KamailioSite]
+Factory = Callable[..., ProcessSite]
 
 
-def config(a: KamailioSite, b: KamailioSite, protocol: str = "udp", **kw: Any) -> EndpointConfig:
+def config(a: ProcessSite, b: ProcessSite, protocol: str = "udp", **kw: Any) -> EndpointConfig:
     conn = {k: v for k, v in kw.items() if k in ConnectionConfig.model_fields}
     ep = {k: v for k, v in kw.items() if k in EndpointConfig.model_fields}
     return EndpointConfig(
@@ -66,8 +66,8 @@ async def both_available(phone: AsyncPhone) -> None:
 
 
 @pytest.fixture
-def sites(kamailio_site: Factory) -> tuple[KamailioSite, KamailioSite]:
-    return kamailio_site("a"), kamailio_site("b")
+def sites(any_site: Factory) -> tuple[ProcessSite, ProcessSite]:
+    return any_site("a"), any_site("b")
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def needs_sipp() -> None:
 
 @pytest.mark.parametrize("protocol", ["udp", "tcp"])
 def test_both_connections_available_then_kill_and_restart(
-    sites: tuple[KamailioSite, KamailioSite], protocol: str
+    sites: tuple[ProcessSite, ProcessSite], protocol: str
 ) -> None:
     a, b = sites
     ka = {
@@ -116,7 +116,7 @@ def test_both_connections_available_then_kill_and_restart(
 
 
 def test_dial_on_a_dead_connection_goes_out_via_the_other_site(
-    sites: tuple[KamailioSite, KamailioSite], needs_sipp: None, tmp_path: Path
+    sites: tuple[ProcessSite, ProcessSite], needs_sipp: None, tmp_path: Path
 ) -> None:
     a, b = sites
     cfg = config(a, b, retry_interval=30.0, transaction_timeout=1.0)
@@ -140,7 +140,7 @@ def test_dial_on_a_dead_connection_goes_out_via_the_other_site(
     asyncio.run(main())
 
 
-def test_invite_to_a_hung_site_is_a_sip_error_408(sites: tuple[KamailioSite, KamailioSite]) -> None:
+def test_invite_to_a_hung_site_is_a_sip_error_408(sites: tuple[ProcessSite, ProcessSite]) -> None:
     a, b = sites
     cfg = config(
         a, b, retry_interval=30.0, transaction_timeout=1.0, failover=False, invite_timeout=1.5
@@ -164,7 +164,7 @@ def test_invite_to_a_hung_site_is_a_sip_error_408(sites: tuple[KamailioSite, Kam
 
 
 def test_inbound_call_via_b_while_a_is_down(
-    sites: tuple[KamailioSite, KamailioSite], needs_sipp: None, tmp_path: Path
+    sites: tuple[ProcessSite, ProcessSite], needs_sipp: None, tmp_path: Path
 ) -> None:
     a, b = sites
     cfg = config(a, b, retry_interval=30.0, transaction_timeout=1.0)
@@ -192,7 +192,7 @@ def test_inbound_call_via_b_while_a_is_down(
 
 
 def test_second_call_holds_the_first(
-    sites: tuple[KamailioSite, KamailioSite], needs_sipp: None, tmp_path: Path
+    sites: tuple[ProcessSite, ProcessSite], needs_sipp: None, tmp_path: Path
 ) -> None:
     a, b = sites
     cfg = config(a, b, retry_interval=30.0, transaction_timeout=2.0)
@@ -221,8 +221,8 @@ def test_second_call_holds_the_first(
 
 
 @pytest.mark.parametrize("protocol", ["udp", "tcp"])
-def test_registers_with_digest_auth(kamailio_site: Factory, protocol: str) -> None:
-    a, b = kamailio_site("a", password="pw1"), kamailio_site("b", password="pw1")
+def test_registers_with_digest_auth(any_site: Factory, protocol: str) -> None:
+    a, b = any_site("a", password="pw1"), any_site("b", password="pw1")
     good = config(a, b, protocol, password="pw1")
     bad = config(a, b, protocol, password="wrong", retry_interval=30.0)
 

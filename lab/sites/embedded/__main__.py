@@ -1,0 +1,73 @@
+"""``python -m lab.sites.embedded --name a --ip 127.0.1.1 [--port 5060] [--domain …]
+[--password …] [--peer DOMAIN=IP:PORT …]``: run one embedded site until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+from endpoint.aio.sockets import Sockets
+from endpoint.sip.events import Address
+from endpoint.sip.message import Message
+from lab.sites.embedded.core import SiteCore
+
+
+async def serve(args: argparse.Namespace) -> None:
+    peers: dict[str, Address] = {}
+    for item in args.peer:
+        domain, _, addr = item.partition("=")
+        ip, _, port = addr.rpartition(":")
+        peers[domain] = (ip, int(port))
+    loop = asyncio.get_running_loop()
+    core = SiteCore(
+        name=args.name,
+        domain=args.domain or f"{args.name}.geolab.test",
+        address=(args.ip, args.port),
+        password=args.password,
+        peers=peers,
+    )
+
+    def on_message(message: Message, source: Address, transport: str) -> None:
+        core.receive(message, source, transport, loop.time())
+        for out in core.datagrams_to_send():
+            sockets.transmit(out)
+
+    sockets = Sockets(
+        args.ip,
+        args.port,
+        ("udp", "tcp"),
+        on_message=on_message,
+        on_failure=lambda dest, transport: None,
+    )
+    await sockets.start()
+    print(
+        json.dumps({"event": "Ready", "site": args.name, "address": f"{args.ip}:{args.port}"}),
+        flush=True,
+    )
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await sockets.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.sites.embedded", description=__doc__)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--ip", required=True)
+    parser.add_argument("--port", type=int, default=5060)
+    parser.add_argument("--domain")
+    parser.add_argument("--password")
+    parser.add_argument("--peer", action="append", default=[], metavar="DOMAIN=IP:PORT")
+    args = parser.parse_args()
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

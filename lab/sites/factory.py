@@ -1,0 +1,38 @@
+"""Choosing and building site backends by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.sites.base import Site, SiteSpec
+from lab.sites.embedded.site import EmbeddedSite
+from lab.sites.external import ExternalSite
+from lab.sites.kamailio import KamailioSite, kamailio_binary
+
+BACKENDS = ("kamailio", "embedded", "compose", "external")
+
+
+def resolve_backend(name: str) -> str:
+    """``auto`` is kamailio where it is installed, else embedded."""
+    if name == "auto":
+        return "kamailio" if kamailio_binary() is not None else "embedded"
+    if name not in BACKENDS:
+        raise LabError(f"unknown site backend {name!r}; choose from auto, {', '.join(BACKENDS)}")
+    return name
+
+
+def make_site(backend: str, spec: SiteSpec, rundir: Path) -> Site:
+    backend = resolve_backend(backend)
+    if backend == "kamailio":
+        if kamailio_binary() is None:
+            raise LabError("the kamailio backend needs Kamailio", hint="apt-get install -y kamailio")
+        return KamailioSite(spec, rundir)
+    if backend == "embedded":
+        return EmbeddedSite(spec, rundir)
+    if backend == "external":
+        return ExternalSite(spec)
+    raise LabError(
+        "the compose backend is not available in this version",
+        hint="use --backend kamailio or --backend embedded",
+    )
