@@ -26,7 +26,7 @@ def make_site(backend: str, spec: SiteSpec, rundir: Path) -> Site:
     backend = resolve_backend(backend)
     if backend == "kamailio":
         if kamailio_binary() is None:
-            raise LabError("the kamailio backend needs Kamailio", hint="apt-get install -y kamailio")
+            raise LabError("the kamailio backend needs Kamailio", hint="apt-get install kamailio")
         return KamailioSite(spec, rundir)
     if backend == "embedded":
         return EmbeddedSite(spec, rundir)
