@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--registrations", type=int, default=5000, help="sip: how many")
     bench.add_argument("--trials", type=int, default=20, help="endpoint: trials per figure")
     bench.set_defaults(func=cmd_bench)
+    from lab.cli.labcmd import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -91,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as exc:
         print(f"geolab: lab error: {exc}", file=sys.stderr)
         return EXIT_LAB_ERROR
+    except ValueError as exc:
+        print(f"geolab: invalid input: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except KeyboardInterrupt:
         print("geolab: interrupted; everything started was stopped", file=sys.stderr)
         return 130

@@ -19,10 +19,12 @@ _HANDLE = re.compile(r"# handle (\d+)")
 
 async def _nft(*args: str, stdin: str | None = None) -> str:
     proc = await asyncio.create_subprocess_exec(
-        "nft", *args,
+        "nft",
+        *args,
         stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await proc.communicate(stdin.encode() if stdin else None)
     if proc.returncode != 0:
         raise LabError(f"nft {' '.join(args)} failed: {err.decode().strip()}")

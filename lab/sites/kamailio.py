@@ -93,7 +93,17 @@ class KamailioSite(ProcessSite):
         if binary is None:
             raise LabError("kamailio is not installed", hint="apt-get install -y kamailio")
         return [
-            binary, "-DD", "-E", "-f", str(self.cfg_path),
-            "-Y", str(self.rundir), "-P", str(self.rundir / "kamailio.pid"),
-            "-m", str(self.shm_mb), "-M", str(self.pkg_mb),
-        ]  # fmt: skip
+            binary,
+            "-DD",
+            "-E",
+            "-f",
+            str(self.cfg_path),
+            "-Y",
+            str(self.rundir),
+            "-P",
+            str(self.rundir / "kamailio.pid"),
+            "-m",
+            str(self.shm_mb),
+            "-M",
+            str(self.pkg_mb),
+        ]

@@ -26,6 +26,7 @@ class EndpointProcess:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
         self.seen: list[dict[str, Any]] = []
+        self.unclaimed: list[dict[str, Any]] = []  # read, not yet matched by an expect()
 
     async def send(self, line: str | dict[str, Any]) -> None:
         assert self.proc.stdin is not None
@@ -35,14 +36,26 @@ class EndpointProcess:
 
     async def expect(self, timeout: float = 5.0, **fields: Any) -> dict[str, Any]:
         assert self.proc.stdout is not None
-        async with asyncio.timeout(timeout):
-            while True:
-                raw = await self.proc.stdout.readline()
-                assert raw, f"process ended; saw {self.seen}"
-                event = json.loads(raw)  # every stdout line must be JSON
-                self.seen.append(event)
-                if all(event.get(k) == v for k, v in fields.items()):
-                    return event
+
+        def matches(event: dict[str, Any]) -> bool:
+            return all(event.get(k) == v for k, v in fields.items())
+
+        for event in self.unclaimed:
+            if matches(event):
+                self.unclaimed.remove(event)
+                return event
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    raw = await self.proc.stdout.readline()
+                    assert raw, f"process ended; saw {self.seen}"
+                    event = json.loads(raw)  # every stdout line must be JSON
+                    self.seen.append(event)
+                    if matches(event):
+                        return event
+                    self.unclaimed.append(event)
+        except TimeoutError:
+            raise AssertionError(f"no event {fields} within {timeout}s; saw {self.seen}") from None
 
 
 def test_process_protocol(kamailio_site: Factory, tmp_path: Path) -> None:

@@ -104,11 +104,17 @@ class SiteCore:
         uri = req.uri
         local = self._is_us(uri)
         user = uri.user if isinstance(uri, SipURI) else None
-        if not routes and local and user is None:
+        peer = isinstance(uri, SipURI) and uri.host in self.peers
+        if not routes and user is None and not peer and req.method in ("REGISTER", "OPTIONS"):
+            # registrations and keep-alive pings are ours whatever host they name (a proxy's)
             if req.method == "REGISTER":
                 self._register(req, source, transport, now)
-            elif req.method not in ("ACK", "CANCEL"):
-                self._reply(req, 200 if req.method == "OPTIONS" else 405, source, transport)
+            else:
+                self._reply(req, 200, source, transport)
+            return
+        if not routes and local and user is None:
+            if req.method not in ("ACK", "CANCEL"):
+                self._reply(req, 405, source, transport)
             return
         mf = req.headers.get("Max-Forwards")
         hops = int(mf) if mf and mf.isdigit() else 70
@@ -136,12 +142,12 @@ class SiteCore:
             return (ip, int(port)), PROTO_NAME.get(proto, "udp")
         if isinstance(uri, SipURI) and uri.host in self.peers:
             return self.peers[uri.host], "udp"
-        if local and user is not None:
-            live = [b for b in self.bindings.get(user, []) if b.expires_at > now]
-            if not live:
-                return None
+        live = [b for b in self.bindings.get(user or "", []) if b.expires_at > now]
+        if live:  # users are found by name alone, whatever host the URI names
             best = max(live, key=lambda b: b.expires_at)
             return best.received, best.transport
+        if local or user is not None and req.to.tag is None:
+            return None
         return self._uri_address(uri)
 
     def _uri_address(self, uri: object) -> tuple[Address, str] | None:

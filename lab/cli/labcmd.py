@@ -1,0 +1,236 @@
+"""``geolab up | fault | heal | status | down | cleanup``: a lab kept up for manual drills."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+from lab.errors import LabError
+from lab.lab import FAULTS
+from lab.state import LabState, all_states, cleanup, runner_alive
+
+EXIT_PASS, EXIT_INVALID, EXIT_LAB_ERROR = 0, 2, 3
+
+
+def _value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    params = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ValueError(f"--param wants key=value, got {item!r}")
+        params[key] = _value(value)
+    return params
+
+
+def pick(lab_id: str | None) -> LabState:
+    states = [s for s in all_states() if s.control and runner_alive(s)]
+    if lab_id is not None:
+        states = [s for s in states if s.id == lab_id]
+    if not states:
+        raise LabError(
+            "no lab is up" + (f" with id {lab_id}" if lab_id else ""),
+            hint="start one with: geolab up",
+        )
+    if len(states) > 1:
+        raise LabError(
+            f"several labs are up ({', '.join(s.id for s in states)})", hint="pass --lab ID"
+        )
+    return states[0]
+
+
+async def send(state: LabState, cmd: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+    assert state.control is not None
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_unix_connection(state.control)
+            writer.write(json.dumps(cmd).encode() + b"\n")
+            await writer.drain()
+            line = await reader.readline()
+            writer.close()
+    except (OSError, TimeoutError) as exc:
+        raise LabError(f"lab {state.id} does not answer: {exc!r}", hint="geolab cleanup") from None
+    reply: dict[str, Any] = json.loads(line)
+    if not reply.get("ok"):
+        raise LabError(str(reply.get("error")))
+    return reply
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    config = {
+        "sites": args.sites.split(","),
+        "backend": args.backend,
+        "proxy": not args.no_proxy,
+        "password": args.password,
+        "seed": args.seed,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.holder", "--config", json.dumps(config)],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    proc.stdout.close()
+    try:
+        ready = json.loads(line)
+    except ValueError:
+        print(f"geolab: lab error: the lab did not start (exit {proc.wait()})", file=sys.stderr)
+        return EXIT_LAB_ERROR
+    if ready.get("event") != "Ready":
+        print(f"geolab: lab error: {ready.get('message')}", file=sys.stderr)
+        return EXIT_LAB_ERROR
+    print(f"lab {ready['id']} is up ({ready['backend']}), logs and journal in {ready['workdir']}")
+    for name, site in ready["sites"].items():
+        print(f"  site {name}: {site['address']}   endpoint target (fault proxy): {site['target']}")
+    print(
+        "next: geolab fault kill a | geolab fault latency b --param latency=200 | geolab heal | "
+        "geolab down"
+    )
+    return EXIT_PASS
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    params = parse_params(args.param)
+    if args.via:
+        params["via"] = args.via
+    state = pick(args.lab)
+    reply = asyncio.run(
+        send(state, {"cmd": "fault", "kind": args.kind, "site": args.site, "params": params})
+    )
+    fault = reply["fault"]
+    took = (fault["applied_at"] - fault["requested_at"]) * 1000
+    print(
+        f"fault {fault['id']}: {fault['kind']} on site {fault['site']} via {fault['via']} "
+        f"(took effect in {took:.1f} ms)"
+    )
+    return EXIT_PASS
+
+
+def cmd_heal(args: argparse.Namespace) -> int:
+    reply = asyncio.run(send(pick(args.lab), {"cmd": "heal", "id": args.id}))
+    for fault in reply["healed"]:
+        print(f"healed fault {fault['id']}: {fault['kind']} on site {fault['site']}")
+    if not reply["healed"]:
+        print("nothing to heal")
+    return EXIT_PASS
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    states = all_states()
+    if not states:
+        print("no lab state on this machine")
+    for state in states:
+        alive = runner_alive(state)
+        print(f"lab {state.id}: {'up' if alive else 'NOT RUNNING (geolab cleanup removes it)'}")
+        if alive and state.control:
+            status = asyncio.run(send(state, {"cmd": "status"}))
+            for name, site in status["sites"].items():
+                print(
+                    f"  site {name}: {site['state']} at {site['address']}, target {site['target']}"
+                )
+            for f in status["faults"]:
+                print(
+                    f"  fault {f['id']}: {f['kind']} {f['site']} via {f['via']} "
+                    f"{'healed' if f['healed_at'] is not None else 'ACTIVE'}"
+                )
+    return EXIT_PASS
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    states = all_states()
+    if args.lab:
+        targets = [s for s in states if s.id == args.lab]
+    elif args.all:
+        targets = states
+    else:
+        live = [s for s in states if s.control and runner_alive(s)]
+        targets = [pick(None)] if live else states  # nothing up: remove what dead runs left
+    if not targets:
+        print("no lab to bring down")
+    for state in targets:
+        if state.control and runner_alive(state):
+            asyncio.run(send(state, {"cmd": "down"}))
+            deadline = time.monotonic() + 15
+            while runner_alive(state) and time.monotonic() < deadline:
+                time.sleep(0.05)  # the holder stops its lab and exits
+        if state.path.exists():
+            for line in asyncio.run(cleanup(state)):
+                print(f"  {line}")
+        print(f"lab {state.id} is down")
+    return EXIT_PASS
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    """Remove what labs whose runner died left behind (processes, rules, containers)."""
+    found = False
+    for state in all_states():
+        if runner_alive(state) and not args.force:
+            continue
+        found = True
+        print(f"lab {state.id}:")
+        for line in asyncio.run(cleanup(state)) or ["nothing was left running"]:
+            print(f"  {line}")
+    if not found:
+        print("nothing to clean up")
+    return EXIT_PASS
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = sub.add_parser(
+        "up",
+        help="start a lab and leave it up for a manual drill",
+        epilog="example: geolab up --sites a,b --backend kamailio",
+    )
+    up.add_argument("--sites", default="a,b", help="site names, comma-separated (default a,b)")
+    up.add_argument("--backend", default="auto", help="auto | kamailio | embedded")
+    up.add_argument("--no-proxy", action="store_true", help="no fault proxy in front of the sites")
+    up.add_argument("--password", help="digest auth password for REGISTER")
+    up.add_argument("--seed", type=int, default=0)
+    up.set_defaults(func=cmd_up)
+    fault = sub.add_parser(
+        "fault",
+        help="apply a fault to a site of the lab that is up",
+        epilog="examples: geolab fault kill a | geolab fault hang b | "
+        "geolab fault latency a --param latency=300 --param jitter=50 | "
+        "geolab fault partition b --via kernel",
+    )
+    fault.add_argument("kind", choices=FAULTS)
+    fault.add_argument("site")
+    fault.add_argument("--via", choices=["process", "proxy", "kernel"])
+    fault.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    fault.add_argument("--lab")
+    fault.set_defaults(func=cmd_fault)
+    heal = sub.add_parser(
+        "heal", help="heal one fault (by id) or all", epilog="example: geolab heal 2"
+    )
+    heal.add_argument("id", nargs="?", type=int)
+    heal.add_argument("--lab")
+    heal.set_defaults(func=cmd_heal)
+    status = sub.add_parser("status", help="labs on this machine, their sites and faults")
+    status.set_defaults(func=cmd_status)
+    down = sub.add_parser(
+        "down",
+        help="stop a lab that is up and remove all it started",
+        epilog="example: geolab down --lab 20261125-101010-1234-1",
+    )
+    down.add_argument("--lab")
+    down.add_argument("--all", action="store_true")
+    down.set_defaults(func=cmd_down)
+    clean = sub.add_parser("cleanup", help="remove what killed labs left behind")
+    clean.add_argument("--force", action="store_true", help="also labs whose runner still runs")
+    clean.set_defaults(func=cmd_cleanup)

@@ -1,0 +1,123 @@
+"""``python -m lab.holder``: keeps a lab up for a manual drill (``geolab up``) and takes
+commands (fault, heal, status, down) as JSON lines on a unix socket next to its state
+file. Every action goes to the journal (``journal.jsonl`` in the lab's folder)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+from lab.lab import Lab, LabConfig
+
+log = logging.getLogger("lab.holder")
+
+
+class Holder:
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.done = asyncio.Event()
+        self.journal = lab.workdir / "journal.jsonl"
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self.journal.open("a") as f:
+            f.write(json.dumps({"t": self.lab.now, **entry}) + "\n")
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "id": self.lab.id,
+            "backend": self.lab.backend,
+            "workdir": str(self.lab.workdir),
+            "sites": {
+                n: {
+                    "address": f"{s.spec.ip}:{s.spec.port}",
+                    "state": s.state.value,
+                    "target": "{}:{}".format(*self.lab.target(n)),
+                }
+                for n, s in self.lab.sites.items()
+            },
+            "faults": [r.to_json() for r in self.lab.journal],
+        }
+
+    async def command(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        name = cmd.get("cmd")
+        if name == "fault":
+            record = await self.lab.apply(
+                str(cmd["kind"]), str(cmd["site"]), **cmd.get("params", {})
+            )
+            self.record({"action": "fault", **record.to_json()})
+            return {"ok": True, "fault": record.to_json()}
+        if name == "heal":
+            healed = []
+            for record in self.lab.journal:
+                if record.healed_at is None and cmd.get("id") in (None, record.id):
+                    await self.lab.heal(record)
+                    self.record({"action": "heal", **record.to_json()})
+                    healed.append(record.to_json())
+            return {"ok": True, "healed": healed}
+        if name == "status":
+            return {"ok": True, **self.status()}
+        if name == "down":
+            self.done.set()
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown command {name!r}"}
+
+    async def client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            try:
+                reply = await self.command(json.loads(line))
+            except (LabError, KeyError, TypeError, ValueError) as exc:
+                reply = {"ok": False, "error": str(exc)}
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+
+async def serve(config: LabConfig) -> int:
+    lab = Lab(config)
+    loop = asyncio.get_running_loop()
+    holder = Holder(lab)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, holder.done.set)
+    async with lab:
+        sock = Path(lab.state.path).with_suffix(".sock")
+        sock.unlink(missing_ok=True)
+        server = await asyncio.start_unix_server(holder.client, path=str(sock))
+        lab.state.control = str(sock)
+        lab.state.save()
+        holder.record({"action": "up", **holder.status()})
+        print(json.dumps({"event": "Ready", **holder.status()}), flush=True)
+        try:
+            await holder.done.wait()
+        finally:
+            server.close()
+            sock.unlink(missing_ok=True)
+            holder.record({"action": "down"})
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.holder")
+    parser.add_argument("--config", required=True, help="LabConfig as JSON")
+    args = parser.parse_args()
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    data = json.loads(args.config)
+    if data.get("workdir"):
+        data["workdir"] = Path(data["workdir"])
+    try:
+        return asyncio.run(serve(LabConfig(**data)))
+    except LabError as exc:
+        print(json.dumps({"event": "Error", "message": str(exc)}), flush=True)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

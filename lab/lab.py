@@ -1,0 +1,352 @@
+"""The lab: sites behind a fault proxy, faults that can be applied and healed, and a record
+of everything, on disk too, so nothing outlives it.
+
+    async with Lab(LabConfig(sites=["a", "b"])) as lab:
+        endpoint_talks_to = lab.target("a")          # the proxy in front of site a
+        async with lab.fault("kill", "a"):
+            ...                                       # site a is dead here
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from lab.errors import LabError
+from lab.faults.client import ToxiproxyClient
+from lab.faults.kernel import NftTable, nft_available
+from lab.faultserver import MARKER as FAULTS_MARKER
+from lab.faultserver import FaultServerProcess
+from lab.net import allocate_address
+from lab.sites.base import Site, SiteSpec
+from lab.sites.factory import make_site, resolve_backend
+from lab.state import LabState
+
+log = logging.getLogger("lab")
+
+PROCESS_FAULTS = ("kill", "hang", "stop", "restart")
+PROXY_FAULTS = (
+    "down",
+    "partition",
+    "latency",
+    "loss",
+    "timeout",
+    "blackhole",
+    "reset_peer",
+    "bandwidth",
+    "slicer",
+    "limit_data",
+    "sip_drop",
+    "sip_respond",
+    "sip_delay",
+)
+KERNEL_FAULTS = ("partition", "loss")
+FAULTS = tuple(dict.fromkeys(PROCESS_FAULTS + PROXY_FAULTS))
+
+
+@dataclass
+class LabConfig:
+    sites: list[str] = field(default_factory=lambda: ["a", "b"])
+    backend: str = "auto"
+    proxy: bool = True  # put the fault proxy between the endpoint and each site
+    password: str | None = None
+    seed: int = 0
+    workdir: Path | None = None
+    external: dict[str, tuple[str, int]] = field(default_factory=dict)  # external backend
+
+
+@dataclass
+class FaultRecord:
+    id: int
+    kind: str
+    site: str
+    params: dict[str, Any]
+    via: str  # "process" | "proxy" | "kernel"
+    requested_at: float
+    applied_at: float = 0.0
+    healed_at: float | None = None
+    undo: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "site": self.site,
+            "params": self.params,
+            "via": self.via,
+            "requested_at": self.requested_at,
+            "applied_at": self.applied_at,
+            "healed_at": self.healed_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LabEvent:
+    kind: str  # lab_up, lab_down, site_up, site_down, fault_applied, fault_healed
+    t: float
+    data: dict[str, Any]
+
+
+class Lab:
+    def __init__(self, config: LabConfig | None = None) -> None:
+        self.config = config or LabConfig()
+        self.id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_ids)}"
+        self.workdir = self.config.workdir or Path(tempfile.mkdtemp(prefix=f"geolab-{self.id}-"))
+        self.state = LabState(id=self.id, workdir=str(self.workdir))
+        self.backend = resolve_backend(self.config.backend)
+        self.sites: dict[str, Site] = {}
+        self.proxies: dict[str, tuple[str, int]] = {}
+        self.faults_server: FaultServerProcess | None = None
+        self.api: ToxiproxyClient | None = None
+        self.nft: NftTable | None = None
+        self.journal: list[FaultRecord] = []
+        self.events: list[LabEvent] = []
+        self.listeners: list[Callable[[LabEvent], None]] = []
+        self._numbers = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def emit(self, kind: str, /, **data: Any) -> LabEvent:
+        event = LabEvent(kind, self.now, data)
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    async def start(self) -> Lab:
+        self._loop = asyncio.get_running_loop()
+        self.state.info = {"backend": self.backend, "sites": self.config.sites}
+        self.state.save()
+        try:
+            await self._start()
+        except BaseException:
+            await asyncio.shield(self.stop())
+            raise
+        self.emit("lab_up", backend=self.backend, sites=list(self.sites))
+        return self
+
+    async def _start(self) -> None:
+        names = self.config.sites
+        specs: dict[str, SiteSpec] = {}
+        for name in names:
+            if self.backend == "external":
+                ip, port = self.config.external[name]
+            else:
+                ip, port = allocate_address(), 5060
+            specs[name] = SiteSpec(name=name, ip=ip, port=port, password=self.config.password)
+        for name, base in specs.items():
+            peers = {s.domain: (s.ip, s.port) for n, s in specs.items() if n != name}
+            spec = SiteSpec(
+                name=name, ip=base.ip, port=base.port, password=base.password, peers=peers
+            )
+            site = make_site(self.backend, spec, self.workdir / name)
+            marker = getattr(site, "marker", "")
+            site.on_pid = lambda n, pid, m=marker: self.state.track(f"site:{n}", pid, m)
+            self.sites[name] = site
+        await asyncio.gather(*(site.start() for site in self.sites.values()))
+        for name in self.sites:
+            self.emit("site_up", site=name)
+        if self.config.proxy:
+            self.faults_server = FaultServerProcess(
+                "127.0.0.1", self.workdir, seed=self.config.seed
+            )
+            self.api = await self.faults_server.start()
+            self.state.track("faults", self.faults_server.pid, FAULTS_MARKER)
+            for name, site in self.sites.items():
+                ip = allocate_address()
+                for protocol in ("udp", "tcp"):
+                    await self.api.create_proxy(
+                        f"{name}-{protocol}",
+                        f"{ip}:5060",
+                        f"{site.spec.ip}:{site.spec.port}",
+                        protocol=protocol,
+                    )
+                self.proxies[name] = (ip, 5060)
+        self.state.info["targets"] = {n: f"{ip}:{port}" for n, (ip, port) in self.targets().items()}
+        self.state.save()
+
+    async def stop(self) -> None:
+        for record in reversed(self.journal):
+            if record.healed_at is None and record.via != "process":
+                with contextlib.suppress(Exception):
+                    await self.heal(record)
+        for site in self.sites.values():
+            with contextlib.suppress(Exception):
+                await site.stop()
+        if self.faults_server is not None:
+            await self.faults_server.stop()
+            self.state.track("faults", None, "")
+        if self.nft is not None:
+            await self.nft.delete()
+            self.state.nft_tables = []
+        self.state.remove()
+        if self._loop is not None:
+            self.emit("lab_down")
+
+    async def __aenter__(self) -> Lab:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.shield(self.stop())
+
+    # --- where things are -----------------------------------------------------------------
+    def site(self, name: str) -> Site:
+        try:
+            return self.sites[name]
+        except KeyError:
+            raise LabError(f"no site {name!r}; sites: {', '.join(self.sites)}") from None
+
+    def target(self, name: str) -> tuple[str, int]:
+        """The address an endpoint should use for site ``name`` (its proxy, if any)."""
+        site = self.site(name)
+        return self.proxies.get(name, site.address)
+
+    def targets(self) -> dict[str, tuple[str, int]]:
+        return {name: self.target(name) for name in self.sites}
+
+    # --- faults ---------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def fault(self, kind: str, site: str, **params: Any) -> AsyncIterator[FaultRecord]:
+        """Apply a fault; heal it when the block ends, however it ends."""
+        record = await self.apply(kind, site, **params)
+        try:
+            yield record
+        finally:
+            await asyncio.shield(self.heal(record))
+
+    async def apply(
+        self, kind: str, site: str, *, via: str | None = None, **params: Any
+    ) -> FaultRecord:
+        if kind not in FAULTS:
+            raise LabError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
+        target = self.site(site)
+        if via is None:
+            via = "process" if kind in PROCESS_FAULTS else "proxy"
+        record = FaultRecord(next(self._numbers), kind, site, dict(params), via, self.now)
+        if via == "process":
+            await self._process_fault(record, target)
+        elif via == "kernel":
+            await self._kernel_fault(record, target)
+        elif via == "proxy":
+            await self._proxy_fault(record)
+        else:
+            raise LabError(f"fault {kind!r}: 'via' must be process, proxy or kernel, not {via!r}")
+        record.applied_at = self.now
+        self.journal.append(record)
+        self.emit("fault_applied", **record.to_json())
+        return record
+
+    async def heal(self, record: FaultRecord) -> None:
+        if record.healed_at is not None:
+            return
+        site = self.site(record.site)
+        if record.via == "process":
+            if record.kind in ("kill", "stop"):
+                await site.start()
+                self.emit("site_up", site=record.site)
+            elif record.kind == "hang":
+                await site.resume()
+        elif record.via == "kernel":
+            assert self.nft is not None
+            await self.nft.remove(record.undo["handles"])
+        else:
+            assert self.api is not None
+            for proxy in record.undo.get("disabled", []):
+                await self.api.set_enabled(proxy, True)
+            for proxy, toxic in record.undo.get("toxics", []):
+                with contextlib.suppress(LabError):
+                    await self.api.remove_toxic(proxy, toxic)
+        record.healed_at = self.now
+        self.emit("fault_healed", **record.to_json())
+
+    async def _process_fault(self, record: FaultRecord, site: Site) -> None:
+        if record.kind == "kill":
+            await site.kill()
+            self.emit("site_down", site=record.site)
+        elif record.kind == "stop":
+            await site.stop()
+            self.emit("site_down", site=record.site)
+        elif record.kind == "hang":
+            await site.hang()
+        elif record.kind == "restart":
+            await site.restart()
+            record.healed_at = self.now  # nothing to undo
+            self.emit("site_up", site=record.site)
+        else:
+            raise LabError(f"fault {record.kind!r} is not a process fault")
+
+    async def _kernel_fault(self, record: FaultRecord, site: Site) -> None:
+        if record.kind not in KERNEL_FAULTS:
+            raise LabError(
+                f"fault {record.kind!r} cannot be done in the kernel; kernel faults: "
+                f"{', '.join(KERNEL_FAULTS)}"
+            )
+        reason = await nft_available()
+        if reason is not None:
+            raise LabError(f"kernel faults are not available: {reason}")
+        if self.nft is None:
+            self.nft = NftTable(f"geolab_{self.id.replace('-', '_')}")
+            self.state.nft_tables = [self.nft.name]
+            self.state.save()
+        percent = 100 if record.kind == "partition" else int(record.params.get("percent", 10))
+        record.undo["handles"] = await self.nft.drop(site.spec.ip, percent=percent)
+
+    async def _proxy_fault(self, record: FaultRecord) -> None:
+        if self.api is None:
+            raise LabError(f"fault {record.kind!r} needs the fault proxy (the lab runs without it)")
+        name, kind, p = record.site, record.kind, record.params
+        proxies = {"udp": f"{name}-udp", "tcp": f"{name}-tcp"}
+        if kind in ("down", "partition"):
+            for proxy in proxies.values():
+                await self.api.set_enabled(proxy, False)
+            record.undo["disabled"] = list(proxies.values())
+            return
+        toxic_type = "timeout" if kind == "blackhole" else kind
+        streams = [p["stream"]] if "stream" in p else ["upstream", "downstream"]
+        attributes = {k: v for k, v in p.items() if k not in ("stream", "toxicity", "transport")}
+        if kind == "blackhole":
+            attributes.setdefault("timeout", 0)
+        protocols = [p["transport"]] if "transport" in p else ["udp", "tcp"]
+        added = []
+        for protocol in protocols:
+            if (protocol == "tcp" and toxic_type == "loss") or (
+                protocol == "udp" and toxic_type in ("reset_peer", "slicer")
+            ):
+                continue
+            for stream in streams:
+                toxic = f"f{record.id}-{toxic_type}-{stream}"
+                await self.api.add_toxic(
+                    proxies[protocol],
+                    toxic_type,
+                    name=toxic,
+                    stream=stream,
+                    toxicity=float(p.get("toxicity", 1.0)),
+                    **attributes,
+                )
+                added.append((proxies[protocol], toxic))
+        if not added:
+            raise LabError(f"fault {kind!r} applies to no proxy of site {name!r}")
+        record.undo["toxics"] = added
+
+
+_ids = itertools.count(1)
