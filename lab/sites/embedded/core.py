@@ -146,7 +146,7 @@ class SiteCore:
         if live:  # users are found by name alone, whatever host the URI names
             best = max(live, key=lambda b: b.expires_at)
             return best.received, best.transport
-        if local or user is not None and req.to.tag is None:
+        if local or (user is not None and req.to.tag is None):
             return None
         return self._uri_address(uri)
 
