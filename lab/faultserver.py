@@ -34,7 +34,17 @@ class FaultServerProcess:
         log = (self.rundir / "faults.log").open("ab")
         # Popen, not asyncio's subprocess: it must outlive any one event loop
         self.proc = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, "-m", MARKER, "--api", f"{self.host}:0", "--seed", str(self.seed)],
+            [
+                sys.executable,
+                "-m",
+                MARKER,
+                "--api",
+                f"{self.host}:0",
+                "--seed",
+                str(self.seed),
+                "--lab-dir",
+                str(self.rundir),
+            ],
             stdout=subprocess.PIPE,
             stderr=log,
             stdin=subprocess.DEVNULL,

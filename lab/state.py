@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lab.faults.kernel import delete_table
-from lab.procs import live_members, signal_group
+from lab.procs import live_members, processes_mentioning, signal_group
 from lab.sites.compose import remove_containers
 
 
@@ -102,6 +102,12 @@ async def cleanup(state: LabState) -> list[str]:
             if _matches(pid, proc.marker):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+    # anything started for this lab whose PID never reached the state file
+    for pid in processes_mentioning(state.workdir):
+        signal_group(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+        done.append(f"killed unrecorded process {pid}")
     for table in state.nft_tables:
         with contextlib.suppress(Exception):
             await delete_table(table)

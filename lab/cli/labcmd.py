@@ -12,7 +12,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.lab import FAULTS
-from lab.state import LabState, all_states, cleanup, runner_alive
+from lab.state import LabState, all_states, cleanup, runner_alive, state_dir
 
 EXIT_PASS, EXIT_INVALID, EXIT_LAB_ERROR = 0, 2, 3
 
@@ -77,12 +77,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         "password": args.password,
         "seed": args.seed,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lab.holder", "--config", json.dumps(config)],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    state_dir().mkdir(parents=True, exist_ok=True)
+    with (state_dir() / "holder.log").open("ab") as log:  # the lab outlives this command
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lab.holder", "--config", json.dumps(config)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     proc.stdout.close()

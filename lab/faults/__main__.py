@@ -32,6 +32,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.faults", description=__doc__)
     parser.add_argument("--api", default="127.0.0.1:8474", help="where the HTTP API listens")
     parser.add_argument("--seed", type=int, default=0, help="seed of every toxic's randomness")
+    parser.add_argument("--lab-dir", help="the lab's folder (marks the process for clean-up)")
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     host, port = parse_addr(args.api)

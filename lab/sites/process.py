@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from lab.errors import LabError, SiteStartError
-from lab.procs import live_members, signal_group, wait_group_gone
+from lab.procs import die_with_parent, live_members, signal_group, wait_group_gone
 from lab.sites.base import Site, SiteSpec
 
 
@@ -46,6 +46,7 @@ class ProcessSite(Site):
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509
             )
         self.record_pid(self.proc.pid)
         try:

@@ -162,15 +162,18 @@ def test_partition_stops_inbound_calls_through_that_site(backend: str, tmp_path:
                     assert isinstance(ringing, SessionStatusChanged) and ringing.connection == 1
                     assert (await uac.wait()).ok
                 mark = len(phone.history)
-                async with lab.fault("partition", "b"), caller_process(
-                    tmp_path,
-                    lab.site("b").address,
-                    "5001",
-                    hold_ms=100,
-                    auto_answer=True,
-                    timeout=4,
-                    name="call2",
-                ) as uac:
+                async with (
+                    lab.fault("partition", "b"),
+                    caller_process(
+                        tmp_path,
+                        lab.site("b").address,
+                        "5001",
+                        hold_ms=100,
+                        auto_answer=True,
+                        timeout=4,
+                        name="call2",
+                    ) as uac,
+                ):
                     with pytest.raises(TimeoutError):
                         await phone.wait_for(
                             lambda e: isinstance(e, SessionStatusChanged), 3, since=mark

@@ -63,6 +63,7 @@ def main() -> int:
     parser.add_argument("--domain")
     parser.add_argument("--password")
     parser.add_argument("--peer", action="append", default=[], metavar="DOMAIN=IP:PORT")
+    parser.add_argument("--lab-dir", help="the site's folder (marks the process for clean-up)")
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     asyncio.run(serve(args))

@@ -25,6 +25,8 @@ class EmbeddedSite(ProcessSite):
             str(spec.port),
             "--domain",
             spec.domain,
+            "--lab-dir",
+            str(self.rundir),
         ]
         if spec.password is not None:
             cmd += ["--password", spec.password]

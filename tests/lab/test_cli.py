@@ -1,0 +1,97 @@
+"""``geolab up / fault / heal / status / down / cleanup``, and runners killed at random
+points leave nothing behind once ``geolab down`` has run."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.faults.kernel import geolab_tables
+from lab.procs import processes_mentioning
+
+pytestmark = pytest.mark.interop
+
+
+def geolab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "lab.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ.copy(),
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def leftovers(workdirs: list[str]) -> list[int]:
+    return [pid for w in workdirs for pid in processes_mentioning(w)]
+
+
+def test_up_fault_heal_status_down(backend: str, state_dir: Path) -> None:
+    up = geolab("up", "--backend", backend)
+    assert "is up" in up.stdout and "endpoint target (fault proxy)" in up.stdout
+    workdir = up.stdout.split("journal in ")[1].split()[0]
+    try:
+        fault = geolab("fault", "kill", "a")
+        assert "fault 1: kill on site a via process (took effect in" in fault.stdout
+        geolab("fault", "latency", "b", "--param", "latency=50", "--param", "jitter=5")
+        status = geolab("status").stdout
+        assert "site a: down" in status and "fault 2: latency b via proxy ACTIVE" in status
+        bad = geolab("fault", "hang", "zz", check=False)
+        assert (
+            bad.returncode == 3 and "no site 'zz'" in bad.stderr and "Traceback" not in bad.stderr
+        )
+        bad = geolab("fault", "latency", "a", "--param", "latency", check=False)
+        assert bad.returncode == 2 and "key=value" in bad.stderr
+        healed = geolab("heal").stdout
+        assert "healed fault 1" in healed and "healed fault 2" in healed
+        journal = [
+            json.loads(line) for line in Path(workdir, "journal.jsonl").read_text().splitlines()
+        ]
+        assert [j["action"] for j in journal] == ["up", "fault", "fault", "heal", "heal"]
+    finally:
+        down = geolab("down")
+    assert "is down" in down.stdout
+    assert leftovers([workdir]) == []
+    assert list(state_dir.glob("*.json")) == [] and list(state_dir.glob("*.sock")) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_runner_then_down_leaves_nothing(sig: int, state_dir: Path) -> None:
+    rng = random.Random(f"runner-{sig}")
+    workdirs = []
+    for trial in range(3):
+        config = {"sites": ["a", "b"], "backend": "embedded", "seed": trial}
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "lab.holder", "--config", json.dumps(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(rng.uniform(0.05, 1.2))  # a random point of its start-up (or after it)
+        os.kill(runner.pid, sig)
+        runner.wait(timeout=20)
+        assert runner.stdout is not None
+        runner.stdout.close()
+        for state in state_dir.glob("*.json"):
+            workdirs.append(json.loads(state.read_text())["workdir"])
+        geolab("down", "--all")
+        assert list(state_dir.glob("*.json")) == []
+    assert leftovers(workdirs) == []
+    if os.geteuid() == 0:
+        assert [t for t in __import__("asyncio").run(geolab_tables())] == []
+
+
+def test_cleanup_reports_when_there_is_nothing(state_dir: Path) -> None:
+    assert "nothing to clean up" in geolab("cleanup").stdout
+    assert "no lab state" in geolab("status").stdout
