@@ -24,8 +24,7 @@ _CALLEE_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <pause milliseconds="@RING_MS@"/>
-  <send retrans="500">
+@RING@  <send retrans="500">
     <![CDATA[
 
       SIP/2.0 200 OK
@@ -100,7 +99,8 @@ def callee(*, ring_ms: int = 0) -> str:
     """Answer an INVITE (after ``ring_ms``), accept re-INVITEs, answer the BYE."""
     body = _CALLEE_HEAD + "".join(_REINVITE.replace("@N@", str(n)) for n in range(3))
     body += _CALLEE_TAIL
-    return body.replace("@SDP@", _SDP).replace("@RING_MS@", str(ring_ms))
+    ring = f'  <pause milliseconds="{ring_ms}"/>\n' if ring_ms > 0 else ""
+    return body.replace("@SDP@", _SDP).replace("@RING@", ring)
 
 
 _CALLER = """<?xml version="1.0" encoding="ISO-8859-1" ?>

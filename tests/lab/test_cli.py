@@ -24,6 +24,7 @@ def geolab(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "lab.cli.main", *args],
         capture_output=True,
+        check=False,
         text=True,
         timeout=60,
         env=os.environ.copy(),
