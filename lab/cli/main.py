@@ -54,6 +54,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from bench.endpoint import main as bench_endpoint
 
         return bench_endpoint(trials=args.trials)
+    if args.what == "lab":
+        from bench.lab import main as bench_lab
+
+        return bench_lab(trials=args.trials)
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return EXIT_INVALID
 
@@ -75,9 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", help="run a benchmark and print its figures", epilog="example: geolab bench sip"
     )
-    bench.add_argument("what", choices=["sip", "endpoint"])
+    bench.add_argument("what", choices=["sip", "endpoint", "lab"])
     bench.add_argument("--registrations", type=int, default=5000, help="sip: how many")
-    bench.add_argument("--trials", type=int, default=20, help="endpoint: trials per figure")
+    bench.add_argument("--trials", type=int, default=20, help="endpoint, lab: trials per figure")
     bench.set_defaults(func=cmd_bench)
     from lab.cli.labcmd import add_commands
 

@@ -1,0 +1,140 @@
+"""Lab benchmark: bring-up and tear-down per backend, the fault proxy's added latency
+(UDP and TCP, next to the direct path), and runners killed at random points (SIGINT and
+SIGKILL, fixed seed) followed by ``geolab down``, counting what was left behind.
+
+    python -m bench.lab [--trials 20]      (or: geolab bench lab)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lab.faults.kernel import geolab_tables, nft_available
+from lab.lab import Lab, LabConfig
+from lab.procs import processes_mentioning
+from lab.sites.kamailio import kamailio_binary
+from lab.sites.probe import options_ping
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def bring_up(backend: str, trials: int) -> tuple[list[float], list[float]]:
+    ups, downs = [], []
+    for seed in range(trials):
+        lab = Lab(LabConfig(backend=backend, seed=seed))
+        t0 = time.perf_counter()
+        await lab.start()
+        ups.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        await lab.stop()
+        downs.append(time.perf_counter() - t0)
+    return ups, downs
+
+
+async def proxy_latency(samples: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    async with Lab(LabConfig(backend="embedded", sites=["a"])) as lab:
+        for transport in ("udp", "tcp"):
+            for path, addr in (("direct", lab.site("a").address), ("proxy", lab.target("a"))):
+                times = []
+                for _ in range(samples):
+                    t0 = time.perf_counter()
+                    assert await options_ping(*addr, transport=transport) == 200
+                    times.append(time.perf_counter() - t0)
+                out[f"{transport} {path}"] = times
+    return out
+
+
+def runner_kills(trials: int, seed: int = 2026) -> tuple[int, list[float]]:
+    """Kill ``python -m lab.holder`` at random points, run ``geolab down``; return how many
+    processes were left behind in total and how long each ``down`` took."""
+    rng = random.Random(seed)
+    left = 0
+    downs = []
+    with tempfile.TemporaryDirectory(prefix="geolab-bench-state-") as state:
+        env = {**os.environ, "GEOLAB_STATE_DIR": state}
+        for trial in range(trials):
+            sig = signal.SIGKILL if trial % 2 else signal.SIGINT
+            config = {"sites": ["a", "b"], "backend": "embedded", "seed": trial}
+            runner = subprocess.Popen(
+                [sys.executable, "-m", "lab.holder", "--config", json.dumps(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+            time.sleep(rng.uniform(0.05, 1.5))  # a random point of its life
+            os.kill(runner.pid, sig)
+            runner.wait(timeout=30)
+            workdirs = [json.loads(p.read_text())["workdir"] for p in Path(state).glob("*.json")]
+            t0 = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "lab.cli.main", "down", "--all"],
+                env=env,
+                capture_output=True,
+                check=True,
+                timeout=60,
+            )
+            downs.append(time.perf_counter() - t0)
+            left += sum(len(processes_mentioning(w)) for w in workdirs)
+            left += len(list(Path(state).glob("*.json")))
+    return left, downs
+
+
+async def bench(trials: int) -> None:
+    print(f"geolab bench lab ({trials} trials)")
+    backends = ["embedded"] + (["kamailio"] if kamailio_binary() else [])
+    for backend in backends:
+        ups, downs = await bring_up(backend, trials)
+        up_ms, down_ms = statistics.median(ups) * 1000, statistics.median(downs) * 1000
+        print(
+            f"  bring-up {backend:<9} two sites + proxies: median {up_ms:7.1f} ms"
+            f"  p95 {pct(ups, 0.95) * 1000:7.1f} ms;  tear-down median "
+            f"{down_ms:7.1f} ms  p95 {pct(downs, 0.95) * 1000:7.1f} ms"
+        )
+    print("  compose backend: not measured (no container engine in this version)")
+    latency = await proxy_latency(200)
+    for key, times in latency.items():
+        print(
+            f"  OPTIONS round trip {key:<11} median {statistics.median(times) * 1000:6.2f} ms"
+            f"  p99 {pct(times, 0.99) * 1000:6.2f} ms"
+        )
+    for transport in ("udp", "tcp"):
+        added = statistics.median(latency[f"{transport} proxy"]) - statistics.median(
+            latency[f"{transport} direct"]
+        )
+        print(f"  fault proxy adds (median, {transport.upper()}): {added * 1000:.2f} ms")
+    left, downs = runner_kills(trials)
+    print(
+        f"  runner killed at random points (SIGINT/SIGKILL alternating, seed 2026),"
+        f" {trials} trials:"
+        f" {left} processes or state files left after geolab down;"
+        f" down took median {statistics.median(downs) * 1000:.0f} ms"
+    )
+    if await nft_available() is None:
+        print(f"  geolab nft tables left: {len(await geolab_tables())}")
+
+
+def main(trials: int = 20) -> int:
+    asyncio.run(bench(trials))
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trials", type=int, default=20)
+    raise SystemExit(main(parser.parse_args().trials))
