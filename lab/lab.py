@@ -29,6 +29,7 @@ from lab.faultserver import MARKER as FAULTS_MARKER
 from lab.faultserver import FaultServerProcess
 from lab.net import allocate_address
 from lab.sites.base import Site, SiteSpec
+from lab.sites.containers import ComposeProject, ContainerSite, free_subnet
 from lab.sites.factory import make_site, resolve_backend
 from lab.state import LabState
 
@@ -109,6 +110,7 @@ class Lab:
         self.faults_server: FaultServerProcess | None = None
         self.api: ToxiproxyClient | None = None
         self.nft: NftTable | None = None
+        self.project: ComposeProject | None = None
         self.journal: list[FaultRecord] = []
         self.events: list[LabEvent] = []
         self.listeners: list[Callable[[LabEvent], None]] = []
@@ -143,9 +145,17 @@ class Lab:
     async def _start(self) -> None:
         names = self.config.sites
         specs: dict[str, SiteSpec] = {}
+        if self.backend == "compose":
+            subnet = await asyncio.to_thread(free_subnet)
+            project_name = "geolab" + self.id.replace("-", "")
+            self.project = ComposeProject(project_name, self.workdir / "compose", subnet)
+            self.state.compose_projects = [project_name]
+            self.state.save()
         for name in names:
             if self.backend == "external":
                 ip, port = self.config.external[name]
+            elif self.project is not None:
+                ip, port = self.project.ip(name), 5060
             else:
                 ip, port = allocate_address(), 5060
             specs[name] = SiteSpec(name=name, ip=ip, port=port, password=self.config.password)
@@ -154,7 +164,10 @@ class Lab:
             spec = SiteSpec(
                 name=name, ip=base.ip, port=base.port, password=base.password, peers=peers
             )
-            site = make_site(self.backend, spec, self.workdir / name)
+            if self.project is not None:
+                site: Site = ContainerSite(spec, self.project)
+            else:
+                site = make_site(self.backend, spec, self.workdir / name)
             marker = getattr(site, "marker", "")
             site.on_pid = lambda n, pid, m=marker: self.state.track(f"site:{n}", pid, m)
             self.sites[name] = site
@@ -188,6 +201,10 @@ class Lab:
         for site in self.sites.values():
             with contextlib.suppress(Exception):
                 await site.stop()
+        if self.project is not None:
+            with contextlib.suppress(Exception):
+                await self.project.down()
+            self.state.compose_projects = []
         if self.faults_server is not None:
             await self.faults_server.stop()
             self.state.track("faults", None, "")
@@ -245,12 +262,20 @@ class Lab:
         record = FaultRecord(next(self._numbers), kind, site, dict(params), via, self.now)
         if via == "process":
             await self._process_fault(record, target)
+        elif via == "network":
+            if not isinstance(target, ContainerSite) or kind != "partition":
+                raise LabError(
+                    "via network is the compose backend's partition (network disconnect)"
+                )
+            await target.disconnect()
         elif via == "kernel":
             await self._kernel_fault(record, target)
         elif via == "proxy":
             await self._proxy_fault(record)
         else:
-            raise LabError(f"fault {kind!r}: 'via' must be process, proxy or kernel, not {via!r}")
+            raise LabError(
+                f"fault {kind!r}: 'via' must be process, proxy, kernel or network, not {via!r}"
+            )
         record.applied_at = self.now
         self.journal.append(record)
         self.emit("fault_applied", **record.to_json())
@@ -269,6 +294,9 @@ class Lab:
         elif record.via == "kernel":
             assert self.nft is not None
             await self.nft.remove(record.undo["handles"])
+        elif record.via == "network":
+            assert isinstance(site, ContainerSite)
+            await site.connect()
         else:
             assert self.api is not None
             for proxy in record.undo.get("disabled", []):

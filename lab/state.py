@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lab.faults.kernel import delete_table
 from lab.procs import live_members, processes_mentioning, signal_group
-from lab.sites.compose import remove_containers
+from lab.sites.containers import remove_containers
 
 
 def state_dir() -> Path:

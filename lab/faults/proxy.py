@@ -25,6 +25,12 @@ log = logging.getLogger("lab.faults.proxy")
 Addr = tuple[str, int]
 
 
+def upstream_bind(listen: Addr, upstream: Addr) -> str:
+    """Where upstream sockets bind: the proxy's own address towards loopback sites, any
+    address towards others (a loopback source cannot reach a container's network)."""
+    return listen[0] if upstream[0].startswith("127.") else "0.0.0.0"
+
+
 def parse_addr(text: str) -> Addr:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
@@ -133,7 +139,7 @@ class _Udp:
         found = self.sessions.get(client)
         if found is None:
             up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            up.bind((self.proxy.listen[0], 0))
+            up.bind((upstream_bind(self.proxy.listen, self.proxy.upstream), 0))
             up.connect(self.proxy.upstream)
             up.setblocking(False)
             found = (up, LinkState(), LinkState())
@@ -218,7 +224,8 @@ class _Tcp:
         try:
             try:
                 u_reader, u_writer = await asyncio.open_connection(
-                    *self.proxy.upstream, local_addr=(self.proxy.listen[0], 0)
+                    *self.proxy.upstream,
+                    local_addr=(upstream_bind(self.proxy.listen, self.proxy.upstream), 0),
                 )
             except OSError:
                 _reset(c_writer)

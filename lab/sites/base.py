@@ -44,6 +44,7 @@ class Site(abc.ABC):
     def __init__(self, spec: SiteSpec) -> None:
         self.spec = spec
         self.state = SiteState.DOWN
+        self.probe_source = "127.0.0.1"  # where readiness probes are sent from
         self.on_pid: Callable[[str, int | None], None] | None = None
 
     @property
@@ -87,7 +88,9 @@ class Site(abc.ABC):
         await self.start()
 
     async def wait_ready(self, timeout: float = 10.0) -> float:
-        return await wait_until_answering(self.spec.ip, self.spec.port, timeout=timeout)
+        return await wait_until_answering(
+            self.spec.ip, self.spec.port, timeout=timeout, source=self.probe_source
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         return ""

@@ -32,7 +32,4 @@ def make_site(backend: str, spec: SiteSpec, rundir: Path) -> Site:
         return EmbeddedSite(spec, rundir)
     if backend == "external":
         return ExternalSite(spec)
-    raise LabError(
-        "the compose backend is not available in this version",
-        hint="use --backend kamailio or --backend embedded",
-    )
+    raise LabError("compose sites belong to a compose project: start them with a Lab")

@@ -36,13 +36,18 @@ async def options_ping(
 
 
 async def wait_until_answering(
-    host: str, port: int, *, transport: str = "udp", timeout: float = 10.0
+    host: str,
+    port: int,
+    *,
+    transport: str = "udp",
+    timeout: float = 10.0,
+    source: str = "127.0.0.1",
 ) -> float:
     """Ping until a response comes; return how long it took. Raises TimeoutError."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     while loop.time() - start < timeout:
-        status = await options_ping(host, port, transport=transport, timeout=0.5)
+        status = await options_ping(host, port, transport=transport, timeout=0.5, source=source)
         if status is not None:
             return loop.time() - start
         await asyncio.sleep(0.02)
