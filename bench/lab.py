@@ -23,6 +23,7 @@ from pathlib import Path
 from lab.faults.kernel import geolab_tables, nft_available
 from lab.lab import Lab, LabConfig
 from lab.procs import processes_mentioning
+from lab.sites.containers import docker_client
 from lab.sites.kamailio import kamailio_binary
 from lab.sites.probe import options_ping
 
@@ -98,6 +99,11 @@ def runner_kills(trials: int, seed: int = 2026) -> tuple[int, list[float]]:
 async def bench(trials: int) -> None:
     print(f"geolab bench lab ({trials} trials)")
     backends = ["embedded"] + (["kamailio"] if kamailio_binary() else [])
+    try:
+        docker_client().images.get("geolab/site:latest")
+        backends.append("compose")
+    except Exception:
+        print("  compose backend: not measured (no engine; sudo compose/engine.sh up)")
     for backend in backends:
         ups, downs = await bring_up(backend, trials)
         up_ms, down_ms = statistics.median(ups) * 1000, statistics.median(downs) * 1000
@@ -106,7 +112,6 @@ async def bench(trials: int) -> None:
             f"  p95 {pct(ups, 0.95) * 1000:7.1f} ms;  tear-down median "
             f"{down_ms:7.1f} ms  p95 {pct(downs, 0.95) * 1000:7.1f} ms"
         )
-    print("  compose backend: not measured (no container engine in this version)")
     latency = await proxy_latency(200)
     for key, times in latency.items():
         print(
