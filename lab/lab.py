@@ -26,7 +26,7 @@ from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
 from lab.faults.kernel import NftTable, nft_available
 from lab.faultserver import MARKER as FAULTS_MARKER
-from lab.faultserver import FaultServerProcess
+from lab.faultserver import FaultServerProcess, ToxiproxyServerProcess, toxiproxy_server_binary
 from lab.net import allocate_address
 from lab.sites.base import Site, SiteSpec
 from lab.sites.containers import ComposeProject, ContainerSite, free_subnet
@@ -108,7 +108,9 @@ class Lab:
         self.sites: dict[str, Site] = {}
         self.proxies: dict[str, tuple[str, int]] = {}
         self.faults_server: FaultServerProcess | None = None
-        self.api: ToxiproxyClient | None = None
+        self.api: ToxiproxyClient | None = None  # geolab's fault proxy (UDP, and TCP too)
+        self.apis: dict[str, ToxiproxyClient] = {}  # per protocol: TCP may go to Toxiproxy
+        self.toxiproxy: ToxiproxyServerProcess | None = None
         self.nft: NftTable | None = None
         self.project: ComposeProject | None = None
         self.journal: list[FaultRecord] = []
@@ -180,10 +182,16 @@ class Lab:
             )
             self.api = await self.faults_server.start()
             self.state.track("faults", self.faults_server.pid, FAULTS_MARKER)
+            self.apis = {"udp": self.api, "tcp": self.api}
+            binary = toxiproxy_server_binary()
+            if binary is not None:  # a real Toxiproxy takes the TCP proxies
+                self.toxiproxy = ToxiproxyServerProcess(binary, "127.0.0.1", self.workdir)
+                self.apis["tcp"] = await self.toxiproxy.start()
+                self.state.track("toxiproxy", self.toxiproxy.pid, binary)
             for name, site in self.sites.items():
                 ip = allocate_address()
                 for protocol in ("udp", "tcp"):
-                    await self.api.create_proxy(
+                    await self.apis[protocol].create_proxy(
                         f"{name}-{protocol}",
                         f"{ip}:5060",
                         f"{site.spec.ip}:{site.spec.port}",
@@ -205,6 +213,9 @@ class Lab:
             with contextlib.suppress(Exception):
                 await self.project.down()
             self.state.compose_projects = []
+        if self.toxiproxy is not None:
+            await self.toxiproxy.stop()
+            self.state.track("toxiproxy", None, "")
         if self.faults_server is not None:
             await self.faults_server.stop()
             self.state.track("faults", None, "")
@@ -298,12 +309,11 @@ class Lab:
             assert isinstance(site, ContainerSite)
             await site.connect()
         else:
-            assert self.api is not None
-            for proxy in record.undo.get("disabled", []):
-                await self.api.set_enabled(proxy, True)
-            for proxy, toxic in record.undo.get("toxics", []):
+            for protocol, proxy in record.undo.get("disabled", []):
+                await self.apis[protocol].set_enabled(proxy, True)
+            for protocol, proxy, toxic in record.undo.get("toxics", []):
                 with contextlib.suppress(LabError):
-                    await self.api.remove_toxic(proxy, toxic)
+                    await self.apis[protocol].remove_toxic(proxy, toxic)
         record.healed_at = self.now
         self.emit("fault_healed", **record.to_json())
 
@@ -345,9 +355,9 @@ class Lab:
         name, kind, p = record.site, record.kind, record.params
         proxies = {"udp": f"{name}-udp", "tcp": f"{name}-tcp"}
         if kind in ("down", "partition"):
-            for proxy in proxies.values():
-                await self.api.set_enabled(proxy, False)
-            record.undo["disabled"] = list(proxies.values())
+            for protocol, proxy in proxies.items():
+                await self.apis[protocol].set_enabled(proxy, False)
+            record.undo["disabled"] = list(proxies.items())
             return
         toxic_type = "timeout" if kind == "blackhole" else kind
         streams = [p["stream"]] if "stream" in p else ["upstream", "downstream"]
@@ -356,14 +366,18 @@ class Lab:
             attributes.setdefault("timeout", 0)
         protocols = [p["transport"]] if "transport" in p else ["udp", "tcp"]
         added = []
+        real_toxiproxy_tcp = self.apis["tcp"] is not self.apis["udp"]
         for protocol in protocols:
             if (protocol == "tcp" and toxic_type == "loss") or (
                 protocol == "udp" and toxic_type in ("reset_peer", "slicer")
             ):
                 continue
+            if protocol == "tcp" and real_toxiproxy_tcp and toxic_type.startswith("sip_"):
+                record.undo.setdefault("skipped", []).append("tcp: Toxiproxy has no SIP toxics")
+                continue
             for stream in streams:
                 toxic = f"f{record.id}-{toxic_type}-{stream}"
-                await self.api.add_toxic(
+                await self.apis[protocol].add_toxic(
                     proxies[protocol],
                     toxic_type,
                     name=toxic,
@@ -371,7 +385,7 @@ class Lab:
                     toxicity=float(p.get("toxicity", 1.0)),
                     **attributes,
                 )
-                added.append((proxies[protocol], toxic))
+                added.append((protocol, proxies[protocol], toxic))
         if not added:
             raise LabError(f"fault {kind!r} applies to no proxy of site {name!r}")
         record.undo["toxics"] = added

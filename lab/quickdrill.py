@@ -1,5 +1,5 @@
-"""The smallest real drill: two Kamailio sites, one user registered on both over UDP and
-TCP, round-trip times printed, everything stopped again."""
+"""The smallest real drill: two sites (Kamailio where it is installed, else embedded), one
+user registered on both over UDP and TCP, round-trip times printed, everything stopped."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from endpoint.sip.builder import build_request
 from endpoint.sip.uri import SipURI
 from lab.net import allocate_address
 from lab.sites.base import Site, SiteSpec
-from lab.sites.kamailio import KamailioSite
+from lab.sites.factory import make_site, resolve_backend
 
 
 @dataclass(frozen=True, slots=True)
 class Registration:
     site: str
+    backend: str
     transport: str
     status: int
     rtt_ms: float
@@ -39,12 +40,14 @@ async def register_once(stack: SipStack, site: Site, transport: str, user: str) 
     )
     start = stack.now
     response = await stack.request(request, site.address, transport)
-    return Registration(site.name, transport, response.status, (stack.now - start) * 1000)
+    elapsed_ms = (stack.now - start) * 1000
+    return Registration(site.name, site.backend, transport, response.status, elapsed_ms)
 
 
 async def quick_drill(user: str = "5001", rundir: Path | None = None) -> list[Registration]:
     base = rundir or Path(tempfile.mkdtemp(prefix="geolab-drill-"))
-    sites = [KamailioSite(SiteSpec(name=n, ip=allocate_address()), base / n) for n in ("a", "b")]
+    backend = resolve_backend("auto")  # Kamailio where installed, else the embedded site
+    sites = [make_site(backend, SiteSpec(name=n, ip=allocate_address()), base / n) for n in "ab"]
     results: list[Registration] = []
     started: list[Site] = []
     try:

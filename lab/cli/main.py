@@ -37,9 +37,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
     from lab.quickdrill import quick_drill
 
     results = run_async(quick_drill(user=args.user))
-    print(f"{'site':<6}{'transport':<11}{'status':<8}rtt")
+    print(f"{'site':<6}{'backend':<10}{'transport':<11}{'status':<8}rtt")
     for r in results:
-        print(f"{r.site:<6}{r.transport:<11}{r.status:<8}{r.rtt_ms:.2f} ms")
+        print(f"{r.site:<6}{r.backend:<10}{r.transport:<11}{r.status:<8}{r.rtt_ms:.2f} ms")
     ok = all(r.status == 200 for r in results) and len(results) == 4
     print("PASS: registered on both sites over UDP and TCP" if ok else "FAIL")
     return EXIT_PASS if ok else EXIT_FAILED

@@ -20,6 +20,10 @@ TEMPLATE = Path(__file__).with_name("templates") / "kamailio.cfg"
 
 
 def kamailio_binary() -> str | None:
+    """Kamailio's path (GEOLAB_KAMAILIO overrides it; "none" hides an installed one)."""
+    configured = os.environ.get("GEOLAB_KAMAILIO")
+    if configured is not None:
+        return None if configured in ("", "none") else configured
     return shutil.which("kamailio") or next(
         (p for p in ("/usr/sbin/kamailio", "/usr/local/sbin/kamailio") if os.access(p, os.X_OK)),
         None,
