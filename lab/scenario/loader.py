@@ -1,0 +1,142 @@
+"""YAML with line marks, validation, and errors that point at the file and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from lab.scenario.schema import Scenario, semantic_errors
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+class ScenarioError(ValueError):
+    """One or more problems in a scenario file; ``str()`` lists them, one per line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = (
+                yaml.safe_load(yaml.serialize(key_node))
+                if key_node.tag != "tag:yaml.org,2002:str"
+                else key_node.value
+            )
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _to_python(value_node, (*path, key), lines)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    return yaml.safe_load(yaml.serialize(node))
+
+
+def load_marked(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise ScenarioError(
+            [Problem(file, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from None
+    lines: dict[Path_, int] = {}
+    if node is None:
+        return None, lines
+    return _to_python(node, (), lines), lines
+
+
+def line_of(lines: dict[Path_, int], path: Path_) -> int:
+    """The line of ``path`` or of its nearest ancestor that has one."""
+    for cut in range(len(path), -1, -1):
+        if path[:cut] in lines:
+            return lines[path[:cut]]
+    return 1
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    p = Path(path)
+    file = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([Problem(file, 1, "", f"cannot read: {exc.strerror}")]) from None
+    data, lines = load_marked(text, file)
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [Problem(file, 1, "", "a scenario is a mapping (name, topology, endpoint, steps …)")]
+        )
+    problems: list[Problem] = []
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+            )
+            loc = _clean(loc)
+            problems.append(Problem(file, line_of(lines, loc), dotted(loc), _message(err)))
+        raise ScenarioError(problems) from None
+    for loc, message in semantic_errors(scenario):
+        problems.append(Problem(file, line_of(lines, loc), dotted(loc), message))
+    if problems:
+        raise ScenarioError(problems)
+    scenario.source = file
+    scenario.lines = {dotted(k): v for k, v in lines.items()}
+    scenario.step_lines = [line_of(lines, ("steps", i)) for i in range(len(scenario.steps))]
+    return scenario
+
+
+def _clean(loc: Path_) -> Path_:
+    # pydantic puts union/tagged member names into loc; keep the path of the document
+    return tuple(
+        p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("str", "float", "int")))
+    )
+
+
+def _message(err: Any) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return msg.removeprefix("Value error, ")
+
+
+def validate_files(paths: list[Path]) -> list[Problem]:
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            load_scenario(path)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    return problems
