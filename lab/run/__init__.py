@@ -1,0 +1,1 @@
+"""Running scenarios: one typed, timestamped event stream; verdicts are functions of it."""

@@ -1,0 +1,453 @@
+"""Runs one scenario against a real lab: sites, the endpoint (in-process), SIPp parties."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from endpoint.aio.phone import AsyncPhone
+from endpoint.config import ConnectionConfig, EndpointConfig, load
+from endpoint.core.events import PhoneEvent
+from lab.errors import LabError
+from lab.lab import FaultRecord, Lab, LabConfig, LabEvent
+from lab.parties.register import register_party
+from lab.parties.sipp import SippProcess, callee_process, caller_process
+from lab.run.checks import check_invariant, describe, matches
+from lab.run.events import Expectation, RunEvent, ScenarioResult
+from lab.scenario.expr import seconds
+from lab.scenario.schema import EventMatch, Scenario, Step
+
+Listener = Callable[[RunEvent], None]
+
+
+class StepFailed(Exception):
+    """A wait_for that did not see its event: the rest of the drill cannot go on."""
+
+
+class ScenarioRunner:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        backend: str | None = None,
+        seed: int = 0,
+        workdir: Path | None = None,
+        listeners: list[Listener] | None = None,
+    ) -> None:
+        self.s = scenario
+        self.backend = backend or scenario.topology.backend
+        self.seed = seed
+        self.workdir = workdir
+        self.listeners = listeners or []
+        self.events: list[RunEvent] = []
+        self.sessions: dict[str, str] = {}  # alias -> session id
+        self.pending_calls: list[tuple[str, float]] = []  # inbound aliases awaiting a session
+        self.faults: dict[str, list[FaultRecord]] = {}  # step id -> faults
+        self.parties: list[SippProcess] = []
+        self.callers: list[tuple[str, SippProcess]] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.result = ScenarioResult(
+            scenario.name, scenario.source, self.backend, scenario.mode, seed
+        )
+        self.env = scenario.env()
+        self._t0 = 0.0
+        self._arrived = asyncio.Event()
+        self.lab: Lab | None = None
+        self.phone: AsyncPhone | None = None
+
+    # --- the stream -----------------------------------------------------------------------
+    def now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def emit(self, kind: str, /, **data: Any) -> RunEvent:
+        event = RunEvent(round(self.now(), 6), kind, data)
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
+        self._arrived.set()
+        return event
+
+    def _on_phone(self, event: PhoneEvent) -> None:
+        data = event.to_json()
+        data.pop("t", None)
+        self.emit(
+            "endpoint", **{k: (v.value if hasattr(v, "value") else v) for k, v in data.items()}
+        )
+        if (
+            data.get("event") == "SessionStatusChanged"
+            and data.get("direction") == "inbound"
+            and data.get("status") == "Ringing"
+            and self.pending_calls
+        ):
+            alias, _ = self.pending_calls.pop(0)
+            self.sessions[alias] = str(data["session"])
+
+    def _on_lab(self, event: LabEvent) -> None:
+        self.emit("lab", kind=event.kind, **event.data)
+
+    # --- running --------------------------------------------------------------------------
+    async def run(self) -> ScenarioResult:
+        self._t0 = time.monotonic()
+        self.emit(
+            "run_start",
+            name=self.s.name,
+            source=self.s.source,
+            backend=self.backend,
+            seed=self.seed,
+            mode=self.s.mode,
+        )
+        budget = seconds(self.s.timeout, self.env)
+        try:
+            async with asyncio.timeout(budget):
+                await self._run()
+        except TimeoutError:
+            self._error(f"the scenario ran past its timeout of {budget:.0f}s")
+        except StepFailed:
+            pass
+        except LabError as exc:
+            self._error(f"lab error: {exc}")
+        finally:
+            await asyncio.shield(self._teardown())
+        for i, inv in enumerate(self.s.invariants):
+            line = self.s.lines.get(f"invariants[{i}]", 0)
+            self.result.expectations.append(check_invariant(inv, self.events, self.sessions, line))
+        self.result.passed = not self.result.errors and all(
+            e.passed for e in self.result.expectations
+        )
+        self.result.duration = self.now()
+        self.emit("run_end", passed=self.result.passed, duration=self.result.duration)
+        self.result.events = self.events
+        return self.result
+
+    def _error(self, message: str) -> None:
+        self.result.errors.append(message)
+        self.emit("error", message=message)
+
+    async def _run(self) -> None:
+        topo = self.s.topology
+        self.lab = Lab(
+            LabConfig(
+                sites=topo.sites,
+                backend=self.backend,
+                proxy=topo.proxy,
+                password=topo.password,
+                seed=self.seed,
+                workdir=self.workdir,
+            )
+        )
+        self.lab.listeners.append(self._on_lab)
+        await self.lab.start()
+        self.result.backend = self.lab.backend
+        await self._start_parties()
+        self.phone = AsyncPhone(self._endpoint_config())
+        self.phone.subscribe(self._on_phone)
+        await self.phone.start()
+        for index, step in enumerate(self.s.steps):
+            line = self.s.step_lines[index] if index < len(self.s.step_lines) else 0
+            self.emit(
+                "step_start",
+                index=index,
+                id=step.id,
+                action=step.action,
+                line=line,
+                note=step.note or "",
+            )
+            await self._step(index, step, line)
+            self.emit("step_end", index=index, id=step.id, action=step.action)
+
+    def _endpoint_config(self) -> EndpointConfig:
+        assert self.lab is not None
+        spec = self.s.endpoint
+        if spec.config:
+            base = load(Path(self.s.source).parent / spec.config)
+            conns = []
+            for cfg in base.connections:
+                site = cfg.server if cfg.server in self.lab.sites else None
+                if site is None:
+                    raise LabError(
+                        f"endpoint config {spec.config}: server {cfg.server!r} is not a site"
+                    )
+                ip, port = self.lab.target(site)
+                conns.append(
+                    cfg.model_copy(
+                        update={
+                            "server": ip,
+                            "port": port,
+                            "domain": self.lab.site(site).spec.domain,
+                        }
+                    )
+                )
+            return base.model_copy(update={"connections": conns})
+        conns = []
+        for i, c in enumerate(spec.connections):
+            ip, port = self.lab.target(c.site)
+            conns.append(
+                ConnectionConfig(
+                    id=c.id if c.id is not None else i,
+                    user=c.user,
+                    server=ip,
+                    port=port,
+                    domain=self.lab.site(c.site).spec.domain,
+                    protocol=c.protocol or self.s.topology.transport,
+                    reg_interval=c.reg_interval,
+                    retry_interval=c.retry_interval,
+                    transaction_timeout=c.transaction_timeout,
+                    keepalive=c.keepalive,
+                    keepalive_interval=c.keepalive_interval,
+                    keepalive_timeout=c.keepalive_timeout,
+                    password=c.password,
+                    enabled=c.enabled,
+                )
+            )
+        return EndpointConfig(
+            connections=conns,
+            invite_timeout=spec.invite_timeout,
+            failover=spec.failover,
+            auto_answer=spec.auto_answer,
+        )
+
+    async def _start_parties(self) -> None:
+        assert self.lab is not None
+        budget = seconds(self.s.timeout, self.env)
+        for party in self.s.parties:
+            uas, port = callee_process(
+                self.lab.workdir / "parties",
+                calls=party.calls,
+                timeout=budget,
+                ring_ms=party.ring_ms,
+                name=party.name,
+            )
+            for site in [party.site] if isinstance(party.site, str) else party.site:
+                await register_party(
+                    self.lab.target(site),
+                    self.lab.site(site).spec.domain,
+                    party.user,
+                    host="127.0.0.1",
+                    port=port,
+                )
+            await uas.start()
+            self.parties.append(uas)
+            self.emit("party", name=party.name, kind=party.kind, user=party.user, state="started")
+
+    async def _teardown(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        for name, caller in self.callers:
+            result = await caller.wait() if caller.proc and caller.proc.returncode is None else None
+            if result is None and caller.proc is not None:
+                code = caller.proc.returncode
+                self.emit("party", name=name, kind="caller", state="ended", ok=code == 0)
+            elif result is not None:
+                self.emit("party", name=name, kind="caller", state="ended", ok=result.ok)
+            await caller.stop()
+        if self.phone is not None:
+            with contextlib.suppress(Exception):
+                await self.phone.close(unregister=True, grace=1.0)
+        for party in self.parties:
+            await party.stop()
+        if self.lab is not None:
+            await self.lab.stop()
+
+    # --- steps ----------------------------------------------------------------------------
+    async def _step(self, index: int, step: Step, line: int) -> None:
+        assert self.lab is not None and self.phone is not None
+        phone, lab = self.phone, self.lab
+        action = step.action
+        if action in ("wait_for", "expect"):
+            await self._expect(index, step, line)
+        elif action == "sleep":
+            assert step.sleep is not None
+            await asyncio.sleep(seconds(step.sleep, self.env))
+        elif action == "fault":
+            assert step.fault is not None
+            f = step.fault
+            params = dict(f.params)
+            if f.via is not None:
+                params["via"] = f.via
+            record = await lab.apply(f.kind, f.site, **params)
+            self.faults.setdefault(step.id or f"step{index}", []).append(record)
+            if f.duration is not None:
+                self._background(self._heal_later(record, seconds(f.duration, self.env)))
+        elif action == "heal":
+            for record in self._to_heal(step.heal):
+                await lab.heal(record)
+        elif action == "dial":
+            assert step.dial is not None
+            sid = phone.dial(step.dial.connection, step.dial.destination)
+            if step.dial.as_:
+                self.sessions[step.dial.as_] = sid
+        elif action in ("answer", "hangup", "hold", "resume"):
+            alias = str(getattr(step, action))
+            sid = await self._session(alias)
+            getattr(phone, action)(sid)
+        elif action == "add_connection":
+            assert step.add_connection is not None
+            c = step.add_connection
+            ip, port = lab.target(c.site)
+            phone.add_connection(
+                ConnectionConfig(
+                    id=c.id,
+                    user=c.user,
+                    server=ip,
+                    port=port,
+                    domain=lab.site(c.site).spec.domain,
+                    protocol=c.protocol or self.s.topology.transport,
+                    reg_interval=c.reg_interval,
+                    retry_interval=c.retry_interval,
+                    transaction_timeout=c.transaction_timeout,
+                    keepalive=c.keepalive,
+                    keepalive_interval=c.keepalive_interval,
+                    keepalive_timeout=c.keepalive_timeout,
+                    password=c.password,
+                )
+            )
+        elif action in ("enable_connection", "disable_connection", "remove_connection"):
+            getattr(phone, action)(int(getattr(step, action)))
+        elif action == "call":
+            assert step.call is not None
+            call = step.call
+            name = call.as_ or f"call{index}"
+            caller = caller_process(
+                lab.workdir / "parties",
+                lab.target(call.site),
+                call.to,
+                transport=call.transport,
+                hold_ms=call.hold_ms,
+                auto_answer=call.auto_answer,
+                timeout=30,
+                name=name,
+            )
+            await caller.start()
+            self.callers.append((name, caller))
+            if call.as_:
+                self.pending_calls.append((call.as_, self.now()))
+            self.emit(
+                "party", name=name, kind="caller", site=call.site, to=call.to, state="started"
+            )
+        elif action == "nemesis":
+            await self._nemesis(step)
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _heal_later(self, record: FaultRecord, delay: float) -> None:
+        await asyncio.sleep(delay)
+        assert self.lab is not None
+        await self.lab.heal(record)
+
+    def _to_heal(self, what: str | int | None) -> list[FaultRecord]:
+        assert self.lab is not None
+        active = [
+            r
+            for r in self.lab.journal
+            if (r.healed_at is None and r.via != "process")
+            or (r.healed_at is None and r.kind in ("kill", "hang", "stop"))
+        ]
+        if what in (None, "all"):
+            return active
+        if isinstance(what, str) and what in self.faults:
+            return [r for r in self.faults[what] if r.healed_at is None]
+        return [r for r in active if r.site == what]
+
+    async def _session(self, alias: str, timeout: float = 10.0) -> str:
+        async with asyncio.timeout(timeout):
+            while alias not in self.sessions:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.sessions[alias]
+
+    async def _expect(self, index: int, step: Step, line: int) -> None:
+        match = step.wait_for or step.expect
+        assert match is not None
+        start = self.now()
+        if step.after is not None:
+            starts = [
+                e.t
+                for e in self.events
+                if e.kind == "step_start" and e.data.get("id") == step.after
+            ]
+            start = starts[-1] if starts else start
+        within = seconds(step.within, self.env) if step.within is not None else 30.0
+        deadline = start + within
+        expected = f"{match.describe()} within {within:.3f}s of {start:.3f}s"
+        found = await self._await_event(match, start, deadline)
+        if found is not None:
+            exp = Expectation(index, line, expected, True, describe(found), found.t)
+        else:
+            seen = [
+                e
+                for e in self.events
+                if e.t >= start
+                and e.kind in ("endpoint", "lab")
+                and e.data.get("event", e.data.get("kind")) == match.event
+            ]
+            observed = (
+                ("nothing like it; saw " + "; ".join(describe(e) for e in seen[-3:]))
+                if seen
+                else f"no {match.event} event at all"
+            )
+            exp = Expectation(index, line, expected, False, observed, self.now())
+        self.result.expectations.append(exp)
+        self.emit(
+            "expectation",
+            step=index,
+            line=line,
+            passed=exp.passed,
+            expected=exp.expected,
+            observed=exp.observed,
+        )
+        if not exp.passed and step.wait_for is not None:
+            raise StepFailed(expected)
+
+    async def _await_event(
+        self, match: EventMatch, start: float, deadline: float
+    ) -> RunEvent | None:
+        checked = 0
+        while True:
+            for event in self.events[checked:]:
+                if (
+                    event.t >= start
+                    and event.t <= deadline
+                    and matches(event, match, self.sessions)
+                ):
+                    return event
+            checked = len(self.events)
+            remaining = deadline - self.now()
+            if remaining <= 0:
+                return None
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                return None
+
+    async def _nemesis(self, step: Step) -> None:
+        """A seeded random fault schedule (Jepsen-style): every interval one fault on one
+        site, healed half an interval later, until the duration is over."""
+        assert step.nemesis is not None and self.lab is not None
+        n = step.nemesis
+        rng = random.Random(n.seed)
+        sites = n.sites or list(self.lab.sites)
+        end = self.now() + seconds(n.duration, self.env)
+        interval = seconds(n.interval, self.env)
+        while self.now() < end:
+            kind, site = rng.choice(n.faults), rng.choice(sites)
+            params: dict[str, Any] = {}
+            if kind == "latency":
+                params = {"latency": rng.randint(50, 500), "jitter": rng.randint(0, 50)}
+            elif kind == "loss":
+                params = {"percent": rng.randint(10, 60), "transport": "udp"}
+            async with self.lab.fault(kind, site, **params):
+                await asyncio.sleep(min(interval / 2, max(0.0, end - self.now())))
+            await asyncio.sleep(min(interval / 2, max(0.0, end - self.now())))
+
+
+async def run_scenario(scenario: Scenario, **kw: Any) -> ScenarioResult:
+    return await ScenarioRunner(scenario, **kw).run()
