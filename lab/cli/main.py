@@ -83,9 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--registrations", type=int, default=5000, help="sip: how many")
     bench.add_argument("--trials", type=int, default=20, help="endpoint, lab: trials per figure")
     bench.set_defaults(func=cmd_bench)
-    from lab.cli.labcmd import add_commands
+    from lab.cli import labcmd, runcmd
 
-    add_commands(sub)
+    runcmd.add_commands(sub)
+    labcmd.add_commands(sub)
     return parser
 
 

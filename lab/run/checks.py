@@ -9,10 +9,8 @@ from lab.scenario.schema import EventMatch, Invariant
 
 
 def event_name(event: RunEvent) -> str | None:
-    if event.kind == "endpoint":
+    if event.kind in ("endpoint", "lab"):
         return str(event.data.get("event"))
-    if event.kind == "lab":
-        return str(event.data.get("kind"))
     return None
 
 
@@ -35,7 +33,7 @@ def matches(event: RunEvent, match: EventMatch, sessions: dict[str, str]) -> boo
 
 
 def describe(event: RunEvent) -> str:
-    data = {k: v for k, v in event.data.items() if k not in ("event", "t", "kind")}
+    data = {k: v for k, v in event.data.items() if k not in ("event", "t")}
     fields = " ".join(f"{k}={v}" for k, v in data.items() if v is not None)
     return f"{event_name(event)} {fields} at {event.t:.3f}s"
 

@@ -56,6 +56,7 @@ class ScenarioRunner:
         )
         self.env = scenario.env()
         self._t0 = 0.0
+        self.anchor = 0.0  # where expectation windows start: the last action step
         self._arrived = asyncio.Event()
         self.lab: Lab | None = None
         self.phone: AsyncPhone | None = None
@@ -88,7 +89,7 @@ class ScenarioRunner:
             self.sessions[alias] = str(data["session"])
 
     def _on_lab(self, event: LabEvent) -> None:
-        self.emit("lab", kind=event.kind, **event.data)
+        self.emit("lab", event=event.kind, **event.data)
 
     # --- running --------------------------------------------------------------------------
     async def run(self) -> ScenarioResult:
@@ -149,7 +150,7 @@ class ScenarioRunner:
         await self.phone.start()
         for index, step in enumerate(self.s.steps):
             line = self.s.step_lines[index] if index < len(self.s.step_lines) else 0
-            self.emit(
+            started = self.emit(
                 "step_start",
                 index=index,
                 id=step.id,
@@ -157,6 +158,8 @@ class ScenarioRunner:
                 line=line,
                 note=step.note or "",
             )
+            if step.action not in ("wait_for", "expect"):
+                self.anchor = started.t
             await self._step(index, step, line)
             self.emit("step_end", index=index, id=step.id, action=step.action)
 
@@ -366,7 +369,7 @@ class ScenarioRunner:
     async def _expect(self, index: int, step: Step, line: int) -> None:
         match = step.wait_for or step.expect
         assert match is not None
-        start = self.now()
+        start = self.anchor
         if step.after is not None:
             starts = [
                 e.t
@@ -386,7 +389,7 @@ class ScenarioRunner:
                 for e in self.events
                 if e.t >= start
                 and e.kind in ("endpoint", "lab")
-                and e.data.get("event", e.data.get("kind")) == match.event
+                and e.data.get("event") == match.event
             ]
             observed = (
                 ("nothing like it; saw " + "; ".join(describe(e) for e in seen[-3:]))

@@ -1,0 +1,179 @@
+"""``geolab run | validate | report``: drills from scenario files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+from lab.report import write_reports
+from lab.report.timeline import read_timeline
+from lab.run.events import RunEvent, ScenarioResult
+from lab.run.runner import run_scenario
+from lab.scenario import ScenarioError, load_scenario, validate_files
+
+EXIT_PASS, EXIT_FAILED, EXIT_INVALID, EXIT_LAB_ERROR = 0, 1, 2, 3
+
+
+def scenario_paths(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found += sorted(q for q in p.rglob("*.y*ml") if q.suffix in (".yaml", ".yml"))
+        else:
+            found.append(p)
+    return found
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    paths = scenario_paths(args.paths)
+    problems = validate_files(paths)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return EXIT_INVALID
+    print(f"{len(paths)} scenario file(s) valid")
+    return EXIT_PASS
+
+
+class Console:
+    """Live progress: the current step and each connection's status (rich; NO_COLOR kept)."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.console import Console as RichConsole
+
+        self.out = RichConsole(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+        self.quiet = quiet
+        self.status: dict[Any, str] = {}
+
+    def __call__(self, event: RunEvent) -> None:
+        if self.quiet:
+            return
+        d = event.data
+        if event.kind == "step_start":
+            self.out.print(
+                f"  [dim]{event.t:7.3f}s[/dim] step {d['index'] + 1} "
+                f"(line {d['line']}): {d['action']}"
+            )
+        elif event.kind == "endpoint" and d.get("event") == "ConnectionStatusChanged":
+            self.status[d["connection"]] = d["status"]
+            lanes = "  ".join(f"conn {c}: {s}" for c, s in sorted(self.status.items()))
+            self.out.print(f"  [dim]{event.t:7.3f}s[/dim]   {lanes}")
+        elif event.kind == "expectation" and not d["passed"]:
+            self.out.print(
+                f"  [red]✘ line {d['line']}: expected {d['expected']}; "
+                f"observed {d['observed']}[/red]"
+            )
+        elif event.kind == "error":
+            self.out.print(f"  [red]error: {d['message']}[/red]")
+
+
+async def run_all(
+    paths: list[Path], args: argparse.Namespace, console: Console
+) -> list[ScenarioResult]:
+    results = []
+    for path in paths:
+        scenario = load_scenario(path)
+        if args.mode:
+            scenario.mode = args.mode
+        console.out.print(f"[bold]{scenario.name}[/bold]  ({path})")
+        result = await run_scenario(
+            scenario, backend=args.backend, seed=args.seed, listeners=[console]
+        )
+        verdict = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+        console.out.print(f"  {verdict} in {result.duration:.1f}s")
+        results.append(result)
+    return results
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    paths = scenario_paths(args.paths)
+    problems = validate_files(paths)
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return EXIT_INVALID
+    if args.mode == "sim":
+        raise LabError(
+            "simulation mode (--mode sim) is not available in this version",
+            hint="run the drill in real mode",
+        )
+    console = Console(args.quiet)
+    run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    meta = {
+        "id": run_id,
+        "seed": args.seed,
+        "mode": args.mode or "real",
+        "backend": args.backend or "per scenario",
+        "started": time.time(),
+    }
+    from lab.cli.main import run_async
+
+    results = run_async(run_all(paths, args, console))
+    folder = Path(args.report_dir) / run_id
+    written = write_reports(folder, meta, results)
+    passed = sum(r.passed for r in results)
+    console.out.print(
+        f"{passed}/{len(results)} scenarios passed; reports in {folder}/ "
+        f"({', '.join(p.name for p in written.values())})"
+    )
+    return EXIT_PASS if passed == len(results) else EXIT_FAILED
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    timeline = Path(args.timeline)
+    try:
+        meta, results = read_timeline(timeline)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"geolab: invalid input: cannot read timeline {timeline}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    out = Path(args.out) if args.out else timeline.parent
+    written = write_reports(out, meta, results)
+    print(f"re-rendered {', '.join(str(p) for p in written.values())}")
+    return EXIT_PASS
+
+
+def add_commands(sub: Any) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run scenario files (or folders of them) against a lab",
+        epilog="examples: geolab run scenarios/ | geolab run scenarios/site-a-killed.yaml "
+        "--backend embedded --seed 7 --report-dir reports/",
+    )
+    run.add_argument("paths", nargs="+")
+    run.add_argument("--backend", choices=["auto", "kamailio", "embedded", "compose"])
+    run.add_argument("--report-dir", default="reports")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--mode", choices=["real", "sim"])
+    run.add_argument(
+        "-n",
+        "--workers",
+        type=int,
+        default=1,
+        help="parallel workers (use pytest -n for parallel runs: see README)",
+    )
+    run.add_argument("-q", "--quiet", action="store_true")
+    run.set_defaults(func=cmd_run)
+    validate = sub.add_parser(
+        "validate",
+        help="check scenario files without running them",
+        epilog="example: geolab validate scenarios/",
+    )
+    validate.add_argument("paths", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+    report = sub.add_parser(
+        "report",
+        help="re-render the reports of a run from its timeline",
+        epilog="example: geolab report reports/20261125-101010-42/timeline.json",
+    )
+    report.add_argument("timeline")
+    report.add_argument("--out", help="folder for the reports (default: the timeline's)")
+    report.set_defaults(func=cmd_report)
+
+
+__all__ = ["ScenarioError", "add_commands"]

@@ -1,0 +1,127 @@
+"""One self-contained HTML file per run: a summary table and, per scenario, a timeline
+picture with one lane per connection (status over time), fault periods shaded, calls drawn
+on the connection they used, failed expectations marked."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from lab.run.events import RunEvent, ScenarioResult
+
+COLORS = {
+    "Registering": "#9ecae1",
+    "Available": "#31a354",
+    "Unavailable": "#de2d26",
+    "Disabled": "#969696",
+    "Removed": "#636363",
+}
+CALL = {"Dialing": "#fdae6b", "Ringing": "#fd8d3c", "Established": "#3182bd", "OnHold": "#9e9ac8"}
+W, LANE, LEFT = 900, 34, 110
+
+
+def _x(t: float, end: float) -> float:
+    return LEFT + (W - LEFT - 10) * (t / end if end > 0 else 0)
+
+
+def lanes_svg(r: ScenarioResult) -> str:
+    end = max([e.t for e in r.events] + [0.001])
+    conns: dict[int, list[RunEvent]] = {}
+    calls: dict[str, list[RunEvent]] = {}
+    faults: dict[Any, list[RunEvent]] = {}
+    for e in r.events:
+        name = e.data.get("event")
+        if e.kind == "endpoint" and name == "ConnectionStatusChanged":
+            conns.setdefault(int(e.data["connection"]), []).append(e)
+        elif e.kind == "endpoint" and name == "SessionStatusChanged":
+            calls.setdefault(str(e.data["session"]), []).append(e)
+        elif e.kind == "lab" and name in ("fault_applied", "fault_healed"):
+            faults.setdefault(e.data.get("id"), []).append(e)
+    ids = sorted(conns)
+    height = 30 + LANE * max(1, len(ids)) + 20
+    parts = [
+        f'<svg class="timeline" width="{W}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for fid, evs in faults.items():
+        start = next((e.t for e in evs if e.data["event"] == "fault_applied"), 0.0)
+        stop = next((e.t for e in evs if e.data["event"] == "fault_healed"), end)
+        label = html.escape(f"{evs[0].data.get('kind')} {evs[0].data.get('site')}")
+        parts.append(
+            f'<rect class="fault" x="{_x(start, end):.1f}" y="20" width="{max(2, _x(stop, end) - _x(start, end)):.1f}" '
+            f'height="{height - 40}" fill="#fee0d2" opacity="0.7"><title>fault {fid}: {label}</title></rect>'
+        )
+        parts.append(f'<text x="{_x(start, end) + 2:.1f}" y="15" font-size="10">{label}</text>')
+    for row, cid in enumerate(ids):
+        y = 25 + row * LANE
+        parts.append(
+            f'<text x="5" y="{y + 14}" font-size="12" class="lane-label">connection {cid}</text>'
+        )
+        evs = conns[cid]
+        for i, e in enumerate(evs):
+            stop = evs[i + 1].t if i + 1 < len(evs) else end
+            status = str(e.data["status"])
+            parts.append(
+                f'<rect class="lane" data-connection="{cid}" data-status="{status}" x="{_x(e.t, end):.1f}" y="{y}" '
+                f'width="{max(1, _x(stop, end) - _x(e.t, end)):.1f}" height="10" fill="{COLORS.get(status, "#ccc")}">'
+                f"<title>connection {cid}: {status} from {e.t:.3f}s ({html.escape(str(e.data.get('reason', '')))})</title></rect>"
+            )
+    for sid, evs in calls.items():
+        for i, e in enumerate(evs):
+            status = str(e.data["status"])
+            if status == "Disconnected":
+                continue
+            cid = int(e.data["connection"])
+            row = ids.index(cid) if cid in ids else 0
+            stop = evs[i + 1].t if i + 1 < len(evs) else end
+            y = 25 + row * LANE + 13
+            parts.append(
+                f'<rect class="call" x="{_x(e.t, end):.1f}" y="{y}" width="{max(1, _x(stop, end) - _x(e.t, end)):.1f}" '
+                f'height="8" fill="{CALL.get(status, "#aaa")}"><title>{html.escape(sid)} {status} on connection {cid}</title></rect>'
+            )
+    for exp in r.expectations:
+        if not exp.passed:
+            x = _x(min(exp.t, end), end)
+            parts.append(
+                f'<line class="failed" x1="{x:.1f}" x2="{x:.1f}" y1="20" y2="{height - 15}" stroke="#a50f15" stroke-width="2">'
+                f"<title>FAILED: {html.escape(exp.expected)}</title></line>"
+            )
+    parts.append(
+        f'<text x="{LEFT}" y="{height - 3}" font-size="10">0 s</text>'
+        f'<text x="{W - 60}" y="{height - 3}" font-size="10">{end:.1f} s</text></svg>'
+    )
+    return "".join(parts)
+
+
+def render_html(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
+    sim = " (simulated)" if meta.get("mode") == "sim" else ""
+    rows = "".join(
+        f'<tr class="{"pass" if r.passed else "fail"}"><td>{html.escape(r.name)}</td>'
+        f"<td>{'PASS' if r.passed else 'FAIL'}</td><td>{r.backend}</td><td>{r.duration:.1f}s</td>"
+        f"<td>{sum(e.passed for e in r.expectations)}/{len(r.expectations)}</td></tr>"
+        for r in results
+    )
+    sections = []
+    for r in results:
+        exps = "".join(
+            f'<li class="{"ok" if e.passed else "bad"}">{html.escape(r.source)}:{e.line} '
+            f"{'✔' if e.passed else '✘'} expected {html.escape(e.expected)}<br><small>observed "
+            f"{html.escape(e.observed)}</small></li>"
+            for e in r.expectations
+        )
+        errs = "".join(f'<li class="bad">error: {html.escape(err)}</li>' for err in r.errors)
+        sections.append(
+            f'<section class="scenario"><h2>{html.escape(r.name)} — '
+            f"{'PASS' if r.passed else 'FAIL'}</h2><p>{html.escape(r.source)} · "
+            f"backend {r.backend} · seed {r.seed}</p>{lanes_svg(r)}<ul>{exps}{errs}</ul></section>"
+        )
+    return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>geolab run {html.escape(str(meta.get("id", "")))}</title>
+<style>body{{font-family:sans-serif;margin:20px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}
+tr.fail td{{background:#fee}}li.bad{{color:#a50f15}}li.ok{{color:#256029}}section{{margin-top:24px}}</style></head>
+<body><h1>geolab run {html.escape(str(meta.get("id", "")))}{sim}</h1><p>seed {meta.get("seed")} · mode {meta.get("mode")}
+ · backend {meta.get("backend")}</p><table><tr><th>scenario</th><th>verdict</th><th>backend</th><th>duration</th>
+<th>expectations</th></tr>{rows}</table>{"".join(sections)}</body></html>"""
+
+
+def write_html(path: Path, meta: dict[str, Any], results: list[ScenarioResult]) -> None:
+    path.write_text(render_html(meta, results), encoding="utf-8")

@@ -1,0 +1,54 @@
+"""JUnit XML: one testcase per scenario, properties for backend, seed, mode and timings."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from lab.run.events import ScenarioResult
+
+
+def failure_text(result: ScenarioResult) -> str:
+    lines = [
+        f"{result.source}:{e.line}: expected {e.expected}\n    observed {e.observed}"
+        for e in result.failures
+    ]
+    lines += [f"error: {err}" for err in result.errors]
+    return "\n".join(lines)
+
+
+def write_junit(path: Path, meta: dict[str, Any], results: list[ScenarioResult]) -> None:
+    failures = sum(1 for r in results if not r.passed)
+    suite = ET.Element(
+        "testsuite",
+        name="geolab",
+        tests=str(len(results)),
+        failures=str(failures),
+        errors="0",
+        time=f"{sum(r.duration for r in results):.3f}",
+    )
+    props = ET.SubElement(suite, "properties")
+    for key in ("id", "seed", "mode", "backend"):
+        ET.SubElement(props, "property", name=key, value=str(meta.get(key, "")))
+    for r in results:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=r.source or "scenario",
+            name=r.name,
+            time=f"{r.duration:.3f}",
+        )
+        cprops = ET.SubElement(case, "properties")
+        for key, value in (
+            ("backend", r.backend),
+            ("seed", r.seed),
+            ("mode", r.mode),
+            ("expectations", len(r.expectations)),
+        ):
+            ET.SubElement(cprops, "property", name=key, value=str(value))
+        if not r.passed:
+            first = r.failures[0].expected if r.failures else (r.errors or ["failed"])[0]
+            failure = ET.SubElement(case, "failure", message=first)
+            failure.text = failure_text(r)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

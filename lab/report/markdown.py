@@ -1,0 +1,39 @@
+"""A Markdown summary, fit for a CI job summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lab.run.events import ScenarioResult
+
+
+def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
+    passed = sum(r.passed for r in results)
+    sim = " (simulated)" if meta.get("mode") == "sim" else ""
+    lines = [
+        f"## geolab run {meta.get('id', '')}{sim}: {passed}/{len(results)} passed",
+        "",
+        f"seed {meta.get('seed')} · backend {meta.get('backend')}",
+        "",
+        "| scenario | verdict | duration | expectations |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in results:
+        verdict = "PASS" if r.passed else "**FAIL**"
+        ok = sum(e.passed for e in r.expectations)
+        lines.append(f"| {r.name} | {verdict} | {r.duration:.1f}s | {ok}/{len(r.expectations)} |")
+    for r in results:
+        if r.passed:
+            continue
+        lines += ["", f"### {r.name}", ""]
+        lines += [
+            f"- `{r.source}:{e.line}` expected {e.expected}; observed {e.observed}"
+            for e in r.failures
+        ]
+        lines += [f"- error: {err}" for err in r.errors]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, meta: dict[str, Any], results: list[ScenarioResult]) -> None:
+    path.write_text(render_markdown(meta, results))
