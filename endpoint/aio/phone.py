@@ -40,6 +40,8 @@ class AsyncPhone:
         self._timer = OneTimer(self._on_timer)
         self._queues: list[asyncio.Queue[PhoneEvent]] = []
         self._callbacks: list[Callback] = []
+        # (direction "in"/"out", message, peer address, transport): a wire tap for reports
+        self.taps: list[Callable[[str, Message, Address, str], None]] = []
         self.history: list[PhoneEvent] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._settled = asyncio.Event()  # set when no unregistration is awaiting its answer
@@ -170,6 +172,8 @@ class AsyncPhone:
 
     # --- driving the core -----------------------------------------------------------------
     def _on_message(self, message: Message, source: Address, transport: str) -> None:
+        for tap in self.taps:
+            tap("in", message, source, transport)
         self.phone.receive(message, source, transport, self.now)
         self._pump()
 
@@ -192,6 +196,9 @@ class AsyncPhone:
     def _pump(self) -> None:
         core = self.phone
         for out in core.datagrams_to_send():
+            if self.taps and not isinstance(out.message, KeepAlive):
+                for tap in self.taps:
+                    tap("out", out.message, out.dest, out.transport)
             self.sockets.transmit(out)
         while (event := core.next_event()) is not None:
             self.history.append(event)

@@ -13,6 +13,8 @@ from typing import Any
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig, load
 from endpoint.core.events import PhoneEvent
+from endpoint.sip.events import Address
+from endpoint.sip.message import Message, Request
 from lab.errors import LabError
 from lab.lab import FaultRecord, Lab, LabConfig, LabEvent
 from lab.parties.register import register_party
@@ -88,6 +90,23 @@ class ScenarioRunner:
             alias, _ = self.pending_calls.pop(0)
             self.sessions[alias] = str(data["session"])
 
+    def _on_wire(self, direction: str, message: Message, peer: Address, transport: str) -> None:
+        """A summary of every SIP message the endpoint sends or receives."""
+        assert self.phone is not None
+        conn = next((c.id for c in self.phone.connections.values() if c.address == peer), None)
+        data: dict[str, Any] = {
+            "dir": direction,
+            "connection": conn,
+            "transport": transport,
+            "cseq": message.headers.get("CSeq"),
+            "call_id": message.call_id,
+        }
+        if isinstance(message, Request):
+            data["method"] = message.method
+        else:
+            data["status"] = message.status
+        self.emit("sip", event="sip", **data)
+
     def _on_lab(self, event: LabEvent) -> None:
         self.emit("lab", event=event.kind, **event.data)
 
@@ -147,6 +166,7 @@ class ScenarioRunner:
         await self._start_parties()
         self.phone = AsyncPhone(self._endpoint_config())
         self.phone.subscribe(self._on_phone)
+        self.phone.taps.append(self._on_wire)
         await self.phone.start()
         for index, step in enumerate(self.s.steps):
             line = self.s.step_lines[index] if index < len(self.s.step_lines) else 0
@@ -380,6 +400,28 @@ class ScenarioRunner:
         within = seconds(step.within, self.env) if step.within is not None else 30.0
         deadline = start + within
         expected = f"{match.describe()} within {within:.3f}s of {start:.3f}s"
+        if step.absent:
+            expected = f"no {expected}"
+            found = await self._await_event(match, start, deadline)
+            if found is not None:
+                exp = Expectation(index, line, expected, False, describe(found), found.t)
+            else:
+                exp = Expectation(index, line, expected, True, "none happened", self.now())
+            self._record(exp)
+            return
+        if step.count is not None:
+            expected = f"at least {step.count} of {expected}"
+            seen = await self._await_count(match, start, deadline, step.count)
+            passed = len(seen) >= step.count
+            observed = f"{len(seen)} at " + ", ".join(f"{e.t:.3f}s" for e in seen[:12])
+            self._record(
+                Expectation(
+                    index, line, expected, passed, observed, seen[-1].t if seen else self.now()
+                )
+            )
+            if not passed and step.wait_for is not None:
+                raise StepFailed(expected)
+            return
         found = await self._await_event(match, start, deadline)
         if found is not None:
             exp = Expectation(index, line, expected, True, describe(found), found.t)
@@ -397,17 +439,20 @@ class ScenarioRunner:
                 else f"no {match.event} event at all"
             )
             exp = Expectation(index, line, expected, False, observed, self.now())
+        self._record(exp)
+        if not exp.passed and step.wait_for is not None:
+            raise StepFailed(expected)
+
+    def _record(self, exp: Expectation) -> None:
         self.result.expectations.append(exp)
         self.emit(
             "expectation",
-            step=index,
-            line=line,
+            step=exp.step,
+            line=exp.line,
             passed=exp.passed,
             expected=exp.expected,
             observed=exp.observed,
         )
-        if not exp.passed and step.wait_for is not None:
-            raise StepFailed(expected)
 
     async def _await_event(
         self, match: EventMatch, start: float, deadline: float
@@ -430,6 +475,24 @@ class ScenarioRunner:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
             except TimeoutError:
                 return None
+
+    async def _await_count(
+        self, match: EventMatch, start: float, deadline: float, count: int
+    ) -> list[RunEvent]:
+        while True:
+            seen = [
+                e
+                for e in self.events
+                if start <= e.t <= deadline and matches(e, match, self.sessions)
+            ]
+            remaining = deadline - self.now()
+            if len(seen) >= count or remaining <= 0:
+                return seen
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except TimeoutError:
+                pass
 
     async def _nemesis(self, step: Step) -> None:
         """A seeded random fault schedule (Jepsen-style): every interval one fault on one

@@ -17,14 +17,6 @@ CONNECTION_FIELDS = (
     "keepalive_timeout",
 )
 ENDPOINT_FIELDS = ("invite_timeout",)
-EVENTS = (
-    "ConnectionStatusChanged",
-    "SessionStatusChanged",
-    "fault_applied",
-    "fault_healed",
-    "site_up",
-    "site_down",
-)
 ACTIONS = (
     "wait_for",
     "expect",
@@ -101,6 +93,7 @@ class EventMatch(BaseModel):
         "fault_healed",
         "site_up",
         "site_down",
+        "sip",
     ]
 
     @property
@@ -162,6 +155,8 @@ class Step(Strict):
     note: str | None = None
     within: Duration | None = None
     after: str | None = None  # the window starts at that step's time
+    count: int | None = Field(default=None, ge=1)  # expect at least this many matches
+    absent: bool = False  # expect no match within the window
     wait_for: EventMatch | None = None
     expect: EventMatch | None = None
     sleep: Duration | None = None
@@ -189,6 +184,10 @@ class Step(Strict):
             )
         if self.within is not None and self.action not in ("wait_for", "expect"):
             raise ValueError("'within' belongs to wait_for and expect steps")
+        if (self.count is not None or self.absent) and self.action != "expect":
+            raise ValueError("'count' and 'absent' belong to expect steps")
+        if self.absent and self.within is None:
+            raise ValueError("an 'absent' expectation needs 'within'")
         return self
 
     @property
