@@ -9,7 +9,7 @@ from lab.scenario.schema import EventMatch, Invariant
 
 
 def event_name(event: RunEvent) -> str | None:
-    if event.kind in ("endpoint", "lab"):
+    if event.kind in ("endpoint", "lab", "sip"):
         return str(event.data.get("event"))
     return None
 

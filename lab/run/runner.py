@@ -430,7 +430,7 @@ class ScenarioRunner:
                 e
                 for e in self.events
                 if e.t >= start
-                and e.kind in ("endpoint", "lab")
+                and e.kind in ("endpoint", "lab", "sip")
                 and e.data.get("event") == match.event
             ]
             observed = (

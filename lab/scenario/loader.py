@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from endpoint.config import ConfigError
+from endpoint.config import load as load_endpoint_config
 from lab.scenario.schema import Scenario, semantic_errors
 
 Path_ = tuple[str | int, ...]
@@ -106,6 +108,13 @@ def load_scenario(path: str | Path) -> Scenario:
             loc = _clean(loc)
             problems.append(Problem(file, line_of(lines, loc), dotted(loc), _message(err)))
         raise ScenarioError(problems) from None
+    if scenario.endpoint.config:
+        try:
+            cfg = load_endpoint_config(p.parent / scenario.endpoint.config)
+            scenario.use_config_file(cfg.connections, cfg.invite_timeout)
+        except ConfigError as exc:
+            loc = ("endpoint", "config")
+            problems.append(Problem(file, line_of(lines, loc), dotted(loc), str(exc)))
     for loc, message in semantic_errors(scenario):
         problems.append(Problem(file, line_of(lines, loc), dotted(loc), message))
     if problems:

@@ -219,6 +219,7 @@ class Scenario(Strict):
     _source: str = PrivateAttr(default="")
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
     _step_lines: list[int] = PrivateAttr(default_factory=list)
+    _file_env: dict[str, float] = PrivateAttr(default_factory=dict)  # from endpoint.config
 
     @property
     def source(self) -> str:
@@ -236,6 +237,16 @@ class Scenario(Strict):
     def lines(self, value: dict[str, int]) -> None:
         self._lines = value
 
+    def use_config_file(self, connections: list[Any], invite_timeout: float) -> None:
+        """Bounds may name the settings of an endpoint.config file's connections."""
+        env: dict[str, float] = {"invite_timeout": invite_timeout}
+        for i, conn in enumerate(connections):
+            for name in CONNECTION_FIELDS:
+                env[f"conn{conn.id}.{name}"] = float(getattr(conn, name))
+                if i == 0:
+                    env[name] = float(getattr(conn, name))
+        self._file_env = env
+
     @property
     def step_lines(self) -> list[int]:
         return self._step_lines
@@ -247,7 +258,7 @@ class Scenario(Strict):
     def env(self) -> dict[str, float]:
         """The names a bound may use: connection 0's settings, ``connN.<setting>``, and the
         endpoint's ``invite_timeout``."""
-        env: dict[str, float] = {"invite_timeout": self.endpoint.invite_timeout}
+        env: dict[str, float] = {"invite_timeout": self.endpoint.invite_timeout, **self._file_env}
         for i, conn in enumerate(self.endpoint.connections):
             cid = conn.id if conn.id is not None else i
             for name in CONNECTION_FIELDS:
