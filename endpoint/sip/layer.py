@@ -46,13 +46,15 @@ def client_key(branch: str, method: str) -> TxKey:
     return (branch, "INVITE" if method == "ACK" else method, "client")
 
 
-def stamp_received(request: Request, source: Address) -> None:
-    """RFC 3261 18.2.1 and RFC 3581: note on the top Via where the request came from."""
+def stamp_received(request: Request, source: Address, *, force_rport: bool = False) -> None:
+    """RFC 3261 18.2.1 and RFC 3581: note on the top Via where the request came from.
+    ``force_rport`` answers to the source port even when the client did not ask (what a
+    proxy in front of NATs does: Kamailio's ``force_rport()``)."""
     via = request.via
     changed: Via = via
     if via.host != source[0]:
         changed = changed.with_param("received", source[0])
-    if via.has_param("rport") and not via.param("rport"):
+    if (via.has_param("rport") or force_rport) and not via.param("rport"):
         changed = changed.with_param("received", source[0]).with_param("rport", str(source[1]))
     if changed is not via:
         request.headers.replace_first("Via", str(changed))

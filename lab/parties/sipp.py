@@ -21,7 +21,7 @@ from lab.parties.scenarios import callee, caller
 from lab.procs import signal_group, wait_group_gone
 
 SCENARIOS = Path(__file__).with_name("sipp")
-FLAGS = ["-nostdin", "-default_behaviors", "all,-abortunexp"]
+FLAGS = ["-nostdin", "-default_behaviors", "all,-abortunexp", "-trace_err"]
 
 
 def sipp_binary() -> str | None:

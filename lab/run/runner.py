@@ -93,7 +93,7 @@ class ScenarioRunner:
     def _on_wire(self, direction: str, message: Message, peer: Address, transport: str) -> None:
         """A summary of every SIP message the endpoint sends or receives."""
         assert self.phone is not None
-        conn = next((c.id for c in self.phone.connections.values() if c.address == peer), None)
+        conn = self._connection_of(message, peer)
         data: dict[str, Any] = {
             "dir": direction,
             "connection": conn,
@@ -106,6 +106,21 @@ class ScenarioRunner:
         else:
             data["status"] = message.status
         self.emit("sip", event="sip", **data)
+
+    def _connection_of(self, message: Message, peer: Address) -> int | None:
+        assert self.phone is not None
+        conns = list(self.phone.connections.values())
+        for c in conns:
+            if c.call_id == message.call_id:  # the connection's own registration dialog
+                return c.id
+        here = [c for c in conns if c.address == peer]
+        if len(here) > 1:  # several DNs on one site: tell them apart by user
+            users = {
+                getattr(message.from_.uri, "user", None),
+                getattr(message.to.uri, "user", None),
+            }
+            here = [c for c in here if c.user in users] or here
+        return here[0].id if here else None
 
     def _on_lab(self, event: LabEvent) -> None:
         self.emit("lab", event=event.kind, **event.data)

@@ -96,7 +96,7 @@ class SiteCore:
         return response
 
     def _request(self, req: Request, source: Address, transport: str, now: float) -> None:
-        stamp_received(req, source)
+        stamp_received(req, source, force_rport=True)
         routes = req.headers.get_all("Route")
         if routes and self._is_us(parse_name_addr(routes[0], "Route").uri):
             req.headers.remove_first("Route")
