@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
@@ -44,51 +45,59 @@ def cmd_validate(args: argparse.Namespace) -> int:
 class Console:
     """Live progress: the current step and each connection's status (rich; NO_COLOR kept)."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, prefix: str = "") -> None:
         from rich.console import Console as RichConsole
 
         self.out = RichConsole(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
         self.quiet = quiet
+        self.prefix = prefix
         self.status: dict[Any, str] = {}
+
+    def print(self, text: str) -> None:
+        self.out.print(f"{self.prefix}{text}")
 
     def __call__(self, event: RunEvent) -> None:
         if self.quiet:
             return
         d = event.data
         if event.kind == "step_start":
-            self.out.print(
+            self.print(
                 f"  [dim]{event.t:7.3f}s[/dim] step {d['index'] + 1} "
                 f"(line {d['line']}): {d['action']}"
             )
         elif event.kind == "endpoint" and d.get("event") == "ConnectionStatusChanged":
             self.status[d["connection"]] = d["status"]
             lanes = "  ".join(f"conn {c}: {s}" for c, s in sorted(self.status.items()))
-            self.out.print(f"  [dim]{event.t:7.3f}s[/dim]   {lanes}")
+            self.print(f"  [dim]{event.t:7.3f}s[/dim]   {lanes}")
         elif event.kind == "expectation" and not d["passed"]:
-            self.out.print(
+            self.print(
                 f"  [red]✘ line {d['line']}: expected {d['expected']}; "
                 f"observed {d['observed']}[/red]"
             )
         elif event.kind == "error":
-            self.out.print(f"  [red]error: {d['message']}[/red]")
+            self.print(f"  [red]error: {d['message']}[/red]")
 
 
-async def run_all(
-    paths: list[Path], args: argparse.Namespace, console: Console
-) -> list[ScenarioResult]:
-    results = []
-    for path in paths:
-        scenario = load_scenario(path)
-        if args.mode:
-            scenario.mode = args.mode
-        console.out.print(f"[bold]{scenario.name}[/bold]  ({path})")
-        result = await run_scenario(
-            scenario, backend=args.backend, seed=args.seed, listeners=[console]
-        )
-        verdict = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
-        console.out.print(f"  {verdict} in {result.duration:.1f}s")
-        results.append(result)
-    return results
+async def run_all(paths: list[Path], args: argparse.Namespace, quiet: bool) -> list[ScenarioResult]:
+    """Run the scenarios, ``args.workers`` at a time (each with its own lab), in file order."""
+    gate = asyncio.Semaphore(max(1, args.workers))
+    parallel = args.workers > 1
+
+    async def one(path: Path) -> ScenarioResult:
+        async with gate:
+            scenario = load_scenario(path)
+            if args.mode:
+                scenario.mode = args.mode
+            console = Console(quiet, prefix=f"[{path.stem}] " if parallel else "")
+            console.print(f"[bold]{scenario.name}[/bold]  ({path})")
+            result = await run_scenario(
+                scenario, backend=args.backend, seed=args.seed, listeners=[console]
+            )
+            verdict = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+            console.print(f"  {verdict} in {result.duration:.1f}s")
+            return result
+
+    return list(await asyncio.gather(*(one(p) for p in paths)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -114,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     }
     from lab.cli.main import run_async
 
-    results = run_async(run_all(paths, args, console))
+    results = run_async(run_all(paths, args, args.quiet))
     folder = Path(args.report_dir) / run_id
     written = write_reports(folder, meta, results)
     passed = sum(r.passed for r in results)
@@ -155,7 +164,7 @@ def add_commands(sub: Any) -> None:
         "--workers",
         type=int,
         default=1,
-        help="parallel workers (use pytest -n for parallel runs: see README)",
+        help="scenarios run at once, each with its own lab (default 1)",
     )
     run.add_argument("-q", "--quiet", action="store_true")
     run.set_defaults(func=cmd_run)

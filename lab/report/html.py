@@ -120,7 +120,13 @@ def render_html(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
 tr.fail td{{background:#fee}}li.bad{{color:#a50f15}}li.ok{{color:#256029}}section{{margin-top:24px}}</style></head>
 <body><h1>geolab run {html.escape(str(meta.get("id", "")))}{sim}</h1><p>seed {meta.get("seed")} · mode {meta.get("mode")}
  · backend {meta.get("backend")}</p><table><tr><th>scenario</th><th>verdict</th><th>backend</th><th>duration</th>
-<th>expectations</th></tr>{rows}</table>{"".join(sections)}</body></html>"""
+<th>expectations</th></tr>{rows}</table>{"".join(sections)}
+<script>
+// Marks what the browser actually laid out (used by the report's rendering test).
+const drawn = [...document.querySelectorAll("rect.lane")].filter(r => r.getBoundingClientRect().width > 0);
+document.body.dataset.lanesRendered = String(drawn.length);
+document.body.dataset.connections = String(new Set(drawn.map(r => r.dataset.connection)).size);
+</script></body></html>"""
 
 
 def write_html(path: Path, meta: dict[str, Any], results: list[ScenarioResult]) -> None:

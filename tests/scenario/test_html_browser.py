@@ -1,0 +1,58 @@
+"""The HTML report opened in a real headless browser (Debian chromium): the connection
+lanes are laid out, one per connection."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lab.report import write_reports
+from lab.run.runner import run_scenario
+from lab.scenario import load_scenario
+
+SCENARIO = Path(__file__).parents[2] / "scenarios" / "site-a-killed.yaml"
+pytestmark = pytest.mark.interop
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_report_renders_its_lanes_in_a_browser(tmp_path: Path) -> None:
+    browser = chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    result = asyncio.run(run_scenario(load_scenario(SCENARIO), backend="embedded"))
+    paths = write_reports(
+        tmp_path, {"id": "browser", "seed": 0, "mode": "real", "backend": "embedded"}, [result]
+    )
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            paths["html"].as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    lanes = re.search(r'data-lanes-rendered="(\d+)"', dom)
+    conns = re.search(r'data-connections="(\d+)"', dom)
+    assert lanes is not None and conns is not None, dom[:500]
+    statuses = sum(1 for e in result.events if e.data.get("event") == "ConnectionStatusChanged")
+    assert int(lanes.group(1)) == statuses  # one drawn segment per status period
+    assert int(conns.group(1)) == 2
