@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from endpoint.config import ConnectionConfig, EndpointConfig
 from lab.lab import Lab, LabConfig
 from lab.report import write_reports
 from lab.run.events import ScenarioResult
@@ -131,3 +132,27 @@ def lab(lab_backend: str, request: pytest.FixtureRequest) -> Iterator[Lab]:
         yield instance
     finally:
         asyncio.run(instance.stop())
+
+
+@pytest.fixture
+def lab_sites(lab: Lab) -> dict[str, Any]:
+    """The lab's sites by name (``lab_sites["a"].address``, ``.backend`` …)."""
+    return dict(lab.sites)
+
+
+@pytest.fixture
+def lab_endpoint_config(lab: Lab) -> EndpointConfig:
+    """An endpoint configuration with one connection per site, through the fault proxy;
+    give it to ``AsyncPhone`` (or ``python -m endpoint``) in the test."""
+    return EndpointConfig(
+        connections=[
+            ConnectionConfig(
+                id=i,
+                user="5001",
+                server=lab.target(name)[0],
+                port=lab.target(name)[1],
+                domain=site.spec.domain,
+            )
+            for i, (name, site) in enumerate(lab.sites.items())
+        ]
+    )

@@ -406,15 +406,24 @@ class ScenarioRunner:
         assert match is not None
         start = self.anchor
         if step.after is not None:
-            starts = [
-                e.t
-                for e in self.events
-                if e.kind == "step_start" and e.data.get("id") == step.after
-            ]
-            start = starts[-1] if starts else start
+            start = self._step_time(step.after, start)
+        if step.after_event is not None:  # the first such event (since the after: step)
+            since = self._step_time(step.after, 0.0) if step.after is not None else 0.0
+            anchor_event = await self._await_event(step.after_event, since, self.now() + 30.0)
+            if anchor_event is None:
+                what = f"{step.after_event.describe()} (to start the window from)"
+                self._record(Expectation(index, line, what, False, "it never happened", self.now()))
+                if step.wait_for is not None:
+                    raise StepFailed(what)
+                return
+            start = anchor_event.t
         within = seconds(step.within, self.env) if step.within is not None else 30.0
         deadline = start + within
         expected = f"{match.describe()} within {within:.3f}s of {start:.3f}s"
+        if step.before is not None:
+            deadline = self._step_time(step.before, start)
+            start = 0.0
+            expected = f"{match.describe()} before step {step.before!r} began ({deadline:.3f}s)"
         if step.absent:
             expected = f"no {expected}"
             found = await self._await_event(match, start, deadline)
@@ -457,6 +466,12 @@ class ScenarioRunner:
         self._record(exp)
         if not exp.passed and step.wait_for is not None:
             raise StepFailed(expected)
+
+    def _step_time(self, step_id: str, default: float) -> float:
+        starts = [
+            e.t for e in self.events if e.kind == "step_start" and e.data.get("id") == step_id
+        ]
+        return starts[-1] if starts else default
 
     def _record(self, exp: Expectation) -> None:
         self.result.expectations.append(exp)

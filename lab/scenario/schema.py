@@ -155,6 +155,8 @@ class Step(Strict):
     note: str | None = None
     within: Duration | None = None
     after: str | None = None  # the window starts at that step's time
+    after_event: EventMatch | None = None  # ... or at the first such event since then
+    before: str | None = None  # the event must come before that (earlier) step began
     count: int | None = Field(default=None, ge=1)  # expect at least this many matches
     absent: bool = False  # expect no match within the window
     wait_for: EventMatch | None = None
@@ -184,6 +186,11 @@ class Step(Strict):
             )
         if self.within is not None and self.action not in ("wait_for", "expect"):
             raise ValueError("'within' belongs to wait_for and expect steps")
+        if (self.after_event is not None or self.before is not None) and self.action not in (
+            "wait_for",
+            "expect",
+        ):
+            raise ValueError("'after_event' and 'before' belong to wait_for and expect steps")
         if (self.count is not None or self.absent) and self.action != "expect":
             raise ValueError("'count' and 'absent' belong to expect steps")
         if self.absent and self.within is None:
@@ -289,8 +296,10 @@ def semantic_errors(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     sessions: set[str] = set()
     for i, step in enumerate(s.steps):
         loc: tuple[str | int, ...] = ("steps", i)
-        if step.after is not None and step.after not in ids:
-            errors.append(((*loc, "after"), f"no earlier step with id {step.after!r}"))
+        for key in ("after", "before"):
+            ref = getattr(step, key)
+            if ref is not None and ref not in ids:
+                errors.append(((*loc, key), f"no earlier step with id {ref!r}"))
         if step.id is not None:
             if step.id in ids:
                 errors.append(((*loc, "id"), f"step id {step.id!r} is used twice"))

@@ -130,3 +130,34 @@ def test_pytest_plugin_collects_and_reports_scenarios(pytester: pytest.Pytester)
         ]
     )
     assert "notascenario" not in result.stdout.str()
+
+
+def test_pytest_plugin_fixtures_for_drills_in_python(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_drill="""
+        import asyncio
+        from endpoint.aio.phone import AsyncPhone
+        from endpoint.core.events import ConnectionStatusChanged, ConnectionStatus
+
+        def test_kill_a(lab, lab_sites, lab_endpoint_config):
+            assert set(lab_sites) == {"a", "b"}
+
+            def conn0(status):
+                return lambda e: (isinstance(e, ConnectionStatusChanged) and e.connection == 0
+                                  and e.status is status)
+
+            async def main():
+                cfg = lab_endpoint_config.model_copy(update={"connections": [
+                    c.model_copy(update={"keepalive": "options", "keepalive_interval": 0.5,
+                                         "keepalive_timeout": 0.5})
+                    for c in lab_endpoint_config.connections]})
+                async with AsyncPhone(cfg) as phone:
+                    await phone.wait_for(conn0(ConnectionStatus.AVAILABLE), 5)
+                    async with lab.fault("kill", "a"):
+                        await phone.wait_for(conn0(ConnectionStatus.UNAVAILABLE), 5)
+
+            asyncio.run(main())
+    """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--lab-backend", "embedded")
+    result.assert_outcomes(passed=1)
