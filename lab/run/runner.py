@@ -22,7 +22,7 @@ from lab.parties.sipp import SippProcess, callee_process, caller_process
 from lab.run.checks import check_invariant, describe, matches
 from lab.run.events import Expectation, RunEvent, ScenarioResult
 from lab.scenario.expr import seconds
-from lab.scenario.schema import EventMatch, Scenario, Step
+from lab.scenario.schema import ConnectionSpec, EventMatch, Scenario, Step
 
 Listener = Callable[[RunEvent], None]
 
@@ -221,32 +221,36 @@ class ScenarioRunner:
                     )
                 )
             return base.model_copy(update={"connections": conns})
-        conns = []
-        for i, c in enumerate(spec.connections):
-            ip, port = self.lab.target(c.site)
-            conns.append(
-                ConnectionConfig(
-                    id=c.id if c.id is not None else i,
-                    user=c.user,
-                    server=ip,
-                    port=port,
-                    domain=self.lab.site(c.site).spec.domain,
-                    protocol=c.protocol or self.s.topology.transport,
-                    reg_interval=c.reg_interval,
-                    retry_interval=c.retry_interval,
-                    transaction_timeout=c.transaction_timeout,
-                    keepalive=c.keepalive,
-                    keepalive_interval=c.keepalive_interval,
-                    keepalive_timeout=c.keepalive_timeout,
-                    password=c.password,
-                    enabled=c.enabled,
-                )
-            )
+        conns = [
+            self._connection_config(c, c.id if c.id is not None else i)
+            for i, c in enumerate(spec.connections)
+        ]
         return EndpointConfig(
             connections=conns,
             invite_timeout=spec.invite_timeout,
             failover=spec.failover,
             auto_answer=spec.auto_answer,
+        )
+
+    def _connection_config(self, c: ConnectionSpec, conn_id: int) -> ConnectionConfig:
+        """A scenario's connection, pointed at its site's target (the fault proxy)."""
+        assert self.lab is not None
+        ip, port = self.lab.target(c.site)
+        return ConnectionConfig(
+            id=conn_id,
+            user=c.user,
+            server=ip,
+            port=port,
+            domain=self.lab.site(c.site).spec.domain,
+            protocol=c.protocol or self.s.topology.transport,
+            reg_interval=c.reg_interval,
+            retry_interval=c.retry_interval,
+            transaction_timeout=c.transaction_timeout,
+            keepalive=c.keepalive,
+            keepalive_interval=c.keepalive_interval,
+            keepalive_timeout=c.keepalive_timeout,
+            password=c.password,
+            enabled=c.enabled,
         )
 
     async def _start_parties(self) -> None:
@@ -325,24 +329,8 @@ class ScenarioRunner:
             getattr(phone, action)(sid)
         elif action == "add_connection":
             assert step.add_connection is not None
-            c = step.add_connection
-            ip, port = lab.target(c.site)
             phone.add_connection(
-                ConnectionConfig(
-                    id=c.id,
-                    user=c.user,
-                    server=ip,
-                    port=port,
-                    domain=lab.site(c.site).spec.domain,
-                    protocol=c.protocol or self.s.topology.transport,
-                    reg_interval=c.reg_interval,
-                    retry_interval=c.retry_interval,
-                    transaction_timeout=c.transaction_timeout,
-                    keepalive=c.keepalive,
-                    keepalive_interval=c.keepalive_interval,
-                    keepalive_timeout=c.keepalive_timeout,
-                    password=c.password,
-                )
+                self._connection_config(step.add_connection, step.add_connection.id)
             )
         elif action in ("enable_connection", "disable_connection", "remove_connection"):
             getattr(phone, action)(int(getattr(step, action)))
