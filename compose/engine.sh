@@ -102,12 +102,20 @@ site_image() {
     return
   fi
   log "building $IMAGE from compose/Dockerfile with a local package folder"
-  in_ns python3 -m http.server 8080 --bind $BRIDGE_IP --directory "$ROOT/repo" >/dev/null 2>&1 &
-  local server=$!
-  trap 'kill $server 2>/dev/null || true' RETURN
-  sleep 0.3
+  # nsenter execs the server: $! is its PID
+  nsenter --net=/run/netns/$NS python3 -m http.server 8080 --bind $BRIDGE_IP \
+    --directory "$ROOT/repo" >/dev/null 2>&1 &
+  SERVER_PID=$!
+  trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
+  for _ in $(seq 1 50); do
+    in_ns python3 -c "import socket; socket.create_connection(('$BRIDGE_IP', 8080), 1)" 2>/dev/null && break
+    sleep 0.1
+  done
   docker build -q --build-arg APT_SOURCE="http://$BRIDGE_IP:8080/" \
     --label "geolab.dockerfile=$(sha1sum "$HERE/Dockerfile" | cut -c1-12)" -t $IMAGE "$HERE" >/dev/null
+  kill $SERVER_PID 2>/dev/null || true
+  wait $SERVER_PID 2>/dev/null || true
+  trap - EXIT
 }
 
 down() {
