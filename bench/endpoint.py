@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import statistics
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from endpoint.aio.phone import AsyncPhone
@@ -34,7 +35,7 @@ from lab.sites.kamailio import KamailioSite
 KEEPALIVE = {"keepalive_interval": 1.0, "keepalive_timeout": 0.5}
 
 
-def conn_event(conn: int, status: ConnectionStatus):  # type: ignore[no-untyped-def]
+def conn_event(conn: int, status: ConnectionStatus) -> Callable[[PhoneEvent], bool]:
     return lambda e: (
         isinstance(e, ConnectionStatusChanged) and e.connection == conn and e.status is status
     )

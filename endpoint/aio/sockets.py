@@ -10,6 +10,7 @@ from collections.abc import Callable
 from endpoint.aio.transport import OnKeepAlive, OnMessage, TcpConnection, UdpProtocol
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
+from endpoint.sip.message import Message
 
 log = logging.getLogger("endpoint.sockets")
 
@@ -89,9 +90,9 @@ class Sockets:
         if conn is not None:
             conn.close()
 
-    def _message(self, *args: object) -> None:
+    def _message(self, message: Message, source: Address, transport: str) -> None:
         if not self.closed:
-            self.on_message(*args)  # type: ignore[arg-type]
+            self.on_message(message, source, transport)
 
     def _keepalive(self, kind: KeepAlive, source: Address, transport: str) -> None:
         if not self.closed and self.on_keepalive is not None:

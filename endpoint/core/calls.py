@@ -90,7 +90,8 @@ class CallControl:
             if s.invite is not None and conn is not None:
                 self._send(s, conn, self._cancel(s.invite), now, "cancel")
         elif s.status is S.RINGING and s.direction == "inbound" and s.invite_key is not None:
-            self.phone.layer.send_response(self._response(s, s.invite, 603), now, s.invite_key)  # type: ignore[arg-type]
+            assert s.invite is not None
+            self.phone.layer.send_response(self._response(s, s.invite, 603), now, s.invite_key)
         elif conn is not None and s.remote_target is not None:
             self._send(s, conn, self._in_dialog(s, "BYE"), now, "bye")
         self._disconnect(s, "LocalHangup", None, now)

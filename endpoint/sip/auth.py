@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from endpoint.sip.errors import LocalProtocolError, ParseError
 from endpoint.sip.grammar import Scanner, quote, split_top_level, unquote
 from endpoint.sip.message import Request, Response
 
-ALGORITHMS = {
+
+def _sha512_256(data: bytes = b"") -> Any:
+    return hashlib.new("sha512_256", data)
+
+
+ALGORITHMS: dict[str, Callable[[bytes], Any]] = {
     "MD5": hashlib.md5,
     "MD5-SESS": hashlib.md5,
     "SHA-256": hashlib.sha256,
     "SHA-256-SESS": hashlib.sha256,
-    "SHA-512-256": lambda data=b"": hashlib.new("sha512_256", data),
-    "SHA-512-256-SESS": lambda data=b"": hashlib.new("sha512_256", data),
+    "SHA-512-256": _sha512_256,
+    "SHA-512-256-SESS": _sha512_256,
 }
 _PREFERENCE = ["SHA-512-256", "SHA-256", "MD5"]
 
@@ -80,7 +87,7 @@ def challenges_of(response: Response) -> list[Challenge]:
 
 
 def _h(algorithm: str, text: str) -> str:
-    return ALGORITHMS[algorithm](text.encode("utf-8")).hexdigest()  # type: ignore[no-untyped-call]
+    return str(ALGORITHMS[algorithm](text.encode("utf-8")).hexdigest())
 
 
 def digest_response(
@@ -105,7 +112,7 @@ def digest_response(
     elif "auth-int" in challenge.qop:
         qop = "auth-int"
     if qop == "auth-int":
-        body_hash = ALGORITHMS[alg](body).hexdigest()  # type: ignore[no-untyped-call]
+        body_hash = ALGORITHMS[alg](body).hexdigest()
         ha2 = _h(alg, f"{method}:{uri}:{body_hash}")
     else:
         ha2 = _h(alg, f"{method}:{uri}")

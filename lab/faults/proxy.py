@@ -19,7 +19,7 @@ from typing import Any
 
 from endpoint.sip import ParseError
 from endpoint.sip.framing import KeepAlive, StreamFramer
-from lab.faults.toxics import LinkState, Toxic, apply, make_toxic
+from lab.faults.toxics import LinkState, Outcome, Toxic, apply, make_toxic
 
 log = logging.getLogger("lab.faults.proxy")
 Addr = tuple[str, int]
@@ -104,7 +104,7 @@ class Proxy:
                 return toxic
         raise LookupError(f"toxic {name!r} not found")
 
-    def process(self, data: bytes, stream: str, link: LinkState, now: float):  # type: ignore[no-untyped-def]
+    def process(self, data: bytes, stream: str, link: LinkState, now: float) -> Outcome:
         return apply(self.toxics, data, stream, now, link, per_unit_toxicity=self.protocol == "udp")
 
 
