@@ -7,6 +7,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
+from typing import Any
 
 from endpoint.aio.sockets import Sockets
 from endpoint.aio.stack import OneTimer
@@ -24,9 +25,17 @@ Callback = Callable[[PhoneEvent], None]
 
 
 class AsyncPhone:
-    def __init__(self, config: EndpointConfig, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        config: EndpointConfig,
+        *,
+        rng: random.Random | None = None,
+        sockets: Callable[..., Any] = Sockets,
+    ) -> None:
+        """``sockets`` builds the transport (``Sockets`` on real sockets; the simulator
+        passes its own, with the same signature)."""
         self.config = config
-        self.sockets = Sockets(
+        self.sockets = sockets(
             config.local_host,
             config.local_port,
             ("udp", "tcp"),

@@ -1,0 +1,138 @@
+"""A simulated network: nodes by address, links with latency, jitter, loss and cuts, all
+randomness from one seed. Messages cross it as bytes and are parsed again on arrival, as on
+a real wire. Delivery goes through the event loop's timers, so under the virtual-time loop
+an hour of traffic takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from endpoint.sip.errors import ParseError
+from endpoint.sip.events import Address, Outgoing
+from endpoint.sip.framing import KeepAlive
+from endpoint.sip.message import Message
+from endpoint.sip.parser import parse_message
+
+Deliver = Callable[[bytes, Address, str], None]
+
+
+@dataclass
+class Link:
+    latency: float = 0.001
+    jitter: float = 0.0
+    loss: float = 0.0  # 0..1, per datagram (UDP only)
+    cut: bool = False
+
+
+class SimNetwork:
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = random.Random(seed)
+        self.nodes: dict[Address, Deliver] = {}
+        self.links: dict[frozenset[str], Link] = {}
+        self.default = Link()
+        self.sent = 0
+        self.dropped = 0
+
+    def attach(self, address: Address, deliver: Deliver) -> None:
+        self.nodes[address] = deliver
+
+    def detach(self, address: Address) -> None:
+        self.nodes.pop(address, None)
+
+    def link(self, a: str, b: str) -> Link:
+        return self.links.get(frozenset((a, b)), self.default)
+
+    def set_link(self, a: str, b: str, link: Link) -> None:
+        self.links[frozenset((a, b))] = link
+
+    def send(self, src: Address, dst: Address, data: bytes, transport: str) -> bool:
+        """Put bytes on the wire. False means a TCP peer refused (nothing listens there)."""
+        self.sent += 1
+        link = self.link(src[0], dst[0])
+        if link.cut:
+            self.dropped += 1
+            return True  # silence, as on a cut path
+        if dst not in self.nodes:
+            self.dropped += 1
+            return transport != "tcp"
+        if transport == "udp" and link.loss and self.rng.random() < link.loss:
+            self.dropped += 1
+            return True
+        delay = max(
+            0.0,
+            link.latency + (self.rng.uniform(-link.jitter, link.jitter) if link.jitter else 0.0),
+        )
+
+        def deliver() -> None:
+            target = self.nodes.get(dst)
+            if target is not None and not self.link(src[0], dst[0]).cut:
+                target(data, src, transport)
+
+        asyncio.get_running_loop().call_later(delay, deliver)
+        return True
+
+
+class SimSockets:
+    """What :class:`endpoint.aio.sockets.Sockets` offers, on a :class:`SimNetwork`."""
+
+    def __init__(
+        self,
+        network: SimNetwork,
+        host: str,
+        port: int,
+        transports: tuple[str, ...],
+        *,
+        on_message: Callable[[Message, Address, str], None],
+        on_failure: Callable[[Address, str], None],
+        on_keepalive: Callable[[KeepAlive, Address, str], None] | None = None,
+        on_lost: Callable[[Address], None] | None = None,
+    ) -> None:
+        self.network = network
+        self.host = host
+        self.port = port or 5060
+        self.transports = transports
+        self.on_message = on_message
+        self.on_failure = on_failure
+        self.on_keepalive = on_keepalive
+        self.on_lost = on_lost
+        self.closed = False
+        self.rejected = 0
+
+    async def start(self) -> None:
+        self.network.attach((self.host, self.port), self._arrive)
+
+    async def close(self) -> None:
+        self.closed = True
+        self.network.detach((self.host, self.port))
+
+    def connected(self, dest: Address) -> bool:
+        return dest in self.network.nodes
+
+    def _arrive(self, data: bytes, source: Address, transport: str) -> None:
+        if self.closed:
+            return
+        if data in (KeepAlive.PING.value, KeepAlive.PONG.value):
+            kind = KeepAlive(data)
+            if kind is KeepAlive.PING and transport == "tcp":
+                self.network.send((self.host, self.port), source, KeepAlive.PONG.value, "tcp")
+            if self.on_keepalive is not None:
+                self.on_keepalive(kind, source, transport)
+            return
+        try:
+            message = parse_message(data, stream=transport == "tcp")
+        except ParseError:
+            self.rejected += 1
+            return
+        self.on_message(message, source, transport)
+
+    def transmit(self, out: Outgoing) -> None:
+        if self.closed:
+            return
+        msg = out.message
+        data = msg.value if isinstance(msg, KeepAlive) else msg.serialise()
+        if not self.network.send((self.host, self.port), out.dest, data, out.transport):
+            asyncio.get_running_loop().call_soon(self.on_failure, out.dest, out.transport)

@@ -1,0 +1,78 @@
+"""A site in the simulation: the embedded site's core on the simulated network, with the
+same operations as a real site (kill forgets registrations; hang keeps them but answers
+nothing until resumed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from endpoint.sip.errors import ParseError
+from endpoint.sip.events import Address
+from endpoint.sip.framing import KeepAlive
+from endpoint.sip.parser import parse_message
+from lab.sim.network import SimNetwork
+from lab.sites.base import SiteSpec, SiteState
+from lab.sites.embedded.core import SiteCore
+
+
+class SimSite:
+    backend = "sim"
+
+    def __init__(self, spec: SiteSpec, network: SimNetwork) -> None:
+        self.spec = spec
+        self.network = network
+        self.core = self._new_core()
+        self.state = SiteState.DOWN
+        self.hung = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def address(self) -> Address:
+        return (self.spec.ip, self.spec.port)
+
+    def _new_core(self) -> SiteCore:
+        return SiteCore(
+            name=self.spec.name,
+            domain=self.spec.domain,
+            address=self.address,
+            password=self.spec.password,
+            peers=dict(self.spec.peers),
+        )
+
+    def _arrive(self, data: bytes, source: Address, transport: str) -> None:
+        if self.hung:
+            return
+        try:
+            message = parse_message(data, stream=transport == "tcp")
+        except ParseError:
+            return
+        self.core.receive(message, source, transport, asyncio.get_running_loop().time())
+        for out in self.core.datagrams_to_send():
+            msg = out.message
+            data_out = msg.value if isinstance(msg, KeepAlive) else msg.serialise()
+            self.network.send(self.address, out.dest, data_out, out.transport)
+
+    async def start(self) -> None:
+        self.network.attach(self.address, self._arrive)
+        self.state, self.hung = SiteState.UP, False
+
+    async def stop(self) -> None:
+        await self.kill()
+
+    async def kill(self) -> None:
+        self.network.detach(self.address)
+        self.core = self._new_core()  # registrations live in memory: they are gone
+        self.state = SiteState.DOWN
+
+    async def hang(self) -> None:
+        self.hung, self.state = True, SiteState.HUNG
+
+    async def resume(self) -> None:
+        self.hung, self.state = False, SiteState.UP
+
+    async def restart(self) -> None:
+        await self.kill()
+        await self.start()
