@@ -22,6 +22,7 @@ from lab.report import write_reports
 from lab.run.events import ScenarioResult
 from lab.run.runner import run_scenario
 from lab.scenario import ScenarioError, load_scenario
+from lab.sim.loop import run as sim_run
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,7 +79,8 @@ class ScenarioItem(pytest.Item):
         except ScenarioError as exc:
             raise ScenarioFailure(f"invalid scenario:\n{exc}") from None
         config = self.config
-        result: ScenarioResult = asyncio.run(
+        runner = sim_run if scenario.mode == "sim" else asyncio.run
+        result: ScenarioResult = runner(
             run_scenario(
                 scenario,
                 backend=config.getoption("--lab-backend"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,14 @@ from endpoint.sip.message import Message, Request
 from lab.errors import LabError
 from lab.lab import FaultRecord, Lab, LabConfig, LabEvent
 from lab.parties.register import register_party
-from lab.parties.sipp import SippProcess, callee_process, caller_process
+from lab.parties.sipp import SippProcess, SippResult, callee_process, caller_process
 from lab.run.checks import check_invariant, describe, matches
 from lab.run.events import Expectation, RunEvent, ScenarioResult
 from lab.scenario.expr import seconds
 from lab.scenario.schema import ConnectionSpec, EventMatch, Scenario, Step
+from lab.sim.lab import SimLab
+from lab.sim.network import SimSockets
+from lab.sim.parties import PartyResult, SimCallee, SimCaller
 
 Listener = Callable[[RunEvent], None]
 
@@ -50,22 +53,25 @@ class ScenarioRunner:
         self.sessions: dict[str, str] = {}  # alias -> session id
         self.pending_calls: list[tuple[str, float]] = []  # inbound aliases awaiting a session
         self.faults: dict[str, list[FaultRecord]] = {}  # step id -> faults
-        self.parties: list[SippProcess] = []
-        self.callers: list[tuple[str, SippProcess]] = []
+        self.parties: list[SippProcess | SimCallee] = []
+        self.callers: list[tuple[str, SippProcess | SimCaller]] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.result = ScenarioResult(
             scenario.name, scenario.source, self.backend, scenario.mode, seed
         )
         self.env = scenario.env()
         self._t0 = 0.0
-        self.anchor = 0.0  # where expectation windows start: the last action step
+        # where expectation windows start: the stream position and time of the last action
+        # step (a position, not only a time: in virtual time many events share one instant)
+        self.anchor = (0, 0.0)
         self._arrived = asyncio.Event()
-        self.lab: Lab | None = None
+        self.lab: Lab | SimLab | None = None
+        self.sim = scenario.mode == "sim"
         self.phone: AsyncPhone | None = None
 
     # --- the stream -----------------------------------------------------------------------
     def now(self) -> float:
-        return time.monotonic() - self._t0
+        return asyncio.get_running_loop().time() - self._t0
 
     def emit(self, kind: str, /, **data: Any) -> RunEvent:
         event = RunEvent(round(self.now(), 6), kind, data)
@@ -127,7 +133,7 @@ class ScenarioRunner:
 
     # --- running --------------------------------------------------------------------------
     async def run(self) -> ScenarioResult:
-        self._t0 = time.monotonic()
+        self._t0 = asyncio.get_running_loop().time()
         self.emit(
             "run_start",
             name=self.s.name,
@@ -165,21 +171,30 @@ class ScenarioRunner:
 
     async def _run(self) -> None:
         topo = self.s.topology
-        self.lab = Lab(
-            LabConfig(
-                sites=topo.sites,
-                backend=self.backend,
-                proxy=topo.proxy,
-                password=topo.password,
-                seed=self.seed,
-                workdir=self.workdir,
-            )
+        config = LabConfig(
+            sites=topo.sites,
+            backend=self.backend,
+            proxy=topo.proxy,
+            password=topo.password,
+            seed=self.seed,
+            workdir=self.workdir,
         )
+        self.lab = SimLab(config) if self.sim else Lab(config)
         self.lab.listeners.append(self._on_lab)
         await self.lab.start()
         self.result.backend = self.lab.backend
         await self._start_parties()
-        self.phone = AsyncPhone(self._endpoint_config())
+        if isinstance(self.lab, SimLab):
+            cfg = self._endpoint_config().model_copy(
+                update={"local_host": self.lab.host(), "local_port": 5060}
+            )
+            self.phone = AsyncPhone(
+                cfg,
+                sockets=functools.partial(SimSockets, self.lab.network),
+                rng=random.Random(f"phone:{self.seed}"),
+            )
+        else:
+            self.phone = AsyncPhone(self._endpoint_config())
         self.phone.subscribe(self._on_phone)
         self.phone.taps.append(self._on_wire)
         await self.phone.start()
@@ -194,7 +209,7 @@ class ScenarioRunner:
                 note=step.note or "",
             )
             if step.action not in ("wait_for", "expect"):
-                self.anchor = started.t
+                self.anchor = (len(self.events) - 1, started.t)
             await self._step(index, step, line)
             self.emit("step_end", index=index, id=step.id, action=step.action)
 
@@ -257,6 +272,23 @@ class ScenarioRunner:
         assert self.lab is not None
         budget = seconds(self.s.timeout, self.env)
         for party in self.s.parties:
+            sites = [party.site] if isinstance(party.site, str) else party.site
+            if isinstance(self.lab, SimLab):
+                callee = SimCallee(
+                    self.lab.network,
+                    (self.lab.host(), 5060),
+                    party.user,
+                    party.calls,
+                    seed=self.seed,
+                )
+                await callee.start()
+                for site in sites:
+                    await callee.register(self.lab.target(site), self.lab.site(site).spec.domain)
+                self.parties.append(callee)
+                self.emit(
+                    "party", name=party.name, kind=party.kind, user=party.user, state="started"
+                )
+                continue
             uas, port = callee_process(
                 self.lab.workdir / "parties",
                 calls=party.calls,
@@ -280,11 +312,8 @@ class ScenarioRunner:
         for task in list(self.tasks):
             task.cancel()
         for name, caller in self.callers:
-            result = await caller.wait() if caller.proc and caller.proc.returncode is None else None
-            if result is None and caller.proc is not None:
-                code = caller.proc.returncode
-                self.emit("party", name=name, kind="caller", state="ended", ok=code == 0)
-            elif result is not None:
+            with contextlib.suppress(TimeoutError):
+                result: SippResult | PartyResult = await asyncio.wait_for(caller.wait(), 35)
                 self.emit("party", name=name, kind="caller", state="ended", ok=result.ok)
             await caller.stop()
         if self.phone is not None:
@@ -338,16 +367,28 @@ class ScenarioRunner:
             assert step.call is not None
             call = step.call
             name = call.as_ or f"call{index}"
-            caller = caller_process(
-                lab.workdir / "parties",
-                lab.target(call.site),
-                call.to,
-                transport=call.transport,
-                hold_ms=call.hold_ms,
-                auto_answer=call.auto_answer,
-                timeout=30,
-                name=name,
-            )
+            caller: SippProcess | SimCaller
+            if isinstance(lab, SimLab):
+                caller = SimCaller(
+                    lab.network,
+                    (lab.host(), 5060),
+                    lab.target(call.site),
+                    call.to,
+                    hold_ms=call.hold_ms,
+                    auto_answer=call.auto_answer,
+                    seed=index,
+                )
+            else:
+                caller = caller_process(
+                    lab.workdir / "parties",
+                    lab.target(call.site),
+                    call.to,
+                    transport=call.transport,
+                    hold_ms=call.hold_ms,
+                    auto_answer=call.auto_answer,
+                    timeout=30,
+                    name=name,
+                )
             await caller.start()
             self.callers.append((name, caller))
             if call.as_:
@@ -392,11 +433,11 @@ class ScenarioRunner:
     async def _expect(self, index: int, step: Step, line: int) -> None:
         match = step.wait_for or step.expect
         assert match is not None
-        start = self.anchor
+        pos, start = self.anchor
         if step.after is not None:
-            start = self._step_time(step.after, start)
+            pos, start = self._step_mark(step.after, (pos, start))
         if step.after_event is not None:  # the first such event (since the after: step)
-            since = self._step_time(step.after, 0.0) if step.after is not None else 0.0
+            since = self._step_mark(step.after, (0, 0.0))[0] if step.after is not None else 0
             anchor_event = await self._await_event(step.after_event, since, self.now() + 30.0)
             if anchor_event is None:
                 what = f"{step.after_event.describe()} (to start the window from)"
@@ -404,17 +445,18 @@ class ScenarioRunner:
                 if step.wait_for is not None:
                     raise StepFailed(what)
                 return
-            start = anchor_event.t
+            pos, start = self.events.index(anchor_event), anchor_event.t
         within = seconds(step.within, self.env) if step.within is not None else 30.0
         deadline = start + within
+        end: int | None = None
         expected = f"{match.describe()} within {within:.3f}s of {start:.3f}s"
         if step.before is not None:
-            deadline = self._step_time(step.before, start)
-            start = 0.0
+            end, deadline = self._step_mark(step.before, (len(self.events), self.now()))
+            pos, start = 0, 0.0
             expected = f"{match.describe()} before step {step.before!r} began ({deadline:.3f}s)"
         if step.absent:
             expected = f"no {expected}"
-            found = await self._await_event(match, start, deadline)
+            found = await self._await_event(match, pos, deadline, end)
             if found is not None:
                 exp = Expectation(index, line, expected, False, describe(found), found.t)
             else:
@@ -423,27 +465,22 @@ class ScenarioRunner:
             return
         if step.count is not None:
             expected = f"at least {step.count} of {expected}"
-            seen = await self._await_count(match, start, deadline, step.count)
+            seen = await self._await_count(match, pos, deadline, step.count)
             passed = len(seen) >= step.count
             observed = f"{len(seen)} at " + ", ".join(f"{e.t:.3f}s" for e in seen[:12])
-            self._record(
-                Expectation(
-                    index, line, expected, passed, observed, seen[-1].t if seen else self.now()
-                )
-            )
+            last = seen[-1].t if seen else self.now()
+            self._record(Expectation(index, line, expected, passed, observed, last))
             if not passed and step.wait_for is not None:
                 raise StepFailed(expected)
             return
-        found = await self._await_event(match, start, deadline)
+        found = await self._await_event(match, pos, deadline, end)
         if found is not None:
             exp = Expectation(index, line, expected, True, describe(found), found.t)
         else:
             seen = [
                 e
-                for e in self.events
-                if e.t >= start
-                and e.kind in ("endpoint", "lab", "sip")
-                and e.data.get("event") == match.event
+                for e in self.events[pos:end]
+                if e.kind in ("endpoint", "lab", "sip") and e.data.get("event") == match.event
             ]
             observed = (
                 ("nothing like it; saw " + "; ".join(describe(e) for e in seen[-3:]))
@@ -455,11 +492,13 @@ class ScenarioRunner:
         if not exp.passed and step.wait_for is not None:
             raise StepFailed(expected)
 
-    def _step_time(self, step_id: str, default: float) -> float:
-        starts = [
-            e.t for e in self.events if e.kind == "step_start" and e.data.get("id") == step_id
+    def _step_mark(self, step_id: str, default: tuple[int, float]) -> tuple[int, float]:
+        marks = [
+            (i, e.t)
+            for i, e in enumerate(self.events)
+            if e.kind == "step_start" and e.data.get("id") == step_id
         ]
-        return starts[-1] if starts else default
+        return marks[-1] if marks else default
 
     def _record(self, exp: Expectation) -> None:
         self.result.expectations.append(exp)
@@ -473,20 +512,18 @@ class ScenarioRunner:
         )
 
     async def _await_event(
-        self, match: EventMatch, start: float, deadline: float
+        self, match: EventMatch, pos: int, deadline: float, end: int | None = None
     ) -> RunEvent | None:
-        checked = 0
+        """The first matching event from stream position ``pos`` (to ``end``), waiting for
+        it until ``deadline``."""
+        checked = pos
         while True:
-            for event in self.events[checked:]:
-                if (
-                    event.t >= start
-                    and event.t <= deadline
-                    and matches(event, match, self.sessions)
-                ):
+            for event in self.events[checked:end]:
+                if event.t <= deadline and matches(event, match, self.sessions):
                     return event
             checked = len(self.events)
             remaining = deadline - self.now()
-            if remaining <= 0:
+            if end is not None or remaining <= 0:
                 return None
             self._arrived.clear()
             try:
@@ -495,13 +532,11 @@ class ScenarioRunner:
                 return None
 
     async def _await_count(
-        self, match: EventMatch, start: float, deadline: float, count: int
+        self, match: EventMatch, pos: int, deadline: float, count: int
     ) -> list[RunEvent]:
         while True:
             seen = [
-                e
-                for e in self.events
-                if start <= e.t <= deadline and matches(e, match, self.sessions)
+                e for e in self.events[pos:] if e.t <= deadline and matches(e, match, self.sessions)
             ]
             remaining = deadline - self.now()
             if len(seen) >= count or remaining <= 0:

@@ -30,10 +30,14 @@ class Link:
 
 class SimNetwork:
     def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.nodes: dict[Address, Deliver] = {}
         self.links: dict[frozenset[str], Link] = {}
         self.default = Link()
+        self.sites: set[str] = set()  # site addresses: site-to-site paths are never hurt
+        self.isolated: set[str] = set()  # sites cut off from everything but other sites
+        self.degraded: dict[str, Link] = {}  # sites whose paths to clients are slow or lossy
         self.sent = 0
         self.dropped = 0
 
@@ -44,6 +48,12 @@ class SimNetwork:
         self.nodes.pop(address, None)
 
     def link(self, a: str, b: str) -> Link:
+        if (a in self.sites) != (b in self.sites):  # a client-to-site path
+            site = a if a in self.sites else b
+            if site in self.isolated:
+                return Link(cut=True)
+            if site in self.degraded:
+                return self.degraded[site]
         return self.links.get(frozenset((a, b)), self.default)
 
     def set_link(self, a: str, b: str, link: Link) -> None:

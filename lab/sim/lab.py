@@ -1,0 +1,141 @@
+"""The lab in simulation: sites on a simulated network, the same faults (process faults on
+the sites, network faults on their paths), the same events and journal as the real lab."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+from lab.lab import FaultRecord, LabConfig, LabEvent
+from lab.sim.network import Link, SimNetwork
+from lab.sim.site import SimSite
+from lab.sites.base import SiteSpec
+
+SIM_FAULTS = ("kill", "hang", "stop", "restart", "down", "partition", "latency", "loss")
+
+
+class SimLab:
+    backend = "sim"
+
+    def __init__(self, config: LabConfig) -> None:
+        self.config = config
+        self.network = SimNetwork(config.seed)
+        self.network.default = Link(latency=0.001, jitter=0.0005)  # the seed decides timings
+        self.id = f"sim-{config.seed}"
+        self.workdir = config.workdir or Path(tempfile.mkdtemp(prefix="geolab-sim-"))
+        self.sites: dict[str, SimSite] = {}
+        self.journal: list[FaultRecord] = []
+        self.events: list[LabEvent] = []
+        self.listeners: list[Callable[[LabEvent], None]] = []
+        self._numbers = itertools.count(1)
+        self._hosts = itertools.count(1)
+
+    @property
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def emit(self, kind: str, /, **data: Any) -> None:
+        event = LabEvent(kind, self.now, data)
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
+
+    def host(self) -> str:
+        """A fresh address on the simulated network (for phones and parties)."""
+        n = next(self._hosts)
+        return f"10.200.{n // 250}.{n % 250 + 1}"
+
+    async def start(self) -> SimLab:
+        specs = {n: SiteSpec(name=n, ip=f"10.{i + 1}.0.1") for i, n in enumerate(self.config.sites)}
+        for name, base in specs.items():
+            peers = {s.domain: (s.ip, s.port) for n, s in specs.items() if n != name}
+            spec = SiteSpec(name=name, ip=base.ip, password=self.config.password, peers=peers)
+            self.sites[name] = SimSite(spec, self.network)
+            self.network.sites.add(spec.ip)
+            await self.sites[name].start()
+            self.emit("site_up", site=name)
+        self.emit("lab_up", backend="sim", sites=list(self.sites))
+        return self
+
+    async def stop(self) -> None:
+        for site in self.sites.values():
+            await site.kill()
+        self.emit("lab_down")
+
+    def site(self, name: str) -> SimSite:
+        try:
+            return self.sites[name]
+        except KeyError:
+            raise LabError(f"no site {name!r}; sites: {', '.join(self.sites)}") from None
+
+    def target(self, name: str) -> tuple[str, int]:
+        return self.site(name).address
+
+    @contextlib.asynccontextmanager
+    async def fault(self, kind: str, site: str, **params: Any) -> AsyncIterator[FaultRecord]:
+        record = await self.apply(kind, site, **params)
+        try:
+            yield record
+        finally:
+            await self.heal(record)
+
+    async def apply(
+        self, kind: str, site: str, *, via: str | None = None, **params: Any
+    ) -> FaultRecord:
+        if kind not in SIM_FAULTS:
+            raise LabError(
+                f"fault {kind!r} is not simulated; simulated faults: {', '.join(SIM_FAULTS)}"
+            )
+        target = self.site(site)
+        ip = target.spec.ip
+        record = FaultRecord(
+            next(self._numbers),
+            kind,
+            site,
+            dict(params),
+            via or ("process" if kind in ("kill", "hang", "stop", "restart") else "network"),
+            self.now,
+        )
+        if kind in ("kill", "stop"):
+            await target.kill()
+            self.emit("site_down", site=site)
+        elif kind == "hang":
+            await target.hang()
+        elif kind == "restart":
+            await target.restart()
+            record.healed_at = self.now
+        elif kind in ("down", "partition"):
+            self.network.isolated.add(ip)
+        elif kind == "latency":
+            self.network.degraded[ip] = Link(
+                latency=float(params.get("latency", 0)) / 1000,
+                jitter=float(params.get("jitter", 0)) / 1000,
+            )
+        elif kind == "loss":
+            self.network.degraded[ip] = Link(loss=float(params.get("percent", 0)) / 100)
+        record.applied_at = self.now
+        self.journal.append(record)
+        self.emit("fault_applied", **record.to_json())
+        return record
+
+    async def heal(self, record: FaultRecord) -> None:
+        if record.healed_at is not None:
+            return
+        site = self.site(record.site)
+        if record.kind in ("kill", "stop"):
+            await site.start()
+            self.emit("site_up", site=record.site)
+        elif record.kind == "hang":
+            await site.resume()
+        elif record.kind in ("down", "partition"):
+            self.network.isolated.discard(site.spec.ip)
+        else:
+            self.network.degraded.pop(site.spec.ip, None)
+        record.healed_at = self.now
+        self.emit("fault_healed", **record.to_json())
