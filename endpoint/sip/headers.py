@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -304,7 +305,9 @@ class Via:
         return dataclasses.replace(self, params=set_param(self.params, name, value))
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_via(value: str) -> Via:
+    """Parse one Via value (cached: values are strings, results are frozen)."""
     s = Scanner(value, "Via")
     s.skip_ws()
     protocol = s.token("protocol name")
@@ -363,7 +366,9 @@ class NameAddr:
         return dataclasses.replace(self, params=set_param(self.params, name, value))
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_name_addr(value: str, where: str) -> NameAddr:
+    """Parse one name-addr value (cached: values are strings, results are frozen)."""
     s = Scanner(value, where)
     s.skip_ws()
     if s.peek() == "*" and where == "Contact":
@@ -412,6 +417,7 @@ class CSeq:
         return f"{self.seq} {self.method}"
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_cseq(value: str) -> CSeq:
     parts = value.split()
     if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii():

@@ -19,7 +19,12 @@ class IdSource:
         self.rng = rng if rng is not None else random.Random()
 
     def token(self, length: int = 16) -> str:
-        return "".join(self.rng.choice(_ALPHABET) for _ in range(length))
+        value = self.rng.getrandbits(6 * length)  # 36 symbols need a little over 5 bits each
+        out = []
+        for _ in range(length):
+            value, digit = divmod(value, 36)
+            out.append(_ALPHABET[digit])
+        return "".join(out)
 
     def branch(self) -> str:
         return MAGIC_COOKIE + self.token(16)

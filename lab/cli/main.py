@@ -58,6 +58,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from bench.lab import main as bench_lab
 
         return bench_lab(trials=args.trials)
+    if args.what == "sim":
+        from bench.sim import main as bench_sim
+
+        return bench_sim()
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return EXIT_INVALID
 
@@ -79,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", help="run a benchmark and print its figures", epilog="example: geolab bench sip"
     )
-    bench.add_argument("what", choices=["sip", "endpoint", "lab"])
+    bench.add_argument("what", choices=["sip", "endpoint", "lab", "sim"])
     bench.add_argument("--registrations", type=int, default=5000, help="sip: how many")
     bench.add_argument("--trials", type=int, default=20, help="endpoint, lab: trials per figure")
     bench.set_defaults(func=cmd_bench)
