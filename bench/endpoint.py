@@ -99,7 +99,7 @@ async def failover_dials(
     uas, port = callee_process(
         rundir, calls=trials, timeout=30 + trials * 5, name=f"callee-{known_down}"
     )
-    await register_party(b.address, b.spec.domain, "6001", host="127.0.0.1", port=port)
+    await register_party(b.address, b.spec.domain, "6001", host=uas.host, port=port)
     samples = []
     ka = {"keepalive": "options", **KEEPALIVE} if known_down else {}
     async with uas, AsyncPhone(config(a, b, "udp", **ka)) as phone:

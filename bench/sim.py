@@ -83,9 +83,7 @@ def main() -> int:
     started = time.perf_counter()
     figures = run(day(seed=1))
     wall = time.perf_counter() - started
-    print(
-        "  24 h drill, one endpoint, 2 connections, keep-alive 5 s, site A flapping every 10 min"
-    )
+    print("  24 h drill, one endpoint, 2 connections, keep-alive 5 s, site A flapping every 10 min")
     print(
         f"  wall time {wall:.2f} s for {figures['virtual'] / 3600:.1f} h of virtual time "
         f"(speed-up x{figures['virtual'] / wall:,.0f}; target: under 1 s)"

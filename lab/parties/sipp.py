@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from lab.errors import LabError
-from lab.net import free_port
+from lab.net import allocate_address, free_port
 from lab.parties.scenarios import callee, caller
 from lab.procs import signal_group, wait_group_gone
 
@@ -58,8 +58,11 @@ class SippResult:
 class SippProcess:
     """A SIPp run: ``async with SippProcess(args, …) as p: … await p.wait()``."""
 
-    def __init__(self, args: list[str], *, timeout: float, rundir: Path, name: str) -> None:
+    def __init__(
+        self, args: list[str], *, timeout: float, rundir: Path, name: str, host: str = "127.0.0.1"
+    ) -> None:
         self.args = args
+        self.host = host  # the address it listens on
         self.timeout = timeout
         self.rundir = rundir
         self.name = name
@@ -123,6 +126,12 @@ class SippProcess:
         await self.stop()
 
 
+def _place(host: str | None) -> tuple[str, int]:
+    if host is None:
+        return allocate_address(5060), 5060
+    return host, free_port(host)
+
+
 def scenario_file(rundir: Path, name: str, text: str) -> Path:
     rundir.mkdir(parents=True, exist_ok=True)
     path = rundir / f"{name}.xml"
@@ -133,16 +142,16 @@ def scenario_file(rundir: Path, name: str, text: str) -> Path:
 def callee_process(
     rundir: Path,
     *,
-    host: str = "127.0.0.1",
+    host: str | None = None,
     transport: str = "udp",
     calls: int = 1,
     timeout: float = 30.0,
     ring_ms: int = 0,
     name: str = "callee",
 ) -> tuple[SippProcess, int]:
-    """A SIPp UAS on a fresh port; returns the process (not started) and the port."""
-
-    port = free_port(host)
+    """A SIPp UAS on its own loopback address (``proc.host``); returns the process (not
+    started) and its port. Its own address: no other test can take the port meanwhile."""
+    host, port = _place(host)
     xml = scenario_file(rundir, name, callee(ring_ms=ring_ms))
     args = [
         "-sf",
@@ -158,7 +167,7 @@ def callee_process(
         "-l",
         str(max(1, calls)),
     ]
-    return SippProcess(args, timeout=timeout, rundir=rundir, name=name), port
+    return SippProcess(args, timeout=timeout, rundir=rundir, name=name, host=host), port
 
 
 def caller_process(
@@ -166,7 +175,7 @@ def caller_process(
     target: tuple[str, int],
     dn: str,
     *,
-    host: str = "127.0.0.1",
+    host: str | None = None,
     transport: str = "udp",
     hold_ms: int = 500,
     auto_answer: bool = False,
@@ -174,8 +183,7 @@ def caller_process(
     name: str = "caller",
 ) -> SippProcess:
     """A SIPp UAC that calls ``dn`` through the site at ``target``."""
-
-    port = free_port(host)
+    host, port = _place(host)
     xml = scenario_file(rundir, name, caller(hold_ms=hold_ms, auto_answer=auto_answer))
     args = [
         "-sf",
@@ -194,7 +202,7 @@ def caller_process(
         "1",
         f"{target[0]}:{target[1]}",
     ]
-    return SippProcess(args, timeout=timeout, rundir=rundir, name=name)
+    return SippProcess(args, timeout=timeout, rundir=rundir, name=name, host=host)
 
 
 async def run_sipp(args: list[str], *, timeout: float, cwd: Path | None = None) -> SippResult:

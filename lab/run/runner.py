@@ -301,7 +301,7 @@ class ScenarioRunner:
                     self.lab.target(site),
                     self.lab.site(site).spec.domain,
                     party.user,
-                    host="127.0.0.1",
+                    host=uas.host,
                     port=port,
                 )
             await uas.start()

@@ -123,7 +123,7 @@ def test_dial_on_a_dead_connection_goes_out_via_the_other_site(
 
     async def main() -> None:
         uas, port = callee_process(tmp_path, calls=1, timeout=20)
-        await register_party(b.address, b.spec.domain, "6001", host="127.0.0.1", port=port)
+        await register_party(b.address, b.spec.domain, "6001", host=uas.host, port=port)
         async with uas, AsyncPhone(cfg) as phone:
             await both_available(phone)
             await a.kill()
@@ -200,9 +200,7 @@ def test_second_call_holds_the_first(
     async def main() -> None:
         uas, port = callee_process(tmp_path, calls=2, timeout=20)
         for site in (a, b):
-            await register_party(
-                site.address, site.spec.domain, "6001", host="127.0.0.1", port=port
-            )
+            await register_party(site.address, site.spec.domain, "6001", host=uas.host, port=port)
         async with uas, AsyncPhone(cfg) as phone:
             await both_available(phone)
             first = phone.dial(0, "6001")
