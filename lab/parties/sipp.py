@@ -25,6 +25,10 @@ FLAGS = ["-nostdin", "-default_behaviors", "all,-abortunexp", "-trace_err"]
 
 
 def sipp_binary() -> str | None:
+    """SIPp's path (GEOLAB_SIPP overrides it; "none" hides an installed one)."""
+    configured = os.environ.get("GEOLAB_SIPP")
+    if configured is not None:
+        return None if configured in ("", "none") else configured
     return shutil.which("sipp")
 
 

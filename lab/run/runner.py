@@ -17,15 +17,22 @@ from endpoint.sip.events import Address
 from endpoint.sip.message import Message, Request
 from lab.errors import LabError
 from lab.lab import FaultRecord, Lab, LabConfig, LabEvent
+from lab.net import allocate_address
 from lab.parties.register import register_party
-from lab.parties.sipp import SippProcess, SippResult, callee_process, caller_process
+from lab.parties.sipp import (
+    SippProcess,
+    SippResult,
+    callee_process,
+    caller_process,
+    sipp_binary,
+)
 from lab.run.checks import check_invariant, describe, matches
 from lab.run.events import Expectation, RunEvent, ScenarioResult
 from lab.scenario.expr import seconds
 from lab.scenario.schema import ConnectionSpec, EventMatch, Scenario, Step
 from lab.sim.lab import SimLab
 from lab.sim.network import SimSockets
-from lab.sim.parties import PartyResult, SimCallee, SimCaller
+from lab.sim.parties import Net, PartyResult, SimCallee, SimCaller, UdpNet
 
 Listener = Callable[[RunEvent], None]
 
@@ -273,14 +280,13 @@ class ScenarioRunner:
         budget = seconds(self.s.timeout, self.env)
         for party in self.s.parties:
             sites = [party.site] if isinstance(party.site, str) else party.site
-            if isinstance(self.lab, SimLab):
-                callee = SimCallee(
-                    self.lab.network,
-                    (self.lab.host(), 5060),
-                    party.user,
-                    party.calls,
-                    seed=self.seed,
+            if isinstance(self.lab, SimLab) or sipp_binary() is None:  # geolab's Python callee
+                net: Net = self.lab.network if isinstance(self.lab, SimLab) else UdpNet()
+                where = (
+                    self.lab.host() if isinstance(self.lab, SimLab) else allocate_address(),
+                    5060,
                 )
+                callee = SimCallee(net, where, party.user, party.calls, seed=self.seed)
                 await callee.start()
                 for site in sites:
                     await callee.register(self.lab.target(site), self.lab.site(site).spec.domain)
@@ -368,10 +374,12 @@ class ScenarioRunner:
             call = step.call
             name = call.as_ or f"call{index}"
             caller: SippProcess | SimCaller
-            if isinstance(lab, SimLab):
+            if isinstance(lab, SimLab) or sipp_binary() is None:  # geolab's Python caller
+                net = lab.network if isinstance(lab, SimLab) else UdpNet()
+                where = (lab.host() if isinstance(lab, SimLab) else allocate_address(), 5060)
                 caller = SimCaller(
-                    lab.network,
-                    (lab.host(), 5060),
+                    net,
+                    where,
                     lab.target(call.site),
                     call.to,
                     hold_ms=call.hold_ms,

@@ -1,13 +1,18 @@
-"""Remote parties in the simulation: a callee that answers (the SIPp callee's part) and a
-caller that calls through a site and hangs up (the SIPp caller's part)."""
+"""Remote parties in Python: a callee that answers (the SIPp callee's part) and a caller
+that calls through a site and hangs up (the SIPp caller's part). They run on the simulated
+network, or on real UDP sockets (:class:`UdpNet`) where SIPp is not installed."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import socket
 from dataclasses import dataclass
+from typing import Protocol
 
 from endpoint.sip.builder import build_request, via_value
+from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, RequestReceived, ResponseReceived
 from endpoint.sip.ids import IdSource
 from endpoint.sip.layer import TransactionLayer
@@ -15,7 +20,46 @@ from endpoint.sip.message import Message, Request, Response, make_response
 from endpoint.sip.parser import parse_message
 from endpoint.sip.sdp import Sdp, parse_sdp
 from endpoint.sip.uri import SipURI
-from lab.sim.network import SimNetwork
+from lab.sim.network import Deliver
+
+
+class Net(Protocol):
+    def attach(self, address: Address, deliver: Deliver) -> None: ...
+    def detach(self, address: Address) -> None: ...
+    def send(self, src: Address, dst: Address, data: bytes, transport: str) -> bool: ...
+
+
+class UdpNet:
+    """``attach`` / ``send`` / ``detach`` on real UDP sockets, one per party address."""
+
+    def __init__(self) -> None:
+        self.socks: dict[Address, socket.socket] = {}
+
+    def attach(self, address: Address, deliver: Deliver) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(address)
+        sock.setblocking(False)
+        self.socks[address] = sock
+        asyncio.get_running_loop().add_reader(sock, self._read, sock, deliver)
+
+    def _read(self, sock: socket.socket, deliver: Deliver) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            data, source = sock.recvfrom(65535)
+            with contextlib.suppress(ParseError):
+                deliver(data, (source[0], source[1]), "udp")
+
+    def detach(self, address: Address) -> None:
+        sock = self.socks.pop(address, None)
+        if sock is not None:
+            asyncio.get_running_loop().remove_reader(sock)
+            sock.close()
+
+    def send(self, src: Address, dst: Address, data: bytes, transport: str) -> bool:
+        sock = self.socks.get(src)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.sendto(data, dst)
+        return True
 
 
 @dataclass(frozen=True)
@@ -25,7 +69,7 @@ class PartyResult:
 
 
 class _Party:
-    def __init__(self, network: SimNetwork, address: Address, seed: int) -> None:
+    def __init__(self, network: Net, address: Address, seed: int) -> None:
         self.network = network
         self.address = address
         self.layer = TransactionLayer()
@@ -94,7 +138,7 @@ class SimCallee(_Party):
     """Registers ``user`` on the given sites, answers every INVITE, every re-INVITE and BYE."""
 
     def __init__(
-        self, network: SimNetwork, address: Address, user: str, calls: int, seed: int = 0
+        self, network: Net, address: Address, user: str, calls: int, seed: int = 0
     ) -> None:
         super().__init__(network, address, seed)
         self.user = user
@@ -146,7 +190,7 @@ class SimCaller(_Party):
 
     def __init__(
         self,
-        network: SimNetwork,
+        network: Net,
         address: Address,
         site: Address,
         dn: str,

@@ -107,3 +107,35 @@ def _has_kamailio() -> bool:
     from lab.sites.kamailio import kamailio_binary
 
     return kamailio_binary() is not None
+
+
+def test_drills_run_with_only_python(tmp_path: Path) -> None:
+    """Without Kamailio and SIPp: the embedded sites and geolab's Python parties stand in."""
+    env = {**os.environ, "GEOLAB_KAMAILIO": "none", "GEOLAB_SIPP": "none"}
+    library = Path(__file__).parents[2] / "scenarios"
+    drills = [
+        str(library / f"{n}.yaml")
+        for n in ("dial-failover-known-down", "inbound-via-b-while-a-down", "second-line-rings")
+    ]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab.cli.main",
+            "run",
+            *drills,
+            "-n",
+            "3",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3/3 scenarios passed" in result.stdout
+    (junit,) = tmp_path.glob("*/junit.xml")
+    assert junit.read_text().count('name="backend" value="embedded"') == 3
