@@ -16,6 +16,7 @@ import time
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatusChanged
+from lab.fleet import FleetResult, run_fleet
 from lab.lab import LabConfig
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
@@ -78,7 +79,24 @@ async def day(seed: int) -> dict[str, float]:
     }
 
 
-def main() -> int:
+async def fleet(endpoints: int) -> FleetResult:
+    lab = SimLab(LabConfig(seed=1))
+    await lab.start()
+    # reg_interval 300 s, site A down from minute 5 to minute 15, then the storm
+    result = await run_fleet(
+        lab,
+        endpoints,
+        reg_interval=300,
+        retry_interval=30,
+        outage_at=300,
+        outage_for=600,
+        settle=2700,
+    )
+    await lab.stop()
+    return result
+
+
+def main(endpoints: int = 1000) -> int:
     print("geolab bench sim")
     started = time.perf_counter()
     figures = run(day(seed=1))
@@ -93,7 +111,23 @@ def main() -> int:
         f"{figures['messages']:,.0f} messages on the simulated wire "
         f"({figures['messages'] / wall:,.0f} messages/s), {figures['changes']:.0f} status changes"
     )
-    print("  fleet (10,000 endpoints) and `geolab bench fleet`: not built yet")
+    started = time.perf_counter()
+    result = run(fleet(endpoints))
+    wall = time.perf_counter() - started
+    summary = result.summary()
+    print(
+        f"  fleet: {endpoints:,} endpoints x 2 connections, reg_interval 300 s, site A down "
+        f"10 min, 1 h virtual: wall {wall:.1f} s (target for 10,000: under 20 s)"
+    )
+    print(
+        f"  recovery after site A returns: p50 {summary['p50']:.2f} s, p90 {summary['p90']:.2f} s, "
+        f"p99 {summary['p99']:.2f} s, max {summary['max']:.2f} s, unrecovered {result.unrecovered}"
+    )
+    print(
+        f"  peak REGISTER load per second: site a {result.peak('a'):,}, site b {result.peak('b'):,}"
+    )
+    for line in result.histogram():
+        print(f"    {line}")
     return 0
 
 
