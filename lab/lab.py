@@ -98,7 +98,29 @@ class LabEvent:
     data: dict[str, Any]
 
 
-class Lab:
+class FaultScope:
+    """``async with lab.fault(kind, site, …)``: apply a fault, heal it however the block
+    ends. For any lab that has ``apply`` and ``heal`` (the real one and the simulated one)."""
+
+    async def apply(
+        self, kind: str, site: str, *, via: str | None = None, **params: Any
+    ) -> FaultRecord:
+        raise NotImplementedError
+
+    async def heal(self, record: FaultRecord) -> None:
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def fault(self, kind: str, site: str, **params: Any) -> AsyncIterator[FaultRecord]:
+        """Apply a fault; heal it when the block ends, however it ends."""
+        record = await self.apply(kind, site, **params)
+        try:
+            yield record
+        finally:
+            await asyncio.shield(self.heal(record))
+
+
+class Lab(FaultScope):
     def __init__(self, config: LabConfig | None = None) -> None:
         self.config = config or LabConfig()
         self.id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_ids)}"
@@ -253,15 +275,6 @@ class Lab:
         return {name: self.target(name) for name in self.sites}
 
     # --- faults ---------------------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def fault(self, kind: str, site: str, **params: Any) -> AsyncIterator[FaultRecord]:
-        """Apply a fault; heal it when the block ends, however it ends."""
-        record = await self.apply(kind, site, **params)
-        try:
-            yield record
-        finally:
-            await asyncio.shield(self.heal(record))
-
     async def apply(
         self, kind: str, site: str, *, via: str | None = None, **params: Any
     ) -> FaultRecord:

@@ -4,15 +4,14 @@ the sites, network faults on their paths), the same events and journal as the re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.lab import FaultRecord, LabConfig, LabEvent
+from lab.lab import FaultRecord, FaultScope, LabConfig, LabEvent
 from lab.sim.network import Link, SimNetwork
 from lab.sim.site import SimSite
 from lab.sites.base import SiteSpec
@@ -20,7 +19,7 @@ from lab.sites.base import SiteSpec
 SIM_FAULTS = ("kill", "hang", "stop", "restart", "down", "partition", "latency", "loss")
 
 
-class SimLab:
+class SimLab(FaultScope):
     backend = "sim"
 
     def __init__(self, config: LabConfig) -> None:
@@ -76,14 +75,6 @@ class SimLab:
 
     def target(self, name: str) -> tuple[str, int]:
         return self.site(name).address
-
-    @contextlib.asynccontextmanager
-    async def fault(self, kind: str, site: str, **params: Any) -> AsyncIterator[FaultRecord]:
-        record = await self.apply(kind, site, **params)
-        try:
-            yield record
-        finally:
-            await self.heal(record)
 
     async def apply(
         self, kind: str, site: str, *, via: str | None = None, **params: Any
