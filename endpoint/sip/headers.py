@@ -260,8 +260,28 @@ def split_values(name: str, value: str) -> list[str]:
     return [part.strip() for part in split_top_level(value)]
 
 
+_TOK = r"[A-Za-z0-9\-.!%*_+`'~]"
+_SIMPLE_PARAMS = re.compile(rf"(?:;{_TOK}+(?:={_TOK.rstrip(']')}:\[\]]+)?)*")
+_SIMPLE_VIA = re.compile(
+    rf"SIP/2\.0/({_TOK}+) ([A-Za-z0-9_\-][A-Za-z0-9\-._]*)(?::(\d{{1,5}}))?((?:;.*)?)"
+)
+
+
+def _simple_params(text: str) -> Params:
+    """Parameters written without spaces or quotes (the common case), split directly."""
+    out: list[tuple[str, str | None]] = []
+    for item in text.split(";")[1:]:
+        name, eq, value = item.partition("=")
+        out.append((name, value if eq else None))
+    return tuple(out)
+
+
 def parse_params(scanner: Scanner) -> Params:
     """``*( SEMI generic-param )``: names are tokens, values tokens, hosts or quoted."""
+    rest = scanner.text[scanner.pos :]
+    if _SIMPLE_PARAMS.fullmatch(rest):
+        scanner.pos = len(scanner.text)
+        return _simple_params(rest)
     params: list[tuple[str, str | None]] = []
     while scanner.accept(";"):
         name = scanner.token("parameter name")
@@ -308,6 +328,16 @@ class Via:
 @functools.lru_cache(maxsize=8192)
 def parse_via(value: str) -> Via:
     """Parse one Via value (cached: values are strings, results are frozen)."""
+    fast = _SIMPLE_VIA.fullmatch(value)
+    if fast is not None and _SIMPLE_PARAMS.fullmatch(fast.group(4)):
+        port = fast.group(3)
+        if port is None or int(port) <= 65535:
+            return Via(transport=fast.group(1).upper(), host=fast.group(2),
+                       port=int(port) if port else None, params=_simple_params(fast.group(4)))
+    return _parse_via_scanned(value)
+
+
+def _parse_via_scanned(value: str) -> Via:
     s = Scanner(value, "Via")
     s.skip_ws()
     protocol = s.token("protocol name")

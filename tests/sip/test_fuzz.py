@@ -128,3 +128,35 @@ def test_generated_messages_round_trip(message: Request | Response) -> None:
 @given(sip_uris())
 def test_uri_round_trip(uri: SipURI) -> None:
     assert parse_uri(str(uri)) == uri
+
+
+via_text = st.builds(
+    lambda transport, host, port, params: f"SIP/2.0/{transport} {host}{port}{params}",
+    st.sampled_from(["UDP", "TCP", "tls", "SCTP", "X-1"]),
+    st.from_regex(
+        r"[a-z0-9][a-z0-9.\-_]{0,12}|\[::1\]|[0-9]{1,3}(\.[0-9]{1,3}){3}", fullmatch=True
+    ),
+    st.sampled_from(["", ":5060", ":1", ":65535", ":65536", ":0"]),
+    st.lists(
+        st.tuples(
+            token,
+            st.none()
+            | st.text(string.ascii_letters + string.digits + ".:-[]", min_size=1, max_size=8),
+        ),
+        max_size=4,
+    ).map(lambda ps: "".join(f";{k}" if v is None else f";{k}={v}" for k, v in ps)),
+)
+
+
+@settings(max_examples=400)
+@given(via_text)
+def test_via_fast_path_agrees_with_the_scanner(value: str) -> None:
+    from endpoint.sip.headers import _parse_via_scanned, parse_via
+
+    def outcome(fn):  # type: ignore[no-untyped-def]
+        try:
+            return fn(value)
+        except ParseError as exc:
+            return ("error", exc.where)
+
+    assert outcome(parse_via) == outcome(_parse_via_scanned)
