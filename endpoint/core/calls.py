@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from endpoint.core.connection import Connection
 from endpoint.core.events import ConnectionStatus, SessionStatus, SessionStatusChanged
 from endpoint.core.session import Session
-from endpoint.sip.builder import build_request
+from endpoint.sip.builder import build_request, same_branch_request
 from endpoint.sip.errors import LocalProtocolError, ParseError
 from endpoint.sip.events import RequestReceived, ResponseReceived, StrayResponse
 from endpoint.sip.headers import Headers
@@ -532,16 +532,7 @@ class CallControl:
         return Request(method=method, uri=uri, headers=headers, body=body)
 
     def _cancel(self, invite: Request) -> Request:
-        headers = Headers()
-        headers.add("Via", invite.headers.get("Via") or "")
-        for route in invite.headers.get_all("Route"):
-            headers.add("Route", route)
-        headers.add("Max-Forwards", "70")
-        headers.add("From", invite.headers.get("From") or "")
-        headers.add("To", invite.headers.get("To") or "")
-        headers.add("Call-ID", invite.call_id)
-        headers.add("CSeq", f"{invite.cseq.seq} CANCEL")
-        return Request(method="CANCEL", uri=invite.uri, headers=headers)
+        return same_branch_request(invite, "CANCEL", invite.headers.get("To") or "")
 
     def _response(self, s: Session, request: Request, status: int) -> Response:
         response = make_response(request, status, to_tag=s.local_tag)

@@ -41,3 +41,18 @@ def build_request(
     if body and content_type:
         headers.add("Content-Type", content_type)
     return Request(method=method, uri=uri, headers=headers, body=body)
+
+
+def same_branch_request(invite: Request, method: str, to: str) -> Request:
+    """A CANCEL (RFC 3261 9.1) or the ACK for a non-2xx answer (17.1.1.3): the INVITE's top
+    Via (same branch), Route set, From, Call-ID and CSeq number, with ``to`` as To."""
+    headers = Headers()
+    headers.add("Via", invite.headers.get("Via") or "")
+    for route in invite.headers.get_all("Route"):
+        headers.add("Route", route)
+    headers.add("Max-Forwards", "70")
+    headers.add("From", invite.headers.get("From") or "")
+    headers.add("To", to)
+    headers.add("Call-ID", invite.call_id)
+    headers.add("CSeq", f"{invite.cseq.seq} {method}")
+    return Request(method=method, uri=invite.uri, headers=headers)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
+from endpoint.sip.builder import same_branch_request
 from endpoint.sip.errors import TransactionStateError
 from endpoint.sip.events import (
     Address,
@@ -27,7 +28,6 @@ from endpoint.sip.events import (
     TransactionTerminated,
     TxKey,
 )
-from endpoint.sip.headers import Headers
 from endpoint.sip.message import Request, Response, make_response
 from endpoint.sip.timers import Timer, TimerConfig, is_reliable
 
@@ -341,17 +341,7 @@ class Transaction:
 
     def ack_for(self, response: Response) -> Request:
         """The ACK for a non-2xx final response (RFC 3261 17.1.1.3): same branch."""
-        req = self.request
-        headers = Headers()
-        headers.add("Via", req.headers.get("Via") or "")
-        for route in req.headers.get_all("Route"):
-            headers.add("Route", route)
-        headers.add("Max-Forwards", "70")
-        headers.add("From", req.headers.get("From") or "")
-        headers.add("To", response.headers.get("To") or "")
-        headers.add("Call-ID", req.call_id)
-        headers.add("CSeq", f"{req.cseq.seq} ACK")
-        return Request(method="ACK", uri=req.uri, headers=headers)
+        return same_branch_request(self.request, "ACK", response.headers.get("To") or "")
 
     def _send_response(self, now: float, message: Response | Request | None) -> None:
         assert isinstance(message, Response)
