@@ -332,8 +332,12 @@ def parse_via(value: str) -> Via:
     if fast is not None and _SIMPLE_PARAMS.fullmatch(fast.group(4)):
         port = fast.group(3)
         if port is None or int(port) <= 65535:
-            return Via(transport=fast.group(1).upper(), host=fast.group(2),
-                       port=int(port) if port else None, params=_simple_params(fast.group(4)))
+            return Via(
+                transport=fast.group(1).upper(),
+                host=fast.group(2),
+                port=int(port) if port else None,
+                params=_simple_params(fast.group(4)),
+            )
     return _parse_via_scanned(value)
 
 
