@@ -1,9 +1,10 @@
 """A fleet of endpoints on one lab: a registration storm when a site comes back.
 
-Every endpoint has two connections (sites a and b). Site a goes down for a while; when it
-returns, every endpoint re-registers there. The result: the distribution of the times from
-the site's return to each endpoint's Available, and the REGISTER load each site saw per
-second. Runs on real sites (sockets) or in simulation (virtual time)."""
+Every endpoint has one connection per site. One site goes down for a while (killed, hung or
+cut off); when it returns, every endpoint registers there again. The result: the
+distribution of the times from the site's return to each endpoint's registration there, and the
+REGISTER load each site saw per second. Runs on real sites (sockets) or in simulation
+(virtual time)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import functools
 import random
 import statistics
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
-from endpoint.core.events import ConnectionStatus, ConnectionStatusChanged, PhoneEvent
+from endpoint.core.events import PhoneEvent
+from endpoint.sip.message import Response
 from lab.lab import Lab
 from lab.sim.lab import SimLab
 from lab.sim.network import SimSockets
@@ -27,9 +30,11 @@ from lab.sim.network import SimSockets
 @dataclass
 class FleetResult:
     endpoints: int
-    recovery: list[float] = field(default_factory=list)  # s from the site's return to Available
+    outage_site: str = "a"
+    recovery: list[float] = field(default_factory=list)  # s from the site's return to registered
     load: dict[str, Counter[int]] = field(default_factory=dict)  # site -> second -> REGISTERs
     unrecovered: int = 0
+    back_at: float = 0.0  # when the site returned, s since the fleet started
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.recovery)
@@ -39,18 +44,21 @@ class FleetResult:
             else float("nan")
         )
 
-    def histogram(self, bins: int = 10, width: int = 40) -> list[str]:
+    def bins(self, count: int = 10) -> list[tuple[float, float, int]]:
+        """The recovery histogram: (from, to, endpoints) for ``count`` equal bins."""
         if not self.recovery:
-            return ["(no recovery)"]
+            return []
         lo, hi = min(self.recovery), max(self.recovery)
-        step = (hi - lo) / bins or 1.0
-        counts = Counter(min(bins - 1, int((r - lo) / step)) for r in self.recovery)
-        top = max(counts.values())
-        return [
-            f"{lo + i * step:9.3f}s {'#' * round(width * counts.get(i, 0) / top):<{width}} "
-            f"{counts.get(i, 0)}"
-            for i in range(bins)
-        ]
+        step = (hi - lo) / count or 1.0
+        counts = Counter(min(count - 1, int((r - lo) / step)) for r in self.recovery)
+        return [(lo + i * step, lo + (i + 1) * step, counts.get(i, 0)) for i in range(count)]
+
+    def histogram(self, bins: int = 10, width: int = 40) -> list[str]:
+        drawn = self.bins(bins)
+        if not drawn:
+            return ["(no recovery)"]
+        top = max(n for _, _, n in drawn)
+        return [f"{lo:9.3f}s {'#' * round(width * n / top):<{width}} {n}" for lo, _, n in drawn]
 
     def peak(self, site: str) -> int:
         return max(self.load.get(site, Counter()).values(), default=0)
@@ -67,43 +75,75 @@ class FleetResult:
             "peak_register_per_s": {s: self.peak(s) for s in self.load},
         }
 
+    def to_json(self) -> dict[str, Any]:
+        """What the timeline keeps: summary, histogram and the load per second per site."""
+        return {
+            **self.summary(),
+            "outage_site": self.outage_site,
+            "back_at": round(self.back_at, 6),
+            "histogram": [[round(lo, 6), round(hi, 6), n] for lo, hi, n in self.bins()],
+            "load": {
+                site: [[s, n] for s, n in sorted(per_s.items())]
+                for site, per_s in self.load.items()
+            },
+        }
+
 
 async def run_fleet(
     lab: Lab | SimLab,
     endpoints: int,
     *,
+    sites: Sequence[str] = ("a", "b"),
+    outage_site: str = "a",
+    outage_kind: str = "kill",
     reg_interval: float = 300,
     retry_interval: float = 30,
     transaction_timeout: float = 8,
     outage_at: float = 60,
     outage_for: float = 120,
     settle: float = 120,
+    boot: float = 1.0,
     seed: int = 0,
+    t0: float | None = None,
+    on_phone: Callable[[int, PhoneEvent], None] | None = None,
 ) -> FleetResult:
+    """Start ``endpoints`` phones (spread over ``boot`` seconds, as real phones boot), take
+    ``outage_site`` down at ``outage_at`` for ``outage_for``, then wait up to ``settle`` for
+    every phone to be Available there again."""
     loop = asyncio.get_running_loop()
-    result = FleetResult(endpoints, load={"a": Counter(), "b": Counter()})
-    t0 = loop.time()
+    result = FleetResult(endpoints, outage_site, load={s: Counter() for s in sites})
+    t0 = loop.time() if t0 is None else t0  # the origin of back_at and of the load's seconds
     back_at: float | None = None
     recovered: set[int] = set()
     all_back = asyncio.Event()
+    watched = lab.target(outage_site)
+    by_target = {lab.target(s): s for s in sites}
 
     def on_event(i: int, event: PhoneEvent) -> None:
+        if on_phone is not None:
+            on_phone(i, event)
+
+    def tap(i: int, direction: str, message: Any, peer: Any, transport: str) -> None:
+        if direction == "out":
+            if getattr(message, "method", None) == "REGISTER":
+                site = by_target.get(peer)
+                if site is not None:
+                    result.load[site][int(loop.time() - t0)] += 1
+            return
+        # registered there again: the site's 2xx to a REGISTER, whether or not the phone had
+        # noticed the outage (a phone that had not is only back at its next renewal)
         if (
-            isinstance(event, ConnectionStatusChanged)
-            and event.connection == 0
-            and event.status is ConnectionStatus.AVAILABLE
-            and back_at is not None
+            back_at is not None
             and i not in recovered
+            and peer == watched
+            and isinstance(message, Response)
+            and 200 <= message.status < 300
+            and message.cseq.method == "REGISTER"
         ):
             recovered.add(i)
-            result.recovery.append(event.t - back_at)
+            result.recovery.append(loop.time() - back_at)
             if len(recovered) == endpoints:
                 all_back.set()
-
-    def tap(direction: str, message: Any, peer: Any, transport: str) -> None:
-        if direction == "out" and getattr(message, "method", None) == "REGISTER":
-            site = "a" if peer == lab.target("a") else "b"
-            result.load[site][int(loop.time() - t0)] += 1
 
     phones = []
     rng = random.Random(seed)
@@ -119,7 +159,7 @@ async def run_fleet(
                 retry_interval=retry_interval,
                 transaction_timeout=transaction_timeout,
             )
-            for c, n in enumerate(("a", "b"))
+            for c, n in enumerate(sites)
         ]
         if isinstance(lab, SimLab):
             cfg = EndpointConfig(local_host=lab.host(), local_port=5060, connections=conns)
@@ -131,20 +171,25 @@ async def run_fleet(
         else:
             phone = AsyncPhone(EndpointConfig(connections=conns), rng=random.Random(rng.random()))
         phone.subscribe(functools.partial(on_event, i))
-        phone.taps.append(tap)
+        phone.taps.append(functools.partial(tap, i))
         phones.append(phone)
-    # start-up spread over one second, as real phones boot
-    for phone in phones:
-        await phone.start()
-        await asyncio.sleep(1.0 / endpoints)
-    await asyncio.sleep(max(0.0, outage_at - (loop.time() - t0)))
-    record = await lab.apply("kill", "a")
-    await asyncio.sleep(outage_for)
-    await lab.heal(record)
-    back_at = loop.time()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(all_back.wait(), settle)
-    result.unrecovered = endpoints - len(recovered)
-    for phone in phones:
-        await phone.close(unregister=False)
+    start = loop.time()
+    try:
+        for phone in phones:
+            await phone.start()
+            await asyncio.sleep(boot / endpoints)
+        await asyncio.sleep(max(0.0, outage_at - (loop.time() - start)))
+        record = await lab.apply(outage_kind, outage_site)
+        await asyncio.sleep(outage_for)
+        # the return starts when the heal does: a restarted site may answer before the lab
+        # has seen it ready, and those answers count
+        back_at = loop.time()
+        result.back_at = back_at - t0
+        await lab.heal(record)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_back.wait(), settle)
+        result.unrecovered = endpoints - len(recovered)
+    finally:
+        for phone in phones:
+            await phone.close(unregister=False)
     return result

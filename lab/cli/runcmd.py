@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.report import write_reports
+from lab.report.fleettext import fleet_lines
 from lab.report.timeline import read_timeline
 from lab.run.events import RunEvent, ScenarioResult
 from lab.run.runner import run_scenario
@@ -76,6 +77,9 @@ class Console:
             )
         elif event.kind == "error":
             self.print(f"  [red]error: {d['message']}[/red]")
+        elif event.kind == "fleet":
+            for line in fleet_lines(d):
+                self.print(f"  [dim]{event.t:7.3f}s[/dim]   {line}")
 
 
 async def run_all(paths: list[Path], args: argparse.Namespace, quiet: bool) -> list[ScenarioResult]:

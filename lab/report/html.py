@@ -93,6 +93,83 @@ def lanes_svg(r: ScenarioResult) -> str:
     return "".join(parts)
 
 
+SITE_COLORS = ("#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+
+
+def fleet_of(r: ScenarioResult) -> dict[str, Any] | None:
+    return next((e.data for e in r.events if e.kind == "fleet"), None)
+
+
+def fleet_html(d: dict[str, Any]) -> str:
+    """The storm: percentiles, a histogram of re-registration times, REGISTER/s per site."""
+    peaks = ", ".join(f"{s}: {n}" for s, n in sorted(d["peak_register_per_s"].items()))
+    declared = (
+        f" (of {d['declared']} declared)"
+        if d.get("declared", d["endpoints"]) != d["endpoints"]
+        else ""
+    )
+    table = (
+        '<table class="fleet"><tr><th>endpoints</th><th>p50</th><th>p90</th><th>p99</th>'
+        "<th>max</th><th>unrecovered</th><th>peak REGISTER/s</th></tr>"
+        f"<tr><td>{d['endpoints']}{declared}</td><td>{d['p50']:.3f}s</td><td>{d['p90']:.3f}s</td>"
+        f"<td>{d['p99']:.3f}s</td><td>{d['max']:.3f}s</td><td>{d['unrecovered']}</td>"
+        f"<td>{html.escape(peaks)}</td></tr></table>"
+    )
+    bins = d["histogram"]
+    top = max((n for _, _, n in bins), default=0) or 1
+    bw, bh = 60, 120
+    bars = [
+        f'<svg class="histogram" width="{LEFT + bw * len(bins) + 10}" height="{bh + 50}" '
+        'xmlns="http://www.w3.org/2000/svg">'
+        f'<text x="5" y="14" font-size="11">endpoints re-registered on site '
+        f"{html.escape(str(d['outage_site']))}, by seconds after its return</text>"
+    ]
+    for i, (lo, hi, n) in enumerate(bins):
+        h = bh * n / top
+        x = LEFT + i * bw
+        bars.append(
+            f'<rect class="bin" data-count="{n}" x="{x}" y="{30 + bh - h:.1f}" width="{bw - 4}" '
+            f'height="{max(h, 0.5):.1f}" fill="#3182bd"><title>{lo:.3f} to {hi:.3f}s: {n}</title></rect>'
+            f'<text x="{x}" y="{bh + 42}" font-size="9">{lo:.1f}s</text>'
+            f'<text x="{x + 2}" y="{30 + bh - h - 2:.1f}" font-size="9">{n}</text>'
+        )
+    bars.append("</svg>")
+    load: dict[str, list[list[int]]] = d["load"]
+    end = max([sec for pts in load.values() for sec, _ in pts] + [1])
+    peak = max([n for pts in load.values() for _, n in pts] + [1])
+    lh = 140
+    chart = [
+        f'<svg class="load" width="{W}" height="{lh + 40}" xmlns="http://www.w3.org/2000/svg">'
+        f'<text x="5" y="14" font-size="11">REGISTER messages per second per site '
+        f"(peak {peak})</text>"
+    ]
+    for k, (site, pts) in enumerate(sorted(load.items())):
+        color = SITE_COLORS[k % len(SITE_COLORS)]
+        counts = dict((sec, n) for sec, n in pts)
+        coords = " ".join(
+            f"{_x(sec, end):.1f},{20 + lh - lh * counts.get(sec, 0) / peak:.1f}"
+            for sec in range(end + 1)
+        )
+        chart.append(
+            f'<polyline class="site-load" data-site="{html.escape(site)}" points="{coords}" '
+            f'fill="none" stroke="{color}" stroke-width="1"/>'
+            f'<text x="5" y="{40 + 14 * k}" font-size="11" fill="{color}">site {html.escape(site)}</text>'
+        )
+    back = _x(float(d["back_at"]), end)
+    chart.append(
+        f'<line x1="{back:.1f}" x2="{back:.1f}" y1="20" y2="{20 + lh}" stroke="#a50f15" '
+        f'stroke-dasharray="3,3"><title>site back at {d["back_at"]:.3f}s</title></line>'
+        f'<text x="{LEFT}" y="{lh + 35}" font-size="10">0 s</text>'
+        f'<text x="{W - 60}" y="{lh + 35}" font-size="10">{end} s</text></svg>'
+    )
+    return f'<div class="fleet">{table}{"".join(bars)}{"".join(chart)}</div>'
+
+
+def picture(r: ScenarioResult) -> str:
+    fleet = fleet_of(r)
+    return fleet_html(fleet) if fleet is not None else lanes_svg(r)
+
+
 def render_html(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     sim = " (simulated)" if meta.get("mode") == "sim" else ""
     rows = "".join(
@@ -113,7 +190,7 @@ def render_html(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         sections.append(
             f'<section class="scenario"><h2>{html.escape(r.name)} — '
             f"{'PASS' if r.passed else 'FAIL'}</h2><p>{html.escape(r.source)} · "
-            f"backend {r.backend} · seed {r.seed}</p>{lanes_svg(r)}<ul>{exps}{errs}</ul></section>"
+            f"backend {r.backend} · seed {r.seed}</p>{picture(r)}<ul>{exps}{errs}</ul></section>"
         )
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>geolab run {html.escape(str(meta.get("id", "")))}</title>
 <style>body{{font-family:sans-serif;margin:20px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}
@@ -126,6 +203,9 @@ tr.fail td{{background:#fee}}li.bad{{color:#a50f15}}li.ok{{color:#256029}}sectio
 const drawn = [...document.querySelectorAll("rect.lane")].filter(r => r.getBoundingClientRect().width > 0);
 document.body.dataset.lanesRendered = String(drawn.length);
 document.body.dataset.connections = String(new Set(drawn.map(r => r.dataset.connection)).size);
+const bins = [...document.querySelectorAll("rect.bin")].filter(r => r.getBoundingClientRect().height > 0);
+document.body.dataset.binsRendered = String(bins.length);
+document.body.dataset.siteLoads = String(document.querySelectorAll("polyline.site-load").length);
 </script></body></html>"""
 
 

@@ -47,6 +47,12 @@ def write_junit(path: Path, meta: dict[str, Any], results: list[ScenarioResult])
             ("expectations", len(r.expectations)),
         ):
             ET.SubElement(cprops, "property", name=key, value=str(value))
+        fleet = next((e.data for e in r.events if e.kind == "fleet"), None)
+        if fleet is not None:
+            for key in ("endpoints", "unrecovered", "p50", "p90", "p99", "max"):
+                ET.SubElement(cprops, "property", name=f"fleet.{key}", value=str(fleet[key]))
+            for site, peak in sorted(fleet["peak_register_per_s"].items()):
+                ET.SubElement(cprops, "property", name=f"fleet.peak.{site}", value=str(peak))
         if not r.passed:
             first = r.failures[0].expected if r.failures else (r.errors or ["failed"])[0]
             failure = ET.SubElement(case, "failure", message=first)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lab.report.fleettext import fleet_lines
 from lab.run.events import ScenarioResult
 
 
@@ -23,6 +24,12 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         verdict = "PASS" if r.passed else "**FAIL**"
         ok = sum(e.passed for e in r.expectations)
         lines.append(f"| {r.name} | {verdict} | {r.duration:.1f}s | {ok}/{len(r.expectations)} |")
+    for r in results:
+        fleet = next((e.data for e in r.events if e.kind == "fleet"), None)
+        if fleet is not None:
+            lines += ["", f"### {r.name}: registration storm", "", "```"]
+            lines += fleet_lines(fleet)
+            lines += ["```"]
     for r in results:
         if r.passed:
             continue

@@ -28,6 +28,7 @@ from lab.parties.sipp import (
 )
 from lab.run.checks import check_invariant, describe, matches
 from lab.run.events import Expectation, RunEvent, ScenarioResult
+from lab.run.fleetdrill import run_fleet_drill
 from lab.scenario.expr import seconds
 from lab.scenario.schema import ConnectionSpec, EventMatch, Scenario, Step
 from lab.sim.lab import SimLab
@@ -77,6 +78,11 @@ class ScenarioRunner:
         self.phone: AsyncPhone | None = None
 
     # --- the stream -----------------------------------------------------------------------
+    @property
+    def t0(self) -> float:
+        """The loop time the run started at: event times count from here."""
+        return self._t0
+
     def now(self) -> float:
         return asyncio.get_running_loop().time() - self._t0
 
@@ -190,6 +196,9 @@ class ScenarioRunner:
         self.lab.listeners.append(self._on_lab)
         await self.lab.start()
         self.result.backend = self.lab.backend
+        if self.s.fleet is not None:
+            await run_fleet_drill(self, self.s.fleet)
+            return
         await self._start_parties()
         if isinstance(self.lab, SimLab):
             cfg = self._endpoint_config().model_copy(
@@ -449,7 +458,7 @@ class ScenarioRunner:
             anchor_event = await self._await_event(step.after_event, since, self.now() + 30.0)
             if anchor_event is None:
                 what = f"{step.after_event.describe()} (to start the window from)"
-                self._record(Expectation(index, line, what, False, "it never happened", self.now()))
+                self.record(Expectation(index, line, what, False, "it never happened", self.now()))
                 if step.wait_for is not None:
                     raise StepFailed(what)
                 return
@@ -469,7 +478,7 @@ class ScenarioRunner:
                 exp = Expectation(index, line, expected, False, describe(found), found.t)
             else:
                 exp = Expectation(index, line, expected, True, "none happened", self.now())
-            self._record(exp)
+            self.record(exp)
             return
         if step.count is not None:
             expected = f"at least {step.count} of {expected}"
@@ -477,7 +486,7 @@ class ScenarioRunner:
             passed = len(seen) >= step.count
             observed = f"{len(seen)} at " + ", ".join(f"{e.t:.3f}s" for e in seen[:12])
             last = seen[-1].t if seen else self.now()
-            self._record(Expectation(index, line, expected, passed, observed, last))
+            self.record(Expectation(index, line, expected, passed, observed, last))
             if not passed and step.wait_for is not None:
                 raise StepFailed(expected)
             return
@@ -496,7 +505,7 @@ class ScenarioRunner:
                 else f"no {match.event} event at all"
             )
             exp = Expectation(index, line, expected, False, observed, self.now())
-        self._record(exp)
+        self.record(exp)
         if not exp.passed and step.wait_for is not None:
             raise StepFailed(expected)
 
@@ -508,7 +517,7 @@ class ScenarioRunner:
         ]
         return marks[-1] if marks else default
 
-    def _record(self, exp: Expectation) -> None:
+    def record(self, exp: Expectation) -> None:
         self.result.expectations.append(exp)
         self.emit(
             "expectation",

@@ -213,6 +213,49 @@ class Invariant(Strict):
         return self
 
 
+class OutageSpec(Strict):
+    """The site that goes down under the fleet, how, when and for how long."""
+
+    site: str = "a"
+    kind: Literal["kill", "hang", "stop", "down", "partition"] = "kill"
+    at: Duration = "60s"
+    for_: Duration = Field(default="120s", alias="for")
+
+
+class FleetExpect(Strict):
+    """Verdicts over the storm; bounds may use the fleet's settings (``retry_interval``…)."""
+
+    unrecovered_at_most: int = Field(default=0, ge=0)
+    p50_within: Duration | None = None
+    p90_within: Duration | None = None
+    p99_within: Duration | None = None
+    max_within: Duration | None = None
+    peak_register_per_s_at_most: dict[str, int] = Field(default_factory=dict)
+
+
+FLEET_BOUNDS = ("p50", "p90", "p99", "max")
+
+
+class FleetSpec(Strict):
+    """N endpoints, one connection per site each, and one site outage: the storm when it
+    returns."""
+
+    endpoints: int = Field(ge=1, le=100_000)
+    real_endpoints: int | None = Field(default=None, ge=1)  # the size on real sites
+    reg_interval: float = Field(default=300, gt=0)
+    retry_interval: float = Field(default=30, gt=0)
+    transaction_timeout: float = Field(default=8, gt=0)
+    boot: Duration = "1s"  # start-up spread, as real phones boot
+    outage: OutageSpec = Field(default_factory=OutageSpec)
+    settle: Duration = "120s"  # how long after the return every endpoint has to come back
+    expect: FleetExpect = Field(default_factory=FleetExpect)
+
+    def size(self, mode: str) -> int:
+        if mode == "real" and self.real_endpoints is not None:
+            return min(self.endpoints, self.real_endpoints)
+        return self.endpoints
+
+
 class Scenario(Strict):
     name: str
     description: str = ""
@@ -220,7 +263,8 @@ class Scenario(Strict):
     topology: Topology = Field(default_factory=Topology)
     endpoint: EndpointSpec = Field(default_factory=EndpointSpec)
     parties: list[PartySpec] = Field(default_factory=list)
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Step] = Field(default_factory=list)
+    fleet: FleetSpec | None = None
     invariants: list[Invariant] = Field(default_factory=list)
     timeout: Duration = "120s"
     _source: str = PrivateAttr(default="")
@@ -266,6 +310,9 @@ class Scenario(Strict):
         """The names a bound may use: connection 0's settings, ``connN.<setting>``, and the
         endpoint's ``invite_timeout``."""
         env: dict[str, float] = {"invite_timeout": self.endpoint.invite_timeout, **self._file_env}
+        if self.fleet is not None:
+            for name in ("reg_interval", "retry_interval", "transaction_timeout"):
+                env[name] = float(getattr(self.fleet, name))
         for i, conn in enumerate(self.endpoint.connections):
             cid = conn.id if conn.id is not None else i
             for name in CONNECTION_FIELDS:
@@ -292,6 +339,42 @@ def semantic_errors(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
         for name in [party.site] if isinstance(party.site, str) else party.site:
             site_ok(name, ("parties", i, "site"))
     env = s.env()
+
+    def bound_ok(value: Duration, loc: tuple[str | int, ...]) -> None:
+        try:
+            unknown = names(parse_bound(value)) - set(env)
+        except ExprError as exc:
+            errors.append((loc, str(exc)))
+            return
+        if unknown:
+            errors.append(
+                (
+                    loc,
+                    f"unknown name(s) {', '.join(sorted(unknown))}; "
+                    f"known: {', '.join(sorted(env))}",
+                )
+            )
+
+    if s.fleet is None and not s.steps:
+        errors.append((("steps",), "a scenario needs steps (one endpoint) or a fleet (a storm)"))
+    if s.fleet is not None:
+        fleet = s.fleet
+        for key in ("steps", "endpoint", "parties", "invariants"):
+            if key in s.model_fields_set:
+                errors.append(((key,), f"a fleet scenario has no {key}: the fleet is the drill"))
+        if len(sites) < 2:
+            errors.append((("topology", "sites"), "a fleet needs two sites or more"))
+        site_ok(fleet.outage.site, ("fleet", "outage", "site"))
+        bound_ok(fleet.outage.at, ("fleet", "outage", "at"))
+        bound_ok(fleet.outage.for_, ("fleet", "outage", "for"))
+        for key in ("boot", "settle"):
+            bound_ok(getattr(fleet, key), ("fleet", key))
+        for key in FLEET_BOUNDS:
+            value = getattr(fleet.expect, f"{key}_within")
+            if value is not None:
+                bound_ok(value, ("fleet", "expect", f"{key}_within"))
+        for name in fleet.expect.peak_register_per_s_at_most:
+            site_ok(name, ("fleet", "expect", "peak_register_per_s_at_most", name))
     ids: set[str] = set()
     sessions: set[str] = set()
     for i, step in enumerate(s.steps):
@@ -306,21 +389,8 @@ def semantic_errors(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
             ids.add(step.id)
         for key in ("within", "sleep"):
             value = getattr(step, key)
-            if value is None:
-                continue
-            try:
-                unknown = names(parse_bound(value)) - set(env)
-            except ExprError as exc:
-                errors.append(((*loc, key), str(exc)))
-                continue
-            if unknown:
-                errors.append(
-                    (
-                        (*loc, key),
-                        f"unknown name(s) {', '.join(sorted(unknown))}; "
-                        f"known: {', '.join(sorted(env))}",
-                    )
-                )
+            if value is not None:
+                bound_ok(value, (*loc, key))
         if step.fault is not None:
             site_ok(step.fault.site, (*loc, "fault", "site"))
         if step.call is not None:

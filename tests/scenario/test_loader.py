@@ -68,7 +68,7 @@ def test_semantic_errors_name_the_field(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\nsteps: []\n", ":2: steps: List should have at least 1 item"),
+        ("name: x\nsteps: []\n", ":2: steps: a scenario needs steps (one endpoint) or a fleet"),
         (
             "name: x\nsteps:\n  - sleep: 1s\n    within: 2s\n",
             ":3: steps[0]: 'within' belongs to wait_for and expect steps",
@@ -100,3 +100,41 @@ def test_bounds() -> None:
     for bad in ("__import__('os')", "reg_interval ** 2", "'x'", "nope + 1"):
         with pytest.raises(ExprError):
             seconds(bad, env)
+
+
+FLEET = """\
+name: storm
+mode: sim
+fleet:
+  endpoints: 50
+  reg_interval: 10
+  outage: {site: a, at: 2s, for: 12s}
+  expect:
+    p99_within: retry_interval + 1s
+"""
+
+
+def test_a_fleet_scenario_loads_with_its_settings_as_names(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, FLEET))
+    assert s.fleet is not None and s.fleet.endpoints == 50 and s.steps == []
+    assert s.env()["reg_interval"] == 10 and s.env()["retry_interval"] == 30
+    assert s.lines["fleet.expect.p99_within"] == 8
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("site: a, at", "site: c, at"), ":6: fleet.outage.site: unknown site 'c'"),
+        (("retry_interval + 1s", "retry_intervall"), ":8: fleet.expect.p99_within: unknown name"),
+        (("endpoints: 50", "endpoints: 0"), ":4: fleet.endpoints: Input should be greater"),
+        (("for: 12s}", "for: 12s, kind: latency}"), ":6: fleet.outage.kind: Input should be"),
+        (("mode: sim\n", "steps:\n  - sleep: 1s\n"), ":2: steps: a fleet scenario has no steps"),
+        (("fleet:", "topology: {sites: [a]}\nfleet:"), ":3: topology.sites: a fleet needs two"),
+    ],
+)
+def test_fleet_errors_name_file_line_and_field(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write(tmp_path, FLEET.replace(*change)))
+    assert expected in str(info.value)

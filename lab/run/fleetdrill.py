@@ -1,0 +1,92 @@
+"""A fleet scenario on the runner's lab: the storm, then the fleet's verdicts.
+
+The stream gets the lab's events (the outage, applied and healed), one ``fleet`` event
+with the measured storm (percentiles, histogram, REGISTER load per site per second), and
+one expectation per verdict of ``fleet.expect``."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from lab.fleet import FleetResult, run_fleet
+from lab.run.events import Expectation
+from lab.scenario.expr import seconds
+from lab.scenario.schema import FLEET_BOUNDS, FleetSpec
+
+if TYPE_CHECKING:
+    from lab.run.runner import ScenarioRunner
+
+
+async def run_fleet_drill(runner: ScenarioRunner, fleet: FleetSpec) -> None:
+    assert runner.lab is not None
+    env = runner.env
+    size = fleet.size(runner.s.mode)
+    runner.emit(
+        "step_start", index=0, id="fleet", action="fleet", line=runner.s.lines.get("fleet", 0),
+        note=f"{size} endpoints x {len(runner.s.topology.sites)} connections; "
+        f"{fleet.outage.kind} site {fleet.outage.site}",
+    )  # fmt: skip
+    result = await run_fleet(
+        runner.lab,
+        size,
+        sites=runner.s.topology.sites,
+        outage_site=fleet.outage.site,
+        outage_kind=fleet.outage.kind,
+        reg_interval=fleet.reg_interval,
+        retry_interval=fleet.retry_interval,
+        transaction_timeout=fleet.transaction_timeout,
+        outage_at=seconds(fleet.outage.at, env),
+        outage_for=seconds(fleet.outage.for_, env),
+        settle=seconds(fleet.settle, env),
+        boot=seconds(fleet.boot, env),
+        seed=runner.seed,
+        t0=runner.t0,
+    )
+    runner.emit("fleet", event="fleet_result", declared=fleet.endpoints, **result.to_json())
+    runner.emit("step_end", index=0, id="fleet", action="fleet")
+    for exp in verdicts(runner, fleet, result):
+        runner.record(exp)
+
+
+def verdicts(runner: ScenarioRunner, fleet: FleetSpec, result: FleetResult) -> list[Expectation]:
+    want = fleet.expect
+    lines = runner.s.lines
+    t = runner.now()
+
+    def line(key: str) -> int:
+        return lines.get(f"fleet.expect.{key}", lines.get("fleet.expect", lines.get("fleet", 0)))
+
+    out = [
+        Expectation(
+            None, line("unrecovered_at_most"),
+            f"at most {want.unrecovered_at_most} of {result.endpoints} endpoints still not "
+            f"registered on site {result.outage_site} again after the settle time",
+            result.unrecovered <= want.unrecovered_at_most,
+            f"{result.unrecovered} not recovered", t,
+        )
+    ]  # fmt: skip
+    for key in FLEET_BOUNDS:
+        bound = getattr(want, f"{key}_within")
+        if bound is None:
+            continue
+        limit = seconds(bound, runner.env)
+        value = result.summary()[key]
+        ok = not math.isnan(value) and value <= limit  # no recovery at all fails
+        out.append(
+            Expectation(
+                None, line(f"{key}_within"),
+                f"{key} of the recovery times within {limit:.3f}s of the site's return",
+                ok, f"{key} {value:.3f}s over {len(result.recovery)} endpoints", t,
+            )
+        )  # fmt: skip
+    for site, most in want.peak_register_per_s_at_most.items():
+        peak = result.peak(site)
+        out.append(
+            Expectation(
+                None, line("peak_register_per_s_at_most"),
+                f"at most {most} REGISTER/s at site {site}", peak <= most,
+                f"peak {peak} REGISTER/s", t,
+            )
+        )  # fmt: skip
+    return out
