@@ -1,9 +1,9 @@
 """The geolab pytest plugin (entry point ``pytest11``).
 
-``pytest scenarios/`` collects each scenario file (a YAML file with ``steps:``) as one
-test item, with stable sorted names, so ``-n auto`` (pytest-xdist) spreads them over
-workers, each with its own lab. A failure prints the scenario's file:line and what was
-expected and observed. Options are prefixed ``--lab-``; fixtures ``lab`` and
+``pytest scenarios/`` collects each scenario file (a YAML file with ``steps:`` or
+``fleet:``) as one test item, with stable sorted names, so ``-n auto`` (pytest-xdist)
+spreads them over workers, each with its own lab. A failure prints the scenario's
+file:line and what was expected and observed. Options are prefixed ``--lab-``; fixtures ``lab`` and
 ``lab_backend`` let a team write drills in Python too.
 """
 
@@ -50,7 +50,7 @@ def _looks_like_scenario(path: Path) -> bool:
         head = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return False
-    return any(line.startswith("steps:") for line in head.splitlines())
+    return any(line.startswith(("steps:", "fleet:")) for line in head.splitlines())
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
