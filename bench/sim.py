@@ -20,13 +20,13 @@ from lab.fleet import FleetResult, run_fleet
 from lab.lab import LabConfig
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
-from lab.sim.network import SimSockets
+from lab.sim.network import SimSockets, Wire
 
 DAY = 86400.0
 
 
-async def day(seed: int) -> dict[str, float]:
-    lab = SimLab(LabConfig(seed=seed))
+async def day(seed: int, wire: Wire = "bytes") -> dict[str, float]:
+    lab = SimLab(LabConfig(seed=seed), wire=wire)
     await lab.start()
     cfg = EndpointConfig(
         local_host=lab.host(),
@@ -80,7 +80,7 @@ async def day(seed: int) -> dict[str, float]:
 
 
 async def fleet(endpoints: int) -> FleetResult:
-    lab = SimLab(LabConfig(seed=1))
+    lab = SimLab(LabConfig(seed=1), wire="objects")
     await lab.start()
     # reg_interval 300 s, site A down from minute 5 to minute 15, then the storm
     result = await run_fleet(

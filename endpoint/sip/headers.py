@@ -322,7 +322,12 @@ class Via:
         return self.param("branch")
 
     def with_param(self, name: str, value: str | None = None) -> Via:
-        return dataclasses.replace(self, params=set_param(self.params, name, value))
+        return Via(
+            transport=self.transport,
+            host=self.host,
+            port=self.port,
+            params=set_param(self.params, name, value),
+        )
 
 
 @functools.lru_cache(maxsize=8192)

@@ -7,11 +7,8 @@ real runs pass an instance seeded from the OS.
 from __future__ import annotations
 
 import random
-import string
 
 from endpoint.sip.layer import MAGIC_COOKIE
-
-_ALPHABET = string.ascii_lowercase + string.digits
 
 
 class IdSource:
@@ -19,12 +16,8 @@ class IdSource:
         self.rng = rng if rng is not None else random.Random()
 
     def token(self, length: int = 16) -> str:
-        value = self.rng.getrandbits(6 * length)  # 36 symbols need a little over 5 bits each
-        out = []
-        for _ in range(length):
-            value, digit = divmod(value, 36)
-            out.append(_ALPHABET[digit])
-        return "".join(out)
+        """``length`` hex digits (4 random bits each)."""
+        return f"{self.rng.getrandbits(4 * length):0{length}x}"
 
     def branch(self) -> str:
         return MAGIC_COOKIE + self.token(16)

@@ -122,6 +122,10 @@ class Request(_Message):
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.uri} call-id={self.call_id!r}>"
 
+    def copy(self) -> Request:
+        """A copy whose header list can change without touching this one."""
+        return Request(self.headers.copy(), self.body, self.method, self.uri)
+
 
 @dataclass(eq=True)
 class Response(_Message):
@@ -137,6 +141,10 @@ class Response(_Message):
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.reason} cseq={self.headers.get('CSeq')!r}>"
+
+    def copy(self) -> Response:
+        """A copy whose header list can change without touching this one."""
+        return Response(self.headers.copy(), self.body, self.status, self.reason)
 
 
 Message = Request | Response

@@ -32,7 +32,7 @@ from lab.run.fleetdrill import run_fleet_drill
 from lab.scenario.expr import seconds
 from lab.scenario.schema import ConnectionSpec, EventMatch, Scenario, Step
 from lab.sim.lab import SimLab
-from lab.sim.network import SimSockets
+from lab.sim.network import SimSockets, Wire
 from lab.sim.parties import Net, PartyResult, SimCallee, SimCaller, UdpNet
 
 Listener = Callable[[RunEvent], None]
@@ -192,7 +192,9 @@ class ScenarioRunner:
             seed=self.seed,
             workdir=self.workdir,
         )
-        self.lab = SimLab(config) if self.sim else Lab(config)
+        # a fleet's simulated messages travel as objects: the parser is not under test there
+        wire: Wire = "objects" if self.s.fleet is not None else "bytes"
+        self.lab = SimLab(config, wire=wire) if self.sim else Lab(config)
         self.lab.listeners.append(self._on_lab)
         await self.lab.start()
         self.result.backend = self.lab.backend

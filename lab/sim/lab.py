@@ -12,7 +12,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.lab import FaultRecord, FaultScope, LabConfig, LabEvent
-from lab.sim.network import Link, SimNetwork
+from lab.sim.network import Link, SimNetwork, Wire
 from lab.sim.site import SimSite
 from lab.sites.base import SiteSpec
 
@@ -22,9 +22,9 @@ SIM_FAULTS = ("kill", "hang", "stop", "restart", "down", "partition", "latency",
 class SimLab(FaultScope):
     backend = "sim"
 
-    def __init__(self, config: LabConfig) -> None:
+    def __init__(self, config: LabConfig, *, wire: Wire = "bytes") -> None:
         self.config = config
-        self.network = SimNetwork(config.seed)
+        self.network = SimNetwork(config.seed, wire)
         self.network.default = Link(latency=0.001, jitter=0.0005)  # the seed decides timings
         self.id = f"sim-{config.seed}"
         self.workdir = config.workdir or Path(tempfile.mkdtemp(prefix="geolab-sim-"))

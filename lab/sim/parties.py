@@ -17,10 +17,9 @@ from endpoint.sip.events import Address, RequestReceived, ResponseReceived
 from endpoint.sip.ids import IdSource
 from endpoint.sip.layer import TransactionLayer
 from endpoint.sip.message import Message, Request, Response, make_response
-from endpoint.sip.parser import parse_message
 from endpoint.sip.sdp import Sdp, parse_sdp
 from endpoint.sip.uri import SipURI
-from lab.sim.network import Deliver
+from lab.sim.network import Deliver, Payload, decode
 
 
 class Net(Protocol):
@@ -83,8 +82,8 @@ class _Party:
         return asyncio.get_running_loop().time()
 
     async def start(self) -> _Party:
-        def arrive(data: bytes, source: Address, transport: str) -> None:
-            self.layer.receive(parse_message(data), source, transport, self.now)
+        def arrive(data: Payload, source: Address, transport: str) -> None:
+            self.layer.receive(decode(data, transport), source, transport, self.now)
             self.pump()
 
         self.network.attach(self.address, arrive)

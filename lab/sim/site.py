@@ -8,9 +8,7 @@ import asyncio
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
-from endpoint.sip.framing import KeepAlive
-from endpoint.sip.parser import parse_message
-from lab.sim.network import SimNetwork
+from lab.sim.network import Payload, SimNetwork, decode, encode
 from lab.sites.base import SiteSpec, SiteState
 from lab.sites.embedded.core import SiteCore
 
@@ -42,18 +40,17 @@ class SimSite:
             peers=dict(self.spec.peers),
         )
 
-    def _arrive(self, data: bytes, source: Address, transport: str) -> None:
+    def _arrive(self, data: Payload, source: Address, transport: str) -> None:
         if self.hung:
             return
         try:
-            message = parse_message(data, stream=transport == "tcp")
+            message = decode(data, transport)
         except ParseError:
             return
         self.core.receive(message, source, transport, asyncio.get_running_loop().time())
+        wire = self.network.wire
         for out in self.core.datagrams_to_send():
-            msg = out.message
-            data_out = msg.value if isinstance(msg, KeepAlive) else msg.serialise()
-            self.network.send(self.address, out.dest, data_out, out.transport)
+            self.network.send(self.address, out.dest, encode(out.message, wire), out.transport)
 
     async def start(self) -> None:
         self.network.attach(self.address, self._arrive)
