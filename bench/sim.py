@@ -1,13 +1,21 @@
-"""Simulation benchmark: a 24-hour drill of one two-connection endpoint (reg_interval
-3600 s, OPTIONS keep-alive every 5 s on both connections, site A flapping every 10
-minutes) on the simulated network in virtual time. Prints wall time, transactions,
-messages, events per second and the speed-up over real time.
+"""Simulation benchmark.
 
-    python -m bench.sim      (or: geolab bench sim)
+1. A 24-hour drill of one two-connection endpoint (reg_interval 3600 s, OPTIONS keep-alive
+   every 5 s on both connections, site A flapping every 10 minutes), on the discrete-event
+   engine and, for comparison, on the asyncio virtual-time loop the scenario runner uses.
+2. A registration storm: N endpoints x 2 connections, reg_interval 300 s, one hour of
+   virtual time with site A down for five minutes and the recovery storm, split over
+   worker processes.
+
+Prints wall time, transactions, messages and engine events per second and the speed-up
+over real time.
+
+    python -m bench.sim [--endpoints N] [--workers W]      (or: geolab bench sim)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import functools
 import random
@@ -15,116 +23,172 @@ import time
 
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
-from endpoint.core.events import ConnectionStatusChanged
-from lab.fleet import FleetResult, run_fleet
+from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
+from endpoint.sip.events import Address
+from endpoint.sip.message import Message
 from lab.lab import LabConfig
+from lab.sim.engine import Engine, PhoneNode, SiteNode
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
-from lab.sim.network import SimSockets, Wire
+from lab.sim.network import Link, SimNetwork, SimSockets, Wire
+from lab.sim.storm import FleetPlan, simulate_fleet, site_specs
 
 DAY = 86400.0
+FLAP = 600.0  # site A goes down, then up again, every 10 minutes
 
 
-async def day(seed: int, wire: Wire = "bytes") -> dict[str, float]:
-    lab = SimLab(LabConfig(seed=seed), wire=wire)
-    await lab.start()
-    cfg = EndpointConfig(
-        local_host=lab.host(),
+def day_config(host: str, targets: list[tuple[str, int]]) -> EndpointConfig:
+    return EndpointConfig(
+        local_host=host,
         local_port=5060,
         connections=[
             ConnectionConfig(
                 id=i,
                 user="5001",
-                server=lab.target(n)[0],
-                port=lab.target(n)[1],
+                server=ip,
+                port=port,
                 reg_interval=3600,
                 retry_interval=30,
                 keepalive="options",
                 keepalive_interval=5,
                 keepalive_timeout=2,
             )
-            for i, n in enumerate(("a", "b"))
+            for i, (ip, port) in enumerate(targets)
         ],
     )
-    transactions = 0
 
-    def count(direction: str, message: object, peer: object, transport: str) -> None:
-        nonlocal transactions
+
+class Count:
+    """Client transactions the endpoint started (REGISTER + OPTIONS) and status changes."""
+
+    def __init__(self) -> None:
+        self.transactions = 0
+        self.changes = 0
+        self.statuses: list[tuple[int, str]] = []
+
+    def tap(self, direction: str, message: Message, peer: Address, *_: object) -> None:
         if direction == "out" and getattr(message, "method", None) in ("REGISTER", "OPTIONS"):
-            transactions += 1
+            self.transactions += 1
 
-    phone = AsyncPhone(
-        cfg, sockets=functools.partial(SimSockets, lab.network), rng=random.Random(seed)
+    def event(self, event: PhoneEvent) -> None:
+        if isinstance(event, ConnectionStatusChanged):
+            self.changes += 1
+            self.statuses.append((event.connection, event.status.value))
+
+
+def day_on_engine(seed: int = 1, wire: Wire = "objects") -> tuple[Count, int, int]:
+    """The day on the discrete-event engine: (counts, messages, engine events)."""
+    engine = Engine()
+    network = SimNetwork(seed, wire)
+    network.default = Link(latency=0.001, jitter=0.0005)
+    engine.attach(network)
+    sites = {n: SiteNode(engine, network, s) for n, s in site_specs(("a", "b")).items()}
+    for site in sites.values():
+        site.start()
+    count = Count()
+    node = PhoneNode(
+        engine,
+        network,
+        day_config("10.200.0.1", [s.address for s in sites.values()]),
+        random.Random(seed),
     )
-    phone.taps.append(count)
+    node.taps.append(count.tap)
+    node.on_event = count.event
+    node.start()
+    down = False
+    while engine.now < DAY:
+        engine.run_until(engine.now + FLAP)
+        if down:
+            sites["a"].heal("kill")
+        else:
+            sites["a"].apply("kill")
+        down = not down
+    return count, network.sent, engine.steps
+
+
+async def day_on_loop(seed: int = 1, wire: Wire = "objects") -> tuple[Count, int]:
+    """The same day on the asyncio virtual-time loop, through AsyncPhone and SimLab."""
+    lab = SimLab(LabConfig(seed=seed), wire=wire)
+    await lab.start()
+    count = Count()
+    phone = AsyncPhone(
+        day_config(lab.host(), [lab.target("a"), lab.target("b")]),
+        sockets=functools.partial(SimSockets, lab.network),
+        rng=random.Random(seed),
+    )
+    phone.taps.append(count.tap)
+    phone.subscribe(count.event)
     await phone.start()
-    site_a_down = False
     loop = asyncio.get_running_loop()
+    record = None
     while loop.time() < DAY:
-        await asyncio.sleep(600)  # every 10 minutes site A flaps: down, then up again
-        record = await lab.apply("kill", "a") if not site_a_down else None
-        site_a_down = record is not None
+        await asyncio.sleep(FLAP)
         if record is None:
-            for r in lab.journal:
-                if r.healed_at is None:
-                    await lab.heal(r)
+            record = await lab.apply("kill", "a")
+        else:
+            await lab.heal(record)
+            record = None
     await phone.close(unregister=False)
     await lab.stop()
-    changes = sum(isinstance(e, ConnectionStatusChanged) for e in phone.history)
-    return {
-        "transactions": transactions,
-        "messages": lab.network.sent,
-        "changes": changes,
-        "virtual": loop.time(),
-    }
+    return count, lab.network.sent
 
 
-async def fleet(endpoints: int) -> FleetResult:
-    lab = SimLab(LabConfig(seed=1), wire="objects")
-    await lab.start()
-    # reg_interval 300 s, site A down from minute 5 to minute 15, then the storm
-    result = await run_fleet(
-        lab,
+def storm_plan(endpoints: int, seed: int = 1) -> FleetPlan:
+    return FleetPlan(
         endpoints,
         reg_interval=300,
         retry_interval=30,
-        outage_at=300,
-        outage_for=600,
+        transaction_timeout=8,
+        outage_at=600,
+        outage_for=300,
         settle=2700,
+        duration=3600,
+        boot=300,  # phones booted over one renewal period: their renewals are spread
+        seed=seed,
     )
-    await lab.stop()
-    return result
 
 
-def main(endpoints: int = 1000) -> int:
+def main(endpoints: int = 10_000, workers: int = 2) -> int:
     print("geolab bench sim")
-    started = time.perf_counter()
-    figures = run(day(seed=1))
-    wall = time.perf_counter() - started
     print("  24 h drill, one endpoint, 2 connections, keep-alive 5 s, site A flapping every 10 min")
+    started = time.perf_counter()
+    count, messages, steps = day_on_engine()
+    wall = time.perf_counter() - started
     print(
-        f"  wall time {wall:.2f} s for {figures['virtual'] / 3600:.1f} h of virtual time "
-        f"(speed-up x{figures['virtual'] / wall:,.0f}; target: under 1 s)"
-    )
-    print(
-        f"  {figures['transactions']:,.0f} client transactions (REGISTER + OPTIONS), "
-        f"{figures['messages']:,.0f} messages on the simulated wire "
-        f"({figures['messages'] / wall:,.0f} messages/s), {figures['changes']:.0f} status changes"
+        f"  engine:       wall {wall:.2f} s (speed-up x{DAY / wall:,.0f}; target: under 1 s); "
+        f"{count.transactions:,} client transactions, {messages:,} messages, "
+        f"{steps / wall:,.0f} events/s, {count.changes} status changes"
     )
     started = time.perf_counter()
-    result = run(fleet(endpoints))
+    loop_count, loop_messages = run(day_on_loop())
+    wall = time.perf_counter() - started
+    print(
+        f"  asyncio loop: wall {wall:.2f} s (speed-up x{DAY / wall:,.0f}); "
+        f"{loop_count.transactions:,} client transactions, {loop_messages:,} messages, "
+        f"{loop_count.changes} status changes"
+    )
+    plan = storm_plan(endpoints)
+    started = time.perf_counter()
+    result, totals = simulate_fleet(plan, workers)
     wall = time.perf_counter() - started
     summary = result.summary()
     print(
-        f"  fleet: {endpoints:,} endpoints x 2 connections, reg_interval 300 s, site A down "
-        f"10 min, 1 h virtual: wall {wall:.1f} s (target for 10,000: under 20 s)"
+        f"  storm: {endpoints:,} endpoints x 2 connections, reg_interval 300 s, site A down "
+        f"5 min, 1 h virtual, {workers} worker(s): wall {wall:.1f} s (target for 10,000: "
+        f"under 20 s); speed-up x{plan.duration / wall if plan.duration else 0:,.0f}"
     )
     print(
-        f"  recovery after site A returns: p50 {summary['p50']:.2f} s, p90 {summary['p90']:.2f} s, "
-        f"p99 {summary['p99']:.2f} s, max {summary['max']:.2f} s, unrecovered {result.unrecovered}"
+        f"  {totals.messages:,} messages, {totals.steps:,} engine events "
+        f"({totals.steps / wall:,.0f} events/s, {totals.messages / wall:,.0f} messages/s)"
     )
     print(
-        f"  peak REGISTER load per second: site a {result.peak('a'):,}, site b {result.peak('b'):,}"
+        f"  re-registered after site A returns: p50 {summary['p50']:.2f} s, "
+        f"p90 {summary['p90']:.2f} s, p99 {summary['p99']:.2f} s, max {summary['max']:.2f} s, "
+        f"unrecovered {result.unrecovered}"
+    )
+    print(
+        f"  peak REGISTER messages per second: site a {result.peak('a'):,}, "
+        f"site b {result.peak('b'):,}"
     )
     for line in result.histogram():
         print(f"    {line}")
@@ -132,4 +196,8 @@ def main(endpoints: int = 1000) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoints", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    raise SystemExit(main(args.endpoints, args.workers))

@@ -102,6 +102,7 @@ async def run_fleet(
     outage_at: float = 60,
     outage_for: float = 120,
     settle: float = 120,
+    duration: float | None = None,
     boot: float = 1.0,
     seed: int = 0,
     t0: float | None = None,
@@ -189,6 +190,8 @@ async def run_fleet(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_back.wait(), settle)
         result.unrecovered = endpoints - len(recovered)
+        if duration is not None:  # keep running (renewals go on) to the planned end
+            await asyncio.sleep(max(0.0, duration - (loop.time() - start)))
     finally:
         for phone in phones:
             await phone.close(unregister=False)

@@ -130,23 +130,29 @@ LIST_HEADERS = frozenset(
 SINGLE_HEADERS = ("Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length", "Content-Type")
 
 
-_CANON_CACHE: dict[str, str] = {}
+_CANON_CACHE: dict[str, tuple[str, str]] = {}  # name as given -> (key, canonical name)
 
 
-def canonical_name(name: str) -> str:
-    """``v`` → ``Via``, ``cSeQ`` → ``CSeq``; an unknown name is kept as written."""
+def _names(name: str) -> tuple[str, str]:
+    """(lower-case key, canonical name) of a header name, cached."""
     cached = _CANON_CACHE.get(name)
     if cached is not None:
         return cached
     lname = name.lower()
-    result = COMPACT_FORMS.get(lname) or CANONICAL_NAMES.get(lname, name)
+    canonical = COMPACT_FORMS.get(lname) or CANONICAL_NAMES.get(lname, name)
+    result = (canonical.lower(), canonical)
     if len(_CANON_CACHE) < 4096:
         _CANON_CACHE[name] = result
     return result
 
 
+def canonical_name(name: str) -> str:
+    """``v`` → ``Via``, ``cSeQ`` → ``CSeq``; an unknown name is kept as written."""
+    return _names(name)[1]
+
+
 def _key(name: str) -> str:
-    return canonical_name(name).lower()
+    return _names(name)[0]
 
 
 class Headers:
@@ -159,10 +165,9 @@ class Headers:
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
-        self._items: list[tuple[str, str, str]] = []
-        for name, value in items or []:
-            cname = canonical_name(name)
-            self._items.append((cname.lower(), cname, value))
+        self._items: list[tuple[str, str, str]] = [
+            (*_names(name), value) for name, value in items or ()
+        ]
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return ((name, value) for _, name, value in self._items)
@@ -209,12 +214,10 @@ class Headers:
         return isinstance(name, str) and self.get(name) is not None
 
     def add(self, name: str, value: str) -> None:
-        cname = canonical_name(name)
-        self._items.append((cname.lower(), cname, value))
+        self._items.append((*_names(name), value))
 
     def prepend(self, name: str, value: str) -> None:
-        cname = canonical_name(name)
-        self._items.insert(0, (cname.lower(), cname, value))
+        self._items.insert(0, (*_names(name), value))
 
     def remove(self, name: str) -> None:
         key = _key(name)
@@ -238,8 +241,7 @@ class Headers:
 
     def set(self, name: str, value: str) -> None:
         """Replace every value of ``name`` by one, kept at the first one's place."""
-        key = _key(name)
-        cname = canonical_name(name)
+        key, cname = _names(name)
         kept: list[tuple[str, str, str]] = []
         placed = False
         for item in self._items:

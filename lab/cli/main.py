@@ -61,11 +61,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "sim":
         from bench.sim import main as bench_sim
 
-        return bench_sim(endpoints=args.endpoints)
+        return bench_sim(endpoints=args.endpoints or 10_000, workers=args.workers)
     if args.what == "fleet":
         from bench.fleet import main as bench_fleet
 
-        return bench_fleet(endpoints=args.endpoints)
+        return bench_fleet(endpoints=args.endpoints or 500)
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return EXIT_INVALID
 
@@ -88,7 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="run a benchmark and print its figures", epilog="example: geolab bench sip"
     )
     bench.add_argument("what", choices=["sip", "endpoint", "lab", "sim", "fleet"])
-    bench.add_argument("--endpoints", type=int, default=1000, help="sim, fleet: fleet size")
+    bench.add_argument(
+        "--endpoints", type=int, default=None, help="sim, fleet: fleet size (10,000 / 500)"
+    )
+    bench.add_argument("--workers", type=int, default=2, help="sim: processes for the storm")
     bench.add_argument("--registrations", type=int, default=5000, help="sip: how many")
     bench.add_argument("--trials", type=int, default=20, help="endpoint, lab: trials per figure")
     bench.set_defaults(func=cmd_bench)

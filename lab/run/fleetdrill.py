@@ -6,13 +6,17 @@ one expectation per verdict of ``fleet.expect``."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from lab.fleet import FleetResult, run_fleet
 from lab.run.events import Expectation
 from lab.scenario.expr import seconds
 from lab.scenario.schema import FLEET_BOUNDS, FleetSpec
+from lab.sim.lab import SimLab
+from lab.sim.storm import FleetPlan, simulate_fleet
 
 if TYPE_CHECKING:
     from lab.run.runner import ScenarioRunner
@@ -27,10 +31,40 @@ async def run_fleet_drill(runner: ScenarioRunner, fleet: FleetSpec) -> None:
         note=f"{size} endpoints x {len(runner.s.topology.sites)} connections; "
         f"{fleet.outage.kind} site {fleet.outage.site}",
     )  # fmt: skip
-    result = await run_fleet(
-        runner.lab,
-        size,
-        sites=runner.s.topology.sites,
+    if isinstance(runner.lab, SimLab):
+        result = await simulated(runner, fleet, size)
+    else:
+        result = await run_fleet(
+            runner.lab,
+            size,
+            sites=runner.s.topology.sites,
+            outage_site=fleet.outage.site,
+            outage_kind=fleet.outage.kind,
+            reg_interval=fleet.reg_interval,
+            retry_interval=fleet.retry_interval,
+            transaction_timeout=fleet.transaction_timeout,
+            outage_at=seconds(fleet.outage.at, env),
+            outage_for=seconds(fleet.outage.for_, env),
+            settle=seconds(fleet.settle, env),
+            duration=seconds(fleet.duration, env) if fleet.duration is not None else None,
+            boot=seconds(fleet.boot, env),
+            seed=runner.seed,
+            t0=runner.t0,
+        )
+    runner.emit("fleet", event="fleet_result", declared=fleet.endpoints, **result.to_json())
+    runner.emit("step_end", index=0, id="fleet", action="fleet")
+    for exp in verdicts(runner, fleet, result):
+        runner.record(exp)
+
+
+async def simulated(runner: ScenarioRunner, fleet: FleetSpec, size: int) -> FleetResult:
+    """The storm on the discrete-event engine (split over ``fleet.workers`` processes); its
+    outage goes on the stream at the times it happened, and the run's clock catches up."""
+    env = runner.env
+    start = runner.now()
+    plan = FleetPlan(
+        endpoints=size,
+        sites=tuple(runner.s.topology.sites),
         outage_site=fleet.outage.site,
         outage_kind=fleet.outage.kind,
         reg_interval=fleet.reg_interval,
@@ -39,14 +73,26 @@ async def run_fleet_drill(runner: ScenarioRunner, fleet: FleetSpec) -> None:
         outage_at=seconds(fleet.outage.at, env),
         outage_for=seconds(fleet.outage.for_, env),
         settle=seconds(fleet.settle, env),
+        duration=seconds(fleet.duration, env) if fleet.duration is not None else None,
         boot=seconds(fleet.boot, env),
         seed=runner.seed,
-        t0=runner.t0,
     )
-    runner.emit("fleet", event="fleet_result", declared=fleet.endpoints, **result.to_json())
-    runner.emit("step_end", index=0, id="fleet", action="fleet")
-    for exp in verdicts(runner, fleet, result):
-        runner.record(exp)
+    result, totals = simulate_fleet(plan, fleet.workers)
+    via = "process" if plan.outage_kind in ("kill", "stop", "hang") else "network"
+    fault = {"id": 1, "kind": plan.outage_kind, "site": plan.outage_site, "via": via}
+    if plan.outage_kind in ("kill", "stop"):
+        runner.emit_at(start + plan.outage_at, "lab", event="site_down", site=plan.outage_site)
+    runner.emit_at(start + plan.outage_at, "lab", event="fault_applied", **fault)
+    if plan.outage_kind in ("kill", "stop"):
+        runner.emit_at(start + result.back_at, "lab", event="site_up", site=plan.outage_site)
+    runner.emit_at(start + result.back_at, "lab", event="fault_healed", **fault)
+    await asyncio.sleep(totals.virtual)  # virtual time: the run's clock catches up at once
+    shift = round(start)
+    result.back_at += start
+    result.load = {
+        s: Counter({sec + shift: n for sec, n in c.items()}) for s, c in result.load.items()
+    }
+    return result
 
 
 def verdicts(runner: ScenarioRunner, fleet: FleetSpec, result: FleetResult) -> list[Expectation]:

@@ -87,7 +87,11 @@ class ScenarioRunner:
         return asyncio.get_running_loop().time() - self._t0
 
     def emit(self, kind: str, /, **data: Any) -> RunEvent:
-        event = RunEvent(round(self.now(), 6), kind, data)
+        return self.emit_at(self.now(), kind, **data)
+
+    def emit_at(self, t: float, kind: str, /, **data: Any) -> RunEvent:
+        """An event that happened at run time ``t`` (a simulation that kept its own clock)."""
+        event = RunEvent(round(t, 6), kind, data)
         self.events.append(event)
         for listener in self.listeners:
             listener(event)

@@ -249,6 +249,10 @@ class FleetSpec(Strict):
     outage: OutageSpec = Field(default_factory=OutageSpec)
     settle: Duration = "120s"  # how long after the return every endpoint has to come back
     expect: FleetExpect = Field(default_factory=FleetExpect)
+    # in simulation, split the fleet over this many processes (the figures depend on it:
+    # the same seed and the same workers give the same storm)
+    workers: int = Field(default=1, ge=1, le=64)
+    duration: Duration | None = None  # in simulation, run on to this time after the storm
 
     def size(self, mode: str) -> int:
         if mode == "real" and self.real_endpoints is not None:
@@ -367,8 +371,9 @@ def semantic_errors(s: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
         site_ok(fleet.outage.site, ("fleet", "outage", "site"))
         bound_ok(fleet.outage.at, ("fleet", "outage", "at"))
         bound_ok(fleet.outage.for_, ("fleet", "outage", "for"))
-        for key in ("boot", "settle"):
-            bound_ok(getattr(fleet, key), ("fleet", key))
+        for key in ("boot", "settle", "duration"):
+            if getattr(fleet, key) is not None:
+                bound_ok(getattr(fleet, key), ("fleet", key))
         for key in FLEET_BOUNDS:
             value = getattr(fleet.expect, f"{key}_within")
             if value is not None:

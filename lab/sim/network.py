@@ -60,6 +60,9 @@ class SimNetwork:
         self.degraded: dict[str, Link] = {}  # sites whose paths to clients are slow or lossy
         self.sent = 0
         self.dropped = 0
+        # how a delivery is scheduled: the running asyncio loop's (virtual) timers, or a
+        # discrete-event engine's (lab.sim.engine)
+        self.call_later: Callable[[float, Callable[[], None]], object] | None = None
 
     def attach(self, address: Address, deliver: Deliver) -> None:
         self.nodes[address] = deliver
@@ -102,7 +105,7 @@ class SimNetwork:
             if target is not None and not self.link(src[0], dst[0]).cut:
                 target(data, src, transport)
 
-        asyncio.get_running_loop().call_later(delay, deliver)
+        (self.call_later or asyncio.get_running_loop().call_later)(delay, deliver)
         return True
 
 

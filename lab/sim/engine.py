@@ -1,0 +1,196 @@
+"""A discrete-event engine for simulations too large for an event loop: one heap of
+(time, sequence, callback), nothing else. It drives the same sans-I/O cores the asyncio
+runner drives (the endpoint's :class:`~endpoint.core.phone.Phone`, the embedded site's
+:class:`~lab.sites.embedded.core.SiteCore`) on the same :class:`SimNetwork`, without the
+per-callback cost of asyncio handles and coroutines. Fleets and the long benchmarks run
+here; scenario steps, which are coroutines, run on :mod:`lab.sim.loop`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Callable
+from typing import Any
+
+from endpoint.config import EndpointConfig
+from endpoint.core.events import PhoneEvent
+from endpoint.core.phone import Phone
+from endpoint.sip.errors import ParseError
+from endpoint.sip.events import Address
+from endpoint.sip.framing import KeepAlive
+from endpoint.sip.ids import IdSource
+from endpoint.sip.message import Message
+from lab.sim.network import Payload, SimNetwork, decode, encode
+from lab.sites.base import SiteSpec
+from lab.sites.embedded.core import SiteCore
+
+Tap = Callable[[str, Message, Address], None]
+
+
+class Engine:
+    """Virtual time and a heap of callbacks; ``run_until`` runs them in time order (ties in
+    the order they were scheduled), so a run is a pure function of its inputs."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._seq = itertools.count()
+        self.steps = 0
+
+    def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> None:
+        heapq.heappush(self._heap, (when, next(self._seq), fn, args))
+
+    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        heapq.heappush(self._heap, (self.now + delay, next(self._seq), fn, args))
+
+    def run_until(self, end: float) -> None:
+        heap, pop = self._heap, heapq.heappop
+        steps = 0
+        while heap and heap[0][0] <= end:
+            when, _, fn, args = pop(heap)
+            self.now = when
+            fn(*args)
+            steps += 1
+        self.steps += steps
+        self.now = max(self.now, end)
+
+    def attach(self, network: SimNetwork) -> None:
+        """Deliver the network's messages through this engine."""
+        network.call_later = self.call_later
+
+
+class PhoneNode:
+    """One endpoint: a :class:`Phone` core on the simulated network, its timer kept on the
+    engine's heap. ``taps`` see every SIP message in and out; ``on_event`` every event."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        network: SimNetwork,
+        config: EndpointConfig,
+        rng: random.Random,
+    ) -> None:
+        self.engine = engine
+        self.network = network
+        self.address: Address = (config.local_host, config.local_port or 5060)
+        self.core = Phone(
+            config, local_host=self.address[0], local_port=self.address[1], ids=IdSource(rng)
+        )
+        self.taps: list[Tap] = []
+        self.on_event: Callable[[PhoneEvent], None] | None = None
+        self._armed: float | None = None
+
+    def start(self) -> None:
+        self.network.attach(self.address, self._arrive)
+        self.core.start(self.engine.now)
+        self._pump()
+
+    def stop(self) -> None:
+        self.network.detach(self.address)
+        self._armed = None
+
+    def _arrive(self, data: Payload, source: Address, transport: str) -> None:
+        if isinstance(data, bytes) and data in (KeepAlive.PING.value, KeepAlive.PONG.value):
+            self.core.keepalive_received(KeepAlive(data), source, transport, self.engine.now)
+            self._pump()
+            return
+        try:
+            message = decode(data, transport)
+        except ParseError:
+            return
+        for tap in self.taps:
+            tap("in", message, source)
+        self.core.receive(message, source, transport, self.engine.now)
+        self._pump()
+
+    def _fire(self, when: float) -> None:
+        if when != self._armed:  # re-armed since: a stale entry
+            return
+        self._armed = None
+        self.core.handle_timer(self.engine.now)
+        self._pump()
+
+    def _failed(self, dest: Address, transport: str) -> None:
+        self.core.transport_failed(dest, transport, self.engine.now)
+        self._pump()
+
+    def _pump(self) -> None:
+        core, network, engine = self.core, self.network, self.engine
+        wire = network.wire
+        for out in core.datagrams_to_send():
+            message = out.message
+            if self.taps and not isinstance(message, KeepAlive):
+                for tap in self.taps:
+                    tap("out", message, out.dest)
+            if not network.send(self.address, out.dest, encode(message, wire), out.transport):
+                engine.call_later(0.0, self._failed, out.dest, out.transport)
+        while (event := core.next_event()) is not None:
+            if self.on_event is not None:
+                self.on_event(event)
+        deadline = core.next_timer()
+        if deadline is not None and deadline != self._armed:
+            self._armed = deadline
+            engine.call_at(deadline, self._fire, deadline)
+
+
+class SiteNode:
+    """One site: the embedded site's core; ``kill`` forgets registrations, ``hang`` keeps
+    them and answers nothing, ``isolate`` cuts it off the clients."""
+
+    def __init__(self, engine: Engine, network: SimNetwork, spec: SiteSpec) -> None:
+        self.engine = engine
+        self.network = network
+        self.spec = spec
+        self.address: Address = (spec.ip, spec.port)
+        self.core: SiteCore | None = None
+        self.hung = False
+        network.sites.add(spec.ip)
+
+    def start(self) -> None:
+        self.core = SiteCore(
+            name=self.spec.name,
+            domain=self.spec.domain,
+            address=self.address,
+            password=self.spec.password,
+            peers=dict(self.spec.peers),
+        )
+        self.hung = False
+        self.network.attach(self.address, self._arrive)
+
+    def kill(self) -> None:
+        self.network.detach(self.address)
+        self.core = None
+
+    def _arrive(self, data: Payload, source: Address, transport: str) -> None:
+        core = self.core
+        if core is None or self.hung:
+            return
+        try:
+            message = decode(data, transport)
+        except ParseError:
+            return
+        core.receive(message, source, transport, self.engine.now)
+        wire = self.network.wire
+        for out in core.datagrams_to_send():
+            self.network.send(self.address, out.dest, encode(out.message, wire), out.transport)
+
+    def apply(self, kind: str) -> None:
+        """Take the site down the way ``kind`` says (kill, stop, hang, down, partition)."""
+        if kind in ("kill", "stop"):
+            self.kill()
+        elif kind == "hang":
+            self.hung = True
+        elif kind in ("down", "partition"):
+            self.network.isolated.add(self.spec.ip)
+        else:
+            raise ValueError(f"no simulated outage {kind!r}")
+
+    def heal(self, kind: str) -> None:
+        if kind in ("kill", "stop"):
+            self.start()
+        elif kind == "hang":
+            self.hung = False
+        else:
+            self.network.isolated.discard(self.spec.ip)

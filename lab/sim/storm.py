@@ -1,0 +1,169 @@
+"""A fleet's registration storm on the discrete-event engine, optionally split over worker
+processes.
+
+Endpoints do not talk to each other and a simulated site has no capacity limit, so a
+fleet splits exactly into shards: shard k of w runs endpoints k, k+w, k+2w … against its
+own copy of the sites, and the shards' figures add up (recovery times concatenate, REGISTER
+counts per second sum). Each endpoint's randomness comes from the seed and its index, each
+shard's network from the seed and the shard: the same seed and the same number of workers
+give the same storm, figure for figure.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from endpoint.config import ConnectionConfig, EndpointConfig
+from endpoint.sip.events import Address
+from endpoint.sip.message import Message, Response
+from lab.fleet import FleetResult
+from lab.sim.engine import Engine, PhoneNode, SiteNode
+from lab.sim.network import Link, SimNetwork, Wire
+from lab.sites.base import SiteSpec
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    endpoints: int
+    sites: tuple[str, ...] = ("a", "b")
+    outage_site: str = "a"
+    outage_kind: str = "kill"
+    reg_interval: float = 300
+    retry_interval: float = 30
+    transaction_timeout: float = 8
+    outage_at: float = 60
+    outage_for: float = 120
+    settle: float = 120  # how long after the return every endpoint may take
+    duration: float | None = None  # keep running until then (else stop once all are back)
+    boot: float = 1.0  # start-up spread
+    seed: int = 0
+    wire: Wire = "objects"
+
+
+@dataclass
+class ShardResult:
+    result: FleetResult
+    messages: int
+    steps: int
+    virtual: float
+
+
+def site_specs(names: tuple[str, ...], password: str | None = None) -> dict[str, SiteSpec]:
+    """The sites as :class:`~lab.sim.lab.SimLab` lays them out (10.<n>.0.1, peers known)."""
+    base = {n: SiteSpec(name=n, ip=f"10.{i + 1}.0.1") for i, n in enumerate(names)}
+    return {
+        name: SiteSpec(
+            name=name,
+            ip=spec.ip,
+            password=password,
+            peers={s.domain: (s.ip, s.port) for n, s in base.items() if n != name},
+        )
+        for name, spec in base.items()
+    }
+
+
+def endpoint_host(i: int) -> str:
+    return f"10.{200 + i // 62500}.{(i // 250) % 250}.{i % 250 + 1}"
+
+
+def run_shard(plan: FleetPlan, shard: int = 0, shards: int = 1) -> ShardResult:
+    engine = Engine()
+    network = SimNetwork(random.Random(f"net:{plan.seed}:{shard}").getrandbits(32), plan.wire)
+    network.default = Link(latency=0.001, jitter=0.0005)
+    engine.attach(network)
+    specs = site_specs(plan.sites)
+    sites = {name: SiteNode(engine, network, spec) for name, spec in specs.items()}
+    for site in sites.values():
+        site.start()
+    watched = sites[plan.outage_site].address
+    by_address = {site.address: name for name, site in sites.items()}
+    result = FleetResult(plan.endpoints, plan.outage_site, load={s: Counter() for s in plan.sites})
+    recovered: set[int] = set()
+    back_at: float | None = None
+    mine = range(shard, plan.endpoints, shards)
+
+    def tap(i: int, direction: str, message: Message, peer: Address) -> None:
+        if direction == "out":
+            if getattr(message, "method", None) == "REGISTER" and peer in by_address:
+                result.load[by_address[peer]][int(engine.now)] += 1
+            return
+        if (
+            back_at is not None
+            and peer == watched
+            and i not in recovered
+            and isinstance(message, Response)
+            and 200 <= message.status < 300
+            and message.cseq.method == "REGISTER"
+        ):
+            recovered.add(i)
+            result.recovery.append(engine.now - back_at)
+
+    for i in mine:
+        host = endpoint_host(i)
+        config = EndpointConfig(
+            local_host=host,
+            local_port=5060,
+            connections=[
+                ConnectionConfig(
+                    id=c,
+                    user=str(100000 + i),
+                    server=specs[name].ip,
+                    port=specs[name].port,
+                    domain=specs[name].domain,
+                    reg_interval=plan.reg_interval,
+                    retry_interval=plan.retry_interval,
+                    transaction_timeout=plan.transaction_timeout,
+                )
+                for c, name in enumerate(plan.sites)
+            ],
+        )
+        node = PhoneNode(engine, network, config, random.Random(f"phone:{plan.seed}:{i}"))
+        node.taps.append(lambda d, m, p, i=i: tap(i, d, m, p))  # type: ignore[misc]
+        engine.call_at(i * plan.boot / plan.endpoints, node.start)
+    engine.run_until(plan.outage_at)
+    sites[plan.outage_site].apply(plan.outage_kind)
+    engine.run_until(plan.outage_at + plan.outage_for)
+    back_at = engine.now
+    result.back_at = back_at
+    sites[plan.outage_site].heal(plan.outage_kind)
+    end = back_at + plan.settle
+    while engine.now < end and len(recovered) < len(mine):
+        engine.run_until(min(end, engine.now + 1.0))
+    if plan.duration is not None and engine.now < plan.duration:
+        engine.run_until(plan.duration)
+    result.unrecovered = len(mine) - len(recovered)
+    return ShardResult(result, network.sent, engine.steps, engine.now)
+
+
+def _run_shard(args: tuple[FleetPlan, int, int]) -> ShardResult:
+    return run_shard(*args)
+
+
+def simulate_fleet(plan: FleetPlan, workers: int = 1) -> tuple[FleetResult, ShardResult]:
+    """The whole fleet: the merged result and totals (messages, engine steps, virtual end)."""
+    workers = max(1, min(workers, plan.endpoints))
+    if workers == 1:
+        one = run_shard(plan)
+        return one.result, one
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        parts = list(pool.map(_run_shard, [(plan, k, workers) for k in range(workers)]))
+    merged = FleetResult(plan.endpoints, plan.outage_site, load={s: Counter() for s in plan.sites})
+    for part in parts:
+        merged.recovery.extend(part.result.recovery)
+        merged.unrecovered += part.result.unrecovered
+        for site, counts in part.result.load.items():
+            merged.load[site].update(counts)
+    merged.recovery.sort()
+    merged.back_at = parts[0].result.back_at
+    totals = ShardResult(
+        merged,
+        sum(p.messages for p in parts),
+        sum(p.steps for p in parts),
+        max(p.virtual for p in parts),
+    )
+    return merged, totals
