@@ -76,7 +76,9 @@ class Count:
             self.statuses.append((event.connection, event.status.value))
 
 
-def day_on_engine(seed: int = 1, wire: Wire = "objects") -> tuple[Count, int, int]:
+def day_on_engine(
+    seed: int = 1, wire: Wire = "objects", length: float = DAY
+) -> tuple[Count, int, int]:
     """The day on the discrete-event engine: (counts, messages, engine events)."""
     engine = Engine()
     network = SimNetwork(seed, wire)
@@ -96,7 +98,7 @@ def day_on_engine(seed: int = 1, wire: Wire = "objects") -> tuple[Count, int, in
     node.on_event = count.event
     node.start()
     down = False
-    while engine.now < DAY:
+    while engine.now < length:
         engine.run_until(engine.now + FLAP)
         if down:
             sites["a"].heal("kill")
@@ -106,7 +108,9 @@ def day_on_engine(seed: int = 1, wire: Wire = "objects") -> tuple[Count, int, in
     return count, network.sent, engine.steps
 
 
-async def day_on_loop(seed: int = 1, wire: Wire = "objects") -> tuple[Count, int]:
+async def day_on_loop(
+    seed: int = 1, wire: Wire = "objects", length: float = DAY
+) -> tuple[Count, int]:
     """The same day on the asyncio virtual-time loop, through AsyncPhone and SimLab."""
     lab = SimLab(LabConfig(seed=seed), wire=wire)
     await lab.start()
@@ -121,7 +125,7 @@ async def day_on_loop(seed: int = 1, wire: Wire = "objects") -> tuple[Count, int
     await phone.start()
     loop = asyncio.get_running_loop()
     record = None
-    while loop.time() < DAY:
+    while loop.time() < length:
         await asyncio.sleep(FLAP)
         if record is None:
             record = await lab.apply("kill", "a")
