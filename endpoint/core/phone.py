@@ -154,8 +154,10 @@ class Phone:
 
     # --- outputs ---------------------------------------------------------------------------
     def next_timer(self) -> float | None:
-        times = [t for t in (self.layer.next_timer(), self.deadlines.next()) if t is not None]
-        return min(times, default=None)
+        layer, own = self.layer.next_timer(), self.deadlines.next()
+        if layer is None or own is None:
+            return own if layer is None else layer
+        return layer if layer < own else own
 
     def datagrams_to_send(self) -> list[Outgoing]:
         return self.layer.datagrams_to_send()

@@ -207,14 +207,16 @@ class Transaction:
 
     # --- timers -------------------------------------------------------------------------
     def next_timer(self) -> float | None:
-        return min(self._deadlines.values(), default=None)
+        deadlines = self._deadlines
+        return min(deadlines.values()) if deadlines else None
 
     def handle_timer(self, now: float) -> None:
-        while self._deadlines:
-            timer, deadline = min(self._deadlines.items(), key=lambda item: item[1])
-            if deadline > now:
+        deadlines = self._deadlines
+        while deadlines:
+            timer = min(deadlines, key=deadlines.__getitem__)
+            if deadlines[timer] > now:
                 return
-            del self._deadlines[timer]
+            del deadlines[timer]
             self.fire(TIMER_INPUT[timer], now)
 
     def _start(self, timer: Timer, now: float, interval: float) -> None:
@@ -232,8 +234,7 @@ class Transaction:
         except KeyError:
             raise TransactionStateError(self.kind.value, self.state.value, event.value) from None
         self.state = next_state
-        handler: Callable[[float, Response | Request | None], None] = getattr(self, "_" + action)
-        handler(now, message)
+        _ACTIONS[action](self, now, message)
         if next_state is S.TERMINATED:
             self._deadlines.clear()
 
@@ -373,3 +374,11 @@ class Transaction:
     def _confirm(self, now: float, message: Response | Request | None) -> None:
         self._stop(Timer.G, Timer.H)
         self._start(Timer.I, now, 0.0 if self.reliable else self.config.t4)
+
+
+# the machine's actions by name, looked up once
+_ACTIONS: dict[str, Callable[[Transaction, float, Response | Request | None], None]] = {
+    name: getattr(Transaction, "_" + name)
+    for table in TABLES.values()
+    for _, name in table.values()
+}

@@ -62,7 +62,7 @@ class SimNetwork:
         self.dropped = 0
         # how a delivery is scheduled: the running asyncio loop's (virtual) timers, or a
         # discrete-event engine's (lab.sim.engine)
-        self.call_later: Callable[[float, Callable[[], None]], object] | None = None
+        self.call_later: Callable[..., object] | None = None
 
     def attach(self, address: Address, deliver: Deliver) -> None:
         self.nodes[address] = deliver
@@ -95,18 +95,17 @@ class SimNetwork:
         if transport == "udp" and link.loss and self.rng.random() < link.loss:
             self.dropped += 1
             return True
-        delay = max(
-            0.0,
-            link.latency + (self.rng.uniform(-link.jitter, link.jitter) if link.jitter else 0.0),
-        )
-
-        def deliver() -> None:
-            target = self.nodes.get(dst)
-            if target is not None and not self.link(src[0], dst[0]).cut:
-                target(data, src, transport)
-
-        (self.call_later or asyncio.get_running_loop().call_later)(delay, deliver)
+        delay = link.latency
+        if link.jitter:
+            delay = max(0.0, delay + self.rng.uniform(-link.jitter, link.jitter))
+        schedule = self.call_later or asyncio.get_running_loop().call_later
+        schedule(delay, self._deliver, data, src, dst, transport)
         return True
+
+    def _deliver(self, data: Payload, src: Address, dst: Address, transport: str) -> None:
+        target = self.nodes.get(dst)
+        if target is not None and not self.link(src[0], dst[0]).cut:  # cut while in flight
+            target(data, src, transport)
 
 
 class SimSockets:
