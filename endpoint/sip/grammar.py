@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 from endpoint.sip.errors import ParseError
@@ -19,8 +20,11 @@ WORD = TOKEN | frozenset('()<>:\\"/[]?{}')
 WS = " \t"
 
 
+_TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
+
+
 def is_token(text: str) -> bool:
-    return bool(text) and all(c in TOKEN for c in text)
+    return _TOKEN_RE.fullmatch(text) is not None
 
 
 def check_escaped(text: str, allowed: frozenset[str], where: str) -> None:
@@ -140,6 +144,8 @@ def quote(value: str) -> str:
 
 def split_top_level(value: str, sep: str = ",") -> list[str]:
     """Split on ``sep`` outside quoted strings and angle brackets."""
+    if sep not in value:
+        return [value]
     parts: list[str] = []
     depth = 0
     in_quote = False

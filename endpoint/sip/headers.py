@@ -183,6 +183,13 @@ class Headers:
     def __repr__(self) -> str:
         return f"Headers({list(self)!r})"
 
+    @classmethod
+    def of_entries(cls, entries: list[tuple[str, str, str]]) -> Headers:
+        """From ready (key, canonical name, value) entries (the parser's)."""
+        new = cls()
+        new._items = entries
+        return new
+
     def copy(self) -> Headers:
         new = Headers()
         new._items = list(self._items)
@@ -257,7 +264,7 @@ class Headers:
 
 def split_values(name: str, value: str) -> list[str]:
     """The values one header line carries (several for list headers)."""
-    if canonical_name(name) not in LIST_HEADERS or value.strip() == "*":
+    if "," not in value or canonical_name(name) not in LIST_HEADERS or value.strip() == "*":
         return [value]
     return [part.strip() for part in split_top_level(value)]
 

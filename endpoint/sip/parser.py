@@ -7,6 +7,7 @@ import re
 from endpoint.sip.errors import ParseError
 from endpoint.sip.grammar import is_token
 from endpoint.sip.headers import (
+    LIST_HEADERS,
     SINGLE_HEADERS,
     Headers,
     canonical_name,
@@ -39,21 +40,43 @@ def split_head(data: bytes) -> tuple[bytes, bytes]:
     return data[: match.start()], data[match.end() :]
 
 
+_NAMES: dict[str, tuple[str, str]] = {}  # valid header name -> (key, canonical name)
+
+
+def _header_names(name: str, line: str) -> tuple[str, str]:
+    known = _NAMES.get(name)
+    if known is not None:
+        return known
+    if not is_token(name):
+        raise ParseError(f"not a header field: {line!r}", "header")
+    cname = canonical_name(name)
+    known = (cname.lower(), cname)
+    if len(_NAMES) < 4096:
+        _NAMES[name] = known
+    return known
+
+
 def parse_head(head: bytes) -> tuple[str, Headers]:
     text = head.decode("utf-8", "surrogateescape")
-    lines = _LINE_BREAK.split(_FOLD.sub(" ", text))
-    start_line, header_lines = lines[0], lines[1:]
-    headers: list[tuple[str, str]] = []
-    for line in header_lines:
+    if "\n " in text or "\n\t" in text:
+        text = _FOLD.sub(" ", text)
+    lines = text.split("\r\n")
+    if text.count("\n") != len(lines) - 1:  # bare LFs (alone or among CRLFs)
+        lines = _LINE_BREAK.split(text)
+    entries: list[tuple[str, str, str]] = []
+    for line in lines[1:]:
         if line[:1] in (" ", "\t"):
             raise ParseError(f"continuation line without a header: {line!r}", "header")
         name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not is_token(name):
+        if not colon:
             raise ParseError(f"not a header field: {line!r}", "header")
-        cname = canonical_name(name)
-        headers.extend((cname, v) for v in split_values(cname, value.strip(" \t")))
-    return start_line, Headers(headers)
+        key, cname = _header_names(name.rstrip(" \t"), line)
+        value = value.strip(" \t")
+        if "," in value and cname in LIST_HEADERS:
+            entries.extend((key, cname, v) for v in split_values(cname, value))
+        else:
+            entries.append((key, cname, value))
+    return lines[0], Headers.of_entries(entries)
 
 
 def _validate(message: Message) -> None:
