@@ -207,21 +207,22 @@ class Headers:
     @overload
     def get(self, name: str, default: str) -> str: ...
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = _key(name)
+        key = (_CANON_CACHE.get(name) or _names(name))[0]
         for k, _, v in self._items:
             if k == key:
                 return v
         return default
 
     def get_all(self, name: str) -> list[str]:
-        key = _key(name)
+        key = (_CANON_CACHE.get(name) or _names(name))[0]
         return [v for k, _, v in self._items if k == key]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
 
     def add(self, name: str, value: str) -> None:
-        self._items.append((*_names(name), value))
+        key, cname = _CANON_CACHE.get(name) or _names(name)
+        self._items.append((key, cname, value))
 
     def prepend(self, name: str, value: str) -> None:
         self._items.insert(0, (*_names(name), value))
