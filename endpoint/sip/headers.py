@@ -415,7 +415,7 @@ class NameAddr:
         return dataclasses.replace(self, params=set_param(self.params, name, value))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=1 << 17)
 def parse_name_addr(value: str, where: str) -> NameAddr:
     """Parse one name-addr value (cached: values are strings, results are frozen)."""
     s = Scanner(value, where)
@@ -466,7 +466,7 @@ class CSeq:
         return f"{self.seq} {self.method}"
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=1 << 16)
 def parse_cseq(value: str) -> CSeq:
     parts = value.split()
     if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii():

@@ -249,8 +249,8 @@ class FleetSpec(Strict):
     outage: OutageSpec = Field(default_factory=OutageSpec)
     settle: Duration = "120s"  # how long after the return every endpoint has to come back
     expect: FleetExpect = Field(default_factory=FleetExpect)
-    # in simulation, split the fleet over this many processes (the figures depend on it:
-    # the same seed and the same workers give the same storm)
+    # in simulation, run the fleet's shards (one per 1,000 endpoints) this many processes at
+    # a time; the storm is the same whatever the number
     workers: int = Field(default=1, ge=1, le=64)
     duration: Duration | None = None  # in simulation, run on to this time after the storm
 

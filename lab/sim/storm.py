@@ -2,16 +2,18 @@
 processes.
 
 Endpoints do not talk to each other and a simulated site has no capacity limit, so a
-fleet splits exactly into shards: shard k of w runs endpoints k, k+w, k+2w … against its
+fleet splits exactly into shards: shard k of n runs endpoints k, k+n, k+2n … against its
 own copy of the sites, and the shards' figures add up (recovery times concatenate, REGISTER
-counts per second sum). Each endpoint's randomness comes from the seed and its index, each
-shard's network from the seed and the shard: the same seed and the same number of workers
-give the same storm, figure for figure.
+counts per second sum). The number of shards follows from the fleet's size alone (one per
+1,000 endpoints); worker processes only decide how many run at once. Each endpoint's
+randomness comes from the seed and its index, each shard's network from the seed and the
+shard: the same seed gives the same storm, figure for figure, on any number of workers.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import multiprocessing
 import random
 from collections import Counter
@@ -143,15 +145,33 @@ def _run_shard(args: tuple[FleetPlan, int, int]) -> ShardResult:
     return run_shard(*args)
 
 
-def simulate_fleet(plan: FleetPlan, workers: int = 1) -> tuple[FleetResult, ShardResult]:
-    """The whole fleet: the merged result and totals (messages, engine steps, virtual end)."""
-    workers = max(1, min(workers, plan.endpoints))
-    if workers == 1:
+SHARD = 1000  # endpoints per shard: small enough to stay cache-friendly
+
+
+def shard_count(endpoints: int, size: int = SHARD) -> int:
+    """How many shards a fleet splits into: a function of its size alone, so the storm does
+    not depend on how many processes run it."""
+    return max(1, math.ceil(endpoints / size))
+
+
+def simulate_fleet(
+    plan: FleetPlan, workers: int = 1, *, shard_size: int = SHARD
+) -> tuple[FleetResult, ShardResult]:
+    """The whole fleet, its shards run ``workers`` at a time: the merged result and totals
+    (messages, engine steps, virtual end)."""
+    shards = shard_count(plan.endpoints, shard_size)
+    tasks = [(plan, k, shards) for k in range(shards)]
+    if shards == 1:
         one = run_shard(plan)
         return one.result, one
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        parts = list(pool.map(_run_shard, [(plan, k, workers) for k in range(workers)]))
+    if workers <= 1:
+        parts = [_run_shard(task) for task in tasks]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(
+            min(workers, shards), mp_context=context
+        ) as pool:
+            parts = list(pool.map(_run_shard, tasks))
     merged = FleetResult(plan.endpoints, plan.outage_site, load={s: Counter() for s in plan.sites})
     for part in parts:
         merged.recovery.extend(part.result.recovery)

@@ -1,6 +1,6 @@
 """The discrete-event engine drives the same cores as the asyncio virtual-time loop: the
-same drill gives the same traffic and the same status changes on both; a storm split over
-processes adds up to the storm run in one."""
+same drill gives the same traffic and the same status changes on both; a storm split into
+shards adds up to the storm run in one, whatever the number of processes."""
 
 from __future__ import annotations
 
@@ -27,19 +27,20 @@ def test_engine_and_loop_agree_on_a_flapping_site(wire: str) -> None:
     assert on_engine.statuses == on_loop.statuses
 
 
-def test_a_storm_split_over_processes_adds_up() -> None:
+def test_a_storm_split_into_shards_adds_up() -> None:
     plan = FleetPlan(
-        200, reg_interval=60, retry_interval=10, transaction_timeout=4,
+        300, reg_interval=60, retry_interval=10, transaction_timeout=4,
         outage_at=30, outage_for=70, settle=60, duration=200, boot=30, seed=2,
     )  # fmt: skip
-    one, one_totals = simulate_fleet(plan, workers=1)
-    two, two_totals = simulate_fleet(plan, workers=2)
-    assert one.unrecovered == two.unrecovered == 0
-    assert len(one.recovery) == len(two.recovery) == 200
-    # endpoints draw their randomness by index, so each does the same thing in either run
-    assert one_totals.messages == two_totals.messages
-    assert sum(one.load["a"].values()) == sum(two.load["a"].values())
-    assert abs(one.percentile(0.5) - two.percentile(0.5)) < 0.05
-    assert 0 <= one.percentile(0.99) <= plan.retry_interval + plan.transaction_timeout
-    again, _ = simulate_fleet(plan, workers=2)
-    assert again.summary() == two.summary()  # same seed, same workers: the same storm
+    whole, whole_totals = simulate_fleet(plan, shard_size=1000)  # one shard
+    split, split_totals = simulate_fleet(plan, workers=1, shard_size=100)  # three, in turn
+    assert whole.unrecovered == split.unrecovered == 0
+    assert len(whole.recovery) == len(split.recovery) == 300
+    # endpoints draw their randomness by index, so each does the same thing either way
+    assert whole_totals.messages == split_totals.messages
+    assert sum(whole.load["a"].values()) == sum(split.load["a"].values())
+    assert abs(whole.percentile(0.5) - split.percentile(0.5)) < 0.05
+    assert 0 <= whole.percentile(0.99) <= plan.retry_interval + plan.transaction_timeout
+    # the shards follow from the size alone: two processes give the very same storm
+    parallel, _ = simulate_fleet(plan, workers=2, shard_size=100)
+    assert parallel.summary() == split.summary() and parallel.load == split.load
