@@ -23,7 +23,7 @@ from endpoint.sip.events import (
     TxKey,
 )
 from endpoint.sip.framing import KeepAlive
-from endpoint.sip.headers import Via
+from endpoint.sip.headers import Via, parse_via
 from endpoint.sip.message import Message, Request, Response
 from endpoint.sip.timers import TimerConfig
 from endpoint.sip.transaction import Kind, State, Transaction
@@ -50,6 +50,13 @@ def stamp_received(request: Request, source: Address, *, force_rport: bool = Fal
     """RFC 3261 18.2.1 and RFC 3581: note on the top Via where the request came from.
     ``force_rport`` answers to the source port even when the client did not ask (what a
     proxy in front of NATs does: Kamailio's ``force_rport()``)."""
+    top = request.headers.get("Via") or ""
+    if top.endswith(";rport") and ";received=" not in top and "," not in top:
+        # the common case, written directly: what the with_param calls below produce
+        # (each moves its parameter to the end: received, then rport)
+        parse_via(top)  # still rejects a malformed Via as the general path does
+        request.headers.replace_first("Via", f"{top[:-6]};received={source[0]};rport={source[1]}")
+        return
     via = request.via
     changed: Via = via
     if via.host != source[0]:

@@ -160,3 +160,24 @@ def test_via_fast_path_agrees_with_the_scanner(value: str) -> None:
             return ("error", exc.where)
 
     assert outcome(parse_via) == outcome(_parse_via_scanned)
+
+
+@settings(max_examples=300)
+@given(via_text, st.sampled_from(["192.0.2.7", "10.0.0.1", "::1"]), st.integers(1, 65535))
+def test_received_stamp_shortcut_agrees_with_the_general_path(
+    value: str, ip: str, port: int
+) -> None:
+    """A Via ending in ``;rport`` is stamped by string; the result parses to exactly what
+    the general path (``with_param`` twice) gives."""
+    from endpoint.sip.headers import parse_via
+    from endpoint.sip.layer import stamp_received
+
+    try:
+        via = parse_via(value + ";rport")
+    except ParseError:
+        return
+    request = Request(method="OPTIONS", uri=SipURI(host="example.com"))
+    request.headers.add("Via", value + ";rport")
+    stamp_received(request, (ip, port))
+    general = via.with_param("received", ip).with_param("rport", str(port))
+    assert parse_via(request.headers.get("Via") or "") == general
