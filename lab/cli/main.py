@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("TERM", "dumb")
     try:
         return int(args.func(args))
-    except LabError as exc:
+    except (LabError, OSError) as exc:
         print(f"geolab: lab error: {exc}", file=sys.stderr)
         return EXIT_LAB_ERROR
     except ValueError as exc:

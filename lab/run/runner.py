@@ -169,6 +169,8 @@ class ScenarioRunner:
             pass
         except LabError as exc:
             self._error(f"lab error: {exc}")
+        except OSError as exc:  # a socket or process the lab could not have
+            self._error(f"lab error: {exc}")
         finally:
             await asyncio.shield(self._teardown())
         for i, inv in enumerate(self.s.invariants):

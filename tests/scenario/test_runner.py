@@ -102,8 +102,10 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     failed = geolab(
         "run", str(failing), "--backend", "embedded", "--report-dir", str(tmp_path / "f")
     )
-    assert failed.returncode == 1
-    (timeline,) = (tmp_path / "f").glob("*/timeline.json")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    timelines = list((tmp_path / "f").glob("*/timeline.json"))
+    assert len(timelines) == 1, failed.stdout + failed.stderr
+    (timeline,) = timelines
     assert json.loads(timeline.read_text())["scenarios"][0]["passed"] is False
     (timeline.parent / "report.html").unlink()
     assert geolab("report", str(timeline)).returncode == 0
