@@ -43,6 +43,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def esc(text: object) -> str:
+    """Text from a run, made safe to print as rich markup (``[x]`` stays literal)."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 class Console:
     """Live progress: the current step and each connection's status (rich; NO_COLOR kept)."""
 
@@ -55,7 +62,8 @@ class Console:
         self.status: dict[Any, str] = {}
 
     def print(self, text: str) -> None:
-        self.out.print(f"{self.prefix}{text}")
+        """``text`` is markup: anything taken from a run goes through :func:`esc` first."""
+        self.out.print(f"{esc(self.prefix)}{text}")
 
     def __call__(self, event: RunEvent) -> None:
         if self.quiet:
@@ -64,22 +72,22 @@ class Console:
         if event.kind == "step_start":
             self.print(
                 f"  [dim]{event.t:7.3f}s[/dim] step {d['index'] + 1} "
-                f"(line {d['line']}): {d['action']}"
+                f"(line {d['line']}): {esc(d['action'])}"
             )
         elif event.kind == "endpoint" and d.get("event") == "ConnectionStatusChanged":
             self.status[d["connection"]] = d["status"]
             lanes = "  ".join(f"conn {c}: {s}" for c, s in sorted(self.status.items()))
-            self.print(f"  [dim]{event.t:7.3f}s[/dim]   {lanes}")
+            self.print(f"  [dim]{event.t:7.3f}s[/dim]   {esc(lanes)}")
         elif event.kind == "expectation" and not d["passed"]:
             self.print(
-                f"  [red]✘ line {d['line']}: expected {d['expected']}; "
-                f"observed {d['observed']}[/red]"
+                f"  [red]✘ line {d['line']}: expected {esc(d['expected'])}; "
+                f"observed {esc(d['observed'])}[/red]"
             )
         elif event.kind == "error":
-            self.print(f"  [red]error: {d['message']}[/red]")
+            self.print(f"  [red]error: {esc(d['message'])}[/red]")
         elif event.kind == "fleet":
             for line in fleet_lines(d):
-                self.print(f"  [dim]{event.t:7.3f}s[/dim]   {line}")
+                self.print(f"  [dim]{event.t:7.3f}s[/dim]   {esc(line)}")
 
 
 async def run_all(paths: list[Path], args: argparse.Namespace, quiet: bool) -> list[ScenarioResult]:
@@ -93,7 +101,7 @@ async def run_all(paths: list[Path], args: argparse.Namespace, quiet: bool) -> l
             if args.mode:
                 scenario.mode = args.mode
             console = Console(quiet, prefix=f"[{path.stem}] " if parallel else "")
-            console.print(f"[bold]{scenario.name}[/bold]  ({path})")
+            console.print(f"[bold]{esc(scenario.name)}[/bold]  ({esc(str(path))})")
             result = await run_scenario(
                 scenario, backend=args.backend, seed=args.seed, listeners=[console]
             )
@@ -136,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     written = write_reports(folder, meta, results)
     passed = sum(r.passed for r in results)
     console.out.print(
-        f"{passed}/{len(results)} scenarios passed; reports in {folder}/ "
+        f"{passed}/{len(results)} scenarios passed; reports in {esc(folder)}/ "
         f"({', '.join(p.name for p in written.values())})"
     )
     return EXIT_PASS if passed == len(results) else EXIT_FAILED

@@ -163,3 +163,20 @@ def test_pytest_plugin_fixtures_for_drills_in_python(pytester: pytest.Pytester) 
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--lab-backend", "embedded")
     result.assert_outcomes(passed=1)
+
+
+def test_console_prints_run_text_literally(tmp_path: Path) -> None:
+    """Names and messages are printed as they are, even when they look like markup."""
+    drill = tmp_path / "markup.yaml"
+    drill.write_text(
+        'name: "site [/dim] down [bold]"\n'
+        "mode: sim\n"
+        "endpoint:\n  connections:\n    - {site: a, reg_interval: 60}\n"
+        "steps:\n"
+        "  - expect: {event: ConnectionStatusChanged, connection: 0, status: Disabled}\n"
+        "    within: 1s\n"
+    )
+    ran = geolab("run", str(drill), "--report-dir", str(tmp_path / "r"))
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert "site [/dim] down [bold]" in ran.stdout
