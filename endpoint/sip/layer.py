@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
+import re
 from collections import deque
 
 from endpoint.sip.errors import LocalProtocolError
@@ -40,6 +41,20 @@ def server_key(request: Request) -> TxKey:
     # RFC 2543 peers: no usable branch; key on the dialog and sequence identifiers.
     ident = "|".join((request.call_id, str(request.cseq.seq), request.from_.tag or "", str(via)))
     return (hashlib.sha1(ident.encode()).hexdigest(), method, "2543")
+
+
+_BRANCH = re.compile(r";branch=([^;,\s\"=]+)")
+
+
+def top_branch(message: Message) -> str | None:
+    """The top Via's branch. Read from the text when it is written plainly (one lower-case
+    ``;branch=``, no quotes, no second Via on the line), else through the Via parser."""
+    top = message.headers.get("Via") or ""
+    if '"' not in top and "," not in top and top.lower().count(";branch=") == 1:
+        found = _BRANCH.search(top)
+        if found is not None and (found.end() == len(top) or top[found.end()] == ";"):
+            return found.group(1)
+    return message.via.branch
 
 
 def client_key(branch: str, method: str) -> TxKey:
@@ -95,8 +110,8 @@ class TransactionLayer:
         ``timers`` overrides the transport's timer values for this transaction."""
         if request.method == "ACK":
             self._outbox.append(Outgoing(message=request, dest=dest, transport=transport))
-            return client_key(request.via.branch or "", "ACK")
-        branch = request.via.branch
+            return client_key(top_branch(request) or "", "ACK")
+        branch = top_branch(request)
         if not branch or not branch.startswith(MAGIC_COOKIE):
             raise LocalProtocolError(f"top Via needs an RFC 3261 branch, got {branch!r}")
         key = client_key(branch, request.method)
@@ -145,7 +160,7 @@ class TransactionLayer:
     def _receive_response(
         self, response: Response, source: Address, transport: str, now: float
     ) -> None:
-        key = client_key(response.via.branch or "", response.cseq.method)
+        key = client_key(top_branch(response) or "", response.cseq.method)
         tx = self.transactions.get(key)
         if tx is None:
             self._events.append(

@@ -181,3 +181,19 @@ def test_received_stamp_shortcut_agrees_with_the_general_path(
     stamp_received(request, (ip, port))
     general = via.with_param("received", ip).with_param("rport", str(port))
     assert parse_via(request.headers.get("Via") or "") == general
+
+
+@settings(max_examples=400)
+@given(via_text, st.text(string.ascii_letters + string.digits + ".-!", min_size=1, max_size=10))
+def test_branch_shortcut_agrees_with_the_via_parser(value: str, branch: str) -> None:
+    from endpoint.sip.headers import parse_via
+    from endpoint.sip.layer import top_branch
+
+    for text in (value, f"{value};branch=z9hG4bK{branch}", f"{value};BRANCH={branch};x"):
+        try:
+            expected = parse_via(text).branch
+        except ParseError:
+            continue
+        request = Request(method="OPTIONS", uri=SipURI(host="example.com"))
+        request.headers.add("Via", text)
+        assert top_branch(request) == expected
