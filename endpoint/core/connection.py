@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ class ConnectionStateError(LocalProtocolError):
         super().__init__(f"connection {connection}: no transition {current} -> {wanted}")
 
 
+@functools.lru_cache(maxsize=256)
 def timers_for(timeout: float) -> TimerConfig:
     """Timer values whose 64*T1 is ``timeout`` (RFC 3261 ratios otherwise kept)."""
     t1 = timeout / 64

@@ -183,6 +183,10 @@ class Headers:
     def __repr__(self) -> str:
         return f"Headers({list(self)!r})"
 
+    def entries(self) -> list[tuple[str, str, str]]:
+        """The (key, name, value) entries, in order (not a copy: do not change it)."""
+        return self._items
+
     @classmethod
     def of_entries(cls, entries: list[tuple[str, str, str]]) -> Headers:
         """From ready (key, canonical name, value) entries (the parser's)."""

@@ -148,20 +148,31 @@ class Response(_Message):
 
 
 Message = Request | Response
+_COPIED = frozenset(("from", "to", "call-id", "cseq"))
 
 
 def make_response(
     request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None
 ) -> Response:
     """A response to ``request`` per RFC 3261 8.2.6.2 (Via, From, To, Call-ID, CSeq copied)."""
-    headers = Headers()
-    for via in request.headers.get_all("Via"):
-        headers.add("Via", via)
-    headers.add("From", request.headers.get("From") or "")
-    to = request.headers.get("To") or ""
+    vias: list[tuple[str, str, str]] = []
+    first: dict[str, tuple[str, str, str]] = {}
+    for entry in request.headers.entries():
+        key = entry[0]
+        if key == "via":
+            vias.append(entry)
+        elif key in _COPIED and key not in first:
+            first[key] = entry
+    to = first["to"][2] if "to" in first else ""
     if to_tag is not None and status > 100 and parse_name_addr(to, "To").tag is None:
         to = f"{to};tag={to_tag}"
-    headers.add("To", to)
-    headers.add("Call-ID", request.call_id)
-    headers.add("CSeq", request.headers.get("CSeq") or "")
+    headers = Headers.of_entries(
+        [
+            *vias,
+            first.get("from", ("from", "From", "")),
+            ("to", "To", to),
+            first.get("call-id", ("call-id", "Call-ID", "")),
+            first.get("cseq", ("cseq", "CSeq", "")),
+        ]
+    )
     return Response(headers=headers, status=status, reason=reason or REASONS.get(status, "Unknown"))
