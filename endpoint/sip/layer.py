@@ -24,7 +24,7 @@ from endpoint.sip.events import (
     TxKey,
 )
 from endpoint.sip.framing import KeepAlive
-from endpoint.sip.headers import Via, parse_via
+from endpoint.sip.headers import Via
 from endpoint.sip.message import Message, Request, Response
 from endpoint.sip.timers import TimerConfig
 from endpoint.sip.transaction import Kind, State, Transaction
@@ -68,8 +68,8 @@ def stamp_received(request: Request, source: Address, *, force_rport: bool = Fal
     top = request.headers.get("Via") or ""
     if top.endswith(";rport") and ";received=" not in top and "," not in top:
         # the common case, written directly: what the with_param calls below produce
-        # (each moves its parameter to the end: received, then rport)
-        parse_via(top)  # still rejects a malformed Via as the general path does
+        # (each moves its parameter to the end: received, then rport); the Via was checked
+        # when the request was parsed
         request.headers.replace_first("Via", f"{top[:-6]};received={source[0]};rport={source[1]}")
         return
     via = request.via

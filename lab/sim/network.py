@@ -104,8 +104,11 @@ class SimNetwork:
 
     def _deliver(self, data: Payload, src: Address, dst: Address, transport: str) -> None:
         target = self.nodes.get(dst)
-        if target is not None and not self.link(src[0], dst[0]).cut:  # cut while in flight
-            target(data, src, transport)
+        if target is None:
+            return
+        if (self.isolated or self.links) and self.link(src[0], dst[0]).cut:  # cut in flight
+            return
+        target(data, src, transport)
 
 
 class SimSockets:
