@@ -27,20 +27,23 @@ def build_request(
     body: bytes = b"",
     content_type: str | None = None,
 ) -> Request:
-    headers = Headers()
-    headers.add("Via", via)
-    headers.add("Max-Forwards", str(max_forwards))
-    headers.add("From", from_)
-    headers.add("To", to)
-    headers.add("Call-ID", call_id)
-    headers.add("CSeq", f"{cseq} {method}")
+    headers = Headers.of_entries(
+        [
+            ("via", "Via", via),
+            ("max-forwards", "Max-Forwards", str(max_forwards)),
+            ("from", "From", from_),
+            ("to", "To", to),
+            ("call-id", "Call-ID", call_id),
+            ("cseq", "CSeq", f"{cseq} {method}"),
+        ]
+    )
     if contact is not None:
         headers.add("Contact", contact)
-    for name, value in extra or []:
+    for name, value in extra or ():
         headers.add(name, value)
     if body and content_type:
         headers.add("Content-Type", content_type)
-    return Request(method=method, uri=uri, headers=headers, body=body)
+    return Request(headers, body, method, uri)
 
 
 def same_branch_request(invite: Request, method: str, to: str) -> Request:

@@ -10,6 +10,8 @@ import random
 
 from endpoint.sip.layer import MAGIC_COOKIE
 
+_FORMATS = {n: f"%0{n}x" for n in (10, 16, 20, 24)}
+
 
 class IdSource:
     def __init__(self, rng: random.Random | None = None) -> None:
@@ -17,7 +19,8 @@ class IdSource:
 
     def token(self, length: int = 16) -> str:
         """``length`` hex digits (4 random bits each)."""
-        return f"{self.rng.getrandbits(4 * length):0{length}x}"
+        fmt = _FORMATS.get(length) or f"%0{length}x"
+        return fmt % self.rng.getrandbits(4 * length)
 
     def branch(self) -> str:
         return MAGIC_COOKIE + self.token(16)

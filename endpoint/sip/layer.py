@@ -92,6 +92,9 @@ class TransactionLayer:
         # are dropped lazily when they reach the top.
         self._heap: list[tuple[float, int, TxKey]] = []
         self._seq = itertools.count()
+        # the earliest live deadline, kept until a transaction changes (_collect, timers)
+        self._next: float | None = None
+        self._next_known = False
 
     def timer_config(self, transport: str) -> TimerConfig:
         return self.timers.get(transport.lower(), self.timers["udp"])
@@ -128,6 +131,7 @@ class TransactionLayer:
     def abandon(self, key: TxKey) -> None:
         """Forget a client transaction without telling anyone (the user gave up on it)."""
         self.transactions.pop(key, None)
+        self._next_known = False
 
     def send_response(self, response: Response, now: float, key: TxKey | None = None) -> None:
         """Answer through the server transaction the response belongs to."""
@@ -205,12 +209,17 @@ class TransactionLayer:
         return tx is not None and tx.next_timer() == deadline
 
     def next_timer(self) -> float | None:
+        if self._next_known:
+            return self._next  # nothing changed since it was worked out
         heap = self._heap
         while heap and not self._live(heap[0][0], heap[0][2]):
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        self._next = heap[0][0] if heap else None
+        self._next_known = True
+        return self._next
 
     def handle_timer(self, now: float) -> None:
+        self._next_known = False
         heap = self._heap
         while heap and heap[0][0] <= now:
             deadline, _, key = heapq.heappop(heap)
@@ -227,6 +236,7 @@ class TransactionLayer:
         return self._events.popleft() if self._events else None
 
     def _collect(self, tx: Transaction) -> None:
+        self._next_known = False
         self._outbox.extend(tx.outbox)
         tx.outbox.clear()
         for event in tx.events:
