@@ -77,6 +77,8 @@ class SimNetwork:
                 return Link(cut=True)
             if site in self.degraded:
                 return self.degraded[site]
+        if not self.links:
+            return self.default
         return self.links.get(frozenset((a, b)), self.default)
 
     def set_link(self, a: str, b: str, link: Link) -> None:
