@@ -4,7 +4,9 @@ outbound, reused per peer address), all bound to one local address."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import Callable
 
 from endpoint.aio.transport import OnKeepAlive, OnMessage, TcpConnection, UdpProtocol
@@ -13,6 +15,9 @@ from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
 
 log = logging.getLogger("endpoint.sockets")
+
+
+UDP_RECEIVE_BUFFER = 1 << 20
 
 
 class Sockets:
@@ -53,6 +58,9 @@ class Sockets:
             )
             self._udp = proto
             assert proto.transport is not None
+            sock = proto.transport.get_extra_info("socket")
+            with contextlib.suppress(OSError):  # room for a burst of answers (capped by rmem_max)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
             self.port = proto.transport.get_extra_info("sockname")[1]
         if "tcp" in self.transports:
             self._server = await loop.create_server(

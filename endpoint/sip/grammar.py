@@ -27,8 +27,18 @@ def is_token(text: str) -> bool:
     return _TOKEN_RE.fullmatch(text) is not None
 
 
+_ESCAPED: dict[frozenset[str], re.Pattern[str]] = {}
+
+
 def check_escaped(text: str, allowed: frozenset[str], where: str) -> None:
     """Check ``text`` is made of ``allowed`` characters and well-formed ``%HH`` escapes."""
+    pattern = _ESCAPED.get(allowed)
+    if pattern is None:
+        chars = "".join(sorted(re.escape(c) for c in allowed if c != "%"))
+        pattern = _ESCAPED[allowed] = re.compile(f"(?:[{chars}]|%[0-9A-Fa-f]{{2}})*")
+    if pattern.fullmatch(text) is not None:
+        return
+    # not well-formed: walk it to say where
     i = 0
     n = len(text)
     while i < n:

@@ -419,9 +419,28 @@ class NameAddr:
         return dataclasses.replace(self, params=set_param(self.params, name, value))
 
 
+_SIMPLE_NAME_ADDR = re.compile(r"<([^<>\s\"]+)>((?:;.*)?)")
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def parse_name_addr(value: str, where: str) -> NameAddr:
     """Parse one name-addr value (cached: values are strings, results are frozen)."""
+    simple = _SIMPLE_NAME_ADDR.fullmatch(value)
+    if simple is not None:
+        # ``<uri>;params`` without a display name: the URI and plain parameters directly
+        params_text = simple.group(2)
+        if _SIMPLE_PARAMS.fullmatch(params_text):
+            params = _simple_params(params_text)
+        else:
+            s = Scanner(value, where)
+            s.pos = simple.start(2)
+            params = parse_params(s)
+        uri = parse_uri(simple.group(1), where)
+        return NameAddr(uri=uri, params=params)
+    return _parse_name_addr_scanned(value, where)
+
+
+def _parse_name_addr_scanned(value: str, where: str) -> NameAddr:
     s = Scanner(value, where)
     s.skip_ws()
     if s.peek() == "*" and where == "Contact":

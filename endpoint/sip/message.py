@@ -102,10 +102,9 @@ class _Message:
 
     def serialise(self) -> bytes:
         """Wire form; Content-Length always reflects the body."""
-        lines = [self.start_line()]
-        lines.extend(f"{name}: {value}" for name, value in self.headers)
-        lines.append(f"Content-Length: {len(self.body)}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + self.body
+        head = "".join([f"{name}: {value}\r\n" for _, name, value in self.headers.entries()])
+        text = f"{self.start_line()}\r\n{head}Content-Length: {len(self.body)}\r\n\r\n"
+        return text.encode("utf-8", "surrogateescape") + self.body
 
     def __bytes__(self) -> bytes:
         return self.serialise()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
+import re
 import string
 from dataclasses import dataclass
 
@@ -22,6 +24,8 @@ Params = tuple[tuple[str, str | None], ...]
 _SCHEME_FIRST = frozenset(string.ascii_letters)
 _SCHEME = frozenset(string.ascii_letters + string.digits + "+-.")
 _HOST = frozenset(string.ascii_letters + string.digits + "-._")
+_HOST_RE = re.compile(r"[A-Za-z0-9\-._]+")
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
 _OPAQUE_FORBIDDEN = frozenset(' \t\r\n<>"')
 
 
@@ -155,7 +159,7 @@ def parse_host(text: str, where: str) -> tuple[str, int | None]:
     else:
         host, colon, port_text_ = text.partition(":")
         port_text = port_text_ if colon else None
-        if not host or any(c not in _HOST for c in host) or host.startswith("."):
+        if _HOST_RE.fullmatch(host) is None or host.startswith("."):
             raise ParseError(f"bad host {host!r}", where)
     port: int | None = None
     if port_text is not None:
@@ -165,15 +169,16 @@ def parse_host(text: str, where: str) -> tuple[str, int | None]:
     return host, port
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_uri(text: str, where: str = "URI", *, allow_headers: bool = True) -> URI:
-    """Parse a URI. ``allow_headers=False`` rejects ``?headers`` (the Request-URI rule)."""
+    """Parse a URI. ``allow_headers=False`` rejects ``?headers`` (the Request-URI rule).
+    Cached: URIs are frozen, and a phone or a site sees the same ones over and over."""
+    return _parse_uri(text, where, allow_headers)
+
+
+def _parse_uri(text: str, where: str, allow_headers: bool) -> URI:
     scheme, colon, rest = text.partition(":")
-    if (
-        not colon
-        or not scheme
-        or scheme[0] not in _SCHEME_FIRST
-        or any(c not in _SCHEME for c in scheme)
-    ):
+    if not colon or _SCHEME_RE.fullmatch(scheme) is None:
         raise ParseError(f"no URI scheme in {text!r}", where)
     if scheme.lower() not in ("sip", "sips"):
         if not rest or any(c in _OPAQUE_FORBIDDEN for c in rest):

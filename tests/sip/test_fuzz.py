@@ -197,3 +197,39 @@ def test_branch_shortcut_agrees_with_the_via_parser(value: str, branch: str) -> 
         request = Request(method="OPTIONS", uri=SipURI(host="example.com"))
         request.headers.add("Via", text)
         assert top_branch(request) == expected
+
+
+name_addr_text = st.builds(
+    lambda display, uri, params: f"{display}<{uri}>{params}",
+    st.sampled_from(["", '"Agent 1" ', "Bob ", " "]),
+    st.sampled_from(
+        [
+            "sip:1001@a.test",
+            "sip:g1@127.0.0.1:5070;transport=udp",
+            "sips:x@[::1]",
+            "tel:+1",
+            "sip:a b",
+        ]
+    ),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["tag", "expires", "received", "q", "x-y", ""]),
+            st.none() | st.sampled_from(["abc", "300", '"sip:127.0.0.1:5060"', "0.5", "a;b", ""]),
+        ),
+        max_size=3,
+    ).map(lambda ps: "".join(f";{k}" if v is None else f";{k}={v}" for k, v in ps)),
+)
+
+
+@settings(max_examples=500)
+@given(name_addr_text, st.sampled_from(["From", "To", "Contact"]))
+def test_name_addr_fast_path_agrees_with_the_scanner(value: str, where: str) -> None:
+    from endpoint.sip.headers import _parse_name_addr_scanned, parse_name_addr
+
+    def outcome(fn):  # type: ignore[no-untyped-def]
+        try:
+            return fn(value, where)
+        except ParseError:
+            return "error"
+
+    assert outcome(parse_name_addr) == outcome(_parse_name_addr_scanned)
