@@ -100,6 +100,8 @@ async def run_all(paths: list[Path], args: argparse.Namespace, quiet: bool) -> l
             scenario = load_scenario(path)
             if args.mode:
                 scenario.mode = args.mode
+            if args.fleet_size and scenario.fleet is not None:  # the storm at another size
+                scenario.fleet.endpoints = scenario.fleet.real_endpoints = args.fleet_size
             console = Console(quiet, prefix=f"[{path.stem}] " if parallel else "")
             console.print(f"[bold]{esc(scenario.name)}[/bold]  ({esc(str(path))})")
             result = await run_scenario(
@@ -181,6 +183,12 @@ def add_commands(sub: Any) -> None:
         type=int,
         default=1,
         help="scenarios run at once, each with its own lab (default 1)",
+    )
+    run.add_argument(
+        "--fleet-size",
+        type=int,
+        metavar="N",
+        help="fleet drills: run N endpoints (in either mode) instead of the file's sizes",
     )
     run.add_argument("-q", "--quiet", action="store_true")
     run.set_defaults(func=cmd_run)
