@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import Callable
@@ -18,6 +19,7 @@ log = logging.getLogger("endpoint.sockets")
 
 
 UDP_RECEIVE_BUFFER = 1 << 20
+BIND_ATTEMPTS = 20
 
 
 class Sockets:
@@ -50,6 +52,24 @@ class Sockets:
         self.closed = False
 
     async def start(self) -> None:
+        """Bind UDP and TCP to one port. With port 0 the system picks the UDP port, and
+        that number may be taken for TCP (by another socket's ephemeral port): then try
+        another."""
+        wanted = self.port
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            try:
+                await self._bind()
+                return
+            except OSError as exc:
+                if wanted != 0 or exc.errno != errno.EADDRINUSE or attempt == BIND_ATTEMPTS:
+                    raise
+                log.debug("port %s taken for TCP on %s; another", self.port, self.host)
+                if self._udp is not None and self._udp.transport is not None:
+                    self._udp.transport.close()
+                self._udp, self.port = None, 0
+                await asyncio.sleep(0)  # the transport lets its socket go on the next pass
+
+    async def _bind(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
         if "udp" in self.transports:
             _, proto = await loop.create_datagram_endpoint(
