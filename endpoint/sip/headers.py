@@ -290,12 +290,25 @@ def _simple_params(text: str) -> Params:
     return tuple(out)
 
 
+_QUOTED_VALUE = r'"[^"\\]*"'
+_PARAM = rf"{_TOK}+(?:=(?:{_TOK.rstrip(']')}:\[\]]+|{_QUOTED_VALUE}))?"
+_QUOTED_PARAMS = re.compile(rf"(?:;{_PARAM})*")
+_ONE_PARAM = re.compile(rf";({_TOK}+)(?:=({_TOK.rstrip(']')}:\[\]]+|{_QUOTED_VALUE}))?")
+
+
 def parse_params(scanner: Scanner) -> Params:
     """``*( SEMI generic-param )``: names are tokens, values tokens, hosts or quoted."""
     rest = scanner.text[scanner.pos :]
     if _SIMPLE_PARAMS.fullmatch(rest):
         scanner.pos = len(scanner.text)
         return _simple_params(rest)
+    if _QUOTED_PARAMS.fullmatch(rest):  # quoted values without escapes, no spaces
+        scanner.pos = len(scanner.text)
+        return tuple((m.group(1), m.group(2)) for m in _ONE_PARAM.finditer(rest))
+    return _parse_params_scanned(scanner)
+
+
+def _parse_params_scanned(scanner: Scanner) -> Params:
     params: list[tuple[str, str | None]] = []
     while scanner.accept(";"):
         name = scanner.token("parameter name")

@@ -233,3 +233,31 @@ def test_name_addr_fast_path_agrees_with_the_scanner(value: str, where: str) -> 
             return "error"
 
     assert outcome(parse_name_addr) == outcome(_parse_name_addr_scanned)
+
+
+param_text = st.lists(
+    st.tuples(
+        st.sampled_from([";", "; ", ";"]),
+        st.sampled_from(["expires", "received", "q", "x-y", "", "a b"]),
+        st.none()
+        | st.sampled_from(
+            ["300", '"sip:127.0.0.1:5060"', '"a;b"', '"a\\"b"', '""', "0.5", "[::1]", "", '"x']
+        ),
+    ),
+    max_size=4,
+).map(lambda ps: "".join(f"{s}{k}" if v is None else f"{s}{k}={v}" for s, k, v in ps))
+
+
+@settings(max_examples=500)
+@given(param_text)
+def test_parameter_fast_paths_agree_with_the_scanner(text: str) -> None:
+    from endpoint.sip.grammar import Scanner
+    from endpoint.sip.headers import _parse_params_scanned, parse_params
+
+    def outcome(fn):  # type: ignore[no-untyped-def]
+        try:
+            return fn(Scanner(text, "x"))
+        except ParseError:
+            return "error"
+
+    assert outcome(parse_params) == outcome(_parse_params_scanned)
