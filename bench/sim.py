@@ -26,12 +26,13 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
+from lab.fleet import FleetPlan
 from lab.lab import LabConfig
 from lab.sim.engine import Engine, PhoneNode, SiteNode
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
 from lab.sim.network import Link, SimNetwork, SimSockets, Wire
-from lab.sim.storm import FleetPlan, simulate_fleet, site_specs
+from lab.sim.storm import simulate_fleet, site_specs
 
 DAY = 86400.0
 FLAP = 600.0  # site A goes down, then up again, every 10 minutes

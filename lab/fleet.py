@@ -14,7 +14,7 @@ import functools
 import random
 import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,27 @@ from endpoint.core.events import PhoneEvent
 from endpoint.sip.message import Response
 from lab.lab import Lab
 from lab.sim.lab import SimLab
-from lab.sim.network import SimSockets
+from lab.sim.network import SimSockets, Wire
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    """A fleet and its outage: what both the real and the simulated storm run."""
+
+    endpoints: int
+    sites: tuple[str, ...] = ("a", "b")
+    outage_site: str = "a"
+    outage_kind: str = "kill"
+    reg_interval: float = 300
+    retry_interval: float = 30
+    transaction_timeout: float = 8
+    outage_at: float = 60
+    outage_for: float = 120
+    settle: float = 120  # how long after the return every endpoint may take
+    duration: float | None = None  # keep running until then (else stop once all are back)
+    boot: float = 1.0  # start-up spread
+    seed: int = 0
+    wire: Wire = "objects"  # in simulation: messages cross as objects (see lab.sim.network)
 
 
 @dataclass
@@ -91,26 +111,16 @@ class FleetResult:
 
 async def run_fleet(
     lab: Lab | SimLab,
-    endpoints: int,
+    plan: FleetPlan,
     *,
-    sites: Sequence[str] = ("a", "b"),
-    outage_site: str = "a",
-    outage_kind: str = "kill",
-    reg_interval: float = 300,
-    retry_interval: float = 30,
-    transaction_timeout: float = 8,
-    outage_at: float = 60,
-    outage_for: float = 120,
-    settle: float = 120,
-    duration: float | None = None,
-    boot: float = 1.0,
-    seed: int = 0,
     t0: float | None = None,
     on_phone: Callable[[int, PhoneEvent], None] | None = None,
 ) -> FleetResult:
-    """Start ``endpoints`` phones (spread over ``boot`` seconds, as real phones boot), take
+    """Start the plan's phones (spread over ``boot`` seconds, as real phones boot), take
     ``outage_site`` down at ``outage_at`` for ``outage_for``, then wait up to ``settle`` for
-    every phone to be Available there again."""
+    every phone to be registered there again (and on to ``duration``). Event times and the
+    load's seconds count from ``t0`` (default: now)."""
+    endpoints, sites, outage_site = plan.endpoints, plan.sites, plan.outage_site
     loop = asyncio.get_running_loop()
     result = FleetResult(endpoints, outage_site, load={s: Counter() for s in sites})
     t0 = loop.time() if t0 is None else t0  # the origin of back_at and of the load's seconds
@@ -119,10 +129,6 @@ async def run_fleet(
     all_back = asyncio.Event()
     watched = lab.target(outage_site)
     by_target = {lab.target(s): s for s in sites}
-
-    def on_event(i: int, event: PhoneEvent) -> None:
-        if on_phone is not None:
-            on_phone(i, event)
 
     def tap(i: int, direction: str, message: Any, peer: Any, transport: str) -> None:
         if direction == "out":
@@ -147,7 +153,7 @@ async def run_fleet(
                 all_back.set()
 
     phones = []
-    rng = random.Random(seed)
+    rng = random.Random(plan.seed)
     for i in range(endpoints):
         conns = [
             ConnectionConfig(
@@ -156,9 +162,9 @@ async def run_fleet(
                 server=lab.target(n)[0],
                 port=lab.target(n)[1],
                 domain=lab.site(n).spec.domain,
-                reg_interval=reg_interval,
-                retry_interval=retry_interval,
-                transaction_timeout=transaction_timeout,
+                reg_interval=plan.reg_interval,
+                retry_interval=plan.retry_interval,
+                transaction_timeout=plan.transaction_timeout,
             )
             for c, n in enumerate(sites)
         ]
@@ -171,27 +177,28 @@ async def run_fleet(
             )
         else:
             phone = AsyncPhone(EndpointConfig(connections=conns), rng=random.Random(rng.random()))
-        phone.subscribe(functools.partial(on_event, i))
+        if on_phone is not None:
+            phone.subscribe(functools.partial(on_phone, i))
         phone.taps.append(functools.partial(tap, i))
         phones.append(phone)
     start = loop.time()
     try:
         for phone in phones:
             await phone.start()
-            await asyncio.sleep(boot / endpoints)
-        await asyncio.sleep(max(0.0, outage_at - (loop.time() - start)))
-        record = await lab.apply(outage_kind, outage_site)
-        await asyncio.sleep(outage_for)
+            await asyncio.sleep(plan.boot / endpoints)
+        await asyncio.sleep(max(0.0, plan.outage_at - (loop.time() - start)))
+        record = await lab.apply(plan.outage_kind, outage_site)
+        await asyncio.sleep(plan.outage_for)
         # the return starts when the heal does: a restarted site may answer before the lab
         # has seen it ready, and those answers count
         back_at = loop.time()
         result.back_at = back_at - t0
         await lab.heal(record)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(all_back.wait(), settle)
+            await asyncio.wait_for(all_back.wait(), plan.settle)
         result.unrecovered = endpoints - len(recovered)
-        if duration is not None:  # keep running (renewals go on) to the planned end
-            await asyncio.sleep(max(0.0, duration - (loop.time() - start)))
+        if plan.duration is not None:  # keep running (renewals go on) to the planned end
+            await asyncio.sleep(max(0.0, plan.duration - (loop.time() - start)))
     finally:
         for phone in phones:
             await phone.close(unregister=False)

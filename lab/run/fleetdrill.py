@@ -11,12 +11,12 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from lab.fleet import FleetResult, run_fleet
+from lab.fleet import FleetPlan, FleetResult, run_fleet
 from lab.run.events import Expectation
 from lab.scenario.expr import seconds
 from lab.scenario.schema import FLEET_BOUNDS, FleetSpec
 from lab.sim.lab import SimLab
-from lab.sim.storm import FleetPlan, simulate_fleet
+from lab.sim.storm import simulate_fleet
 
 if TYPE_CHECKING:
     from lab.run.runner import ScenarioRunner
@@ -24,45 +24,27 @@ if TYPE_CHECKING:
 
 async def run_fleet_drill(runner: ScenarioRunner, fleet: FleetSpec) -> None:
     assert runner.lab is not None
-    env = runner.env
     size = fleet.size(runner.s.mode)
     runner.emit(
         "step_start", index=0, id="fleet", action="fleet", line=runner.s.lines.get("fleet", 0),
         note=f"{size} endpoints x {len(runner.s.topology.sites)} connections; "
         f"{fleet.outage.kind} site {fleet.outage.site}",
     )  # fmt: skip
+    plan = plan_of(runner, fleet, size)
     if isinstance(runner.lab, SimLab):
-        result = await simulated(runner, fleet, size)
+        result = await simulated(runner, plan, fleet.workers)
     else:
-        result = await run_fleet(
-            runner.lab,
-            size,
-            sites=runner.s.topology.sites,
-            outage_site=fleet.outage.site,
-            outage_kind=fleet.outage.kind,
-            reg_interval=fleet.reg_interval,
-            retry_interval=fleet.retry_interval,
-            transaction_timeout=fleet.transaction_timeout,
-            outage_at=seconds(fleet.outage.at, env),
-            outage_for=seconds(fleet.outage.for_, env),
-            settle=seconds(fleet.settle, env),
-            duration=seconds(fleet.duration, env) if fleet.duration is not None else None,
-            boot=seconds(fleet.boot, env),
-            seed=runner.seed,
-            t0=runner.t0,
-        )
+        result = await run_fleet(runner.lab, plan, t0=runner.t0)
     runner.emit("fleet", event="fleet_result", declared=fleet.endpoints, **result.to_json())
     runner.emit("step_end", index=0, id="fleet", action="fleet")
     for exp in verdicts(runner, fleet, result):
         runner.record(exp)
 
 
-async def simulated(runner: ScenarioRunner, fleet: FleetSpec, size: int) -> FleetResult:
-    """The storm on the discrete-event engine (split over ``fleet.workers`` processes); its
-    outage goes on the stream at the times it happened, and the run's clock catches up."""
+def plan_of(runner: ScenarioRunner, fleet: FleetSpec, size: int) -> FleetPlan:
+    """The scenario's fleet, its bounds worked out."""
     env = runner.env
-    start = runner.now()
-    plan = FleetPlan(
+    return FleetPlan(
         endpoints=size,
         sites=tuple(runner.s.topology.sites),
         outage_site=fleet.outage.site,
@@ -77,7 +59,13 @@ async def simulated(runner: ScenarioRunner, fleet: FleetSpec, size: int) -> Flee
         boot=seconds(fleet.boot, env),
         seed=runner.seed,
     )
-    result, totals = simulate_fleet(plan, fleet.workers)
+
+
+async def simulated(runner: ScenarioRunner, plan: FleetPlan, workers: int) -> FleetResult:
+    """The storm on the discrete-event engine (its shards run ``workers`` at a time); its
+    outage goes on the stream at the times it happened, and the run's clock catches up."""
+    start = runner.now()
+    result, totals = simulate_fleet(plan, workers)
     via = "process" if plan.outage_kind in ("kill", "stop", "hang") else "network"
     fault = {"id": 1, "kind": plan.outage_kind, "site": plan.outage_site, "via": via}
     if plan.outage_kind in ("kill", "stop"):

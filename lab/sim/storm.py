@@ -22,28 +22,10 @@ from dataclasses import dataclass
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message, Response
-from lab.fleet import FleetResult
+from lab.fleet import FleetPlan, FleetResult
 from lab.sim.engine import Engine, PhoneNode, SiteNode
-from lab.sim.network import Link, SimNetwork, Wire
+from lab.sim.network import Link, SimNetwork
 from lab.sites.base import SiteSpec
-
-
-@dataclass(frozen=True)
-class FleetPlan:
-    endpoints: int
-    sites: tuple[str, ...] = ("a", "b")
-    outage_site: str = "a"
-    outage_kind: str = "kill"
-    reg_interval: float = 300
-    retry_interval: float = 30
-    transaction_timeout: float = 8
-    outage_at: float = 60
-    outage_for: float = 120
-    settle: float = 120  # how long after the return every endpoint may take
-    duration: float | None = None  # keep running until then (else stop once all are back)
-    boot: float = 1.0  # start-up spread
-    seed: int = 0
-    wire: Wire = "objects"
 
 
 @dataclass

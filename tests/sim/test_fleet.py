@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.fleet import FleetResult, run_fleet
+from lab.fleet import FleetPlan, FleetResult, run_fleet
 from lab.lab import LabConfig
 from lab.report import write_reports
 from lab.report.timeline import read_timeline
@@ -23,17 +23,11 @@ def storm(seed: int, endpoints: int = 60) -> FleetResult:
     async def main() -> FleetResult:
         lab = SimLab(LabConfig(seed=seed))
         await lab.start()
-        result = await run_fleet(
-            lab,
-            endpoints,
-            reg_interval=300,
-            retry_interval=30,
-            transaction_timeout=8,
-            outage_at=60,
-            outage_for=400,
-            settle=300,
-            seed=seed,
-        )
+        plan = FleetPlan(
+            endpoints, reg_interval=300, retry_interval=30, transaction_timeout=8,
+            outage_at=60, outage_for=400, settle=300, seed=seed,
+        )  # fmt: skip
+        result = await run_fleet(lab, plan)
         await lab.stop()
         return result
 
