@@ -86,6 +86,12 @@ class Sockets:
             self._server = await loop.create_server(
                 self._new_connection, self.host, self.port, reuse_address=True
             )
+            if not self._server.sockets:  # asyncio skips a socket it could not create
+                self._server.close()
+                self._server = None
+                raise OSError(
+                    errno.EMFILE, f"no TCP socket on {self.host}:{self.port} (open files limit?)"
+                )
             self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:

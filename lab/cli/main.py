@@ -117,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("geolab: interrupted; everything started was stopped", file=sys.stderr)
         return 130
+    except Exception as exc:  # a fault of geolab's own: say so in one line
+        if os.environ.get("GEOLAB_DEBUG"):
+            raise
+        print(
+            f"geolab: internal error: {type(exc).__name__}: {exc} (GEOLAB_DEBUG=1 shows where)",
+            file=sys.stderr,
+        )
+        return EXIT_LAB_ERROR
 
 
 if __name__ == "__main__":

@@ -180,3 +180,25 @@ def test_console_prints_run_text_literally(tmp_path: Path) -> None:
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert "Traceback" not in ran.stderr
     assert "site [/dim] down [bold]" in ran.stdout
+
+
+def test_running_out_of_sockets_is_reported_not_raised(tmp_path: Path) -> None:
+    """A fleet larger than the open-files limit fails the drill with a lab error naming
+    the limit; no traceback, reports written, nothing left running."""
+    import resource
+
+    storm = Path(__file__).parents[2] / "scenarios" / "registration-storm.yaml"
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300))
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "lab.cli.main", "run", str(storm), "--backend", "embedded",
+         "--fleet-size", "400", "--report-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, preexec_fn=few_files, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stderr + ran.stdout
+    (timeline,) = tmp_path.glob("*/timeline.json")
+    (scenario,) = json.loads(timeline.read_text())["scenarios"]
+    assert any("open files limit" in error for error in scenario["errors"])
