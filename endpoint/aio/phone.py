@@ -56,9 +56,16 @@ class AsyncPhone:
         self._settled = asyncio.Event()  # set when no unregistration is awaiting its answer
 
     # --- lifecycle ------------------------------------------------------------------------
+    async def open(self) -> AsyncPhone:
+        """Bind the sockets without registering yet (``start`` does both)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            await self.sockets.start()
+        return self
+
     async def start(self) -> AsyncPhone:
-        self._loop = asyncio.get_running_loop()
-        await self.sockets.start()
+        """Open the sockets (unless :meth:`open` did) and register every enabled connection."""
+        await self.open()
         self.core = Phone(
             self.config,
             local_host=self.sockets.host,
