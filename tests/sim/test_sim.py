@@ -109,3 +109,28 @@ def test_same_seed_same_events_other_seed_other_timings() -> None:
     first, again, other = day_with_a_dead_site(7), day_with_a_dead_site(7), day_with_a_dead_site(8)
     assert [repr(e) for e in first] == [repr(e) for e in again]
     assert [e.t for e in first] != [e.t for e in other]  # jitter comes from the seed
+
+
+def test_open_binds_without_registering_and_start_registers() -> None:
+    async def main() -> tuple[int, bool, int]:
+        network = SimNetwork(seed=1)
+        site = SimSite(SiteSpec(name="a", ip=A[0]), network)
+        await site.start()
+        config = EndpointConfig(
+            local_host="10.200.0.9",
+            local_port=5060,
+            connections=[ConnectionConfig(id=0, server=A[0], port=A[1], reg_interval=60)],
+        )
+        phone = AsyncPhone(config, sockets=functools.partial(SimSockets, network))
+        await phone.open()
+        before = network.sent
+        attached = ("10.200.0.9", 5060) in network.nodes
+        await phone.start()
+        await phone.wait_for(lambda e: isinstance(e, ConnectionStatusChanged), 5)
+        after = network.sent
+        await phone.close(unregister=False)
+        return before, attached, after
+
+    before, attached, after = run(main())
+    assert before == 0 and attached  # bound, nothing sent
+    assert after >= 1  # start() registered (and opened nothing twice)
