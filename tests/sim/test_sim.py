@@ -119,7 +119,9 @@ def test_open_binds_without_registering_and_start_registers() -> None:
         config = EndpointConfig(
             local_host="10.200.0.9",
             local_port=5060,
-            connections=[ConnectionConfig(id=0, server=A[0], port=A[1], reg_interval=60)],
+            connections=[
+                ConnectionConfig(id=0, user="5001", server=A[0], port=A[1], reg_interval=60)
+            ],
         )
         phone = AsyncPhone(config, sockets=functools.partial(SimSockets, network))
         await phone.open()
