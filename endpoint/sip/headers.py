@@ -165,9 +165,9 @@ class Headers:
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
-        self._items: list[tuple[str, str, str]] = [
-            (*_names(name), value) for name, value in items or ()
-        ]
+        self._items: list[tuple[str, str, str]] = (
+            [(*_names(name), value) for name, value in items] if items else []
+        )
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return ((name, value) for _, name, value in self._items)
@@ -190,14 +190,12 @@ class Headers:
     @classmethod
     def of_entries(cls, entries: list[tuple[str, str, str]]) -> Headers:
         """From ready (key, canonical name, value) entries (the parser's)."""
-        new = cls()
+        new = object.__new__(cls)
         new._items = entries
         return new
 
     def copy(self) -> Headers:
-        new = Headers()
-        new._items = list(self._items)
-        return new
+        return Headers.of_entries(list(self._items))
 
     def index(self) -> dict[str, list[str]]:
         """Every value by lower-case canonical name, in one pass."""

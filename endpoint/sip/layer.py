@@ -237,13 +237,15 @@ class TransactionLayer:
 
     def _collect(self, tx: Transaction) -> None:
         self._next_known = False
-        self._outbox.extend(tx.outbox)
-        tx.outbox.clear()
-        for event in tx.events:
-            self._events.append(event)
-            if isinstance(event, TransactionTerminated):
-                self.transactions.pop(tx.key, None)
-        tx.events.clear()
+        if tx.outbox:
+            self._outbox.extend(tx.outbox)
+            tx.outbox.clear()
+        if tx.events:
+            for event in tx.events:
+                self._events.append(event)
+                if isinstance(event, TransactionTerminated):
+                    self.transactions.pop(tx.key, None)
+            tx.events.clear()
         deadline = tx.next_timer()
         if deadline is not None and tx.key in self.transactions:
             heapq.heappush(self._heap, (deadline, next(self._seq), tx.key))

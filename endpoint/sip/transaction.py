@@ -175,6 +175,11 @@ def response_input(status: int, *, from_tu: bool) -> Input:
 class Transaction:
     """One transaction. Create through :class:`endpoint.sip.layer.TransactionLayer`."""
 
+    __slots__ = (
+        "_deadlines", "_intervals", "config", "events", "key", "kind", "last_response",
+        "outbox", "peer", "reliable", "request", "state", "transport",
+    )  # fmt: skip
+
     def __init__(
         self,
         kind: Kind,
