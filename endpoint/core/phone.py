@@ -15,6 +15,7 @@ Every status change raises exactly one ConnectionStatusChanged.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 
@@ -381,7 +382,7 @@ class Phone:
             return
         request = build_request(
             "OPTIONS",
-            SipURI(host=cfg.server, port=cfg.port),
+            _server_uri(cfg.server, cfg.port),
             via=self.via(conn),
             from_=f"<{conn.aor}>;tag={self.ids.tag()}",
             to=f"<sip:{cfg.server}:{cfg.port}>",
@@ -397,6 +398,12 @@ class Phone:
             )
         else:
             self._schedule_keepalive(conn, now)
+
+
+@functools.lru_cache(maxsize=1024)
+def _server_uri(host: str, port: int | None) -> SipURI:
+    """The keep-alive's Request-URI (URIs are frozen: one per server will do)."""
+    return SipURI(host=host, port=port)
 
 
 def failure_reason(event: ResponseReceived) -> str:
