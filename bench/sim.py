@@ -33,7 +33,8 @@ from lab.sim.engine import Engine, PhoneNode, SiteNode
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
 from lab.sim.network import Link, SimNetwork, SimSockets, Wire
-from lab.sim.storm import simulate_fleet, site_specs
+from lab.sim.site import site_specs
+from lab.sim.storm import simulate_fleet
 
 DAY = 86400.0
 FLAP = 600.0  # site A goes down, then up again, every 10 minutes

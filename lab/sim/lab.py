@@ -13,8 +13,7 @@ from typing import Any
 from lab.errors import LabError
 from lab.lab import FaultRecord, FaultScope, LabConfig, LabEvent
 from lab.sim.network import Link, SimNetwork, Wire
-from lab.sim.site import SimSite
-from lab.sites.base import SiteSpec
+from lab.sim.site import SimSite, site_specs
 
 SIM_FAULTS = ("kill", "hang", "stop", "restart", "down", "partition", "latency", "loss")
 
@@ -51,10 +50,8 @@ class SimLab(FaultScope):
         return f"10.200.{n // 250}.{n % 250 + 1}"
 
     async def start(self) -> SimLab:
-        specs = {n: SiteSpec(name=n, ip=f"10.{i + 1}.0.1") for i, n in enumerate(self.config.sites)}
-        for name, base in specs.items():
-            peers = {s.domain: (s.ip, s.port) for n, s in specs.items() if n != name}
-            spec = SiteSpec(name=name, ip=base.ip, password=self.config.password, peers=peers)
+        specs = site_specs(tuple(self.config.sites), self.config.password)
+        for name, spec in specs.items():
             self.sites[name] = SimSite(spec, self.network)
             self.network.sites.add(spec.ip)
             await self.sites[name].start()

@@ -13,6 +13,20 @@ from lab.sites.base import SiteSpec, SiteState
 from lab.sites.embedded.core import SiteCore
 
 
+def site_specs(names: tuple[str, ...], password: str | None = None) -> dict[str, SiteSpec]:
+    """Simulated sites' addresses (10.<n>.0.1), each knowing the others as peers."""
+    base = {n: SiteSpec(name=n, ip=f"10.{i + 1}.0.1") for i, n in enumerate(names)}
+    return {
+        name: SiteSpec(
+            name=name,
+            ip=spec.ip,
+            password=password,
+            peers={s.domain: (s.ip, s.port) for n, s in base.items() if n != name},
+        )
+        for name, spec in base.items()
+    }
+
+
 class SimSite:
     backend = "sim"
 

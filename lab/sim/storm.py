@@ -25,7 +25,7 @@ from endpoint.sip.message import Message, Response
 from lab.fleet import FleetPlan, FleetResult
 from lab.sim.engine import Engine, PhoneNode, SiteNode
 from lab.sim.network import Link, SimNetwork
-from lab.sites.base import SiteSpec
+from lab.sim.site import site_specs
 
 
 @dataclass
@@ -34,20 +34,6 @@ class ShardResult:
     messages: int
     steps: int
     virtual: float
-
-
-def site_specs(names: tuple[str, ...], password: str | None = None) -> dict[str, SiteSpec]:
-    """The sites as :class:`~lab.sim.lab.SimLab` lays them out (10.<n>.0.1, peers known)."""
-    base = {n: SiteSpec(name=n, ip=f"10.{i + 1}.0.1") for i, n in enumerate(names)}
-    return {
-        name: SiteSpec(
-            name=name,
-            ip=spec.ip,
-            password=password,
-            peers={s.domain: (s.ip, s.port) for n, s in base.items() if n != name},
-        )
-        for name, spec in base.items()
-    }
 
 
 def endpoint_host(i: int) -> str:
