@@ -136,8 +136,9 @@ class PhoneNode:
 
 
 class SiteNode:
-    """One site: the embedded site's core; ``kill`` forgets registrations, ``hang`` keeps
-    them and answers nothing, ``isolate`` cuts it off the clients."""
+    """One site: the embedded site's core. Outages (``apply``/``heal``): kill and stop
+    forget the registrations, hang keeps them and answers nothing, down and partition cut
+    the site off its clients."""
 
     def __init__(self, engine: Engine, network: SimNetwork, spec: SiteSpec) -> None:
         self.engine = engine
