@@ -22,7 +22,9 @@ from lab.sites.base import SiteSpec
 from lab.sites.kamailio import KamailioSite, kamailio_binary
 
 
-async def fleet_rate(site: KamailioSite, endpoints: int, *, sockets_first: bool) -> float:
+async def fleet_rate(
+    site: KamailioSite, endpoints: int, *, sockets_first: bool, first_user: int = 200000
+) -> float:
     """Registrations per second of ``endpoints`` phones registering at once, counted from
     their start (socket set-up included) or, ``sockets_first``, from their first REGISTER."""
     phones = [
@@ -31,7 +33,7 @@ async def fleet_rate(site: KamailioSite, endpoints: int, *, sockets_first: bool)
                 connections=[
                     ConnectionConfig(
                         id=0,
-                        user=str((300000 if sockets_first else 200000) + i),
+                        user=str(first_user + i),
                         server=site.spec.ip,
                         port=site.spec.port,
                         reg_interval=3600,
@@ -79,19 +81,32 @@ async def bench(endpoints: int) -> None:
         await site.start()
         try:
             startup = await fleet_rate(site, endpoints, sockets_first=False)
-            ours = await fleet_rate(site, endpoints, sockets_first=True)
+            # best of three for both: one lost datagram costs a 500 ms retransmission, and
+            # a rate measured over a fraction of a second is then a third of what it is
+            ours = max(
+                [
+                    await fleet_rate(site, endpoints, sockets_first=True, first_user=u)
+                    for u in (300000, 400000, 500000)
+                ]
+            )
             # SIPp's rate from enough registrations that its own start-up does not count
-            theirs = await sipp_register_rate(site, max(endpoints, 5000))
+            runs = [await sipp_register_rate(site, max(endpoints, 5000)) for _ in range(3)]
+            theirs = max((r for r in runs if r is not None), default=None)
         finally:
             await site.stop()
     print(
         f"  fleet start-up rate   {startup:>9,.0f} registrations/s (sockets opened, then REGISTER)"
     )
-    print(f"  fleet REGISTER rate   {ours:>9,.0f} registrations/s (sockets already open)")
+    print(
+        f"  fleet REGISTER rate   {ours:>9,.0f} registrations/s (sockets already open; best of 3)"
+    )
     if theirs is None:
         print("  sipp not installed: no comparison")
         return
-    print(f"  SIPp REGISTER rate    {theirs:>9,.0f} registrations/s (same Kamailio, same run)")
+    print(
+        f"  SIPp REGISTER rate    {theirs:>9,.0f} registrations/s "
+        "(same Kamailio, same run; best of 3)"
+    )
     print(f"  ratio fleet/SIPp      {ours / theirs:>9.2f}  (goal: at least 0.5)")
 
 
