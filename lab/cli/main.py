@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 pass, 1 drill failed, 2 invalid input, 3 lab error.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    from lab.cli.runcmd import positive
+
     drill = sub.add_parser(
         "drill",
         help="start two Kamailio sites, register on both over UDP and TCP, print RTTs",
@@ -89,11 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("what", choices=["sip", "endpoint", "lab", "sim", "fleet"])
     bench.add_argument(
-        "--endpoints", type=int, default=None, help="sim, fleet: fleet size (10,000 / 500)"
+        "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 500)"
     )
-    bench.add_argument("--workers", type=int, default=2, help="sim: processes for the storm")
-    bench.add_argument("--registrations", type=int, default=5000, help="sip: how many")
-    bench.add_argument("--trials", type=int, default=20, help="endpoint, lab: trials per figure")
+    bench.add_argument("--workers", type=positive, default=2, help="sim: processes for the storm")
+    bench.add_argument("--registrations", type=positive, default=5000, help="sip: how many")
+    bench.add_argument(
+        "--trials", type=positive, default=20, help="endpoint, lab: trials per figure"
+    )
     bench.set_defaults(func=cmd_bench)
     from lab.cli import labcmd, runcmd
 

@@ -165,6 +165,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def add_commands(sub: Any) -> None:
     run = sub.add_parser(
         "run",
@@ -180,13 +191,13 @@ def add_commands(sub: Any) -> None:
     run.add_argument(
         "-n",
         "--workers",
-        type=int,
+        type=positive,
         default=1,
         help="scenarios run at once, each with its own lab (default 1)",
     )
     run.add_argument(
         "--fleet-size",
-        type=int,
+        type=positive,
         metavar="N",
         help="fleet drills: run N endpoints (in either mode) instead of the file's sizes",
     )

@@ -97,6 +97,8 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     )
     assert "Traceback" not in invalid.stderr
     assert geolab("run", str(bad), "--report-dir", str(tmp_path / "r")).returncode == 2
+    zero = geolab("run", str(good), "--fleet-size", "0")
+    assert zero.returncode == 2 and "must be at least 1" in zero.stderr
     ran = geolab("run", str(good), "--backend", "embedded", "--report-dir", str(tmp_path / "r"))
     assert ran.returncode == 0, ran.stdout + ran.stderr
     failed = geolab(
