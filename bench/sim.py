@@ -29,11 +29,11 @@ from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.fleet import FleetPlan
 from lab.lab import LabConfig
-from lab.sim.engine import Engine, PhoneNode, SiteNode
+from lab.sim.engine import Engine, PhoneNode
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
 from lab.sim.network import Link, SimNetwork, SimSockets, Wire
-from lab.sim.site import site_specs
+from lab.sim.site import SimSite, site_specs
 from lab.sim.storm import simulate_fleet
 
 DAY = 86400.0
@@ -87,9 +87,9 @@ def day_on_engine(
     network = SimNetwork(seed, wire)
     network.default = Link(latency=0.001, jitter=0.0005)
     engine.attach(network)
-    sites = {n: SiteNode(engine, network, s) for n, s in site_specs(("a", "b")).items()}
+    sites = {n: SimSite(s, network, lambda: engine.now) for n, s in site_specs(("a", "b")).items()}
     for site in sites.values():
-        site.start()
+        site.up()
     count = Count()
     node = PhoneNode(
         engine,
@@ -104,9 +104,9 @@ def day_on_engine(
     while engine.now < length:
         engine.run_until(engine.now + FLAP)
         if down:
-            sites["a"].heal("kill")
+            sites["a"].bring_back("kill")
         else:
-            sites["a"].apply("kill")
+            sites["a"].take_out("kill")
         down = not down
     return count, network.sent, engine.steps
 

@@ -1,8 +1,8 @@
 """A discrete-event engine for simulations too large for an event loop: one heap of
 (time, sequence, callback), nothing else. It drives the same sans-I/O cores the asyncio
-runner drives (the endpoint's :class:`~endpoint.core.phone.Phone`, the embedded site's
-:class:`~lab.sites.embedded.core.SiteCore`) on the same :class:`SimNetwork`, without the
-per-callback cost of asyncio handles and coroutines. Fleets and the long benchmarks run
+runner drives (the endpoint's :class:`~endpoint.core.phone.Phone`; sites are
+:class:`~lab.sim.site.SimSite` given the engine's clock) on the same :class:`SimNetwork`,
+without the per-callback cost of asyncio handles and coroutines. Fleets and the long benchmarks run
 here; scenario steps, which are coroutines, run on :mod:`lab.sim.loop`.
 """
 
@@ -23,8 +23,6 @@ from endpoint.sip.framing import KeepAlive
 from endpoint.sip.ids import IdSource
 from endpoint.sip.message import Message
 from lab.sim.network import Payload, SimNetwork, decode, encode
-from lab.sites.base import SiteSpec
-from lab.sites.embedded.core import SiteCore
 
 Tap = Callable[[str, Message, Address], None]
 
@@ -133,65 +131,3 @@ class PhoneNode:
         if deadline is not None and deadline != self._armed:
             self._armed = deadline
             engine.call_at(deadline, self._fire, deadline)
-
-
-class SiteNode:
-    """One site: the embedded site's core. Outages (``apply``/``heal``): kill and stop
-    forget the registrations, hang keeps them and answers nothing, down and partition cut
-    the site off its clients."""
-
-    def __init__(self, engine: Engine, network: SimNetwork, spec: SiteSpec) -> None:
-        self.engine = engine
-        self.network = network
-        self.spec = spec
-        self.address: Address = (spec.ip, spec.port)
-        self.core: SiteCore | None = None
-        self.hung = False
-        network.sites.add(spec.ip)
-
-    def start(self) -> None:
-        self.core = SiteCore(
-            name=self.spec.name,
-            domain=self.spec.domain,
-            address=self.address,
-            password=self.spec.password,
-            peers=dict(self.spec.peers),
-        )
-        self.hung = False
-        self.network.attach(self.address, self._arrive)
-
-    def kill(self) -> None:
-        self.network.detach(self.address)
-        self.core = None
-
-    def _arrive(self, data: Payload, source: Address, transport: str) -> None:
-        core = self.core
-        if core is None or self.hung:
-            return
-        try:
-            message = decode(data, transport)
-        except ParseError:
-            return
-        core.receive(message, source, transport, self.engine.now)
-        wire = self.network.wire
-        for out in core.datagrams_to_send():
-            self.network.send(self.address, out.dest, encode(out.message, wire), out.transport)
-
-    def apply(self, kind: str) -> None:
-        """Take the site down the way ``kind`` says (kill, stop, hang, down, partition)."""
-        if kind in ("kill", "stop"):
-            self.kill()
-        elif kind == "hang":
-            self.hung = True
-        elif kind in ("down", "partition"):
-            self.network.isolated.add(self.spec.ip)
-        else:
-            raise ValueError(f"no simulated outage {kind!r}")
-
-    def heal(self, kind: str) -> None:
-        if kind in ("kill", "stop"):
-            self.start()
-        elif kind == "hang":
-            self.hung = False
-        else:
-            self.network.isolated.discard(self.spec.ip)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.lab import FaultRecord, FaultScope, LabConfig, LabEvent
+from lab.lab import PROCESS_FAULTS, FaultRecord, FaultScope, LabConfig, LabEvent
 from lab.sim.network import Link, SimNetwork, Wire
 from lab.sim.site import SimSite, site_specs
 
@@ -53,7 +53,6 @@ class SimLab(FaultScope):
         specs = site_specs(tuple(self.config.sites), self.config.password)
         for name, spec in specs.items():
             self.sites[name] = SimSite(spec, self.network)
-            self.network.sites.add(spec.ip)
             await self.sites[name].start()
             self.emit("site_up", site=name)
         self.emit("lab_up", backend="sim", sites=list(self.sites))
@@ -87,19 +86,16 @@ class SimLab(FaultScope):
             kind,
             site,
             dict(params),
-            via or ("process" if kind in ("kill", "hang", "stop", "restart") else "network"),
+            via or ("process" if kind in PROCESS_FAULTS else "network"),
             self.now,
         )
-        if kind in ("kill", "stop"):
-            await target.kill()
-            self.emit("site_down", site=site)
-        elif kind == "hang":
-            await target.hang()
+        if kind in ("kill", "stop", "hang", "down", "partition"):
+            target.take_out(kind)
+            if kind in ("kill", "stop"):
+                self.emit("site_down", site=site)
         elif kind == "restart":
             await target.restart()
             record.healed_at = self.now
-        elif kind in ("down", "partition"):
-            self.network.isolated.add(ip)
         elif kind == "latency":
             self.network.degraded[ip] = Link(
                 latency=float(params.get("latency", 0)) / 1000,
@@ -116,13 +112,10 @@ class SimLab(FaultScope):
         if record.healed_at is not None:
             return
         site = self.site(record.site)
-        if record.kind in ("kill", "stop"):
-            await site.start()
-            self.emit("site_up", site=record.site)
-        elif record.kind == "hang":
-            await site.resume()
-        elif record.kind in ("down", "partition"):
-            self.network.isolated.discard(site.spec.ip)
+        if record.kind in ("kill", "stop", "hang", "down", "partition"):
+            site.bring_back(record.kind)
+            if record.kind in ("kill", "stop"):
+                self.emit("site_up", site=record.site)
         else:
             self.network.degraded.pop(site.spec.ip, None)
         record.healed_at = self.now

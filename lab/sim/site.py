@@ -1,10 +1,12 @@
 """A site in the simulation: the embedded site's core on the simulated network, with the
 same operations as a real site (kill forgets registrations; hang keeps them but answers
-nothing until resumed)."""
+nothing until resumed). Its time comes from the running asyncio loop (the virtual-time
+loop) or from a clock it is given (the discrete-event engine's)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
@@ -30,12 +32,16 @@ def site_specs(names: tuple[str, ...], password: str | None = None) -> dict[str,
 class SimSite:
     backend = "sim"
 
-    def __init__(self, spec: SiteSpec, network: SimNetwork) -> None:
+    def __init__(
+        self, spec: SiteSpec, network: SimNetwork, clock: Callable[[], float] | None = None
+    ) -> None:
         self.spec = spec
         self.network = network
+        self.clock = clock or (lambda: asyncio.get_running_loop().time())
         self.core = self._new_core()
         self.state = SiteState.DOWN
         self.hung = False
+        network.sites.add(spec.ip)  # site-to-site paths are never hurt
 
     @property
     def name(self) -> str:
@@ -61,29 +67,57 @@ class SimSite:
             message = decode(data, transport)
         except ParseError:
             return
-        self.core.receive(message, source, transport, asyncio.get_running_loop().time())
+        self.core.receive(message, source, transport, self.clock())
         wire = self.network.wire
         for out in self.core.datagrams_to_send():
             self.network.send(self.address, out.dest, encode(out.message, wire), out.transport)
 
-    async def start(self) -> None:
+    # --- the operations, at once (the async ones below are the Site interface) ----------
+    def up(self) -> None:
         self.network.attach(self.address, self._arrive)
         self.state, self.hung = SiteState.UP, False
 
-    async def stop(self) -> None:
-        await self.kill()
-
-    async def kill(self) -> None:
+    def down(self) -> None:
         self.network.detach(self.address)
         self.core = self._new_core()  # registrations live in memory: they are gone
         self.state = SiteState.DOWN
 
+    def take_out(self, kind: str) -> None:
+        """An outage: kill and stop forget the registrations, hang keeps them and answers
+        nothing, down and partition cut the site off its clients."""
+        if kind in ("kill", "stop"):
+            self.down()
+        elif kind == "hang":
+            self.hung, self.state = True, SiteState.HUNG
+        elif kind in ("down", "partition"):
+            self.network.isolated.add(self.spec.ip)
+        else:
+            raise ValueError(f"no simulated outage {kind!r}")
+
+    def bring_back(self, kind: str) -> None:
+        """The end of the outage ``take_out(kind)`` began."""
+        if kind in ("kill", "stop"):
+            self.up()
+        elif kind == "hang":
+            self.hung, self.state = False, SiteState.UP
+        else:
+            self.network.isolated.discard(self.spec.ip)
+
+    async def start(self) -> None:
+        self.up()
+
+    async def stop(self) -> None:
+        self.down()
+
+    async def kill(self) -> None:
+        self.take_out("kill")
+
     async def hang(self) -> None:
-        self.hung, self.state = True, SiteState.HUNG
+        self.take_out("hang")
 
     async def resume(self) -> None:
-        self.hung, self.state = False, SiteState.UP
+        self.bring_back("hang")
 
     async def restart(self) -> None:
-        await self.kill()
-        await self.start()
+        self.down()
+        self.up()

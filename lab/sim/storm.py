@@ -23,9 +23,9 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message, Response
 from lab.fleet import FleetPlan, FleetResult
-from lab.sim.engine import Engine, PhoneNode, SiteNode
+from lab.sim.engine import Engine, PhoneNode
 from lab.sim.network import Link, SimNetwork
-from lab.sim.site import site_specs
+from lab.sim.site import SimSite, site_specs
 
 
 @dataclass
@@ -46,9 +46,9 @@ def run_shard(plan: FleetPlan, shard: int = 0, shards: int = 1) -> ShardResult:
     network.default = Link(latency=0.001, jitter=0.0005)
     engine.attach(network)
     specs = site_specs(plan.sites)
-    sites = {name: SiteNode(engine, network, spec) for name, spec in specs.items()}
+    sites = {name: SimSite(spec, network, lambda: engine.now) for name, spec in specs.items()}
     for site in sites.values():
-        site.start()
+        site.up()
     watched = sites[plan.outage_site].address
     by_address = {site.address: name for name, site in sites.items()}
     result = FleetResult(plan.endpoints, plan.outage_site, load={s: Counter() for s in plan.sites})
@@ -95,11 +95,11 @@ def run_shard(plan: FleetPlan, shard: int = 0, shards: int = 1) -> ShardResult:
         node.taps.append(lambda d, m, p, i=i: tap(i, d, m, p))  # type: ignore[misc]
         engine.call_at(i * plan.boot / plan.endpoints, node.start)
     engine.run_until(plan.outage_at)
-    sites[plan.outage_site].apply(plan.outage_kind)
+    sites[plan.outage_site].take_out(plan.outage_kind)
     engine.run_until(plan.outage_at + plan.outage_for)
     back_at = engine.now
     result.back_at = back_at
-    sites[plan.outage_site].heal(plan.outage_kind)
+    sites[plan.outage_site].bring_back(plan.outage_kind)
     end = back_at + plan.settle
     while engine.now < end and len(recovered) < len(mine):
         engine.run_until(min(end, engine.now + 1.0))
