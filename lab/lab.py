@@ -99,8 +99,35 @@ class LabEvent:
 
 
 class FaultScope:
-    """``async with lab.fault(kind, site, …)``: apply a fault, heal it however the block
-    ends. For any lab that has ``apply`` and ``heal`` (the real one and the simulated one)."""
+    """What the real and the simulated lab share: their event stream and fault journal,
+    and ``async with lab.fault(kind, site, …)``, which applies a fault and heals it however
+    the block ends. A lab provides ``now``, ``apply`` and ``heal``."""
+
+    journal: list[FaultRecord]
+    events: list[LabEvent]
+    listeners: list[Callable[[LabEvent], None]]
+
+    @property
+    def now(self) -> float:
+        raise NotImplementedError
+
+    def emit(self, kind: str, /, **data: Any) -> LabEvent:
+        event = LabEvent(kind, self.now, data)
+        self.events.append(event)
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    def _applied(self, record: FaultRecord) -> FaultRecord:
+        """A fault took effect: note when, journal it, tell the listeners."""
+        record.applied_at = self.now
+        self.journal.append(record)
+        self.emit("fault_applied", **record.to_json())
+        return record
+
+    def _healed(self, record: FaultRecord) -> None:
+        record.healed_at = self.now
+        self.emit("fault_healed", **record.to_json())
 
     async def apply(
         self, kind: str, site: str, *, via: str | None = None, **params: Any
@@ -146,13 +173,6 @@ class Lab(FaultScope):
     def now(self) -> float:
         assert self._loop is not None
         return self._loop.time()
-
-    def emit(self, kind: str, /, **data: Any) -> LabEvent:
-        event = LabEvent(kind, self.now, data)
-        self.events.append(event)
-        for listener in self.listeners:
-            listener(event)
-        return event
 
     async def start(self) -> Lab:
         self._loop = asyncio.get_running_loop()
@@ -300,10 +320,7 @@ class Lab(FaultScope):
             raise LabError(
                 f"fault {kind!r}: 'via' must be process, proxy, kernel or network, not {via!r}"
             )
-        record.applied_at = self.now
-        self.journal.append(record)
-        self.emit("fault_applied", **record.to_json())
-        return record
+        return self._applied(record)
 
     async def heal(self, record: FaultRecord) -> None:
         if record.healed_at is not None:
@@ -327,8 +344,7 @@ class Lab(FaultScope):
             for protocol, proxy, toxic in record.undo.get("toxics", []):
                 with contextlib.suppress(LabError):
                     await self.apis[protocol].remove_toxic(proxy, toxic)
-        record.healed_at = self.now
-        self.emit("fault_healed", **record.to_json())
+        self._healed(record)
 
     async def _process_fault(self, record: FaultRecord, site: Site) -> None:
         if record.kind == "kill":

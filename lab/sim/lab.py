@@ -38,12 +38,6 @@ class SimLab(FaultScope):
     def now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def emit(self, kind: str, /, **data: Any) -> None:
-        event = LabEvent(kind, self.now, data)
-        self.events.append(event)
-        for listener in self.listeners:
-            listener(event)
-
     def host(self) -> str:
         """A fresh address on the simulated network (for phones and parties)."""
         n = next(self._hosts)
@@ -103,10 +97,7 @@ class SimLab(FaultScope):
             )
         elif kind == "loss":
             self.network.degraded[ip] = Link(loss=float(params.get("percent", 0)) / 100)
-        record.applied_at = self.now
-        self.journal.append(record)
-        self.emit("fault_applied", **record.to_json())
-        return record
+        return self._applied(record)
 
     async def heal(self, record: FaultRecord) -> None:
         if record.healed_at is not None:
@@ -118,5 +109,4 @@ class SimLab(FaultScope):
                 self.emit("site_up", site=record.site)
         else:
             self.network.degraded.pop(site.spec.ip, None)
-        record.healed_at = self.now
-        self.emit("fault_healed", **record.to_json())
+        self._healed(record)
