@@ -14,7 +14,7 @@ from pathlib import Path
 
 from endpoint.aio.stack import SipStack
 from endpoint.sip import parse_message
-from endpoint.sip.builder import build_request
+from endpoint.sip.builder import build_register, build_request
 from endpoint.sip.sdp import Sdp
 from endpoint.sip.uri import SipURI
 from lab.net import allocate_address, free_port
@@ -59,16 +59,14 @@ async def stack_register_rate(site: KamailioSite, total: int, window: int = 200)
         async def one(i: int) -> None:
             nonlocal failures
             async with sem:
-                request = build_request(
-                    "REGISTER",
-                    SipURI(host=site.spec.domain),
+                request = build_register(
+                    f"g{i}",
+                    site.spec.domain,
                     via=stack.via("udp"),
-                    from_=f"<sip:g{i}@{site.spec.domain}>;tag={stack.ids.tag()}",
-                    to=f"<sip:g{i}@{site.spec.domain}>",
+                    tag=stack.ids.tag(),
                     call_id=stack.ids.call_id("127.0.0.1"),
-                    cseq=1,
                     contact=f"<sip:g{i}@127.0.0.1:{stack.port}>",
-                    extra=[("Expires", "300")],
+                    expires=300,
                 )
                 response = await stack.request(request, site.address, "udp")
                 failures += response.status != 200

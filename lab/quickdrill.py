@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from endpoint.aio.stack import SipStack
-from endpoint.sip.builder import build_request
-from endpoint.sip.uri import SipURI
+from endpoint.sip.builder import build_register
 from lab.net import allocate_address
 from lab.sites.base import Site, SiteSpec
 from lab.sites.factory import make_site, resolve_backend
@@ -27,16 +26,14 @@ class Registration:
 
 async def register_once(stack: SipStack, site: Site, transport: str, user: str) -> Registration:
     domain = site.spec.domain
-    request = build_request(
-        "REGISTER",
-        SipURI(host=domain),
+    request = build_register(
+        user,
+        domain,
         via=stack.via(transport),
-        from_=f"<sip:{user}@{domain}>;tag={stack.ids.tag()}",
-        to=f"<sip:{user}@{domain}>",
+        tag=stack.ids.tag(),
         call_id=stack.ids.call_id(stack.host),
-        cseq=1,
         contact=f"<sip:{user}@{stack.host}:{stack.port};transport={transport}>",
-        extra=[("Expires", "60")],
+        expires=60,
     )
     start = stack.now
     response = await stack.request(request, site.address, transport)

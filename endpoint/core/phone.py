@@ -28,7 +28,7 @@ from endpoint.core.events import (
     PhoneEvent,
 )
 from endpoint.core.timers import Deadlines
-from endpoint.sip.builder import build_request, via_value
+from endpoint.sip.builder import build_register, build_request, via_value
 from endpoint.sip.errors import LocalProtocolError, SipError
 from endpoint.sip.events import (
     Address,
@@ -263,16 +263,16 @@ class Phone:
         if request is None:
             conn.cseq += 1
             value = requested_expires(conn.reg_interval) if expires is None else expires
-            request = build_request(
-                "REGISTER",
-                SipURI(host=conn.config.aor_domain),
+            request = build_register(
+                conn.config.user,
+                conn.config.aor_domain,
                 via=self.via(conn),
-                from_=f"<{conn.aor}>;tag={self.ids.tag()}",
-                to=f"<{conn.aor}>",
+                tag=self.ids.tag(),
                 call_id=conn.call_id,
                 cseq=conn.cseq,
                 contact=self.contact(conn),
-                extra=[("Expires", str(value)), ("User-Agent", "geolab-endpoint")],
+                expires=value,
+                extra=[("User-Agent", "geolab-endpoint")],
             )
         what = "unregister" if request.headers.get("Expires") == "0" else "register"
         conn.registering = what == "register"

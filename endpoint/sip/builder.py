@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from endpoint.sip.headers import Headers
 from endpoint.sip.message import Request
-from endpoint.sip.uri import URI
+from endpoint.sip.uri import URI, SipURI
 
 
 def via_value(transport: str, host: str, port: int, branch: str) -> str:
@@ -44,6 +44,34 @@ def build_request(
     if body and content_type:
         headers.add("Content-Type", content_type)
     return Request(headers, body, method, uri)
+
+
+def build_register(
+    user: str,
+    domain: str,
+    *,
+    via: str,
+    tag: str,
+    call_id: str,
+    contact: str,
+    expires: int,
+    cseq: int = 1,
+    extra: list[tuple[str, str]] | None = None,
+) -> Request:
+    """A REGISTER binding ``contact`` to ``sip:user@domain`` (RFC 3261 10.2): the AoR in
+    From and To, the domain as Request-URI."""
+    aor = f"<sip:{user}@{domain}>"
+    return build_request(
+        "REGISTER",
+        SipURI(host=domain),
+        via=via,
+        from_=f"{aor};tag={tag}",
+        to=aor,
+        call_id=call_id,
+        cseq=cseq,
+        contact=contact,
+        extra=[("Expires", str(expires)), *(extra or ())],
+    )
 
 
 def same_branch_request(invite: Request, method: str, to: str) -> Request:

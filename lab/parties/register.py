@@ -8,8 +8,7 @@ party will listen on: call this before starting the party on that port.
 from __future__ import annotations
 
 from endpoint.aio.stack import SipStack
-from endpoint.sip.builder import build_request
-from endpoint.sip.uri import SipURI
+from endpoint.sip.builder import build_register
 from lab.errors import LabError
 
 
@@ -25,16 +24,14 @@ async def register_party(
 ) -> None:
     """REGISTER ``user@domain`` at ``site`` from ``host:port`` with that as Contact."""
     async with SipStack(host, port, transports=(transport,)) as stack:
-        request = build_request(
-            "REGISTER",
-            SipURI(host=domain),
+        request = build_register(
+            user,
+            domain,
             via=stack.via(transport),
-            from_=f"<sip:{user}@{domain}>;tag={stack.ids.tag()}",
-            to=f"<sip:{user}@{domain}>",
+            tag=stack.ids.tag(),
             call_id=stack.ids.call_id(host),
-            cseq=1,
             contact=f"<sip:{user}@{host}:{port};transport={transport}>",
-            extra=[("Expires", str(expires))],
+            expires=expires,
         )
         response = await stack.request(request, site, transport)
     if response.status != 200:

@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 from typing import Protocol
 
-from endpoint.sip.builder import build_request, via_value
+from endpoint.sip.builder import build_register, build_request, via_value
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, RequestReceived, ResponseReceived
 from endpoint.sip.ids import IdSource
@@ -145,16 +145,14 @@ class SimCallee(_Party):
         self.ended = 0
 
     async def register(self, site: Address, domain: str) -> None:
-        req = build_request(
-            "REGISTER",
-            SipURI(host=domain),
+        req = build_register(
+            self.user,
+            domain,
             via=via_value("udp", *self.address, self.ids.branch()),
-            from_=f"<sip:{self.user}@{domain}>;tag={self.ids.tag()}",
-            to=f"<sip:{self.user}@{domain}>",
+            tag=self.ids.tag(),
             call_id=self.ids.call_id(self.address[0]),
-            cseq=1,
             contact=f"<sip:{self.user}@{self.address[0]}:{self.address[1]}>",
-            extra=[("Expires", "3600")],
+            expires=3600,
         )
         self.layer.send_request(req, site, "udp", self.now)
         self.pump()

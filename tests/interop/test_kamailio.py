@@ -11,9 +11,8 @@ import pytest
 from endpoint.aio.stack import SipStack
 from endpoint.sip import Request
 from endpoint.sip.auth import DigestClient
-from endpoint.sip.builder import build_request
+from endpoint.sip.builder import build_register
 from endpoint.sip.timers import TimerConfig
-from endpoint.sip.uri import SipURI
 from lab.sites.kamailio import KamailioSite
 from lab.sites.probe import options_ping
 
@@ -23,16 +22,14 @@ Factory = Callable[..., KamailioSite]
 
 def register(stack: SipStack, site: KamailioSite, transport: str, user: str = "1001") -> Request:
     domain = site.spec.domain
-    return build_request(
-        "REGISTER",
-        SipURI(host=domain),
+    return build_register(
+        user,
+        domain,
         via=stack.via(transport),
-        from_=f"<sip:{user}@{domain}>;tag={stack.ids.tag()}",
-        to=f"<sip:{user}@{domain}>",
+        tag=stack.ids.tag(),
         call_id=stack.ids.call_id(stack.host),
-        cseq=1,
         contact=f"<sip:{user}@{stack.host}:{stack.port};transport={transport}>",
-        extra=[("Expires", "60")],
+        expires=60,
     )
 
 
