@@ -21,7 +21,8 @@ from typing import Any
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import PhoneEvent
-from endpoint.sip.message import Response
+from endpoint.sip.events import Address
+from endpoint.sip.message import Message, Response
 from lab.lab import Lab
 from lab.sim.lab import SimLab
 from lab.sim.network import SimSockets, Wire
@@ -109,6 +110,46 @@ class FleetResult:
         }
 
 
+class StormMeter:
+    """What a storm measures, from the REGISTERs phones send and the answers they get:
+    REGISTERs per site per second, and for each phone the time from the site's return to
+    its first 2xx from there (whether or not it had noticed the outage: one that had not is
+    back only at its next renewal). Times are the caller's clock, counted from ``t0``."""
+
+    def __init__(
+        self, result: FleetResult, sites: dict[Address, str], watched: Address, t0: float = 0.0
+    ) -> None:
+        self.result = result
+        self.sites = sites  # site address -> name
+        self.watched = watched  # the address of the site that goes down
+        self.t0 = t0
+        self.back_at: float | None = None  # set when the site's return begins
+        self.recovered: set[int] = set()
+
+    def returned(self, now: float) -> None:
+        self.back_at = now
+        self.result.back_at = now - self.t0
+
+    def sent(self, message: Message, peer: Address, now: float) -> None:
+        if getattr(message, "method", None) == "REGISTER" and peer in self.sites:
+            self.result.load[self.sites[peer]][int(now - self.t0)] += 1
+
+    def received(self, phone: int, message: Message, peer: Address, now: float) -> bool:
+        """Note an answer to ``phone``; True when it is that phone's recovery."""
+        if (
+            self.back_at is None
+            or peer != self.watched
+            or phone in self.recovered
+            or not isinstance(message, Response)
+            or not 200 <= message.status < 300
+            or message.cseq.method != "REGISTER"
+        ):
+            return False
+        self.recovered.add(phone)
+        self.result.recovery.append(now - self.back_at)
+        return True
+
+
 async def run_fleet(
     lab: Lab | SimLab,
     plan: FleetPlan,
@@ -124,33 +165,14 @@ async def run_fleet(
     loop = asyncio.get_running_loop()
     result = FleetResult(endpoints, outage_site, load={s: Counter() for s in sites})
     t0 = loop.time() if t0 is None else t0  # the origin of back_at and of the load's seconds
-    back_at: float | None = None
-    recovered: set[int] = set()
+    meter = StormMeter(result, {lab.target(s): s for s in sites}, lab.target(outage_site), t0)
     all_back = asyncio.Event()
-    watched = lab.target(outage_site)
-    by_target = {lab.target(s): s for s in sites}
 
     def tap(i: int, direction: str, message: Any, peer: Any, transport: str) -> None:
         if direction == "out":
-            if getattr(message, "method", None) == "REGISTER":
-                site = by_target.get(peer)
-                if site is not None:
-                    result.load[site][int(loop.time() - t0)] += 1
-            return
-        # registered there again: the site's 2xx to a REGISTER, whether or not the phone had
-        # noticed the outage (a phone that had not is only back at its next renewal)
-        if (
-            back_at is not None
-            and i not in recovered
-            and peer == watched
-            and isinstance(message, Response)
-            and 200 <= message.status < 300
-            and message.cseq.method == "REGISTER"
-        ):
-            recovered.add(i)
-            result.recovery.append(loop.time() - back_at)
-            if len(recovered) == endpoints:
-                all_back.set()
+            meter.sent(message, peer, loop.time())
+        elif meter.received(i, message, peer, loop.time()) and len(meter.recovered) == endpoints:
+            all_back.set()
 
     phones = []
     rng = random.Random(plan.seed)
@@ -191,12 +213,11 @@ async def run_fleet(
         await asyncio.sleep(plan.outage_for)
         # the return starts when the heal does: a restarted site may answer before the lab
         # has seen it ready, and those answers count
-        back_at = loop.time()
-        result.back_at = back_at - t0
+        meter.returned(loop.time())
         await lab.heal(record)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_back.wait(), plan.settle)
-        result.unrecovered = endpoints - len(recovered)
+        result.unrecovered = endpoints - len(meter.recovered)
         if plan.duration is not None:  # keep running (renewals go on) to the planned end
             await asyncio.sleep(max(0.0, plan.duration - (loop.time() - start)))
     finally:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.sip.events import Address
-from endpoint.sip.message import Message, Response
-from lab.fleet import FleetPlan, FleetResult
+from endpoint.sip.message import Message
+from lab.fleet import FleetPlan, FleetResult, StormMeter
 from lab.sim.engine import Engine, PhoneNode
 from lab.sim.network import Link, SimNetwork
 from lab.sim.site import SimSite, site_specs
@@ -49,28 +49,16 @@ def run_shard(plan: FleetPlan, shard: int = 0, shards: int = 1) -> ShardResult:
     sites = {name: SimSite(spec, network, lambda: engine.now) for name, spec in specs.items()}
     for site in sites.values():
         site.up()
-    watched = sites[plan.outage_site].address
-    by_address = {site.address: name for name, site in sites.items()}
     result = FleetResult(plan.endpoints, plan.outage_site, load={s: Counter() for s in plan.sites})
-    recovered: set[int] = set()
-    back_at: float | None = None
+    by_address = {site.address: name for name, site in sites.items()}
+    meter = StormMeter(result, by_address, sites[plan.outage_site].address)
     mine = range(shard, plan.endpoints, shards)
 
     def tap(i: int, direction: str, message: Message, peer: Address) -> None:
         if direction == "out":
-            if getattr(message, "method", None) == "REGISTER" and peer in by_address:
-                result.load[by_address[peer]][int(engine.now)] += 1
-            return
-        if (
-            back_at is not None
-            and peer == watched
-            and i not in recovered
-            and isinstance(message, Response)
-            and 200 <= message.status < 300
-            and message.cseq.method == "REGISTER"
-        ):
-            recovered.add(i)
-            result.recovery.append(engine.now - back_at)
+            meter.sent(message, peer, engine.now)
+        else:
+            meter.received(i, message, peer, engine.now)
 
     for i in mine:
         host = endpoint_host(i)
@@ -97,15 +85,14 @@ def run_shard(plan: FleetPlan, shard: int = 0, shards: int = 1) -> ShardResult:
     engine.run_until(plan.outage_at)
     sites[plan.outage_site].take_out(plan.outage_kind)
     engine.run_until(plan.outage_at + plan.outage_for)
-    back_at = engine.now
-    result.back_at = back_at
+    meter.returned(engine.now)
     sites[plan.outage_site].bring_back(plan.outage_kind)
-    end = back_at + plan.settle
-    while engine.now < end and len(recovered) < len(mine):
+    end = engine.now + plan.settle
+    while engine.now < end and len(meter.recovered) < len(mine):
         engine.run_until(min(end, engine.now + 1.0))
     if plan.duration is not None and engine.now < plan.duration:
         engine.run_until(plan.duration)
-    result.unrecovered = len(mine) - len(recovered)
+    result.unrecovered = len(mine) - len(meter.recovered)
     return ShardResult(result, network.sent, engine.steps, engine.now)
 
 
