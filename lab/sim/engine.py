@@ -17,12 +17,11 @@ from typing import Any
 from endpoint.config import EndpointConfig
 from endpoint.core.events import PhoneEvent
 from endpoint.core.phone import Phone
-from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.ids import IdSource
 from endpoint.sip.message import Message
-from lab.sim.network import Payload, SimNetwork, decode, encode
+from lab.sim.network import SimNetwork, SimSockets
 
 Tap = Callable[[str, Message, Address], None]
 
@@ -60,7 +59,7 @@ class Engine:
 
 
 class PhoneNode:
-    """One endpoint: a :class:`Phone` core on the simulated network, its timer kept on the
+    """One endpoint: a :class:`Phone` core on :class:`SimSockets`, its timer kept on the
     engine's heap. ``taps`` see every SIP message in and out; ``on_event`` every event."""
 
     def __init__(
@@ -71,36 +70,39 @@ class PhoneNode:
         rng: random.Random,
     ) -> None:
         self.engine = engine
-        self.network = network
-        self.address: Address = (config.local_host, config.local_port or 5060)
+        self.sockets = SimSockets(
+            network,
+            config.local_host,
+            config.local_port,
+            ("udp", "tcp"),
+            on_message=self._message,
+            on_failure=self._failed,
+            on_keepalive=self._keepalive,
+        )
         self.core = Phone(
-            config, local_host=self.address[0], local_port=self.address[1], ids=IdSource(rng)
+            config, local_host=self.sockets.host, local_port=self.sockets.port, ids=IdSource(rng)
         )
         self.taps: list[Tap] = []
         self.on_event: Callable[[PhoneEvent], None] | None = None
         self._armed: float | None = None
 
     def start(self) -> None:
-        self.network.attach(self.address, self._arrive)
+        self.sockets.open()
         self.core.start(self.engine.now)
         self._pump()
 
     def stop(self) -> None:
-        self.network.detach(self.address)
+        self.sockets.shut()
         self._armed = None
 
-    def _arrive(self, data: Payload, source: Address, transport: str) -> None:
-        if isinstance(data, bytes) and data in (KeepAlive.PING.value, KeepAlive.PONG.value):
-            self.core.keepalive_received(KeepAlive(data), source, transport, self.engine.now)
-            self._pump()
-            return
-        try:
-            message = decode(data, transport)
-        except ParseError:
-            return
+    def _message(self, message: Message, source: Address, transport: str) -> None:
         for tap in self.taps:
             tap("in", message, source)
         self.core.receive(message, source, transport, self.engine.now)
+        self._pump()
+
+    def _keepalive(self, kind: KeepAlive, source: Address, transport: str) -> None:
+        self.core.keepalive_received(kind, source, transport, self.engine.now)
         self._pump()
 
     def _fire(self, when: float) -> None:
@@ -115,15 +117,12 @@ class PhoneNode:
         self._pump()
 
     def _pump(self) -> None:
-        core, network, engine = self.core, self.network, self.engine
-        wire = network.wire
+        core, engine = self.core, self.engine
         for out in core.datagrams_to_send():
-            message = out.message
-            if self.taps and not isinstance(message, KeepAlive):
+            if self.taps and not isinstance(out.message, KeepAlive):
                 for tap in self.taps:
-                    tap("out", message, out.dest)
-            if not network.send(self.address, out.dest, encode(message, wire), out.transport):
-                engine.call_later(0.0, self._failed, out.dest, out.transport)
+                    tap("out", out.message, out.dest)
+            self.sockets.transmit(out)
         while (event := core.next_event()) is not None:
             if self.on_event is not None:
                 self.on_event(event)

@@ -12,7 +12,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, Outgoing
@@ -100,9 +100,12 @@ class SimNetwork:
         delay = link.latency
         if link.jitter:
             delay = max(0.0, delay + self.rng.uniform(-link.jitter, link.jitter))
-        schedule = self.call_later or asyncio.get_running_loop().call_later
-        schedule(delay, self._deliver, data, src, dst, transport)
+        self.schedule(delay, self._deliver, data, src, dst, transport)
         return True
+
+    def schedule(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        """Call ``fn(*args)`` after ``delay`` on the clock that drives this network."""
+        (self.call_later or asyncio.get_running_loop().call_later)(delay, fn, *args)
 
     def _deliver(self, data: Payload, src: Address, dst: Address, transport: str) -> None:
         target = self.nodes.get(dst)
@@ -139,12 +142,18 @@ class SimSockets:
         self.closed = False
         self.rejected = 0
 
-    async def start(self) -> None:
+    def open(self) -> None:
         self.network.attach((self.host, self.port), self._arrive)
 
-    async def close(self) -> None:
+    def shut(self) -> None:
         self.closed = True
         self.network.detach((self.host, self.port))
+
+    async def start(self) -> None:
+        self.open()
+
+    async def close(self) -> None:
+        self.shut()
 
     def connected(self, dest: Address) -> bool:
         return dest in self.network.nodes
@@ -171,4 +180,4 @@ class SimSockets:
             return
         data = encode(out.message, self.network.wire)
         if not self.network.send((self.host, self.port), out.dest, data, out.transport):
-            asyncio.get_running_loop().call_soon(self.on_failure, out.dest, out.transport)
+            self.network.schedule(0.0, self.on_failure, out.dest, out.transport)
