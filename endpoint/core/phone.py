@@ -39,6 +39,7 @@ from endpoint.sip.events import (
     TxKey,
 )
 from endpoint.sip.framing import KeepAlive
+from endpoint.sip.headers import parse_name_addr, plain_param_of
 from endpoint.sip.ids import IdSource
 from endpoint.sip.layer import TransactionLayer
 from endpoint.sip.message import Message, Request, Response, make_response
@@ -417,8 +418,16 @@ def failure_reason(event: ResponseReceived) -> str:
 def granted_expires(response: Response, our_contact: str) -> int | None:
     """The expiry the registrar granted our contact (its Contact param, else Expires)."""
     ours = our_contact.strip("<>").split(";")[0]
-    for contact in response.contacts:
-        if str(contact.uri).split(";")[0] == ours and (value := contact.param("expires")):
+    for text in response.headers.get_all("Contact"):
+        plain = plain_param_of(text, ours, "expires")  # the registrar's echo, as a rule
+        if plain is not None:
+            value = plain[0]
+        else:
+            contact = parse_name_addr(text, "Contact")
+            if str(contact.uri).split(";")[0] != ours:
+                continue
+            value = contact.param("expires")
+        if value:
             return int(value) if value.isdigit() else None
     try:
         return response.expires

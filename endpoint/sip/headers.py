@@ -433,6 +433,56 @@ class NameAddr:
 _SIMPLE_NAME_ADDR = re.compile(r"<([^<>\s\"]+)>((?:;.*)?)")
 
 
+# The plain forms a registrar or proxy writes (``<sip:user@host:port;p>;tag=x``, a Via
+# without spaces or quotes): a value that matches is well-formed (a subset of what the
+# parsers accept, property-tested), so a message can be checked without building the typed
+# values it may never need; anything else is parsed in full to be accepted or rejected.
+_PLAIN_PORT = r"(?:[1-5][0-9]{4}|[0-9]{1,4})"
+_PLAIN_HOST = r"[A-Za-z0-9\-_][A-Za-z0-9\-._]*"
+_PLAIN_URI_PARAM = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+"
+_PLAIN_NAME_ADDR = re.compile(
+    rf"<sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,/]+@)?{_PLAIN_HOST}(?::{_PLAIN_PORT})?"
+    rf"(?:;{_PLAIN_URI_PARAM}(?:={_PLAIN_URI_PARAM})?)*>"
+    rf'(?:;{_TOK}+(?:=(?:{_TOK.rstrip("]")}:\[\]]+|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))?)*'
+)
+_PLAIN_VIA = re.compile(
+    rf"SIP/2\.0/{_TOK}+ {_PLAIN_HOST}(?::{_PLAIN_PORT})?"
+    rf"(?:;{_TOK}+(?:={_TOK.rstrip(']')}:\[\]]+)?)*"
+)
+
+
+def check_name_addr(value: str, where: str) -> None:
+    """Raise ParseError unless ``value`` is a well-formed name-addr."""
+    if _PLAIN_NAME_ADDR.fullmatch(value) is None:
+        parse_name_addr(value, where)
+
+
+def check_via(value: str) -> None:
+    """Raise ParseError unless ``value`` is a well-formed Via value."""
+    if _PLAIN_VIA.fullmatch(value) is None:
+        parse_via(value)
+
+
+def plain_param_of(value: str, uri: str, name: str) -> tuple[str | None] | None:
+    """The parameter ``name`` of a plain name-addr ``<uri;uri-params>;params`` whose URI is
+    written exactly ``uri`` before its parameters: ``(value,)`` (``(None,)`` when absent or
+    valueless). None when the value is not plain or names another URI: parse it in full."""
+    end = len(uri) + 1
+    if (
+        len(value) <= end
+        or value[0] != "<"
+        or not value.startswith(uri, 1)
+        or value[end] not in ";>"
+        or _PLAIN_NAME_ADDR.fullmatch(value) is None
+    ):
+        return None
+    lname = name.lower()
+    for match in _ONE_PARAM.finditer(value, value.index(">", end) + 1):
+        if match.group(1).lower() == lname:
+            return (match.group(2),)
+    return (None,)
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def parse_name_addr(value: str, where: str) -> NameAddr:
     """Parse one name-addr value (cached: values are strings, results are frozen)."""
@@ -523,7 +573,16 @@ def parse_uint(value: str, where: str, maximum: int) -> int:
     return number
 
 
+_WORD_RE = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+"
+_CALL_ID = re.compile(rf"{_WORD_RE}(?:@{_WORD_RE})?")
+
+
 def check_call_id(value: str) -> None:
+    if _CALL_ID.fullmatch(value) is None:
+        _check_call_id_scanned(value)
+
+
+def _check_call_id_scanned(value: str) -> None:
     word_id, at, host = value.partition("@")
     for part in (word_id, host) if at else (word_id,):
         if not part or any(c not in WORD for c in part):

@@ -14,10 +14,10 @@ from endpoint.sip.headers import (
     check_call_id,
     check_content_type,
     check_date,
+    check_name_addr,
+    check_via,
     parse_cseq,
-    parse_name_addr,
     parse_uint,
-    parse_via,
     split_values,
 )
 from endpoint.sip.message import Message, Request, Response
@@ -88,10 +88,10 @@ def _validate(message: Message) -> None:
         if len(found.get(name.lower(), ())) > 1:
             raise ParseError("more than one value", name)
     for value in found.get("via", ()):
-        parse_via(value)
+        check_via(value)
     for name in NAME_ADDR_HEADERS:
         for value in found.get(name.lower(), ()):
-            parse_name_addr(value, name)
+            check_name_addr(value, name)
     check_call_id(found["call-id"][0])
     cseq = parse_cseq(found["cseq"][0])
     if isinstance(message, Request) and cseq.method != message.method:
