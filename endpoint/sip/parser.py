@@ -33,7 +33,11 @@ NAME_ADDR_HEADERS = ("From", "To", "Contact", "Route", "Record-Route", "Reply-To
 
 def split_head(data: bytes) -> tuple[bytes, bytes]:
     """Split off the header block at the first empty line (leading CRLFs skipped)."""
-    data = data.lstrip(b"\r\n")
+    if data[:1] in (b"\r", b"\n"):
+        data = data.lstrip(b"\r\n")
+    end = data.find(b"\r\n\r\n")
+    if end >= 0 and data.count(b"\n", 0, end) == data.count(b"\r\n", 0, end):
+        return data[:end], data[end + 4 :]  # CRLFs only up to there: the first empty line
     match = _END_OF_HEADERS.search(data)
     if match is None:
         raise ParseError("no empty line after the header fields", "message")
@@ -79,18 +83,24 @@ def parse_head(head: bytes) -> tuple[str, Headers]:
     return lines[0], Headers.of_entries(entries)
 
 
+_MANDATORY_KEYS = tuple((name.lower(), name) for name in MANDATORY)
+_SINGLE_KEYS = tuple((name.lower(), name) for name in SINGLE_HEADERS)
+_NAME_ADDR_KEYS = tuple((name.lower(), name) for name in NAME_ADDR_HEADERS)
+
+
 def _validate(message: Message) -> None:
     found = message.headers.index()
-    for name in MANDATORY:
-        if name.lower() not in found:
+    for key, name in _MANDATORY_KEYS:
+        if key not in found:
             raise ParseError("missing mandatory header", name)
-    for name in SINGLE_HEADERS:
-        if len(found.get(name.lower(), ())) > 1:
-            raise ParseError("more than one value", name)
-    for value in found.get("via", ()):
+    if len(found) < len(message.headers.entries()):  # some header came more than once
+        for key, name in _SINGLE_KEYS:
+            if len(found.get(key, ())) > 1:
+                raise ParseError("more than one value", name)
+    for value in found["via"]:
         check_via(value)
-    for name in NAME_ADDR_HEADERS:
-        for value in found.get(name.lower(), ()):
+    for key, name in _NAME_ADDR_KEYS:
+        for value in found.get(key, ()):
             check_name_addr(value, name)
     check_call_id(found["call-id"][0])
     cseq = parse_cseq(found["cseq"][0])

@@ -140,3 +140,15 @@ def test_the_contact_parameter_shortcut_reads_what_the_typed_path_reads(
     typed = parse_name_addr(value, "Contact")
     assert str(typed.uri).split(";")[0] == uri
     assert plain == (typed.param(name),)
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from([b"\r\n", b"\n", b"\r", b"a", b"B: c", b" "]), max_size=12))
+def test_the_header_block_ends_where_the_general_pattern_says(parts: list[bytes]) -> None:
+    from endpoint.sip.parser import _END_OF_HEADERS, split_head
+
+    data = b"".join(parts)
+    stripped = data.lstrip(b"\r\n")
+    match = _END_OF_HEADERS.search(stripped)
+    expected = None if match is None else (stripped[: match.start()], stripped[match.end() :])
+    assert (split_head(data) if accepted(split_head, data) else None) == expected
