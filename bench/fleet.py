@@ -196,14 +196,14 @@ async def bench(endpoints: int, workers: int) -> None:
     print(f"  ratio fleet/SIPp          {ours / theirs:>9.2f}  (goal: at least 0.5)")
 
 
-def main(endpoints: int = 2000, workers: int = 2) -> int:
+def main(endpoints: int = 5000, workers: int = 2) -> int:
     asyncio.run(bench(endpoints, workers))
     return 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--endpoints", type=int, default=2000)
+    parser.add_argument("--endpoints", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     raise SystemExit(main(args.endpoints, args.workers))

@@ -3,8 +3,8 @@
 Every endpoint has one connection per site. One site goes down for a while (killed, hung or
 cut off); when it returns, every endpoint registers there again. The result: the
 distribution of the times from the site's return to each endpoint's registration there, and the
-REGISTER load each site saw per second. Runs on real sites (sockets) or in simulation
-(virtual time)."""
+REGISTER load each site saw per second. Runs on real sites (a ``PhoneFleet``: every
+endpoint its own phone core, all on one UDP socket) or in simulation (virtual time)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from endpoint.aio.fleet import PhoneFleet
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import PhoneEvent
@@ -168,45 +169,48 @@ async def run_fleet(
     meter = StormMeter(result, {lab.target(s): s for s in sites}, lab.target(outage_site), t0)
     all_back = asyncio.Event()
 
-    def tap(i: int, direction: str, message: Any, peer: Any, transport: str) -> None:
+    def tap(i: int, direction: str, message: Any, peer: Any, *_: object) -> None:
         if direction == "out":
             meter.sent(message, peer, loop.time())
         elif meter.received(i, message, peer, loop.time()) and len(meter.recovered) == endpoints:
             all_back.set()
 
-    phones = []
     rng = random.Random(plan.seed)
-    for i in range(endpoints):
-        conns = [
-            ConnectionConfig(
-                id=c,
-                user=str(100000 + i),
-                server=lab.target(n)[0],
-                port=lab.target(n)[1],
-                domain=lab.site(n).spec.domain,
-                reg_interval=plan.reg_interval,
-                retry_interval=plan.retry_interval,
-                transaction_timeout=plan.transaction_timeout,
-            )
-            for c, n in enumerate(sites)
-        ]
-        if isinstance(lab, SimLab):
-            cfg = EndpointConfig(local_host=lab.host(), local_port=5060, connections=conns)
-            phone = AsyncPhone(
-                cfg,
-                sockets=functools.partial(SimSockets, lab.network),
-                rng=random.Random(rng.random()),
-            )
-        else:
-            phone = AsyncPhone(EndpointConfig(connections=conns), rng=random.Random(rng.random()))
-        if on_phone is not None:
-            phone.subscribe(functools.partial(on_phone, i))
-        phone.taps.append(functools.partial(tap, i))
-        phones.append(phone)
+    configs = [
+        EndpointConfig(
+            local_host=lab.host() if isinstance(lab, SimLab) else "127.0.0.1",
+            local_port=5060 if isinstance(lab, SimLab) else 0,
+            connections=[
+                ConnectionConfig(
+                    id=c,
+                    user=str(100000 + i),
+                    server=lab.target(n)[0],
+                    port=lab.target(n)[1],
+                    domain=lab.site(n).spec.domain,
+                    reg_interval=plan.reg_interval,
+                    retry_interval=plan.retry_interval,
+                    transaction_timeout=plan.transaction_timeout,
+                )
+                for c, n in enumerate(sites)
+            ],
+        )
+        for i in range(endpoints)
+    ]
+    fleet = (
+        SimFleet(configs, lab, rng, tap, on_phone)
+        if isinstance(lab, SimLab)
+        else PhoneFleet(configs, rng=random.Random(rng.random()), on_event=on_phone, tap=tap)
+    )
     start = loop.time()
+    await fleet.open()
     try:
-        for phone in phones:
-            await phone.start()
+        if isinstance(fleet, PhoneFleet):
+            fleet.prepare()
+        for i in range(endpoints):
+            if isinstance(fleet, PhoneFleet):
+                fleet.start(i)
+            else:
+                await fleet.start(i)
             await asyncio.sleep(plan.boot / endpoints)
         await asyncio.sleep(max(0.0, plan.outage_at - (loop.time() - start)))
         record = await lab.apply(plan.outage_kind, outage_site)
@@ -221,6 +225,40 @@ async def run_fleet(
         if plan.duration is not None:  # keep running (renewals go on) to the planned end
             await asyncio.sleep(max(0.0, plan.duration - (loop.time() - start)))
     finally:
-        for phone in phones:
-            await phone.close(unregister=False)
+        await fleet.close()
     return result
+
+
+class SimFleet:
+    """The fleet on the asyncio simulator: one AsyncPhone per endpoint on SimSockets (the
+    simulated network has no open-files limit, and each phone keeps its own address)."""
+
+    def __init__(
+        self,
+        configs: list[EndpointConfig],
+        lab: SimLab,
+        rng: random.Random,
+        tap: Callable[..., None],
+        on_phone: Callable[[int, PhoneEvent], None] | None,
+    ) -> None:
+        self.phones: list[AsyncPhone] = []
+        for i, cfg in enumerate(configs):
+            phone = AsyncPhone(
+                cfg,
+                sockets=functools.partial(SimSockets, lab.network),
+                rng=random.Random(rng.random()),
+            )
+            if on_phone is not None:
+                phone.subscribe(functools.partial(on_phone, i))
+            phone.taps.append(functools.partial(tap, i))
+            self.phones.append(phone)
+
+    async def open(self) -> SimFleet:
+        return self
+
+    async def start(self, index: int) -> None:
+        await self.phones[index].start()
+
+    async def close(self) -> None:
+        for phone in self.phones:
+            await phone.close(unregister=False)

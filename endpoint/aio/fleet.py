@@ -281,5 +281,7 @@ class PhoneFleet:
             if phone is not None:
                 phone.handle_timer(now)
                 self._pump(index, phone)
-        if heap and not self.closed and self._wake is None:
+        # the phones served above may have set the wake-up at one of their own later
+        # deadlines: the earliest of all is the one to keep
+        if heap and not self.closed and (self._wake_at is None or heap[0][0] < self._wake_at):
             self._schedule(heap[0][0])

@@ -65,7 +65,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "fleet":
         from bench.fleet import main as bench_fleet
 
-        return bench_fleet(endpoints=args.endpoints or 2000, workers=args.workers)
+        return bench_fleet(endpoints=args.endpoints or 5000, workers=args.workers)
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return EXIT_INVALID
 
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("what", choices=["sip", "endpoint", "lab", "sim", "fleet"])
     bench.add_argument(
-        "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 2,000)"
+        "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 5,000)"
     )
     bench.add_argument("--workers", type=positive, default=2, help="sim, fleet: worker processes")
     bench.add_argument("--registrations", type=positive, default=5000, help="sip: how many")

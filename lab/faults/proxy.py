@@ -108,6 +108,15 @@ class Proxy:
         return apply(self.toxics, data, stream, now, link, per_unit_toxicity=self.protocol == "udp")
 
 
+UDP_RECEIVE_BUFFER = 4 << 20
+
+
+def _room_for_bursts(sock: socket.socket) -> None:
+    """A receive buffer for a storm's burst of datagrams (capped by net.core.rmem_max)."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+
+
 class _Udp:
     def __init__(self, proxy: Proxy) -> None:
         self.proxy = proxy
@@ -119,6 +128,7 @@ class _Udp:
     async def start(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        _room_for_bursts(sock)
         sock.bind(self.proxy.listen)
         sock.setblocking(False)
         self.sock = sock
@@ -139,6 +149,7 @@ class _Udp:
         found = self.sessions.get(client)
         if found is None:
             up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            _room_for_bursts(up)  # one client may be a whole fleet on one socket
             up.bind((upstream_bind(self.proxy.listen, self.proxy.upstream), 0))
             up.connect(self.proxy.upstream)
             up.setblocking(False)

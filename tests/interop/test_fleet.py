@@ -194,3 +194,51 @@ def test_a_fleet_refuses_tcp_and_shared_users_and_lets_its_socket_go() -> None:
         assert sock.fileno() == -1
 
     asyncio.run(main())
+
+
+class TimedPhone:
+    """Stands in for a phone core: due at the deadlines given, one after the other."""
+
+    def __init__(self, *deadlines: float) -> None:
+        self.deadlines = list(deadlines)
+        self.fired: list[float] = []
+        self.done = asyncio.Event()
+
+    def datagrams_to_send(self) -> list[object]:
+        return []
+
+    def next_event(self) -> None:
+        return None
+
+    def next_timer(self) -> float | None:
+        return self.deadlines[0] if self.deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        while self.deadlines and self.deadlines[0] <= now:
+            self.deadlines.pop(0)
+            self.fired.append(now)
+        if not self.deadlines:
+            self.done.set()
+
+
+def test_one_phones_far_deadline_does_not_delay_anothers_near_one() -> None:
+    udp = ConnectionConfig(id=0, user="1", server="127.0.0.1")
+    configs = [
+        EndpointConfig(connections=[udp]),
+        EndpointConfig(connections=[udp.model_copy(update={"user": "2"})]),
+    ]
+
+    async def main() -> None:
+        async with PhoneFleet(configs) as fleet:
+            t0 = asyncio.get_running_loop().time()
+            # phone 0 is due soon, then much later; phone 1 in between
+            first, second = TimedPhone(t0 + 0.05, t0 + 2.0), TimedPhone(t0 + 0.2)
+            for i, phone in enumerate((first, second)):
+                fleet.phones[i] = phone  # type: ignore[call-overload]
+                fleet._pump(i, phone)  # type: ignore[arg-type]
+            await asyncio.wait_for(second.done.wait(), 3)
+            assert second.fired[0] - t0 < 0.2 + 0.5  # not held back to phone 0's 2.0 s
+            await asyncio.wait_for(first.done.wait(), 3)
+            assert first.fired[0] - t0 < 0.05 + 0.5 and first.fired[1] - t0 >= 2.0
+
+    asyncio.run(main())
