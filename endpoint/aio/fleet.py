@@ -283,5 +283,9 @@ class PhoneFleet:
                 self._pump(index, phone)
         # the phones served above may have set the wake-up at one of their own later
         # deadlines: the earliest of all is the one to keep
-        if heap and not self.closed and (self._wake_at is None or heap[0][0] < self._wake_at):
+        wake_at = self._next_wake()
+        if heap and not self.closed and (wake_at is None or heap[0][0] < wake_at):
             self._schedule(heap[0][0])
+
+    def _next_wake(self) -> float | None:
+        return self._wake_at
