@@ -202,7 +202,7 @@ def test_a_real_fleet_is_not_capped_by_the_open_files_limit(tmp_path: Path) -> N
     assert ran.returncode == 0, ran.stdout + ran.stderr
     (timeline,) = tmp_path.glob("*/timeline.json")
     (scenario,) = json.loads(timeline.read_text())["scenarios"]
-    (fleet,) = [e for e in scenario["events"] if e["kind"] == "fleet"]
+    (fleet,) = [e["data"] for e in scenario["events"] if e["kind"] == "fleet"]
     assert fleet["endpoints"] == 400 and fleet["unrecovered"] == 0
 
 
@@ -210,11 +210,12 @@ def test_running_out_of_sockets_is_a_lab_error_naming_the_limit() -> None:
     """A phone that cannot have its TCP socket says why (the open-files limit), as an
     OSError the runner reports as a lab error rather than a traceback."""
     probe = (
-        "import asyncio, errno, resource, os\n"
+        "import asyncio, errno, resource, socket\n"
         "from endpoint.aio.sockets import Sockets\n"
         "async def main():\n"
-        "    used = len(os.listdir('/proc/self/fd'))\n"
-        "    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 1, used + 1))\n"
+        "    with socket.socket() as probe:  # the lowest free descriptor: room for one\n"
+        "        room = probe.fileno() + 1\n"
+        "    resource.setrlimit(resource.RLIMIT_NOFILE, (room, room))\n"
         "    s = Sockets('127.0.0.1', 0, ('udp', 'tcp'), on_message=print, on_failure=print)\n"
         "    try:\n"
         "        await s.start()\n"
