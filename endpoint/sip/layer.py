@@ -7,7 +7,6 @@ Sans-I/O, in the shape of aioquic's connection: the owner feeds
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import heapq
 import itertools
@@ -51,17 +50,11 @@ def top_branch(message: Message) -> str | None:
     """The top Via's branch. Read from the text when it is written plainly (one lower-case
     ``;branch=``, no quotes, no second Via on the line), else through the Via parser."""
     top = message.headers.get("Via") or ""
-    plain = _plain_branch(top)
-    return plain if plain is not None else message.via.branch
-
-
-@functools.lru_cache(maxsize=4096)  # a message's Via is read on its way in and out
-def _plain_branch(top: str) -> str | None:
     if '"' not in top and "," not in top and top.lower().count(";branch=") == 1:
         found = _BRANCH.search(top)
         if found is not None and (found.end() == len(top) or top[found.end()] == ";"):
             return found.group(1)
-    return None
+    return message.via.branch
 
 
 def client_key(branch: str, method: str) -> TxKey:
