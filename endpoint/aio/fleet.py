@@ -19,16 +19,15 @@ import random
 import socket
 from collections.abc import Callable, Sequence
 
+from endpoint.aio.transport import read_datagram
 from endpoint.config import EndpointConfig
 from endpoint.core.events import PhoneEvent
 from endpoint.core.phone import Phone
-from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.ids import IdSource
 from endpoint.sip.layer import top_branch
 from endpoint.sip.message import Message, Request
-from endpoint.sip.parser import parse_message
 from endpoint.sip.uri import SipURI
 
 log = logging.getLogger("endpoint.fleet")
@@ -167,14 +166,12 @@ class PhoneFleet:
                 return
 
     def _datagram(self, data: bytes, source: Address) -> None:
-        if not data.strip(b"\r\n\x00 "):
-            return  # a keep-alive; phones of a fleet do not ping over UDP
-        try:
-            message = parse_message(data)
-        except ParseError as exc:
+        message = read_datagram(data, source)
+        if message is None:
             self.rejected += 1
-            log.warning("dropped malformed datagram from %s:%s: %s", *source, exc)
             return
+        if isinstance(message, KeepAlive):
+            return  # phones of a fleet do not ping over UDP
         index = self._route(message)
         if index is None or (phone := self.phones[index]) is None:
             self.unrouted += 1

@@ -24,6 +24,18 @@ def _addr(raw: tuple[str, int] | tuple[str, int, int, int]) -> Address:
     return (raw[0], raw[1])
 
 
+def read_datagram(data: bytes, source: Address) -> Message | KeepAlive | None:
+    """What a datagram carries: a message, a keep-alive (blank), or None when it is
+    malformed (logged and dropped)."""
+    if not data.strip(b"\r\n\x00 "):
+        return KeepAlive.PONG
+    try:
+        return parse_message(data)
+    except ParseError as exc:
+        log.warning("dropped malformed datagram from %s:%s: %s", *source, exc)
+        return None
+
+
 class UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, on_message: OnMessage, on_keepalive: OnKeepAlive | None = None) -> None:
         self.on_message = on_message
@@ -36,17 +48,14 @@ class UdpProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         source = _addr(addr)
-        if not data.strip(b"\r\n\x00 "):
-            if self.on_keepalive is not None:
-                self.on_keepalive(KeepAlive.PONG, source, "udp")
-            return
-        try:
-            message = parse_message(data)
-        except ParseError as exc:
+        message = read_datagram(data, source)
+        if message is None:
             self.rejected += 1
-            log.warning("dropped malformed datagram from %s:%s: %s", *source, exc)
-            return
-        self.on_message(message, source, "udp")
+        elif isinstance(message, KeepAlive):
+            if self.on_keepalive is not None:
+                self.on_keepalive(message, source, "udp")
+        else:
+            self.on_message(message, source, "udp")
 
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP error: %s", exc)
