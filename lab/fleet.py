@@ -12,143 +12,19 @@ import asyncio
 import contextlib
 import functools
 import random
-import statistics
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint.aio.fleet import PhoneFleet
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import PhoneEvent
-from endpoint.sip.events import Address
-from endpoint.sip.message import Message, Response
+from lab.fleetmeter import FleetPlan, FleetResult, StormMeter, booted
+from lab.fleetshards import Shards
 from lab.lab import Lab
 from lab.sim.lab import SimLab
-from lab.sim.network import SimSockets, Wire
-
-
-@dataclass(frozen=True)
-class FleetPlan:
-    """A fleet and its outage: what both the real and the simulated storm run."""
-
-    endpoints: int
-    sites: tuple[str, ...] = ("a", "b")
-    outage_site: str = "a"
-    outage_kind: str = "kill"
-    reg_interval: float = 300
-    retry_interval: float = 30
-    transaction_timeout: float = 8
-    outage_at: float = 60
-    outage_for: float = 120
-    settle: float = 120  # how long after the return every endpoint may take
-    duration: float | None = None  # keep running until then (else stop once all are back)
-    boot: float = 1.0  # start-up spread
-    seed: int = 0
-    wire: Wire = "objects"  # in simulation: messages cross as objects (see lab.sim.network)
-
-
-@dataclass
-class FleetResult:
-    endpoints: int
-    outage_site: str = "a"
-    recovery: list[float] = field(default_factory=list)  # s from the site's return to registered
-    load: dict[str, Counter[int]] = field(default_factory=dict)  # site -> second -> REGISTERs
-    unrecovered: int = 0
-    back_at: float = 0.0  # when the site returned, s since the fleet started
-
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.recovery)
-        return (
-            ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-            if ordered
-            else float("nan")
-        )
-
-    def bins(self, count: int = 10) -> list[tuple[float, float, int]]:
-        """The recovery histogram: (from, to, endpoints) for ``count`` equal bins."""
-        if not self.recovery:
-            return []
-        lo, hi = min(self.recovery), max(self.recovery)
-        step = (hi - lo) / count or 1.0
-        counts = Counter(min(count - 1, int((r - lo) / step)) for r in self.recovery)
-        return [(lo + i * step, lo + (i + 1) * step, counts.get(i, 0)) for i in range(count)]
-
-    def histogram(self, bins: int = 10, width: int = 40) -> list[str]:
-        drawn = self.bins(bins)
-        if not drawn:
-            return ["(no recovery)"]
-        top = max(n for _, _, n in drawn)
-        return [f"{lo:9.3f}s {'#' * round(width * n / top):<{width}} {n}" for lo, _, n in drawn]
-
-    def peak(self, site: str) -> int:
-        return max(self.load.get(site, Counter()).values(), default=0)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "endpoints": self.endpoints,
-            "unrecovered": self.unrecovered,
-            "p50": self.percentile(0.5),
-            "p90": self.percentile(0.9),
-            "p99": self.percentile(0.99),
-            "max": max(self.recovery, default=float("nan")),
-            "mean": statistics.fmean(self.recovery) if self.recovery else float("nan"),
-            "peak_register_per_s": {s: self.peak(s) for s in self.load},
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        """What the timeline keeps: summary, histogram and the load per second per site."""
-        return {
-            **self.summary(),
-            "outage_site": self.outage_site,
-            "back_at": round(self.back_at, 6),
-            "histogram": [[round(lo, 6), round(hi, 6), n] for lo, hi, n in self.bins()],
-            "load": {
-                site: [[s, n] for s, n in sorted(per_s.items())]
-                for site, per_s in self.load.items()
-            },
-        }
-
-
-class StormMeter:
-    """What a storm measures, from the REGISTERs phones send and the answers they get:
-    REGISTERs per site per second, and for each phone the time from the site's return to
-    its first 2xx from there (whether or not it had noticed the outage: one that had not is
-    back only at its next renewal). Times are the caller's clock, counted from ``t0``."""
-
-    def __init__(
-        self, result: FleetResult, sites: dict[Address, str], watched: Address, t0: float = 0.0
-    ) -> None:
-        self.result = result
-        self.sites = sites  # site address -> name
-        self.watched = watched  # the address of the site that goes down
-        self.t0 = t0
-        self.back_at: float | None = None  # set when the site's return begins
-        self.recovered: set[int] = set()
-
-    def returned(self, now: float) -> None:
-        self.back_at = now
-        self.result.back_at = now - self.t0
-
-    def sent(self, message: Message, peer: Address, now: float) -> None:
-        if getattr(message, "method", None) == "REGISTER" and peer in self.sites:
-            self.result.load[self.sites[peer]][int(now - self.t0)] += 1
-
-    def received(self, phone: int, message: Message, peer: Address, now: float) -> bool:
-        """Note an answer to ``phone``; True when it is that phone's recovery."""
-        if (
-            self.back_at is None
-            or peer != self.watched
-            or phone in self.recovered
-            or not isinstance(message, Response)
-            or not 200 <= message.status < 300
-            or message.cseq.method != "REGISTER"
-        ):
-            return False
-        self.recovered.add(phone)
-        self.result.recovery.append(now - self.back_at)
-        return True
+from lab.sim.network import SimSockets
 
 
 async def run_fleet(
@@ -157,6 +33,7 @@ async def run_fleet(
     *,
     t0: float | None = None,
     on_phone: Callable[[int, PhoneEvent], None] | None = None,
+    workers: int = 1,
 ) -> FleetResult:
     """Start the plan's phones (spread over ``boot`` seconds, as real phones boot), take
     ``outage_site`` down at ``outage_at`` for ``outage_for``, then wait up to ``settle`` for
@@ -196,6 +73,17 @@ async def run_fleet(
         )
         for i in range(endpoints)
     ]
+    if workers > 1 and isinstance(lab, Lab):
+        shards = Shards(
+            configs,
+            workers,
+            sites=meter.sites,
+            watched=meter.watched,
+            t0=t0,
+            boot=plan.boot,
+            seed=rng.getrandbits(32),
+        )
+        return await _run_shards(lab, plan, shards, meter)
     fleet = (
         SimFleet(configs, lab, rng, tap, on_phone)
         if isinstance(lab, SimLab)
@@ -206,12 +94,11 @@ async def run_fleet(
     try:
         if isinstance(fleet, PhoneFleet):
             fleet.prepare()
-        for i in range(endpoints):
+        async for i in booted(endpoints, plan.boot):
             if isinstance(fleet, PhoneFleet):
                 fleet.start(i)
             else:
                 await fleet.start(i)
-            await asyncio.sleep(plan.boot / endpoints)
         await asyncio.sleep(max(0.0, plan.outage_at - (loop.time() - start)))
         record = await lab.apply(plan.outage_kind, outage_site)
         await asyncio.sleep(plan.outage_for)
@@ -226,6 +113,32 @@ async def run_fleet(
             await asyncio.sleep(max(0.0, plan.duration - (loop.time() - start)))
     finally:
         await fleet.close()
+    return result
+
+
+async def _run_shards(lab: Lab, plan: FleetPlan, shards: Shards, meter: StormMeter) -> FleetResult:
+    """The plan on a fleet split over worker processes (see :mod:`lab.fleetshards`)."""
+    loop, result = asyncio.get_running_loop(), meter.result
+    try:
+        await shards.start()
+        start = loop.time()
+        await asyncio.sleep(max(0.0, plan.outage_at - (loop.time() - start)))
+        record = await lab.apply(plan.outage_kind, plan.outage_site)
+        await asyncio.sleep(plan.outage_for)
+        # as below: the return starts when the heal does, and the workers know it first
+        shards.returned(loop.time())
+        meter.returned(shards.back_at.value)
+        await lab.heal(record)
+        await shards.wait_all_back(plan.settle)
+        if plan.duration is not None:
+            await asyncio.sleep(max(0.0, plan.duration - (loop.time() - start)))
+        for part in await shards.finish():
+            result.recovery.extend(part["recovery"])
+            for site, per_s in part["load"].items():
+                result.load[site].update({int(s): n for s, n in per_s.items()})
+    finally:
+        shards.kill()
+    result.unrecovered = result.endpoints - len(result.recovery)
     return result
 
 

@@ -11,7 +11,8 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from lab.fleet import FleetPlan, FleetResult, run_fleet
+from lab.fleet import run_fleet
+from lab.fleetmeter import FleetPlan, FleetResult
 from lab.run.events import Expectation
 from lab.scenario.expr import seconds
 from lab.scenario.schema import FLEET_BOUNDS, FleetSpec
@@ -34,7 +35,7 @@ async def run_fleet_drill(runner: ScenarioRunner, fleet: FleetSpec) -> None:
     if isinstance(runner.lab, SimLab):
         result = await simulated(runner, plan, fleet.workers)
     else:
-        result = await run_fleet(runner.lab, plan, t0=runner.t0)
+        result = await run_fleet(runner.lab, plan, t0=runner.t0, workers=fleet.workers)
     runner.emit("fleet", event="fleet_result", declared=fleet.endpoints, **result.to_json())
     runner.emit("step_end", index=0, id="fleet", action="fleet")
     for exp in verdicts(runner, fleet, result):

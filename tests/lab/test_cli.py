@@ -96,3 +96,59 @@ def test_killed_runner_then_down_leaves_nothing(sig: int, state_dir: Path) -> No
 def test_cleanup_reports_when_there_is_nothing(state_dir: Path) -> None:
     assert "nothing to clean up" in geolab("cleanup").stdout
     assert "no lab state" in geolab("status").stdout
+
+
+def children(pid: int, mentioning: str) -> list[int]:
+    """Live child processes of ``pid`` whose command line mentions ``mentioning``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if int(stat[1]) == pid and stat[0] != "Z" and mentioning in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_a_stopped_fleet_run_leaves_no_worker_behind(
+    sig: int, state_dir: Path, tmp_path: Path
+) -> None:
+    """A real fleet split over worker processes: Ctrl-C ends them with the run; a killed
+    run's workers notice their parent is gone and end by themselves."""
+    storm = Path(__file__).parents[2] / "scenarios" / "registration-storm.yaml"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli.main", "run", str(storm), "--backend", "embedded",
+         "--fleet-size", "200", "--report-dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(workers := children(runner.pid, "spawn_main")) < 2:
+            assert time.monotonic() < deadline and runner.poll() is None, "no fleet workers"
+            time.sleep(0.05)
+        time.sleep(1.0)  # into the storm: the outage begins at 2 s
+        os.kill(runner.pid, sig)
+        runner.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(w) for w in workers)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+        geolab("down", "--all")  # the sites a killed run leaves to its state file
+    assert list(state_dir.glob("*.json")) == []

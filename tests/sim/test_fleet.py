@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.fleet import FleetPlan, FleetResult, run_fleet
+from lab.fleet import run_fleet
+from lab.fleetmeter import FleetPlan, FleetResult
 from lab.lab import LabConfig
 from lab.report import write_reports
 from lab.report.timeline import read_timeline

@@ -1,0 +1,151 @@
+"""What a fleet drill is and what it measures: the plan (the fleet and its outage), the
+result (recovery times, load per site per second) and the meter both the real and the
+simulated storm measure with."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from endpoint.sip.events import Address
+from endpoint.sip.message import Message, Response
+from lab.sim.network import Wire
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    """A fleet and its outage: what both the real and the simulated storm run."""
+
+    endpoints: int
+    sites: tuple[str, ...] = ("a", "b")
+    outage_site: str = "a"
+    outage_kind: str = "kill"
+    reg_interval: float = 300
+    retry_interval: float = 30
+    transaction_timeout: float = 8
+    outage_at: float = 60
+    outage_for: float = 120
+    settle: float = 120  # how long after the return every endpoint may take
+    duration: float | None = None  # keep running until then (else stop once all are back)
+    boot: float = 1.0  # start-up spread
+    seed: int = 0
+    wire: Wire = "objects"  # in simulation: messages cross as objects (see lab.sim.network)
+
+
+@dataclass
+class FleetResult:
+    endpoints: int
+    outage_site: str = "a"
+    recovery: list[float] = field(default_factory=list)  # s from the site's return to registered
+    load: dict[str, Counter[int]] = field(default_factory=dict)  # site -> second -> REGISTERs
+    unrecovered: int = 0
+    back_at: float = 0.0  # when the site returned, s since the fleet started
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.recovery)
+        return (
+            ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+            if ordered
+            else float("nan")
+        )
+
+    def bins(self, count: int = 10) -> list[tuple[float, float, int]]:
+        """The recovery histogram: (from, to, endpoints) for ``count`` equal bins."""
+        if not self.recovery:
+            return []
+        lo, hi = min(self.recovery), max(self.recovery)
+        step = (hi - lo) / count or 1.0
+        counts = Counter(min(count - 1, int((r - lo) / step)) for r in self.recovery)
+        return [(lo + i * step, lo + (i + 1) * step, counts.get(i, 0)) for i in range(count)]
+
+    def histogram(self, bins: int = 10, width: int = 40) -> list[str]:
+        drawn = self.bins(bins)
+        if not drawn:
+            return ["(no recovery)"]
+        top = max(n for _, _, n in drawn)
+        return [f"{lo:9.3f}s {'#' * round(width * n / top):<{width}} {n}" for lo, _, n in drawn]
+
+    def peak(self, site: str) -> int:
+        return max(self.load.get(site, Counter()).values(), default=0)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "endpoints": self.endpoints,
+            "unrecovered": self.unrecovered,
+            "p50": self.percentile(0.5),
+            "p90": self.percentile(0.9),
+            "p99": self.percentile(0.99),
+            "max": max(self.recovery, default=float("nan")),
+            "mean": statistics.fmean(self.recovery) if self.recovery else float("nan"),
+            "peak_register_per_s": {s: self.peak(s) for s in self.load},
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """What the timeline keeps: summary, histogram and the load per second per site."""
+        return {
+            **self.summary(),
+            "outage_site": self.outage_site,
+            "back_at": round(self.back_at, 6),
+            "histogram": [[round(lo, 6), round(hi, 6), n] for lo, hi, n in self.bins()],
+            "load": {
+                site: [[s, n] for s, n in sorted(per_s.items())]
+                for site, per_s in self.load.items()
+            },
+        }
+
+
+class StormMeter:
+    """What a storm measures, from the REGISTERs phones send and the answers they get:
+    REGISTERs per site per second, and for each phone the time from the site's return to
+    its first 2xx from there (whether or not it had noticed the outage: one that had not is
+    back only at its next renewal). Times are the caller's clock, counted from ``t0``."""
+
+    def __init__(
+        self, result: FleetResult, sites: dict[Address, str], watched: Address, t0: float = 0.0
+    ) -> None:
+        self.result = result
+        self.sites = sites  # site address -> name
+        self.watched = watched  # the address of the site that goes down
+        self.t0 = t0
+        self.back_at: float | None = None  # set when the site's return begins
+        self.recovered: set[int] = set()
+
+    def returned(self, now: float) -> None:
+        self.back_at = now
+        self.result.back_at = now - self.t0
+
+    def sent(self, message: Message, peer: Address, now: float) -> None:
+        if getattr(message, "method", None) == "REGISTER" and peer in self.sites:
+            self.result.load[self.sites[peer]][int(now - self.t0)] += 1
+
+    def received(self, phone: int, message: Message, peer: Address, now: float) -> bool:
+        """Note an answer to ``phone``; True when it is that phone's recovery."""
+        if (
+            self.back_at is None
+            or peer != self.watched
+            or phone in self.recovered
+            or not isinstance(message, Response)
+            or not 200 <= message.status < 300
+            or message.cseq.method != "REGISTER"
+        ):
+            return False
+        self.recovered.add(phone)
+        self.result.recovery.append(now - self.back_at)
+        return True
+
+
+async def booted(count: int, spread: float) -> AsyncIterator[int]:
+    """0 … count-1, each when its turn comes in a start-up spread evenly over ``spread``
+    seconds. Those whose turn has come go together: a sleep per endpoint would take at
+    least a millisecond each and stretch the spread of a large fleet many times over."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for i in range(count):
+        turn = start + spread * i / count
+        if turn > loop.time():
+            await asyncio.sleep(turn - loop.time())
+        yield i

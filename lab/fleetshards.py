@@ -1,0 +1,233 @@
+"""A real fleet split over worker processes, for fleets one process cannot carry.
+
+The lab (sites, proxies, the outage) stays in the calling process; each worker runs a
+shard of the endpoints as a ``PhoneFleet`` and measures its part of the storm with the same
+``StormMeter``. The workers learn when the site's return began through a shared value (set
+before the heal, so no early answer is missed), report each recovery as it happens (so the
+caller knows when the whole fleet is back) and their measurements at the end, which add up
+to the fleet's. Clocks agree: asyncio's loop time is the system's monotonic clock in every
+process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import queue
+import random
+import signal
+from collections import Counter
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as MpEvent
+from typing import Any
+
+from endpoint.aio.fleet import PhoneFleet
+from endpoint.config import EndpointConfig
+from endpoint.sip.events import Address
+from lab.errors import LabError
+from lab.fleetmeter import FleetResult, StormMeter, booted
+
+START_TIMEOUT = 60.0  # s for a worker to import, build its phones and bind its socket
+REPORT_TIMEOUT = 30.0  # s for the workers to stop and send what they measured
+
+
+class Shards:
+    """``workers`` processes, each running one share of ``configs``; the fleet's phones
+    are numbered as in ``configs`` throughout."""
+
+    def __init__(
+        self,
+        configs: list[EndpointConfig],
+        workers: int,
+        *,
+        sites: dict[Address, str],
+        watched: Address,
+        t0: float,
+        boot: float,
+        seed: int,
+    ) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.endpoints = len(configs)
+        self.back_at: Synchronized[float] = ctx.Value("d", 0.0)
+        self.stop = ctx.Event()
+        self.go = ctx.Event()
+        self.reports: multiprocessing.Queue[Any] = ctx.Queue()
+        self.recovered = 0
+        rng = random.Random(seed)
+        workers = max(1, min(workers, len(configs)))
+        share = -(-len(configs) // workers)
+        self.procs = [
+            ctx.Process(
+                target=_worker,
+                name=f"geolab-fleet-{w}",
+                args=(
+                    configs[w * share : (w + 1) * share],
+                    w * share,
+                    rng.random(),
+                    sites,
+                    watched,
+                    t0,
+                    boot,
+                    self.back_at,
+                    self.go,
+                    self.stop,
+                    self.reports,
+                ),
+                daemon=True,
+            )
+            for w in range(workers)
+            if configs[w * share : (w + 1) * share]
+        ]
+        self.results: list[dict[str, Any]] = []
+
+    async def start(self) -> None:
+        """Start the workers; return when every one has its phones built and socket bound,
+        then let them register together."""
+        for proc in self.procs:
+            proc.start()
+        ready = 0
+        while ready < len(self.procs):
+            try:
+                kind, payload = await self._next(START_TIMEOUT)
+            except TimeoutError:
+                raise LabError(f"fleet workers not ready within {START_TIMEOUT:.0f}s") from None
+            if kind == "error":
+                raise LabError(f"fleet worker failed: {payload}")
+            ready += kind == "ready"
+        self.go.set()
+
+    def returned(self, now: float) -> None:
+        self.back_at.value = now
+
+    async def wait_all_back(self, timeout: float) -> bool:
+        """True once every endpoint has recovered; False when ``timeout`` ran out first."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while self.recovered < self.endpoints:
+            left = end - loop.time()
+            if left <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                kind, payload = await self._next(min(left, 0.5))
+                self._note(kind, payload)
+        return True
+
+    async def finish(self) -> list[dict[str, Any]]:
+        """Stop the workers and collect what each measured."""
+        self.stop.set()
+        while len(self.results) < len(self.procs):
+            try:
+                kind, payload = await self._next(REPORT_TIMEOUT)
+            except TimeoutError:
+                raise LabError(
+                    f"fleet workers sent no results within {REPORT_TIMEOUT:.0f}s"
+                ) from None
+            self._note(kind, payload)
+        return self.results
+
+    def kill(self) -> None:
+        """End every worker still running (by PID, through its process handle)."""
+        self.stop.set()
+        for proc in self.procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+
+    def _note(self, kind: str, payload: Any) -> None:
+        if kind == "recovered":
+            self.recovered += payload
+        elif kind == "result":
+            self.results.append(payload)
+        elif kind == "error":
+            raise LabError(f"fleet worker failed: {payload}")
+
+    async def _next(self, timeout: float) -> tuple[str, Any]:
+        try:
+            item: tuple[str, Any] = await asyncio.get_running_loop().run_in_executor(
+                None, self.reports.get, True, timeout
+            )
+        except queue.Empty:
+            raise TimeoutError from None
+        return item
+
+
+def _worker(
+    configs: list[EndpointConfig],
+    first: int,
+    seed: float,
+    sites: dict[Address, str],
+    watched: Address,
+    t0: float,
+    boot: float,
+    back_at: Synchronized[float],
+    go: MpEvent,
+    stop: MpEvent,
+    reports: multiprocessing.Queue[Any],
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller decides when workers end
+    try:
+        asyncio.run(
+            _shard(configs, first, seed, sites, watched, t0, boot, back_at, go, stop, reports)
+        )
+    except Exception as exc:  # reported, not raised: the caller turns it into a lab error
+        reports.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _until_stopped(stop: MpEvent, parent: int) -> None:
+    """Until the caller says stop, or is gone (a killed caller must not leave us behind)."""
+    while not stop.wait(0.5):
+        if os.getppid() != parent:
+            return
+
+
+async def _shard(
+    configs: list[EndpointConfig],
+    first: int,
+    seed: float,
+    sites: dict[Address, str],
+    watched: Address,
+    t0: float,
+    boot: float,
+    back_at: Synchronized[float],
+    go: MpEvent,
+    stop: MpEvent,
+    reports: multiprocessing.Queue[Any],
+) -> None:
+    loop = asyncio.get_running_loop()
+    parent = os.getppid()
+    result = FleetResult(len(configs), load={s: Counter() for s in sites.values()})
+    meter = StormMeter(result, sites, watched, t0)
+
+    def tap(i: int, direction: str, message: Any, peer: Address) -> None:
+        now = loop.time()
+        if direction == "out":
+            meter.sent(message, peer, now)
+            return
+        if meter.back_at is None and back_at.value:
+            meter.returned(back_at.value)
+        if meter.received(first + i, message, peer, now):
+            reports.put(("recovered", 1))
+
+    fleet = PhoneFleet(configs, rng=random.Random(seed), tap=tap)
+    await fleet.open()
+    try:
+        fleet.prepare()
+        reports.put(("ready", None))
+        await loop.run_in_executor(None, go.wait)
+        async for i in booted(len(configs), boot):
+            fleet.start(i)
+        await loop.run_in_executor(None, _until_stopped, stop, parent)
+    finally:
+        await fleet.close()
+    reports.put(
+        (
+            "result",
+            {
+                "recovery": result.recovery,
+                "load": {site: dict(per_s) for site, per_s in result.load.items()},
+            },
+        )
+    )
