@@ -27,7 +27,7 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
-from lab.fleet import FleetPlan
+from lab.fleetmeter import FleetPlan
 from lab.lab import LabConfig
 from lab.sim.engine import Engine, PhoneNode
 from lab.sim.lab import SimLab
