@@ -19,6 +19,7 @@ import queue
 import random
 import signal
 from collections import Counter
+from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
@@ -63,17 +64,19 @@ class Shards:
                 target=_worker,
                 name=f"geolab-fleet-{w}",
                 args=(
-                    configs[w * share : (w + 1) * share],
-                    w * share,
-                    rng.random(),
-                    sites,
-                    watched,
-                    t0,
-                    boot,
-                    self.back_at,
-                    self.go,
-                    self.stop,
-                    self.reports,
+                    ShardJob(
+                        configs[w * share : (w + 1) * share],
+                        w * share,
+                        rng.random(),
+                        sites,
+                        watched,
+                        t0,
+                        boot,
+                        self.back_at,
+                        self.go,
+                        self.stop,
+                        self.reports,
+                    ),
                 ),
                 daemon=True,
             )
@@ -154,26 +157,29 @@ class Shards:
         return item
 
 
-def _worker(
-    configs: list[EndpointConfig],
-    first: int,
-    seed: float,
-    sites: dict[Address, str],
-    watched: Address,
-    t0: float,
-    boot: float,
-    back_at: Synchronized[float],
-    go: MpEvent,
-    stop: MpEvent,
-    reports: multiprocessing.Queue[Any],
-) -> None:
+@dataclass(frozen=True)
+class ShardJob:
+    """What one worker is given: its share of the fleet and the channels to the caller."""
+
+    configs: list[EndpointConfig]
+    first: int  # the fleet's number of the first phone of the share
+    seed: float
+    sites: dict[Address, str]
+    watched: Address
+    t0: float
+    boot: float
+    back_at: Synchronized[float]
+    go: MpEvent
+    stop: MpEvent
+    reports: multiprocessing.Queue[Any]
+
+
+def _worker(job: ShardJob) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller decides when workers end
     try:
-        asyncio.run(
-            _shard(configs, first, seed, sites, watched, t0, boot, back_at, go, stop, reports)
-        )
+        asyncio.run(_shard(job))
     except Exception as exc:  # reported, not raised: the caller turns it into a lab error
-        reports.put(("error", f"{type(exc).__name__}: {exc}"))
+        job.reports.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
 def _until_stopped(stop: MpEvent, parent: int) -> None:
@@ -183,23 +189,12 @@ def _until_stopped(stop: MpEvent, parent: int) -> None:
             return
 
 
-async def _shard(
-    configs: list[EndpointConfig],
-    first: int,
-    seed: float,
-    sites: dict[Address, str],
-    watched: Address,
-    t0: float,
-    boot: float,
-    back_at: Synchronized[float],
-    go: MpEvent,
-    stop: MpEvent,
-    reports: multiprocessing.Queue[Any],
-) -> None:
+async def _shard(job: ShardJob) -> None:
+    configs, first, reports, back_at = job.configs, job.first, job.reports, job.back_at
     loop = asyncio.get_running_loop()
     parent = os.getppid()
-    result = FleetResult(len(configs), load={s: Counter() for s in sites.values()})
-    meter = StormMeter(result, sites, watched, t0)
+    result = FleetResult(len(configs), load={s: Counter() for s in job.sites.values()})
+    meter = StormMeter(result, job.sites, job.watched, job.t0)
 
     def tap(i: int, direction: str, message: Any, peer: Address) -> None:
         now = loop.time()
@@ -211,15 +206,15 @@ async def _shard(
         if meter.received(first + i, message, peer, now):
             reports.put(("recovered", 1))
 
-    fleet = PhoneFleet(configs, rng=random.Random(seed), tap=tap)
+    fleet = PhoneFleet(configs, rng=random.Random(job.seed), tap=tap)
     await fleet.open()
     try:
         fleet.prepare()
         reports.put(("ready", None))
-        await loop.run_in_executor(None, go.wait)
-        async for i in booted(len(configs), boot):
+        await loop.run_in_executor(None, job.go.wait)
+        async for i in booted(len(configs), job.boot):
             fleet.start(i)
-        await loop.run_in_executor(None, _until_stopped, stop, parent)
+        await loop.run_in_executor(None, _until_stopped, job.stop, parent)
     finally:
         await fleet.close()
     reports.put(
