@@ -22,6 +22,8 @@ from lab.parties.sipp import SCENARIOS, run_sipp, sipp_binary
 from lab.sites.base import SiteSpec
 from lab.sites.kamailio import KamailioSite, kamailio_binary
 
+IN_FLIGHT = 200  # registrations under way at a time, for SIPp and the fleet alike
+
 
 def typical(method: str) -> bytes:
     body = Sdp(address="192.0.2.10", port=40000).serialise() if method == "INVITE" else b""
@@ -95,7 +97,9 @@ async def sipp_register_rate(site: KamailioSite, total: int) -> float | None:
         "-r",
         "50000",
         "-l",
-        "200",
+        str(IN_FLIGHT),
+        "-buff_size",  # room for a burst of answers, as our side gets (SIPp's default: 64 KB)
+        str(4 << 20),
         "-t",
         "u1",
         f"{site.spec.ip}:{site.spec.port}",
