@@ -176,7 +176,7 @@ class Transaction:
     """One transaction. Create through :class:`endpoint.sip.layer.TransactionLayer`."""
 
     __slots__ = (
-        "_deadlines", "_intervals", "config", "events", "key", "kind", "last_response",
+        "_deadlines", "_intervals", "_next", "config", "events", "key", "kind", "last_response",
         "outbox", "peer", "reliable", "request", "state", "transport",
     )  # fmt: skip
 
@@ -201,6 +201,7 @@ class Transaction:
         self.outbox: list[Outgoing] = []
         self.events: list[Event] = []
         self._deadlines: dict[Timer, float] = {}
+        self._next: float | None = None  # the earliest deadline (kept as they change)
         self._intervals: dict[Timer, float] = {}
 
     def __repr__(self) -> str:
@@ -212,8 +213,7 @@ class Transaction:
 
     # --- timers -------------------------------------------------------------------------
     def next_timer(self) -> float | None:
-        deadlines = self._deadlines
-        return min(deadlines.values()) if deadlines else None
+        return self._next
 
     def handle_timer(self, now: float) -> None:
         deadlines = self._deadlines
@@ -222,15 +222,20 @@ class Transaction:
             if deadlines[timer] > now:
                 return
             del deadlines[timer]
+            self._next = min(deadlines.values()) if deadlines else None
             self.fire(TIMER_INPUT[timer], now)
 
     def _start(self, timer: Timer, now: float, interval: float) -> None:
         self._intervals[timer] = interval
-        self._deadlines[timer] = now + interval
+        deadlines = self._deadlines
+        at = deadlines[timer] = now + interval
+        self._next = at if len(deadlines) == 1 else min(deadlines.values())
 
     def _stop(self, *timers: Timer) -> None:
+        deadlines = self._deadlines
         for timer in timers:
-            self._deadlines.pop(timer, None)
+            deadlines.pop(timer, None)
+        self._next = min(deadlines.values()) if deadlines else None
 
     # --- the machine --------------------------------------------------------------------
     def fire(self, event: Input, now: float, message: Response | Request | None = None) -> None:
@@ -242,6 +247,7 @@ class Transaction:
         _ACTIONS[action](self, now, message)
         if next_state is S.TERMINATED:
             self._deadlines.clear()
+            self._next = None
 
     def start(self, now: float) -> None:
         """Begin: a client sends its request; a server INVITE answers 100 Trying."""
