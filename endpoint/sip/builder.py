@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from endpoint.sip.headers import Headers
 from endpoint.sip.message import Request
 from endpoint.sip.uri import URI, SipURI
@@ -46,6 +48,12 @@ def build_request(
     return Request(headers, body, method, uri)
 
 
+@functools.lru_cache(maxsize=1024)
+def registrar_uri(domain: str) -> SipURI:
+    """A REGISTER's Request-URI, the domain alone (URIs are frozen: one per domain will do)."""
+    return SipURI(host=domain)
+
+
 def build_register(
     user: str,
     domain: str,
@@ -63,7 +71,7 @@ def build_register(
     aor = f"<sip:{user}@{domain}>"
     return build_request(
         "REGISTER",
-        SipURI(host=domain),
+        registrar_uri(domain),
         via=via,
         from_=f"{aor};tag={tag}",
         to=aor,
