@@ -108,6 +108,8 @@ class PhoneFleet:
     def _core(self, index: int) -> Phone:
         phone = self.phones[index]
         if phone is None:
+            if self._sock is None:  # a core's contact names the socket's port
+                raise RuntimeError("open the fleet before building or starting its phones")
             phone = self.phones[index] = Phone(
                 self.configs[index], local_host=self.host, local_port=self.port, ids=self.ids
             )
@@ -115,8 +117,8 @@ class PhoneFleet:
 
     def start(self, index: int) -> Phone:
         """Register phone ``index``'s enabled connections (once; open first)."""
-        assert self._loop is not None, "fleet not open"
         phone = self._core(index)
+        assert self._loop is not None
         if not phone.started:
             phone.start(self._loop.time())
             self._pump(index, phone)

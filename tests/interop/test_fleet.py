@@ -186,6 +186,9 @@ def test_a_fleet_refuses_tcp_and_shared_users_and_lets_its_socket_go() -> None:
     with pytest.raises(ValueError, match="share the user"):
         PhoneFleet([EndpointConfig(connections=[udp])] * 2)
 
+    with pytest.raises(RuntimeError, match="open the fleet"):
+        PhoneFleet([EndpointConfig(connections=[udp])]).prepare()  # its port is not known yet
+
     async def main() -> None:
         fleet = await PhoneFleet([EndpointConfig(connections=[udp])]).open()
         sock = fleet._sock
