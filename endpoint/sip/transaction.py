@@ -217,12 +217,15 @@ class Transaction:
 
     def handle_timer(self, now: float) -> None:
         deadlines = self._deadlines
-        while deadlines:
-            timer = min(deadlines, key=deadlines.__getitem__)
-            if deadlines[timer] > now:
-                return
-            del deadlines[timer]
-            self._next = min(deadlines.values()) if deadlines else None
+        while self._next is not None and self._next <= now:
+            if len(deadlines) == 1:
+                timer = next(iter(deadlines))
+                deadlines.clear()
+                self._next = None
+            else:
+                timer = min(deadlines, key=deadlines.__getitem__)
+                del deadlines[timer]
+                self._next = min(deadlines.values())
             self.fire(TIMER_INPUT[timer], now)
 
     def _start(self, timer: Timer, now: float, interval: float) -> None:
