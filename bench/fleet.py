@@ -20,20 +20,16 @@ import functools
 import gc
 import multiprocessing
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from multiprocessing.synchronize import Event as MpEvent
-from pathlib import Path
 
-from bench.sip import IN_FLIGHT, sipp_register_rate
+from bench.sip import IN_FLIGHT, bench_site, sipp_register_rate
 from endpoint.aio.fleet import PhoneFleet
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatus, ConnectionStatusChanged, PhoneEvent
-from lab.net import allocate_address
-from lab.sites.base import SiteSpec
-from lab.sites.kamailio import KamailioSite, kamailio_binary
+from lab.sites.kamailio import kamailio_binary
 
 Target = tuple[str, int, str]  # site host, port, domain
 
@@ -194,32 +190,25 @@ async def bench(endpoints: int, workers: int) -> None:
     if kamailio_binary() is None:
         print("  kamailio not installed: nothing to measure")
         return
-    with tempfile.TemporaryDirectory(prefix="geolab-bench-") as tmp:
-        site = KamailioSite(SiteSpec(name="fleet", ip=allocate_address()), Path(tmp), shm_mb=256)
-        await site.start()
-        try:
-            target = (site.spec.ip, site.spec.port, site.spec.domain)
-            users = iter(range(200000, 10**9, 100000))  # fresh users for every run
-            few = min(endpoints, 2000)  # one AsyncPhone has two sockets: the open-files limit
-            # best of three rounds, each measuring every side in turn (the registrar's
-            # tables grow alike for all): one lost datagram costs a 500 ms retransmission,
-            # and a rate measured over a fraction of a second is then a third of itself
-            rates: dict[str, list[float]] = {
-                k: [] for k in ("sipp", "phones", "one", "many", "paced")
-            }
-            for _ in range(3):
-                # SIPp's rate from enough registrations that its start-up does not count
-                sipp = await sipp_register_rate(site, max(endpoints, 5000))
-                if sipp is not None:
-                    rates["sipp"].append(sipp)
-                rates["phones"].append(await phones_rate(target, few, next(users)))
-                rates["one"].append(await fleet_rate(target, endpoints, next(users)))
-                rates["many"].append(await fleet_rate(target, endpoints, next(users), workers))
-                rates["paced"].append(
-                    await fleet_rate(target, endpoints, next(users), workers, IN_FLIGHT)
-                )
-        finally:
-            await site.stop()
+    async with bench_site("fleet", shm_mb=256) as site:
+        target = (site.spec.ip, site.spec.port, site.spec.domain)
+        users = iter(range(200000, 10**9, 100000))  # fresh users for every run
+        few = min(endpoints, 2000)  # one AsyncPhone has two sockets: the open-files limit
+        # best of three rounds, each measuring every side in turn (the registrar's
+        # tables grow alike for all): one lost datagram costs a 500 ms retransmission,
+        # and a rate measured over a fraction of a second is then a third of itself
+        rates: dict[str, list[float]] = {k: [] for k in ("sipp", "phones", "one", "many", "paced")}
+        for _ in range(3):
+            # SIPp's rate from enough registrations that its start-up does not count
+            sipp = await sipp_register_rate(site, max(endpoints, 5000))
+            if sipp is not None:
+                rates["sipp"].append(sipp)
+            rates["phones"].append(await phones_rate(target, few, next(users)))
+            rates["one"].append(await fleet_rate(target, endpoints, next(users)))
+            rates["many"].append(await fleet_rate(target, endpoints, next(users), workers))
+            rates["paced"].append(
+                await fleet_rate(target, endpoints, next(users), workers, IN_FLIGHT)
+            )
     if os.environ.get("GEOLAB_BENCH_ALL"):
         print({k: [round(r) for r in v] for k, v in rates.items()})
     best = {k: max(v, default=0.0) for k, v in rates.items()}

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from endpoint.aio.stack import SipStack
@@ -110,6 +112,18 @@ async def sipp_register_rate(site: KamailioSite, total: int) -> float | None:
     return total / result.seconds
 
 
+@contextlib.asynccontextmanager
+async def bench_site(name: str, *, shm_mb: int) -> AsyncIterator[KamailioSite]:
+    """One local Kamailio in a folder of its own, stopped (and the folder gone) after."""
+    with tempfile.TemporaryDirectory(prefix="geolab-bench-") as tmp:
+        site = KamailioSite(SiteSpec(name=name, ip=allocate_address()), Path(tmp), shm_mb=shm_mb)
+        await site.start()
+        try:
+            yield site
+        finally:
+            await site.stop()
+
+
 async def bench(total: int) -> None:
     print("geolab bench sip")
     for method in ("REGISTER", "INVITE"):
@@ -117,16 +131,11 @@ async def bench(total: int) -> None:
     if kamailio_binary() is None:
         print("  kamailio not installed: transaction rates skipped")
         return
-    with tempfile.TemporaryDirectory(prefix="geolab-bench-") as tmp:
-        site = KamailioSite(SiteSpec(name="bench", ip=allocate_address()), Path(tmp), shm_mb=128)
-        await site.start()
-        try:
-            # best of three for both: one lost datagram costs a 500 ms retransmission
-            ours = max([await stack_register_rate(site, total) for _ in range(3)])
-            runs = [await sipp_register_rate(site, total) for _ in range(3)]
-            theirs = max((r for r in runs if r is not None), default=None)
-        finally:
-            await site.stop()
+    async with bench_site("bench", shm_mb=128) as site:
+        # best of three for both: one lost datagram costs a 500 ms retransmission
+        ours = max([await stack_register_rate(site, total) for _ in range(3)])
+        runs = [await sipp_register_rate(site, total) for _ in range(3)]
+        theirs = max((r for r in runs if r is not None), default=None)
     per_run = f"({total} registrations, best of 3)"
     print(f"  REGISTER over UDP, geolab stack  {ours:>10,.0f} transactions/s {per_run}")
     if theirs is None:
