@@ -13,7 +13,7 @@ import contextlib
 import functools
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from endpoint.aio.fleet import PhoneFleet
@@ -99,39 +99,59 @@ async def run_fleet(
                 fleet.start(i)
             else:
                 await fleet.start(i)
-        await asyncio.sleep(max(0.0, plan.outage_at - (loop.time() - start)))
-        record = await lab.apply(plan.outage_kind, outage_site)
-        await asyncio.sleep(plan.outage_for)
-        # the return starts when the heal does: a restarted site may answer before the lab
-        # has seen it ready, and those answers count
-        meter.returned(loop.time())
-        await lab.heal(record)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(all_back.wait(), plan.settle)
+
+        async def all_back_within(timeout: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_back.wait(), timeout)
+
+        await _outage(lab, plan, start, meter.returned, all_back_within)
         result.unrecovered = endpoints - len(meter.recovered)
-        if plan.duration is not None:  # keep running (renewals go on) to the planned end
-            await asyncio.sleep(max(0.0, plan.duration - (loop.time() - start)))
+        await _until_the_end(plan, start)
     finally:
         await fleet.close()
     return result
 
 
+async def _outage(
+    lab: Lab | SimLab,
+    plan: FleetPlan,
+    start: float,
+    returned: Callable[[float], None],
+    all_back_within: Callable[[float], Awaitable[object]],
+) -> None:
+    """The plan's outage, ``start`` being when the fleet began, then up to ``settle`` for
+    the fleet to be back. The return starts when the heal does (``returned`` is told
+    first): a restarted site may answer before the lab has seen it ready, and those
+    answers count."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, plan.outage_at - (loop.time() - start)))
+    record = await lab.apply(plan.outage_kind, plan.outage_site)
+    await asyncio.sleep(plan.outage_for)
+    returned(loop.time())
+    await lab.heal(record)
+    await all_back_within(plan.settle)
+
+
+async def _until_the_end(plan: FleetPlan, start: float) -> None:
+    """Keep running (renewals go on) to the plan's ``duration``, if it has one."""
+    if plan.duration is not None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, plan.duration - (loop.time() - start)))
+
+
 async def _run_shards(lab: Lab, plan: FleetPlan, shards: Shards, meter: StormMeter) -> FleetResult:
     """The plan on a fleet split over worker processes (see :mod:`lab.fleetshards`)."""
     loop, result = asyncio.get_running_loop(), meter.result
+
+    def returned(now: float) -> None:  # the workers measure from the same instant
+        shards.returned(now)
+        meter.returned(now)
+
     try:
         await shards.start()
         start = loop.time()
-        await asyncio.sleep(max(0.0, plan.outage_at - (loop.time() - start)))
-        record = await lab.apply(plan.outage_kind, plan.outage_site)
-        await asyncio.sleep(plan.outage_for)
-        # as below: the return starts when the heal does, and the workers know it first
-        shards.returned(loop.time())
-        meter.returned(shards.back_at.value)
-        await lab.heal(record)
-        await shards.wait_all_back(plan.settle)
-        if plan.duration is not None:
-            await asyncio.sleep(max(0.0, plan.duration - (loop.time() - start)))
+        await _outage(lab, plan, start, returned, shards.wait_all_back)
+        await _until_the_end(plan, start)
         for part in await shards.finish():
             result.recovery.extend(part["recovery"])
             for site, per_s in part["load"].items():
