@@ -273,7 +273,8 @@ def split_values(name: str, value: str) -> list[str]:
 
 
 _TOK = r"[A-Za-z0-9\-.!%*_+`'~]"
-_SIMPLE_PARAMS = re.compile(rf"(?:;{_TOK}+(?:={_TOK.rstrip(']')}:\[\]]+)?)*")
+_TOKV = r"[A-Za-z0-9\-.!%*_+`'~:\[\]]"  # a parameter's value: a token, a host or an IPv6 reference
+_SIMPLE_PARAMS = re.compile(rf"(?:;{_TOK}+(?:={_TOKV}+)?)*")
 _SIMPLE_VIA = re.compile(
     rf"SIP/2\.0/({_TOK}+) ([A-Za-z0-9_\-][A-Za-z0-9\-._]*)(?::(\d{{1,5}}))?((?:;.*)?)"
 )
@@ -289,9 +290,9 @@ def _simple_params(text: str) -> Params:
 
 
 _QUOTED_VALUE = r'"[^"\\]*"'
-_PARAM = rf"{_TOK}+(?:=(?:{_TOK.rstrip(']')}:\[\]]+|{_QUOTED_VALUE}))?"
+_PARAM = rf"{_TOK}+(?:=(?:{_TOKV}+|{_QUOTED_VALUE}))?"
 _QUOTED_PARAMS = re.compile(rf"(?:;{_PARAM})*")
-_ONE_PARAM = re.compile(rf";({_TOK}+)(?:=({_TOK.rstrip(']')}:\[\]]+|{_QUOTED_VALUE}))?")
+_ONE_PARAM = re.compile(rf";({_TOK}+)(?:=({_TOKV}+|{_QUOTED_VALUE}))?")
 
 
 def parse_params(scanner: Scanner) -> Params:
@@ -443,11 +444,11 @@ _PLAIN_URI_PARAM = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+"
 _PLAIN_NAME_ADDR = re.compile(
     rf"<sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,/]+@)?{_PLAIN_HOST}(?::{_PLAIN_PORT})?"
     rf"(?:;{_PLAIN_URI_PARAM}(?:={_PLAIN_URI_PARAM})?)*>"
-    rf'(?:;{_TOK}+(?:=(?:{_TOK.rstrip("]")}:\[\]]+|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))?)*'
+    rf'(?:;{_TOK}+(?:=(?:{_TOKV}+|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))?)*'
 )
 _PLAIN_VIA = re.compile(
     rf"SIP/2\.0/{_TOK}+ {_PLAIN_HOST}(?::{_PLAIN_PORT})?"
-    rf"(?:;{_TOK}+(?:={_TOK.rstrip(']')}:\[\]]+)?)*"
+    rf"(?:;{_TOK}+(?:={_TOKV}+)?)*"
 )
 
 
