@@ -73,6 +73,7 @@ class PhoneFleet:
         self._armed: list[float | None] = [None] * len(self.configs)
         self._wake: asyncio.TimerHandle | None = None
         self._wake_at: float | None = None
+        self._serving = False  # in _due: the wake-up is set once, after
         self._rotate_handle: asyncio.TimerHandle | None = None
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -256,7 +257,7 @@ class PhoneFleet:
         if deadline is not None and (armed is None or deadline < armed):
             self._armed[index] = deadline
             heapq.heappush(self._heap, (deadline, index))
-            if self._wake_at is None or deadline < self._wake_at:
+            if not self._serving and (self._wake_at is None or deadline < self._wake_at):
                 self._schedule(deadline)
 
     def _schedule(self, deadline: float) -> None:
@@ -271,20 +272,18 @@ class PhoneFleet:
         self._wake = self._wake_at = None
         now = self._loop.time()
         heap, armed = self._heap, self._armed
-        while heap and heap[0][0] <= now and not self.closed:
-            deadline, index = heapq.heappop(heap)
-            if armed[index] != deadline:
-                continue  # superseded by an earlier deadline, already served
-            armed[index] = None
-            phone = self.phones[index]
-            if phone is not None:
-                phone.handle_timer(now)
-                self._pump(index, phone)
-        # the phones served above may have set the wake-up at one of their own later
-        # deadlines: the earliest of all is the one to keep
-        wake_at = self._next_wake()
-        if heap and not self.closed and (wake_at is None or heap[0][0] < wake_at):
+        self._serving = True  # the phones served push their deadlines; one wake-up after
+        try:
+            while heap and heap[0][0] <= now and not self.closed:
+                deadline, index = heapq.heappop(heap)
+                if armed[index] != deadline:
+                    continue  # superseded by an earlier deadline, already served
+                armed[index] = None
+                phone = self.phones[index]
+                if phone is not None:
+                    phone.handle_timer(now)
+                    self._pump(index, phone)
+        finally:
+            self._serving = False
+        if heap and not self.closed:
             self._schedule(heap[0][0])
-
-    def _next_wake(self) -> float | None:
-        return self._wake_at
