@@ -88,7 +88,7 @@ async def register_fleet(
         try:
             if go is not None:
                 ready()
-                await asyncio.get_running_loop().run_in_executor(None, go.wait)
+                await loop.run_in_executor(None, go.wait)
             start = time.perf_counter()
             for i in range(min(window, count)):
                 fleet.start(i)
