@@ -26,11 +26,11 @@ from endpoint.core.events import (
     SessionStatus,
     SessionStatusChanged,
 )
-from lab.net import allocate_address
 from lab.parties.register import register_party
 from lab.parties.sipp import callee_process
 from lab.sites.base import SiteSpec
 from lab.sites.kamailio import KamailioSite
+from lab.system.net import allocate_address
 
 KEEPALIVE = {"keepalive_interval": 1.0, "keepalive_timeout": 0.5}
 

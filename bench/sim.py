@@ -27,12 +27,13 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
-from lab.fleetmeter import FleetPlan
-from lab.lab import LabConfig
+from lab.fleet.meter import FleetPlan
+from lab.labs.interface import LabConfig
+from lab.labs.wire import Wire
 from lab.sim.engine import Engine, PhoneNode
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
-from lab.sim.network import Link, SimNetwork, SimSockets, Wire
+from lab.sim.network import Link, SimNetwork, SimSockets
 from lab.sim.site import SimSite, site_specs
 from lab.sim.storm import simulate_fleet
 

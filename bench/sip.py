@@ -19,10 +19,10 @@ from endpoint.sip import parse_message
 from endpoint.sip.builder import build_register, build_request
 from endpoint.sip.sdp import Sdp
 from endpoint.sip.uri import SipURI
-from lab.net import allocate_address, free_port
 from lab.parties.sipp import SCENARIOS, run_sipp, sipp_binary
 from lab.sites.base import SiteSpec
 from lab.sites.kamailio import KamailioSite, kamailio_binary
+from lab.system.net import allocate_address, free_port
 
 IN_FLIGHT = 200  # registrations under way at a time, for SIPp and the fleet alike
 

@@ -1,6 +1,15 @@
-"""Errors of the lab. Each says what failed, where, and what to try."""
+"""Errors of the lab, all in one place. Each says what failed, where, and what to try.
+
+- :class:`LabError` (exit code 3): the lab could not do something (a site, a fault, a
+  socket); :class:`SiteStartError` a site that did not come up.
+- :class:`ScenarioError` (exit code 2): a drill file is wrong; it lists each
+  :class:`Problem` as ``file:line: path: message``.
+- :class:`StepFailed`: a ``wait_for`` did not see its event, so the drill cannot go on
+  (its verdict is FAIL; it is not an error of the lab)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class LabError(Exception):
@@ -20,3 +29,27 @@ class LabError(Exception):
 
 class SiteStartError(LabError):
     """A site did not come up."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+class ScenarioError(ValueError):
+    """One or more problems in a scenario file; ``str()`` lists them, one per line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class StepFailed(Exception):
+    """A wait_for that did not see its event: the rest of the drill cannot go on."""

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from endpoint.config import ConnectionConfig, EndpointConfig
-from lab.lab import Lab, LabConfig
+from lab.labs.factory import run_in_mode
+from lab.labs.interface import LabConfig
+from lab.labs.real import Lab
 from lab.report import write_reports
-from lab.run.events import ScenarioResult
 from lab.run.runner import run_scenario
 from lab.scenario import ScenarioError, load_scenario
-from lab.sim.loop import run as sim_run
+from lab.stream.results import ScenarioResult
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,13 +80,13 @@ class ScenarioItem(pytest.Item):
         except ScenarioError as exc:
             raise ScenarioFailure(f"invalid scenario:\n{exc}") from None
         config = self.config
-        runner = sim_run if scenario.mode == "sim" else asyncio.run
-        result: ScenarioResult = runner(
+        result: ScenarioResult = run_in_mode(
+            scenario.mode,
             run_scenario(
                 scenario,
                 backend=config.getoption("--lab-backend"),
                 seed=config.getoption("--lab-seed"),
-            )
+            ),
         )
         self.user_properties.append(("backend", result.backend))
         self.user_properties.append(("seed", result.seed))

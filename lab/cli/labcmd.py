@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 from lab.errors import LabError
-from lab.lab import FAULTS
-from lab.state import LabState, all_states, cleanup, runner_alive, state_dir
+from lab.faults.kinds import FaultKind
+from lab.system.state import LabState, all_states, cleanup, runner_alive, state_dir
 
 EXIT_PASS, EXIT_INVALID, EXIT_LAB_ERROR = 0, 2, 3
 
@@ -80,7 +80,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     state_dir().mkdir(parents=True, exist_ok=True)
     with (state_dir() / "holder.log").open("ab") as log:  # the lab outlives this command
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lab.holder", "--config", json.dumps(config)],
+            [sys.executable, "-m", "lab.labs.holder", "--config", json.dumps(config)],
             stdout=subprocess.PIPE,
             stderr=log,
             stdin=subprocess.DEVNULL,
@@ -212,7 +212,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "geolab fault latency a --param latency=300 --param jitter=50 | "
         "geolab fault partition b --via kernel",
     )
-    fault.add_argument("kind", choices=FAULTS)
+    fault.add_argument("kind", choices=[k.value for k in FaultKind])
     fault.add_argument("site")
     fault.add_argument("--via", choices=["process", "proxy", "kernel"])
     fault.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")

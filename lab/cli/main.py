@@ -34,7 +34,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
-    from lab.quickdrill import quick_drill
+    from lab.run.quickdrill import quick_drill
 
     results = run_async(quick_drill(user=args.user))
     print(f"{'site':<6}{'backend':<10}{'transport':<11}{'status':<8}rtt")

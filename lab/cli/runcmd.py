@@ -10,13 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.report import write_reports
-from lab.report.fleettext import fleet_lines
+from lab.errors import Problem
+from lab.labs.factory import run_in_mode
+from lab.report import file_reports, replay_reports
+from lab.report.console import ConsoleReport
 from lab.report.timeline import read_timeline
-from lab.run.events import RunEvent, ScenarioResult
 from lab.run.runner import run_scenario
-from lab.scenario import ScenarioError, load_scenario, validate_files
-from lab.sim.loop import run as sim_run
+from lab.scenario import Scenario, ScenarioError, load_scenario, validate_files
+from lab.stream.handlers import RunContext, Stream
+from lab.stream.results import ScenarioResult
 
 EXIT_PASS, EXIT_FAILED, EXIT_INVALID, EXIT_LAB_ERROR = 0, 1, 2, 3
 
@@ -34,7 +36,9 @@ def scenario_paths(paths: list[str]) -> list[Path]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     paths = scenario_paths(args.paths)
-    problems = validate_files(paths)
+    problems = validate_files(paths, mode=args.mode, backend=args.backend)
+    if not paths:
+        problems = [Problem(" ".join(args.paths), 1, "", "no scenario file (*.yaml, *.yml) here")]
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -43,124 +47,72 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def esc(text: object) -> str:
-    """Text from a run, made safe to print as rich markup (``[x]`` stays literal)."""
-    from rich.markup import escape
-
-    return escape(str(text))
-
-
-class Console:
-    """Live progress: the current step and each connection's status (rich; NO_COLOR kept)."""
-
-    def __init__(self, quiet: bool, prefix: str = "") -> None:
-        from rich.console import Console as RichConsole
-
-        self.out = RichConsole(no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
-        self.quiet = quiet
-        self.prefix = prefix
-        self.status: dict[Any, str] = {}
-
-    def print(self, text: str) -> None:
-        """``text`` is markup: anything taken from a run goes through :func:`esc` first."""
-        self.out.print(f"{esc(self.prefix)}{text}")
-
-    def __call__(self, event: RunEvent) -> None:
-        if self.quiet:
-            return
-        d = event.data
-        if event.kind == "step_start":
-            self.print(
-                f"  [dim]{event.t:7.3f}s[/dim] step {d['index'] + 1} "
-                f"(line {d['line']}): {esc(d['action'])}"
-            )
-        elif event.kind == "endpoint" and d.get("event") == "ConnectionStatusChanged":
-            self.status[d["connection"]] = d["status"]
-            lanes = "  ".join(f"conn {c}: {s}" for c, s in sorted(self.status.items()))
-            self.print(f"  [dim]{event.t:7.3f}s[/dim]   {esc(lanes)}")
-        elif event.kind == "expectation" and not d["passed"]:
-            self.print(
-                f"  [red]✘ line {d['line']}: expected {esc(d['expected'])}; "
-                f"observed {esc(d['observed'])}[/red]"
-            )
-        elif event.kind == "error":
-            self.print(f"  [red]error: {esc(d['message'])}[/red]")
-        elif event.kind == "fleet":
-            for line in fleet_lines(d):
-                self.print(f"  [dim]{event.t:7.3f}s[/dim]   {esc(line)}")
-
-
-async def run_all(paths: list[Path], args: argparse.Namespace, quiet: bool) -> list[ScenarioResult]:
-    """Run the scenarios, ``args.workers`` at a time (each with its own lab), in file order."""
+async def run_all(
+    jobs: list[tuple[int, Scenario]], args: argparse.Namespace, stream: Stream
+) -> list[ScenarioResult]:
+    """Run the drills, ``args.workers`` at a time (each with its own lab)."""
     gate = asyncio.Semaphore(max(1, args.workers))
-    parallel = args.workers > 1
 
-    async def one(path: Path) -> ScenarioResult:
+    async def one(drill: int, scenario: Scenario) -> ScenarioResult:
         async with gate:
-            scenario = load_scenario(path)
-            if args.mode:
-                scenario.mode = args.mode
-            if args.fleet_size and scenario.fleet is not None:  # the storm at another size
-                scenario.fleet.endpoints = scenario.fleet.real_endpoints = args.fleet_size
-            console = Console(quiet, prefix=f"[{path.stem}] " if parallel else "")
-            console.print(f"[bold]{esc(scenario.name)}[/bold]  ({esc(str(path))})")
-            result = await run_scenario(
-                scenario, backend=args.backend, seed=args.seed, listeners=[console]
-            )
-            verdict = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
-            console.print(f"  {verdict} in {result.duration:.1f}s")
-            return result
+            return await run_scenario(scenario, backend=args.backend, seed=args.seed,
+                                      listeners=[stream.listener(drill)])  # fmt: skip
 
-    return list(await asyncio.gather(*(one(p) for p in paths)))
+    return list(await asyncio.gather(*(one(i, s) for i, s in jobs)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     paths = scenario_paths(args.paths)
-    problems = validate_files(paths)
+    problems = validate_files(paths, mode=args.mode, backend=args.backend)
+    if not paths:
+        problems = [Problem(" ".join(args.paths), 1, "", "no scenario file (*.yaml, *.yml) here")]
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
         return EXIT_INVALID
-    console = Console(args.quiet)
+    scenarios = [load_scenario(p, mode=args.mode, backend=args.backend) for p in paths]
+    for scenario in scenarios:
+        if args.mode:
+            scenario.mode = args.mode
+        if args.fleet_size and scenario.fleet is not None:  # the storm at another size
+            scenario.fleet.endpoints = scenario.fleet.real_endpoints = args.fleet_size
     run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
     meta = {
         "id": run_id,
         "seed": args.seed,
-        "mode": args.mode
-        or ("sim" if all(load_scenario(p).mode == "sim" for p in paths) else "real"),
+        "mode": args.mode or ("sim" if all(s.mode == "sim" for s in scenarios) else "real"),
         "backend": args.backend or "per scenario",
         "started": time.time(),
     }
+    ctx = RunContext(meta, drills=len(scenarios), folder=Path(args.report_dir) / run_id,
+                     parallel=args.workers > 1)  # fmt: skip
+    console = ConsoleReport(quiet=args.quiet)
+    stream = Stream(ctx, [*file_reports(), console])
     from lab.cli.main import run_async
 
-    modes = {p: args.mode or load_scenario(p).mode for p in paths}
-    real = [p for p in paths if modes[p] == "real"]
-    by_path = (
-        dict(zip(real, run_async(run_all(real, args, args.quiet)), strict=True)) if real else {}
-    )
-    for path in paths:
-        if modes[path] == "sim":  # virtual time: each in its own loop, one after the other
-            (by_path[path],) = sim_run(run_all([path], args, args.quiet))
-    results = [by_path[p] for p in paths]
-    folder = Path(args.report_dir) / run_id
-    written = write_reports(folder, meta, results)
-    passed = sum(r.passed for r in results)
-    console.out.print(
-        f"{passed}/{len(results)} scenarios passed; reports in {esc(folder)}/ "
-        f"({', '.join(p.name for p in written.values())})"
-    )
+    stream.start()
+    real = [(i, s) for i, s in enumerate(scenarios) if s.mode == "real"]
+    results: dict[int, ScenarioResult] = {}
+    if real:
+        results.update(zip([i for i, _ in real], run_async(run_all(real, args, stream)),
+                           strict=True))  # fmt: skip
+    for i, s in enumerate(scenarios):
+        if s.mode == "sim":  # virtual time: each in its own loop, one after the other
+            (results[i],) = run_in_mode("sim", run_all([(i, s)], args, stream))
+    stream.finish()
+    passed = sum(r.passed for r in results.values())
     return EXIT_PASS if passed == len(results) else EXIT_FAILED
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     timeline = Path(args.timeline)
     try:
-        meta, results = read_timeline(timeline)
-    except (OSError, ValueError, KeyError) as exc:
+        meta, runs = read_timeline(timeline)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"geolab: invalid input: cannot read timeline {timeline}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     out = Path(args.out) if args.out else timeline.parent
-    written = write_reports(out, meta, results)
+    written = replay_reports(out, meta, runs)
     print(f"re-rendered {', '.join(str(p) for p in written.values())}")
     return EXIT_PASS
 
@@ -209,6 +161,14 @@ def add_commands(sub: Any) -> None:
         epilog="example: geolab validate scenarios/",
     )
     validate.add_argument("paths", nargs="+")
+    validate.add_argument(
+        "--mode", choices=["real", "sim"], help="check for this mode (default: each drill's)"
+    )
+    validate.add_argument(
+        "--backend",
+        choices=["auto", "kamailio", "embedded", "compose"],
+        help="check for this site backend (default: each drill's)",
+    )
     validate.set_defaults(func=cmd_validate)
     report = sub.add_parser(
         "report",

@@ -16,9 +16,9 @@ from pathlib import Path
 from types import TracebackType
 
 from lab.errors import LabError
-from lab.net import allocate_address, free_port
 from lab.parties.scenarios import callee, caller
-from lab.procs import signal_group, wait_group_gone
+from lab.system.net import allocate_address, free_port
+from lab.system.procs import signal_group, wait_group_gone
 
 SCENARIOS = Path(__file__).with_name("sipp")
 FLAGS = ["-nostdin", "-default_behaviors", "all,-abortunexp", "-trace_err"]

@@ -5,10 +5,12 @@ on the connection they used, failed expectations marked."""
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
-from lab.run.events import RunEvent, ScenarioResult
+from endpoint.core.events import SessionStatusChanged
+from lab.report.base import FileReport
+from lab.stream.events import EndpointEvent, FaultApplied, FaultHealed
+from lab.stream.results import ScenarioResult
 
 COLORS = {
     "Registering": "#9ecae1",
@@ -27,26 +29,25 @@ def _x(t: float, end: float) -> float:
 
 def lanes_svg(r: ScenarioResult) -> str:
     end = max([e.t for e in r.events] + [0.001])
-    conns: dict[int, list[RunEvent]] = {}
-    calls: dict[str, list[RunEvent]] = {}
-    faults: dict[Any, list[RunEvent]] = {}
+    conns: dict[int, list[EndpointEvent]] = {}
+    calls: dict[str, list[EndpointEvent]] = {}
+    faults: dict[int, list[FaultApplied | FaultHealed]] = {}
     for e in r.events:
-        name = e.data.get("event")
-        if e.kind == "endpoint" and name == "ConnectionStatusChanged":
-            conns.setdefault(int(e.data["connection"]), []).append(e)
-        elif e.kind == "endpoint" and name == "SessionStatusChanged":
-            calls.setdefault(str(e.data["session"]), []).append(e)
-        elif e.kind == "lab" and name in ("fault_applied", "fault_healed"):
-            faults.setdefault(e.data.get("id"), []).append(e)
+        if isinstance(e, EndpointEvent) and e.label == "ConnectionStatusChanged":
+            conns.setdefault(e.event.connection, []).append(e)
+        elif isinstance(e, EndpointEvent) and isinstance(e.event, SessionStatusChanged):
+            calls.setdefault(e.event.session, []).append(e)
+        elif isinstance(e, FaultApplied | FaultHealed):
+            faults.setdefault(e.id, []).append(e)
     ids = sorted(conns)
     height = 30 + LANE * max(1, len(ids)) + 20
     parts = [
         f'<svg class="timeline" width="{W}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
     ]
-    for fid, evs in faults.items():
-        start = next((e.t for e in evs if e.data["event"] == "fault_applied"), 0.0)
-        stop = next((e.t for e in evs if e.data["event"] == "fault_healed"), end)
-        label = html.escape(f"{evs[0].data.get('kind')} {evs[0].data.get('site')}")
+    for fid, fault_events in faults.items():
+        start = next((f.t for f in fault_events if isinstance(f, FaultApplied)), 0.0)
+        stop = next((f.t for f in fault_events if isinstance(f, FaultHealed)), end)
+        label = html.escape(f"{fault_events[0].kind} {fault_events[0].site}")
         parts.append(
             f'<rect class="fault" x="{_x(start, end):.1f}" y="20" width="{max(2, _x(stop, end) - _x(start, end)):.1f}" '
             f'height="{height - 40}" fill="#fee0d2" opacity="0.7"><title>fault {fid}: {label}</title></rect>'
@@ -60,23 +61,23 @@ def lanes_svg(r: ScenarioResult) -> str:
         evs = conns[cid]
         for i, e in enumerate(evs):
             stop = evs[i + 1].t if i + 1 < len(evs) else end
-            status = str(e.data["status"])
+            status = str(e.event.status)
             parts.append(
                 f'<rect class="lane" data-connection="{cid}" data-status="{status}" x="{_x(e.t, end):.1f}" y="{y}" '
                 f'width="{max(1, _x(stop, end) - _x(e.t, end)):.1f}" height="10" fill="{COLORS.get(status, "#ccc")}">'
-                f"<title>connection {cid}: {status} from {e.t:.3f}s ({html.escape(str(e.data.get('reason', '')))})</title></rect>"
+                f"<title>connection {cid}: {status} from {e.t:.3f}s ({html.escape(e.event.reason)})</title></rect>"
             )
-    for sid, evs in calls.items():
-        for i, e in enumerate(evs):
-            status = str(e.data["status"])
+    for sid, call_events in calls.items():
+        for i, c in enumerate(call_events):
+            status = str(c.event.status)
             if status == "Disconnected":
                 continue
-            cid = int(e.data["connection"])
+            cid = c.event.connection
             row = ids.index(cid) if cid in ids else 0
-            stop = evs[i + 1].t if i + 1 < len(evs) else end
+            stop = call_events[i + 1].t if i + 1 < len(call_events) else end
             y = 25 + row * LANE + 13
             parts.append(
-                f'<rect class="call" x="{_x(e.t, end):.1f}" y="{y}" width="{max(1, _x(stop, end) - _x(e.t, end)):.1f}" '
+                f'<rect class="call" x="{_x(c.t, end):.1f}" y="{y}" width="{max(1, _x(stop, end) - _x(c.t, end)):.1f}" '
                 f'height="8" fill="{CALL.get(status, "#aaa")}"><title>{html.escape(sid)} {status} on connection {cid}</title></rect>'
             )
     for exp in r.expectations:
@@ -97,7 +98,7 @@ SITE_COLORS = ("#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
 
 
 def fleet_of(r: ScenarioResult) -> dict[str, Any] | None:
-    return next((e.data for e in r.events if e.kind == "fleet"), None)
+    return r.fleet.fields() if r.fleet is not None else None
 
 
 def fleet_html(d: dict[str, Any]) -> str:
@@ -209,5 +210,10 @@ document.body.dataset.siteLoads = String(document.querySelectorAll("polyline.sit
 </script></body></html>"""
 
 
-def write_html(path: Path, meta: dict[str, Any], results: list[ScenarioResult]) -> None:
-    path.write_text(render_html(meta, results), encoding="utf-8")
+class HtmlReport(FileReport):
+    """``report.html``: one self-contained page for the whole run."""
+
+    name, filename = "html", "report.html"
+
+    def render(self, meta: dict[str, Any], results: list[ScenarioResult]) -> str:
+        return render_html(meta, results)

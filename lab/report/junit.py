@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
-from lab.run.events import ScenarioResult
+from lab.report.base import FileReport
+from lab.stream.results import ScenarioResult
 
 
 def failure_text(result: ScenarioResult) -> str:
@@ -18,7 +18,7 @@ def failure_text(result: ScenarioResult) -> str:
     return "\n".join(lines)
 
 
-def write_junit(path: Path, meta: dict[str, Any], results: list[ScenarioResult]) -> None:
+def render_junit(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     failures = sum(1 for r in results if not r.passed)
     suite = ET.Element(
         "testsuite",
@@ -47,7 +47,7 @@ def write_junit(path: Path, meta: dict[str, Any], results: list[ScenarioResult])
             ("expectations", len(r.expectations)),
         ):
             ET.SubElement(cprops, "property", name=key, value=str(value))
-        fleet = next((e.data for e in r.events if e.kind == "fleet"), None)
+        fleet = r.fleet.fields() if r.fleet is not None else None
         if fleet is not None:
             for key in ("endpoints", "unrecovered", "p50", "p90", "p99", "max"):
                 ET.SubElement(cprops, "property", name=f"fleet.{key}", value=str(fleet[key]))
@@ -57,4 +57,13 @@ def write_junit(path: Path, meta: dict[str, Any], results: list[ScenarioResult])
             first = r.failures[0].expected if r.failures else (r.errors or ["failed"])[0]
             failure = ET.SubElement(case, "failure", message=first)
             failure.text = failure_text(r)
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+class JunitReport(FileReport):
+    """``junit.xml``: one testcase per drill."""
+
+    name, filename = "junit", "junit.xml"
+
+    def render(self, meta: dict[str, Any], results: list[ScenarioResult]) -> str:
+        return render_junit(meta, results)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from lab.report.base import FileReport
 from lab.report.fleettext import fleet_lines
-from lab.run.events import ScenarioResult
+from lab.stream.results import ScenarioResult
 
 
 def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
@@ -25,7 +25,7 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         ok = sum(e.passed for e in r.expectations)
         lines.append(f"| {r.name} | {verdict} | {r.duration:.1f}s | {ok}/{len(r.expectations)} |")
     for r in results:
-        fleet = next((e.data for e in r.events if e.kind == "fleet"), None)
+        fleet = r.fleet.fields() if r.fleet is not None else None
         if fleet is not None:
             lines += ["", f"### {r.name}: registration storm", "", "```"]
             lines += fleet_lines(fleet)
@@ -42,5 +42,10 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(path: Path, meta: dict[str, Any], results: list[ScenarioResult]) -> None:
-    path.write_text(render_markdown(meta, results))
+class MarkdownReport(FileReport):
+    """``summary.md``: fit for a CI job summary."""
+
+    name, filename = "markdown", "summary.md"
+
+    def render(self, meta: dict[str, Any], results: list[ScenarioResult]) -> str:
+        return render_markdown(meta, results)

@@ -1,29 +1,36 @@
-"""Writing every report of a run into ``reports/<run id>/``."""
+"""The report handlers of a run, and writing a run's reports into ``reports/<run id>/``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from lab.report.html import write_html
-from lab.report.junit import write_junit
-from lab.report.markdown import write_markdown
-from lab.report.timeline import write_timeline
-from lab.run.events import ScenarioResult
+from lab.report.base import FileReport
+from lab.report.html import HtmlReport
+from lab.report.junit import JunitReport
+from lab.report.markdown import MarkdownReport
+from lab.report.timeline import TimelineReport
+from lab.stream.events import Event
+from lab.stream.handlers import Handler, RunContext, replay
+from lab.stream.results import ScenarioResult
+
+
+def file_reports() -> list[FileReport]:
+    """Every report written to a folder: timeline, JUnit, HTML, Markdown (in this order;
+    the console, which writes no file, is the caller's to add)."""
+    return [TimelineReport(), JunitReport(), HtmlReport(), MarkdownReport()]
+
+
+def replay_reports(
+    folder: Path, meta: dict[str, Any], runs: list[list[Event]], extra: list[Handler] | None = None
+) -> dict[str, Path]:
+    """Recorded drills (a timeline's) through the file reports (and ``extra``)."""
+    ctx = RunContext(meta, drills=len(runs), folder=folder)
+    replay(ctx, [*file_reports(), *(extra or [])], runs)
+    return ctx.written
 
 
 def write_reports(
     folder: Path, meta: dict[str, Any], results: list[ScenarioResult]
 ) -> dict[str, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "timeline": folder / "timeline.json",
-        "junit": folder / "junit.xml",
-        "html": folder / "report.html",
-        "markdown": folder / "summary.md",
-    }
-    write_timeline(paths["timeline"], meta, results)
-    write_junit(paths["junit"], meta, results)
-    write_html(paths["html"], meta, results)
-    write_markdown(paths["markdown"], meta, results)
-    return paths
+    return replay_reports(folder, meta, [r.events for r in results])

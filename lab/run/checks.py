@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from lab.run.events import Expectation, RunEvent
-from lab.scenario.schema import EventMatch, Invariant
+from endpoint.core.events import ConnectionStatusChanged, SessionStatusChanged
+from lab.scenario.models import EventMatch, Invariant
+from lab.stream.events import EndpointEvent, Event
+from lab.stream.results import Expectation
 
 
-def event_name(event: RunEvent) -> str | None:
-    if event.kind in ("endpoint", "lab", "sip"):
-        return str(event.data.get("event"))
-    return None
-
-
-def matches(event: RunEvent, match: EventMatch, sessions: dict[str, str]) -> bool:
-    if event_name(event) != match.event:
+def matches(event: Event, match: EventMatch, sessions: dict[str, str]) -> bool:
+    if event.label != match.event:
         return False
-    data = event.data
+    data = event.fields()
     for key, wanted in match.fields.items():
         have = data.get(key)
         want = (
@@ -32,14 +29,17 @@ def matches(event: RunEvent, match: EventMatch, sessions: dict[str, str]) -> boo
     return True
 
 
-def describe(event: RunEvent) -> str:
-    data = {k: v for k, v in event.data.items() if k not in ("event", "t")}
-    fields = " ".join(f"{k}={v}" for k, v in data.items() if v is not None)
-    return f"{event_name(event)} {fields} at {event.t:.3f}s"
+def describe(event: Event) -> str:
+    fields = " ".join(f"{k}={v}" for k, v in event.fields().items() if v is not None)
+    return f"{event.label} {fields} at {event.t:.3f}s"
+
+
+def _phone_events(events: Sequence[Event]) -> list[tuple[Event, Any]]:
+    return [(e, e.event) for e in events if isinstance(e, EndpointEvent)]
 
 
 def check_invariant(
-    inv: Invariant, events: list[RunEvent], sessions: dict[str, str], line: int
+    inv: Invariant, events: Sequence[Event], sessions: dict[str, str], line: int
 ) -> Expectation:
     end = events[-1].t if events else 0.0
     if inv.never is not None:
@@ -53,38 +53,26 @@ def check_invariant(
             bad[0].t if bad else end,
         )
     if inv.check == "no_dial_on_unavailable":
-        status: dict[Any, str] = {}
-        for e in events:
-            if event_name(e) == "ConnectionStatusChanged":
-                status[e.data["connection"]] = e.data["status"]
+        what = "no dial goes out on a connection known Unavailable"
+        status: dict[int, str] = {}
+        for e, phone in _phone_events(events):
+            if isinstance(phone, ConnectionStatusChanged):
+                status[phone.connection] = phone.status
             elif (
-                event_name(e) == "SessionStatusChanged"
-                and e.data.get("status") == "Dialing"
-                and status.get(e.data["connection"]) == "Unavailable"
+                isinstance(phone, SessionStatusChanged)
+                and phone.status == "Dialing"
+                and status.get(phone.connection) == "Unavailable"
             ):
-                return Expectation(
-                    None,
-                    line,
-                    "no dial goes out on a connection known Unavailable",
-                    False,
-                    describe(e),
-                    e.t,
-                )
+                return Expectation(None, line, what, False, describe(e), e.t)
         return Expectation(
-            None,
-            line,
-            "no dial goes out on a connection known Unavailable",
-            True,
-            "every dial went out on a connection not known Unavailable",
-            end,
+            None, line, what, True, "every dial went out on a connection not known Unavailable", end
         )
-    last: dict[Any, str | None] = {}
-    for e in events:
-        if event_name(e) != "ConnectionStatusChanged":
+    last: dict[int, str | None] = {}
+    for e, phone in _phone_events(events):
+        if not isinstance(phone, ConnectionStatusChanged):
             continue
-        conn = e.data["connection"]
-        previous = e.data.get("previous")
-        if e.data["status"] == previous or previous != last.get(conn):
+        conn, previous = phone.connection, phone.previous
+        if phone.status == previous or previous != last.get(conn):
             return Expectation(
                 None,
                 line,
@@ -93,7 +81,7 @@ def check_invariant(
                 f"{describe(e)} after last status {last.get(conn)}",
                 e.t,
             )
-        last[conn] = None if e.data["status"] == "Removed" else e.data["status"]
+        last[conn] = None if phone.status == "Removed" else phone.status
     return Expectation(
         None, line, "exactly one event per status change", True, "every event is one change", end
     )

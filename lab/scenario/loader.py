@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,29 +10,10 @@ from pydantic import ValidationError
 
 from endpoint.config import ConfigError
 from endpoint.config import load as load_endpoint_config
+from lab.errors import Problem, ScenarioError
 from lab.scenario.schema import Scenario, semantic_errors
 
 Path_ = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
-
-
-class ScenarioError(ValueError):
-    """One or more problems in a scenario file; ``str()`` lists them, one per line."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
@@ -85,7 +65,11 @@ def dotted(path: Path_) -> str:
     return out
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(
+    path: str | Path, *, mode: str | None = None, backend: str | None = None
+) -> Scenario:
+    """The drill in ``path``, checked as a whole, for the lab of ``mode`` and ``backend``
+    when given (else the drill's own): ScenarioError lists every problem."""
     p = Path(path)
     file = str(path)
     try:
@@ -115,7 +99,7 @@ def load_scenario(path: str | Path) -> Scenario:
         except ConfigError as exc:
             loc = ("endpoint", "config")
             problems.append(Problem(file, line_of(lines, loc), dotted(loc), str(exc)))
-    for loc, message in semantic_errors(scenario):
+    for loc, message in semantic_errors(scenario, mode=mode, backend=backend):
         problems.append(Problem(file, line_of(lines, loc), dotted(loc), message))
     if problems:
         raise ScenarioError(problems)
@@ -141,11 +125,13 @@ def _message(err: Any) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def validate_files(paths: list[Path]) -> list[Problem]:
+def validate_files(
+    paths: list[Path], *, mode: str | None = None, backend: str | None = None
+) -> list[Problem]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            load_scenario(path)
+            load_scenario(path, mode=mode, backend=backend)
         except ScenarioError as exc:
             problems.extend(exc.problems)
     return problems

@@ -4,22 +4,46 @@ the sites, network faults on their paths), the same events and journal as the re
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
+import random
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from endpoint.config import EndpointConfig
+from endpoint.core.events import PhoneEvent
+from endpoint.sip.events import Address
 from lab.errors import LabError
-from lab.lab import PROCESS_FAULTS, FaultRecord, FaultScope, LabConfig, LabEvent
-from lab.sim.network import Link, SimNetwork, Wire
+from lab.faults.kinds import KINDS, SIMULATED, FaultKind, Layer, layer_of
+from lab.fleet.meter import FleetPlan, FleetResult
+from lab.labs.interface import (
+    FaultRecord,
+    FaultScope,
+    FleetRunner,
+    LabConfig,
+    LabListener,
+    SocketsFactory,
+    Tap,
+)
+from lab.labs.wire import Wire
+from lab.parties.python import Net
+from lab.sim.fleet import SimFleet
+from lab.sim.network import Link, SimNetwork, SimSockets
 from lab.sim.site import SimSite, site_specs
+from lab.sim.storm import simulate_fleet
+from lab.stream.events import LabDown, LabEvent, LabUp, SiteDown, SiteUp
 
-SIM_FAULTS = ("kill", "hang", "stop", "restart", "down", "partition", "latency", "loss")
+OUT_OF_SERVICE = ("kill", "stop", "hang", "down", "partition")  # the site is unreachable
 
 
 class SimLab(FaultScope):
     backend = "sim"
+    @property
+    def mode(self) -> Literal["sim"]:
+        return "sim"
 
     def __init__(self, config: LabConfig, *, wire: Wire = "bytes") -> None:
         self.config = config
@@ -30,7 +54,7 @@ class SimLab(FaultScope):
         self.sites: dict[str, SimSite] = {}
         self.journal: list[FaultRecord] = []
         self.events: list[LabEvent] = []
-        self.listeners: list[Callable[[LabEvent], None]] = []
+        self.listeners: list[LabListener] = []
         self._numbers = itertools.count(1)
         self._hosts = itertools.count(1)
 
@@ -48,14 +72,14 @@ class SimLab(FaultScope):
         for name, spec in specs.items():
             self.sites[name] = SimSite(spec, self.network)
             await self.sites[name].start()
-            self.emit("site_up", site=name)
-        self.emit("lab_up", backend="sim", sites=list(self.sites))
+            self.emit(SiteUp(t=self.now, site=name))
+        self.emit(LabUp(t=self.now, backend="sim", sites=tuple(self.sites)))
         return self
 
     async def stop(self) -> None:
         for site in self.sites.values():
             await site.kill()
-        self.emit("lab_down")
+        self.emit(LabDown(t=self.now))
 
     def site(self, name: str) -> SimSite:
         try:
@@ -66,36 +90,61 @@ class SimLab(FaultScope):
     def target(self, name: str) -> tuple[str, int]:
         return self.site(name).address
 
-    async def apply(
-        self, kind: str, site: str, *, via: str | None = None, **params: Any
-    ) -> FaultRecord:
-        if kind not in SIM_FAULTS:
+    # --- the network of the endpoint and the parties ------------------------------------
+    def endpoint_sockets(self) -> SocketsFactory:
+        return functools.partial(SimSockets, self.network)
+
+    def endpoint_address(self) -> tuple[str, int] | None:
+        return self.host(), 5060
+
+    def randomness(self, name: str) -> random.Random | None:
+        return random.Random(f"{name}:{self.config.seed}")  # the seed replays the run
+
+    def party_network(self) -> Net:
+        return self.network
+
+    def party_address(self) -> Address:
+        return self.host(), 5060
+
+    @property
+    def sipp_parties(self) -> bool:
+        return False  # SIPp speaks to real sockets only
+
+    # --- faults ---------------------------------------------------------------------------
+    def _record(self, kind: FaultKind | str, site: str, via: str | None, params: dict[str, Any]
+                ) -> FaultRecord:  # fmt: skip
+        try:
+            known = FaultKind(kind)
+        except ValueError:
+            raise LabError(f"unknown fault {kind!r}; faults: {', '.join(FaultKind)}") from None
+        if not KINDS[known].simulated:
             raise LabError(
-                f"fault {kind!r} is not simulated; simulated faults: {', '.join(SIM_FAULTS)}"
+                f"fault {known.value!r} is not simulated; simulated faults: {', '.join(SIMULATED)}"
             )
+        layer = layer_of(known, via)
+        if layer is Layer.PROXY:  # the simulation has no proxy: the site's path is hurt
+            layer = Layer.NETWORK
+        return FaultRecord(next(self._numbers), known.value, site, params, layer.value, self.now)
+
+    async def apply(
+        self, kind: FaultKind | str, site: str, *, via: str | None = None, **params: Any
+    ) -> FaultRecord:
+        record = self._record(kind, site, via, dict(params))
         target = self.site(site)
         ip = target.spec.ip
-        record = FaultRecord(
-            next(self._numbers),
-            kind,
-            site,
-            dict(params),
-            via or ("process" if kind in PROCESS_FAULTS else "network"),
-            self.now,
-        )
-        if kind in ("kill", "stop", "hang", "down", "partition"):
-            target.take_out(kind)
-            if kind in ("kill", "stop"):
-                self.emit("site_down", site=site)
-        elif kind == "restart":
+        if record.kind in OUT_OF_SERVICE:
+            target.take_out(record.kind)
+            if record.kind in ("kill", "stop"):
+                self.emit(SiteDown(t=self.now, site=site))
+        elif record.kind == "restart":
             await target.restart()
             record.healed_at = self.now
-        elif kind == "latency":
+        elif record.kind == "latency":
             self.network.degraded[ip] = Link(
                 latency=float(params.get("latency", 0)) / 1000,
                 jitter=float(params.get("jitter", 0)) / 1000,
             )
-        elif kind == "loss":
+        elif record.kind == "loss":
             self.network.degraded[ip] = Link(loss=float(params.get("percent", 0)) / 100)
         return self._applied(record)
 
@@ -103,10 +152,47 @@ class SimLab(FaultScope):
         if record.healed_at is not None:
             return
         site = self.site(record.site)
-        if record.kind in ("kill", "stop", "hang", "down", "partition"):
+        if record.kind in OUT_OF_SERVICE:
             site.bring_back(record.kind)
             if record.kind in ("kill", "stop"):
-                self.emit("site_up", site=record.site)
+                self.emit(SiteUp(t=self.now, site=record.site))
         else:
             self.network.degraded.pop(site.spec.ip, None)
         self._healed(record)
+
+    # --- fleets ---------------------------------------------------------------------------
+    def phone_fleet(
+        self,
+        configs: list[EndpointConfig],
+        rng: random.Random,
+        tap: Tap,
+        on_phone: Callable[[int, PhoneEvent], None] | None,
+    ) -> FleetRunner:
+        return SimFleet(configs, self.network, rng, tap, on_phone)
+
+    async def run_storm(self, plan: FleetPlan, *, t0: float, workers: int) -> FleetResult:
+        """The storm on the discrete-event engine (its shards run ``workers`` at a time);
+        its outage is journaled and told at the times it happened, and the lab's clock
+        catches up. Times in the result count from ``t0``."""
+        start = self.now
+        result, totals = simulate_fleet(plan, workers)
+        record = self._record(plan.outage_kind, plan.outage_site, None, {})
+        record.requested_at = start + plan.outage_at
+        record.applied_at = record.requested_at
+        self.journal.append(record)
+        killed = plan.outage_kind in ("kill", "stop")
+        if killed:
+            self.emit(SiteDown(t=record.applied_at, site=plan.outage_site))
+        self.emit(self._applied_event(record))
+        record.healed_at = start + result.back_at
+        if killed:
+            self.emit(SiteUp(t=record.healed_at, site=plan.outage_site))
+        self.emit(self._healed_event(record))
+        await asyncio.sleep(totals.virtual)  # virtual time: the clock catches up at once
+        shift = start - t0
+        result.back_at += shift
+        result.load = {
+            s: Counter({sec + round(shift): n for sec, n in c.items()})
+            for s, c in result.load.items()
+        }
+        return result

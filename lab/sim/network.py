@@ -12,31 +12,13 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
-from endpoint.sip.parser import parse_message
-
-Payload = bytes | Message
-Deliver = Callable[[Payload, Address, str], None]
-Wire = Literal["bytes", "objects"]
-
-
-def encode(message: Message | KeepAlive, wire: Wire) -> Payload:
-    """What goes on the simulated wire for ``message``."""
-    if isinstance(message, KeepAlive):
-        return message.value
-    return message.copy() if wire == "objects" else message.serialise()
-
-
-def decode(data: Payload, transport: str) -> Message:
-    """The message that arrived: parsed from bytes (ParseError if malformed) or as sent."""
-    if isinstance(data, bytes):
-        return parse_message(data, stream=transport == "tcp")
-    return data
+from lab.labs.wire import Deliver, Payload, Wire, decode, encode
 
 
 @dataclass

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
-from lab.sim.network import Payload, SimNetwork, decode, encode
+from lab.labs.wire import Payload, decode, encode
+from lab.sim.network import SimNetwork
 from lab.sites.base import SiteSpec, SiteState
 from lab.sites.embedded.core import SiteCore
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
-from lab.fleetmeter import FleetPlan, FleetResult, StormMeter
+from lab.fleet.meter import FleetPlan, FleetResult, StormMeter
 from lab.sim.engine import Engine, PhoneNode
 from lab.sim.network import Link, SimNetwork
 from lab.sim.site import SimSite, site_specs

@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 from lab.errors import LabError, SiteStartError
-from lab.procs import die_with_parent, live_members, signal_group, wait_group_gone
 from lab.sites.base import Site, SiteSpec
+from lab.system.procs import die_with_parent, live_members, signal_group, wait_group_gone
 
 
 class ProcessSite(Site):

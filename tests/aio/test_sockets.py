@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from endpoint.aio.sockets import Sockets
-from lab.net import allocate_address, free_port
+from lab.system.net import allocate_address, free_port
 
 
 def test_a_port_taken_for_tcp_is_traded_for_another(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,8 @@ from endpoint.core.events import (
     SessionStatusChanged,
 )
 from lab.errors import LabError
-from lab.lab import Lab, LabConfig
+from lab.labs.interface import LabConfig
+from lab.labs.real import Lab
 from lab.parties.sipp import caller_process, sipp_binary
 from lab.sites.containers import docker_client
 from lab.sites.probe import options_ping

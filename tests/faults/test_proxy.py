@@ -18,7 +18,7 @@ from endpoint.sip.timers import TimerConfig
 from endpoint.sip.uri import SipURI
 from lab.faults.api import FaultServer
 from lab.faults.client import ToxiproxyClient, ToxiproxyError
-from lab.net import allocate_address
+from lab.system.net import allocate_address
 
 FAST = {t: TimerConfig(t1=0.02, t2=0.08, t4=0.1) for t in ("udp", "tcp")}
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from lab.net import allocate_address
-from lab.procs import live_members
 from lab.sites.base import SiteSpec
 from lab.sites.embedded.site import EmbeddedSite
 from lab.sites.kamailio import KamailioSite, kamailio_binary
 from lab.sites.process import ProcessSite
+from lab.system.net import allocate_address
+from lab.system.procs import live_members
 
 
 def _factory(cls: type[ProcessSite], tmp_path: Path) -> Iterator[Callable[..., ProcessSite]]:

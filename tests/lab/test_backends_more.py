@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from lab.errors import LabError
-from lab.lab import Lab, LabConfig
-from lab.net import allocate_address
-from lab.procs import live_members
+from lab.labs.interface import LabConfig
+from lab.labs.real import Lab
 from lab.sites.base import SiteSpec
 from lab.sites.embedded.site import EmbeddedSite
 from lab.sites.probe import options_ping
+from lab.system.net import allocate_address
+from lab.system.procs import live_members
 
 pytestmark = pytest.mark.interop
 

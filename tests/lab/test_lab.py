@@ -18,10 +18,11 @@ from endpoint.core.events import (
     SessionStatusChanged,
 )
 from lab.faults.kernel import geolab_tables, nft_available
-from lab.lab import Lab, LabConfig
+from lab.labs.interface import LabConfig
+from lab.labs.real import Lab
 from lab.parties.sipp import caller_process, sipp_binary
-from lab.procs import live_members
 from lab.sites.probe import options_ping
+from lab.system.procs import live_members
 
 pytestmark = pytest.mark.interop
 
@@ -61,7 +62,7 @@ def test_lab_up_process_faults_and_clean_exit(backend: str, state_dir: Path) -> 
             assert await ping(lab.target("b")) == 200
             await lab.apply("restart", "a")
             assert await ping(lab.target("a")) == 200
-            kinds = [e.kind for e in lab.events]
+            kinds = [e.label for e in lab.events]
             assert kinds.count("fault_applied") == 3 and kinds.count("fault_healed") == 2
             pids = tracked_pids(lab)
         assert not list(state_dir.glob("*.json"))

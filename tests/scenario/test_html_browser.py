@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from lab.report import write_reports
-from lab.run.events import ScenarioResult
 from lab.run.runner import run_scenario
 from lab.scenario import load_scenario
 from lab.sim.loop import run as sim_run
+from lab.stream.results import ScenarioResult
 
 SCENARIO = Path(__file__).parents[2] / "scenarios" / "site-a-killed.yaml"
 STORM = Path(__file__).parents[2] / "scenarios" / "registration-storm.yaml"
@@ -63,7 +63,7 @@ def test_report_renders_its_lanes_in_a_browser(tmp_path: Path) -> None:
     lanes = re.search(r'data-lanes-rendered="(\d+)"', dom)
     conns = re.search(r'data-connections="(\d+)"', dom)
     assert lanes is not None and conns is not None, dom[:500]
-    statuses = sum(1 for e in result.events if e.data.get("event") == "ConnectionStatusChanged")
+    statuses = sum(1 for e in result.events if e.label == "ConnectionStatusChanged")
     assert int(lanes.group(1)) == statuses  # one drawn segment per status period
     assert int(conns.group(1)) == 2
 

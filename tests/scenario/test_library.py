@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.run.events import ScenarioResult
 from lab.run.runner import run_scenario
 from lab.scenario import load_scenario
 from lab.sim.loop import run as sim_run
+from lab.stream.results import ScenarioResult
 
 LIBRARY = sorted(Path(__file__).parents[2].joinpath("scenarios").glob("*.yaml"))
 pytestmark = pytest.mark.interop
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.interop
 def statuses(result: ScenarioResult) -> dict[object, list[str]]:
     out: dict[object, list[str]] = {}
     for e in result.events:
-        if e.data.get("event") == "ConnectionStatusChanged":
-            out.setdefault(e.data["connection"], []).append(str(e.data["status"]))
+        if e.label == "ConnectionStatusChanged":
+            out.setdefault(e.fields()["connection"], []).append(str(e.fields()["status"]))
     return out
 
 

@@ -16,6 +16,7 @@ from lab.report import write_reports
 from lab.report.timeline import read_timeline
 from lab.run.runner import run_scenario
 from lab.scenario import load_scenario
+from lab.stream.results import ScenarioResult
 
 pytestmark = pytest.mark.interop
 
@@ -52,7 +53,7 @@ def test_failing_drill_says_expected_observed_and_where(tmp_path: Path) -> None:
         "never: ConnectionStatusChanged connection=0 status=Unavailable"
     )
     assert "status=Unavailable" in never_failure.observed  # the offending event itself
-    kinds = {e.kind for e in result.events}
+    kinds = {e.KIND for e in result.events}
     assert {"run_start", "step_start", "lab", "endpoint", "sip", "expectation", "run_end"} <= kinds
 
     reports = write_reports(
@@ -69,7 +70,7 @@ def test_failing_drill_says_expected_observed_and_where(tmp_path: Path) -> None:
     )
     assert "**FAIL**" in reports["markdown"].read_text()
     meta, again = read_timeline(reports["timeline"])
-    assert meta["id"] == "t" and again[0].failures[0].line == 10
+    assert meta["id"] == "t" and ScenarioResult.of(again[0]).failures[0].line == 10
 
 
 def geolab(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,7 +1,8 @@
 """The library in virtual time writes the same timeline as the reference kept here (made
 with ``geolab run scenarios/ --mode sim --seed 3``), apart from the run's id and wall-clock
 start. A change to the stream's JSON form shows up here first: renew the reference only
-for a documented format change."""
+for a documented format change (see ``lab/report/timeline.py``). The format-1 reference
+is the library's timeline before the typed stream: it must still render."""
 
 from __future__ import annotations
 
@@ -40,3 +41,27 @@ def test_library_timeline_in_simulation_equals_the_reference(
     for mine, theirs in zip(got["scenarios"], want["scenarios"], strict=True):
         assert mine == theirs, mine["name"]
     assert got == want
+
+
+def test_a_format_1_timeline_still_renders_with_the_same_verdicts(tmp_path: Path) -> None:
+    """Timelines written before the typed stream (no ``format``) read back: each drill's
+    expectations, invariants included, and verdicts as they were recorded."""
+    with gzip.open(Path(__file__).parent / "data" / "format1-sim-seed3-timeline.json.gz") as f:
+        old = json.load(f)
+    assert "format" not in old
+    old["run"]["id"] = "old"
+    path = tmp_path / "timeline.json"
+    path.write_text(json.dumps(old))
+    assert main(["report", str(path), "--out", str(tmp_path / "out")]) == 0
+    again = json.loads((tmp_path / "out" / "timeline.json").read_text())
+    assert again["format"] == 2
+    for before, after in zip(old["scenarios"], again["scenarios"], strict=True):
+        assert after["expectations"] == before["expectations"], before["name"]
+        assert (after["passed"], after["duration"]) == (before["passed"], before["duration"])
+    assert "site A killed" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_a_timeline_of_an_unknown_format_is_invalid_input(tmp_path: Path) -> None:
+    path = tmp_path / "timeline.json"
+    path.write_text(json.dumps({"format": 99, "run": {}, "scenarios": []}))
+    assert main(["report", str(path)]) == 2

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench.sim import day_on_engine, day_on_loop
-from lab.fleetmeter import FleetPlan
+from lab.fleet.meter import FleetPlan
 from lab.sim.loop import run
 from lab.sim.storm import simulate_fleet
 

@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from lab.fleet import run_fleet
-from lab.fleetmeter import FleetPlan, FleetResult
-from lab.lab import LabConfig
+from lab.fleet.meter import FleetPlan, FleetResult
+from lab.fleet.real import run_fleet
+from lab.labs.interface import LabConfig
 from lab.report import write_reports
 from lab.report.timeline import read_timeline
-from lab.run.events import ScenarioResult
 from lab.run.runner import run_scenario
 from lab.scenario import load_scenario
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
+from lab.stream.events import FaultApplied, FaultHealed, FleetMeasured
+from lab.stream.results import ScenarioResult
 
 
 def storm(seed: int, endpoints: int = 60) -> FleetResult:
@@ -76,12 +77,12 @@ def drill(
 def test_a_fleet_scenario_measures_the_storm(tmp_path: Path, kind: str) -> None:
     result = drill(tmp_path, kind)
     assert result.passed, [e.observed for e in result.failures] + result.errors
-    (fleet,) = [e.data for e in result.events if e.kind == "fleet"]
+    (fleet,) = [e.fields() for e in result.events if isinstance(e, FleetMeasured)]
     assert fleet["endpoints"] == 120 and fleet["unrecovered"] == 0
     assert 0 <= fleet["p50"] <= fleet["p99"] <= 2 + 1  # within one retry interval (+ a margin)
     assert sum(n for _, _, n in fleet["histogram"]) == 120
-    applied = [e.t for e in result.events if e.data.get("event") == "fault_applied"]
-    healed = [e.t for e in result.events if e.data.get("event") == "fault_healed"]
+    applied = [e.t for e in result.events if isinstance(e, FaultApplied)]
+    healed = [e.t for e in result.events if isinstance(e, FaultHealed)]
     assert applied and healed and abs(healed[0] - applied[0] - 12) < 0.01
     # every endpoint renewed on site b every 10 s: about 120 REGISTERs per 10 s, steadily
     total_b = sum(n for _, n in fleet["load"]["b"])
@@ -114,4 +115,4 @@ def test_the_reports_draw_the_storm(tmp_path: Path) -> None:
     summary = paths["markdown"].read_text()
     assert "registration storm" in summary and "p99" in summary
     again = read_timeline(paths["timeline"])
-    assert [e.to_json() for e in again[1][0].events] == [e.to_json() for e in result.events]
+    assert [e.to_json() for e in again[1][0]] == [e.to_json() for e in result.events]

@@ -1,6 +1,7 @@
 """Remote parties in Python: a callee that answers (the SIPp callee's part) and a caller
-that calls through a site and hangs up (the SIPp caller's part). They run on the simulated
-network, or on real UDP sockets (:class:`UdpNet`) where SIPp is not installed."""
+that calls through a site and hangs up (the SIPp caller's part). They run on whatever
+network the lab gives them (``LabInterface.party_network``): the simulated one, or real UDP
+sockets (:class:`UdpNet`) where SIPp is not installed."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from endpoint.sip.layer import TransactionLayer
 from endpoint.sip.message import Message, Request, Response, make_response
 from endpoint.sip.sdp import Sdp, parse_sdp
 from endpoint.sip.uri import SipURI
-from lab.sim.network import Deliver, Payload, decode
+from lab.labs.wire import Deliver, Payload, decode
 
 
 class Net(Protocol):
@@ -52,6 +53,11 @@ class UdpNet:
         if sock is not None:
             asyncio.get_running_loop().remove_reader(sock)
             sock.close()
+
+    def close(self) -> None:
+        """Detach every address still attached (a party that did not stop)."""
+        for address in list(self.socks):
+            self.detach(address)
 
     def send(self, src: Address, dst: Address, data: bytes, transport: str) -> bool:
         sock = self.socks.get(src)

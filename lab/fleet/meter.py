@@ -13,7 +13,7 @@ from typing import Any
 
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message, Response
-from lab.sim.network import Wire
+from lab.labs.wire import Wire
 
 
 @dataclass(frozen=True)

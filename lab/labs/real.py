@@ -14,140 +14,54 @@ import contextlib
 import itertools
 import logging
 import os
+import random
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
+from endpoint.aio.sockets import Sockets
+from endpoint.config import EndpointConfig
+from endpoint.core.events import PhoneEvent
+from endpoint.sip.events import Address
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
 from lab.faults.kernel import NftTable, nft_available
-from lab.faultserver import MARKER as FAULTS_MARKER
-from lab.faultserver import FaultServerProcess, ToxiproxyServerProcess, toxiproxy_server_binary
-from lab.net import allocate_address
+from lab.faults.kinds import KINDS, FaultKind, Layer, layer_of
+from lab.faults.server import MARKER as FAULTS_MARKER
+from lab.faults.server import FaultServerProcess, ToxiproxyServerProcess, toxiproxy_server_binary
+from lab.fleet.meter import FleetPlan, FleetResult
+from lab.fleet.real import OneSocketFleet, run_fleet, run_sharded
+from lab.labs.interface import (
+    FaultRecord,
+    FaultScope,
+    FleetRunner,
+    LabConfig,
+    LabListener,
+    SocketsFactory,
+    Tap,
+)
+from lab.parties.python import Net, UdpNet
+from lab.parties.sipp import sipp_binary
 from lab.sites.base import Site, SiteSpec
 from lab.sites.containers import ComposeProject, ContainerSite, free_subnet
 from lab.sites.factory import make_site, resolve_backend
-from lab.state import LabState
+from lab.stream.events import LabDown, LabEvent, LabUp, SiteDown, SiteUp
+from lab.system.net import allocate_address
+from lab.system.state import LabState
 
 log = logging.getLogger("lab")
 
-PROCESS_FAULTS = ("kill", "hang", "stop", "restart")
-PROXY_FAULTS = (
-    "down",
-    "partition",
-    "latency",
-    "loss",
-    "timeout",
-    "blackhole",
-    "reset_peer",
-    "bandwidth",
-    "slicer",
-    "limit_data",
-    "sip_drop",
-    "sip_respond",
-    "sip_delay",
-)
-KERNEL_FAULTS = ("partition", "loss")
-FAULTS = tuple(dict.fromkeys(PROCESS_FAULTS + PROXY_FAULTS))
-
-
-@dataclass
-class LabConfig:
-    sites: list[str] = field(default_factory=lambda: ["a", "b"])
-    backend: str = "auto"
-    proxy: bool = True  # put the fault proxy between the endpoint and each site
-    password: str | None = None
-    seed: int = 0
-    workdir: Path | None = None
-    external: dict[str, tuple[str, int]] = field(default_factory=dict)  # external backend
-
-
-@dataclass
-class FaultRecord:
-    id: int
-    kind: str
-    site: str
-    params: dict[str, Any]
-    via: str  # "process" | "proxy" | "kernel"
-    requested_at: float
-    applied_at: float = 0.0
-    healed_at: float | None = None
-    undo: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "site": self.site,
-            "params": self.params,
-            "via": self.via,
-            "requested_at": self.requested_at,
-            "applied_at": self.applied_at,
-            "healed_at": self.healed_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LabEvent:
-    kind: str  # lab_up, lab_down, site_up, site_down, fault_applied, fault_healed
-    t: float
-    data: dict[str, Any]
-
-
-class FaultScope:
-    """What the real and the simulated lab share: their event stream and fault journal,
-    and ``async with lab.fault(kind, site, …)``, which applies a fault and heals it however
-    the block ends. A lab provides ``now``, ``apply`` and ``heal``."""
-
-    journal: list[FaultRecord]
-    events: list[LabEvent]
-    listeners: list[Callable[[LabEvent], None]]
-
-    @property
-    def now(self) -> float:
-        raise NotImplementedError
-
-    def emit(self, kind: str, /, **data: Any) -> LabEvent:
-        event = LabEvent(kind, self.now, data)
-        self.events.append(event)
-        for listener in self.listeners:
-            listener(event)
-        return event
-
-    def _applied(self, record: FaultRecord) -> FaultRecord:
-        """A fault took effect: note when, journal it, tell the listeners."""
-        record.applied_at = self.now
-        self.journal.append(record)
-        self.emit("fault_applied", **record.to_json())
-        return record
-
-    def _healed(self, record: FaultRecord) -> None:
-        record.healed_at = self.now
-        self.emit("fault_healed", **record.to_json())
-
-    async def apply(
-        self, kind: str, site: str, *, via: str | None = None, **params: Any
-    ) -> FaultRecord:
-        raise NotImplementedError
-
-    async def heal(self, record: FaultRecord) -> None:
-        raise NotImplementedError
-
-    @contextlib.asynccontextmanager
-    async def fault(self, kind: str, site: str, **params: Any) -> AsyncIterator[FaultRecord]:
-        """Apply a fault; heal it when the block ends, however it ends."""
-        record = await self.apply(kind, site, **params)
-        try:
-            yield record
-        finally:
-            await asyncio.shield(self.heal(record))
-
 
 class Lab(FaultScope):
+    """Real sites on loopback (or containers) behind the fault proxy."""
+
+    @property
+    def mode(self) -> Literal["real"]:
+        return "real"
+
     def __init__(self, config: LabConfig | None = None) -> None:
         self.config = config or LabConfig()
         self.id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_ids)}"
@@ -164,9 +78,10 @@ class Lab(FaultScope):
         self.project: ComposeProject | None = None
         self.journal: list[FaultRecord] = []
         self.events: list[LabEvent] = []
-        self.listeners: list[Callable[[LabEvent], None]] = []
+        self.listeners: list[LabListener] = []
         self._numbers = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._party_net: UdpNet | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
     @property
@@ -183,7 +98,7 @@ class Lab(FaultScope):
         except BaseException:
             await asyncio.shield(self.stop())
             raise
-        self.emit("lab_up", backend=self.backend, sites=list(self.sites))
+        self.emit(LabUp(t=self.now, backend=self.backend, sites=tuple(self.sites)))
         return self
 
     async def _start(self) -> None:
@@ -217,7 +132,7 @@ class Lab(FaultScope):
             self.sites[name] = site
         await asyncio.gather(*(site.start() for site in self.sites.values()))
         for name in self.sites:
-            self.emit("site_up", site=name)
+            self.emit(SiteUp(t=self.now, site=name))
         if self.config.proxy:
             self.faults_server = FaultServerProcess(
                 "127.0.0.1", self.workdir, seed=self.config.seed
@@ -265,8 +180,10 @@ class Lab(FaultScope):
             await self.nft.delete()
             self.state.nft_tables = []
         self.state.remove()
+        if self._party_net is not None:
+            self._party_net.close()
         if self._loop is not None:
-            self.emit("lab_down")
+            self.emit(LabDown(t=self.now))
 
     async def __aenter__(self) -> Lab:
         return await self.start()
@@ -294,16 +211,57 @@ class Lab(FaultScope):
     def targets(self) -> dict[str, tuple[str, int]]:
         return {name: self.target(name) for name in self.sites}
 
+    # --- the network of the endpoint and the parties ------------------------------------
+    def endpoint_sockets(self) -> SocketsFactory:
+        return Sockets
+
+    def endpoint_address(self) -> tuple[str, int] | None:
+        return None  # where the endpoint's configuration says (else a port of its choosing)
+
+    def randomness(self, name: str) -> random.Random | None:
+        return None  # real runs are not replayed: ids as fresh as a phone's
+
+    def party_network(self) -> Net:
+        if self._party_net is None:
+            self._party_net = UdpNet()
+        return self._party_net
+
+    def party_address(self) -> Address:
+        return allocate_address(), 5060
+
+    @property
+    def sipp_parties(self) -> bool:
+        return sipp_binary() is not None
+
+    # --- fleets ---------------------------------------------------------------------------
+    def phone_fleet(
+        self,
+        configs: list[EndpointConfig],
+        rng: random.Random,
+        tap: Tap,
+        on_phone: Callable[[int, PhoneEvent], None] | None,
+    ) -> FleetRunner:
+        return OneSocketFleet(configs, rng, tap, on_phone)
+
+    async def run_storm(self, plan: FleetPlan, *, t0: float, workers: int) -> FleetResult:
+        if workers > 1:
+            return await run_sharded(self, plan, t0=t0, workers=workers)
+        return await run_fleet(self, plan, t0=t0)
+
     # --- faults ---------------------------------------------------------------------------
     async def apply(
-        self, kind: str, site: str, *, via: str | None = None, **params: Any
+        self, kind: FaultKind | str, site: str, *, via: str | None = None, **params: Any
     ) -> FaultRecord:
-        if kind not in FAULTS:
-            raise LabError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
+        try:
+            known = FaultKind(kind)
+            via = layer_of(known, via).value
+        except ValueError:
+            raise LabError(
+                f"unknown fault {kind!r} or via {via!r}; faults: "
+                f"{', '.join(FaultKind)}; via: {', '.join(Layer)}"
+            ) from None
         target = self.site(site)
-        if via is None:
-            via = "process" if kind in PROCESS_FAULTS else "proxy"
-        record = FaultRecord(next(self._numbers), kind, site, dict(params), via, self.now)
+        record = FaultRecord(next(self._numbers), known.value, site, dict(params), via, self.now)
         if via == "process":
             await self._process_fault(record, target)
         elif via == "network":
@@ -316,10 +274,6 @@ class Lab(FaultScope):
             await self._kernel_fault(record, target)
         elif via == "proxy":
             await self._proxy_fault(record)
-        else:
-            raise LabError(
-                f"fault {kind!r}: 'via' must be process, proxy, kernel or network, not {via!r}"
-            )
         return self._applied(record)
 
     async def heal(self, record: FaultRecord) -> None:
@@ -329,7 +283,7 @@ class Lab(FaultScope):
         if record.via == "process":
             if record.kind in ("kill", "stop"):
                 await site.start()
-                self.emit("site_up", site=record.site)
+                self.emit(SiteUp(t=self.now, site=record.site))
             elif record.kind == "hang":
                 await site.resume()
         elif record.via == "kernel":
@@ -349,24 +303,25 @@ class Lab(FaultScope):
     async def _process_fault(self, record: FaultRecord, site: Site) -> None:
         if record.kind == "kill":
             await site.kill()
-            self.emit("site_down", site=record.site)
+            self.emit(SiteDown(t=self.now, site=record.site))
         elif record.kind == "stop":
             await site.stop()
-            self.emit("site_down", site=record.site)
+            self.emit(SiteDown(t=self.now, site=record.site))
         elif record.kind == "hang":
             await site.hang()
         elif record.kind == "restart":
             await site.restart()
             record.healed_at = self.now  # nothing to undo
-            self.emit("site_up", site=record.site)
+            self.emit(SiteUp(t=self.now, site=record.site))
         else:
             raise LabError(f"fault {record.kind!r} is not a process fault")
 
     async def _kernel_fault(self, record: FaultRecord, site: Site) -> None:
-        if record.kind not in KERNEL_FAULTS:
+        if Layer.KERNEL not in KINDS[FaultKind(record.kind)].layers:
+            kernel = [k.value for k, info in KINDS.items() if Layer.KERNEL in info.layers]
             raise LabError(
                 f"fault {record.kind!r} cannot be done in the kernel; kernel faults: "
-                f"{', '.join(KERNEL_FAULTS)}"
+                f"{', '.join(kernel)}"
             )
         reason = await nft_available()
         if reason is not None:

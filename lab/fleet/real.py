@@ -1,4 +1,4 @@
-"""A fleet of endpoints on one lab: a registration storm when a site comes back.
+"""A fleet of endpoints on a lab: a registration storm when a site comes back.
 
 Every endpoint has one connection per site. One site goes down for a while (killed, hung or
 cut off); when it returns, every endpoint registers there again. The result: the
@@ -10,30 +10,80 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from endpoint.aio.fleet import PhoneFleet
-from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import PhoneEvent
-from lab.fleetmeter import FleetPlan, FleetResult, StormMeter, booted
-from lab.fleetshards import Shards
-from lab.lab import Lab
-from lab.sim.lab import SimLab
-from lab.sim.network import SimSockets
+from lab.fleet.meter import FleetPlan, FleetResult, StormMeter, booted
+from lab.fleet.shards import Shards
+from lab.labs.interface import LabInterface, Tap
+
+
+class OneSocketFleet:
+    """A :class:`PhoneFleet` (every endpoint its own phone core, all on one UDP socket)
+    as the lab interface's fleet runner."""
+
+    def __init__(
+        self,
+        configs: list[EndpointConfig],
+        rng: random.Random,
+        tap: Tap,
+        on_phone: Callable[[int, PhoneEvent], None] | None,
+    ) -> None:
+        self.fleet = PhoneFleet(configs, rng=random.Random(rng.random()), on_event=on_phone,
+                                tap=tap)  # fmt: skip
+
+    async def open(self) -> OneSocketFleet:
+        await self.fleet.open()
+        self.fleet.prepare()
+        return self
+
+    async def start(self, index: int) -> None:
+        self.fleet.start(index)
+
+    async def close(self) -> None:
+        await self.fleet.close()
+
+
+def fleet_configs(lab: LabInterface, plan: FleetPlan) -> list[EndpointConfig]:
+    """One endpoint configuration per endpoint of the plan, a connection per site."""
+    sites = plan.sites
+    configs = []
+    for i in range(plan.endpoints):
+        where = lab.endpoint_address()
+        host, port = where if where is not None else ("127.0.0.1", 0)
+        configs.append(
+            EndpointConfig(
+                local_host=host,
+                local_port=port,
+                connections=[
+                    ConnectionConfig(
+                        id=c,
+                        user=str(100000 + i),
+                        server=lab.target(n)[0],
+                        port=lab.target(n)[1],
+                        domain=lab.site(n).spec.domain,
+                        reg_interval=plan.reg_interval,
+                        retry_interval=plan.retry_interval,
+                        transaction_timeout=plan.transaction_timeout,
+                    )
+                    for c, n in enumerate(sites)
+                ],
+            )
+        )
+    return configs
 
 
 async def run_fleet(
-    lab: Lab | SimLab,
+    lab: LabInterface,
     plan: FleetPlan,
     *,
     t0: float | None = None,
     on_phone: Callable[[int, PhoneEvent], None] | None = None,
-    workers: int = 1,
 ) -> FleetResult:
     """Start the plan's phones (spread over ``boot`` seconds, as real phones boot), take
     ``outage_site`` down at ``outage_at`` for ``outage_for``, then wait up to ``settle`` for
@@ -53,52 +103,12 @@ async def run_fleet(
             all_back.set()
 
     rng = random.Random(plan.seed)
-    configs = [
-        EndpointConfig(
-            local_host=lab.host() if isinstance(lab, SimLab) else "127.0.0.1",
-            local_port=5060 if isinstance(lab, SimLab) else 0,
-            connections=[
-                ConnectionConfig(
-                    id=c,
-                    user=str(100000 + i),
-                    server=lab.target(n)[0],
-                    port=lab.target(n)[1],
-                    domain=lab.site(n).spec.domain,
-                    reg_interval=plan.reg_interval,
-                    retry_interval=plan.retry_interval,
-                    transaction_timeout=plan.transaction_timeout,
-                )
-                for c, n in enumerate(sites)
-            ],
-        )
-        for i in range(endpoints)
-    ]
-    if workers > 1 and isinstance(lab, Lab):
-        shards = Shards(
-            configs,
-            workers,
-            sites=meter.sites,
-            watched=meter.watched,
-            t0=t0,
-            boot=plan.boot,
-            seed=rng.getrandbits(32),
-        )
-        return await _run_shards(lab, plan, shards, meter)
-    fleet = (
-        SimFleet(configs, lab, rng, tap, on_phone)
-        if isinstance(lab, SimLab)
-        else PhoneFleet(configs, rng=random.Random(rng.random()), on_event=on_phone, tap=tap)
-    )
+    fleet = lab.phone_fleet(fleet_configs(lab, plan), rng, tap, on_phone)
     start = loop.time()
     await fleet.open()
     try:
-        if isinstance(fleet, PhoneFleet):
-            fleet.prepare()
         async for i in booted(endpoints, plan.boot):
-            if isinstance(fleet, PhoneFleet):
-                fleet.start(i)
-            else:
-                await fleet.start(i)
+            await fleet.start(i)
 
         async def all_back_within(timeout: float) -> None:
             with contextlib.suppress(TimeoutError):
@@ -113,7 +123,7 @@ async def run_fleet(
 
 
 async def _outage(
-    lab: Lab | SimLab,
+    lab: LabInterface,
     plan: FleetPlan,
     start: float,
     returned: Callable[[float], None],
@@ -139,9 +149,22 @@ async def _until_the_end(plan: FleetPlan, start: float) -> None:
         await asyncio.sleep(max(0.0, plan.duration - (loop.time() - start)))
 
 
-async def _run_shards(lab: Lab, plan: FleetPlan, shards: Shards, meter: StormMeter) -> FleetResult:
-    """The plan on a fleet split over worker processes (see :mod:`lab.fleetshards`)."""
-    loop, result = asyncio.get_running_loop(), meter.result
+async def run_sharded(
+    lab: LabInterface, plan: FleetPlan, *, t0: float | None = None, workers: int = 2
+) -> FleetResult:
+    """The plan on a real fleet split over ``workers`` processes (see
+    :mod:`lab.fleet.shards`); the lab's own sites and outage stay here."""
+    loop = asyncio.get_running_loop()
+    result = FleetResult(plan.endpoints, plan.outage_site,
+                         load={s: Counter() for s in plan.sites})  # fmt: skip
+    t0 = loop.time() if t0 is None else t0
+    meter = StormMeter(result, {lab.target(s): s for s in plan.sites},
+                       lab.target(plan.outage_site), t0)  # fmt: skip
+    rng = random.Random(plan.seed)
+    shards = Shards(
+        fleet_configs(lab, plan), workers, sites=meter.sites, watched=meter.watched, t0=t0,
+        boot=plan.boot, seed=rng.getrandbits(32),
+    )  # fmt: skip
 
     def returned(now: float) -> None:  # the workers measure from the same instant
         shards.returned(now)
@@ -160,38 +183,3 @@ async def _run_shards(lab: Lab, plan: FleetPlan, shards: Shards, meter: StormMet
         shards.kill()
     result.unrecovered = result.endpoints - len(result.recovery)
     return result
-
-
-class SimFleet:
-    """The fleet on the asyncio simulator: one AsyncPhone per endpoint on SimSockets (the
-    simulated network has no open-files limit, and each phone keeps its own address)."""
-
-    def __init__(
-        self,
-        configs: list[EndpointConfig],
-        lab: SimLab,
-        rng: random.Random,
-        tap: Callable[..., None],
-        on_phone: Callable[[int, PhoneEvent], None] | None,
-    ) -> None:
-        self.phones: list[AsyncPhone] = []
-        for i, cfg in enumerate(configs):
-            phone = AsyncPhone(
-                cfg,
-                sockets=functools.partial(SimSockets, lab.network),
-                rng=random.Random(rng.random()),
-            )
-            if on_phone is not None:
-                phone.subscribe(functools.partial(on_phone, i))
-            phone.taps.append(functools.partial(tap, i))
-            self.phones.append(phone)
-
-    async def open(self) -> SimFleet:
-        return self
-
-    async def start(self, index: int) -> None:
-        await self.phones[index].start()
-
-    async def close(self) -> None:
-        for phone in self.phones:
-            await phone.close(unregister=False)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
-from lab.net import free_port
-from lab.procs import die_with_parent, signal_group, wait_group_gone
+from lab.system.net import free_port
+from lab.system.procs import die_with_parent, signal_group, wait_group_gone
 
 MARKER = "lab.faults"
 

@@ -1,4 +1,4 @@
-"""``python -m lab.holder``: keeps a lab up for a manual drill (``geolab up``) and takes
+"""``python -m lab.labs.holder``: keeps a lab up for a manual drill (``geolab up``) and takes
 commands (fault, heal, status, down) as JSON lines on a unix socket next to its state
 file. Every action goes to the journal (``journal.jsonl`` in the lab's folder)."""
 
@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.lab import Lab, LabConfig
+from lab.labs.interface import LabConfig
+from lab.labs.real import Lab
 
-log = logging.getLogger("lab.holder")
+log = logging.getLogger("lab.labs.holder")
 
 
 class Holder:
@@ -105,7 +106,7 @@ async def serve(config: LabConfig) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.holder")
+    parser = argparse.ArgumentParser(prog="python -m lab.labs.holder")
     parser.add_argument("--config", required=True, help="LabConfig as JSON")
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)

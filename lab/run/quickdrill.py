@@ -10,9 +10,9 @@ from pathlib import Path
 
 from endpoint.aio.stack import SipStack
 from endpoint.sip.builder import build_register
-from lab.net import allocate_address
 from lab.sites.base import Site, SiteSpec
 from lab.sites.factory import make_site, resolve_backend
+from lab.system.net import allocate_address
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lab.faults.kernel import delete_table
-from lab.procs import live_members, processes_mentioning, signal_group
 from lab.sites.containers import remove_containers
+from lab.system.procs import live_members, processes_mentioning, signal_group
 
 
 def state_dir() -> Path:

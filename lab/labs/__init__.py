@@ -1,0 +1,2 @@
+"""The lab: its interface (real and simulated alike), the real lab, and the factory that
+picks one."""

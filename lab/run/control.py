@@ -1,0 +1,57 @@
+"""The endpoint under test as a drill drives and watches it: the commands steps give
+(:class:`EndpointControl`) and what its SIP messages tell the stream (:func:`observed`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from endpoint.config import ConnectionConfig
+from endpoint.core.connection import Connection
+from endpoint.sip.events import Address
+from endpoint.sip.message import Message, Request
+from lab.stream.events import SipObserved
+
+
+class EndpointControl(Protocol):
+    """The commands a drill's steps give the endpoint (the seed's SDK calls)."""
+
+    def dial(self, connection: int, destination: str, /) -> str: ...
+    def answer(self, session: str, /) -> None: ...
+    def hangup(self, session: str, /) -> None: ...
+    def hold(self, session: str, /) -> None: ...
+    def resume(self, session: str, /) -> None: ...
+    def add_connection(self, config: ConnectionConfig, /) -> None: ...
+    def enable_connection(self, connection: int, /) -> None: ...
+    def disable_connection(self, connection: int, /) -> None: ...
+    def remove_connection(self, connection: int, /) -> None: ...
+
+
+def connection_of(message: Message, peer: Address, conns: Iterable[Connection]) -> int | None:
+    """The endpoint's connection a message belongs to: its registration dialog, else the
+    connection to that peer (told apart by user where several share a site)."""
+    conns = list(conns)
+    for c in conns:
+        if c.call_id == message.call_id:
+            return c.id
+    here = [c for c in conns if c.address == peer]
+    if len(here) > 1:
+        users = {
+            getattr(message.from_.uri, "user", None),
+            getattr(message.to.uri, "user", None),
+        }
+        here = [c for c in here if c.user in users] or here
+    return here[0].id if here else None
+
+
+def observed(
+    t: float, direction: str, message: Message, transport: str, connection: int | None
+) -> SipObserved:
+    """One SIP message on the stream: a request's method or a response's status."""
+    request = isinstance(message, Request)
+    return SipObserved(
+        t=t, dir=direction, connection=connection, transport=transport,
+        cseq=message.headers.get("CSeq"), call_id=message.call_id,
+        method=message.method if isinstance(message, Request) else None,
+        status=None if request else getattr(message, "status", None),
+    )  # fmt: skip

@@ -1,0 +1,158 @@
+"""Expectation windows: where a ``wait_for`` or ``expect`` looks in the stream, and the
+waiting for it.
+
+A window starts at the last action step (a stream position and its time: in virtual time
+many events share one instant), or at an earlier step (``after:``), or at the first event
+of a kind since then (``after_event:``); it ends ``within`` later, or where a step began
+(``before:``). ``count:`` wants several matches, ``absent:`` none."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lab.errors import StepFailed
+from lab.run.checks import describe, matches
+from lab.scenario.expr import seconds
+from lab.scenario.models import EventMatch
+from lab.stream.events import Event, StepStarted
+from lab.stream.results import Expectation
+
+if TYPE_CHECKING:
+    from lab.steps.waits import Expect, WaitFor
+
+DEFAULT_WITHIN = 30.0
+
+
+class Windows:
+    """Waits on one drill's stream (``events``, told of each arrival by :meth:`arrived`)."""
+
+    def __init__(
+        self,
+        events: list[Event],
+        sessions: dict[str, str],
+        env: dict[str, float],
+        now: Callable[[], float],
+        record: Callable[[Expectation], None],
+    ) -> None:
+        self.events = events
+        self.sessions = sessions
+        self.env = env
+        self.now = now
+        self.record = record
+        self.anchor = (0, 0.0)  # where windows start: the last action step's position, time
+        self._arrived = asyncio.Event()
+
+    def arrived(self) -> None:
+        self._arrived.set()
+
+    def mark(self) -> None:
+        """An action step began (its StepStarted is the newest event)."""
+        self.anchor = (len(self.events) - 1, self.events[-1].t)
+
+    async def changed(self, timeout: float | None = None) -> bool:
+        """Until another event arrives (False: ``timeout`` passed first)."""
+        self._arrived.clear()
+        try:
+            await asyncio.wait_for(self._arrived.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def expect(self, step: WaitFor | Expect, index: int, line: int) -> None:
+        match = step.match
+        waiting = step.ACTION == "wait_for"
+        count = getattr(step, "count", None)
+        absent = bool(getattr(step, "absent", False))
+        pos, start = self.anchor
+        if step.after is not None:
+            pos, start = self._step_mark(step.after, (pos, start))
+        if step.after_event is not None:  # the first such event (since the after: step)
+            since = self._step_mark(step.after, (0, 0.0))[0] if step.after is not None else 0
+            anchor_event = await self.first(step.after_event, since, self.now() + DEFAULT_WITHIN)
+            if anchor_event is None:
+                what = f"{step.after_event.describe()} (to start the window from)"
+                self.record(Expectation(index, line, what, False, "it never happened", self.now()))
+                if waiting:
+                    raise StepFailed(what)
+                return
+            pos, start = self.events.index(anchor_event), anchor_event.t
+        within = seconds(step.within, self.env) if step.within is not None else DEFAULT_WITHIN
+        deadline = start + within
+        end: int | None = None
+        expected = f"{match.describe()} within {within:.3f}s of {start:.3f}s"
+        if step.before is not None:
+            end, deadline = self._step_mark(step.before, (len(self.events), self.now()))
+            pos, start = 0, 0.0
+            expected = f"{match.describe()} before step {step.before!r} began ({deadline:.3f}s)"
+        if absent:
+            expected = f"no {expected}"
+            found = await self.first(match, pos, deadline, end)
+            if found is not None:
+                exp = Expectation(index, line, expected, False, describe(found), found.t)
+            else:
+                exp = Expectation(index, line, expected, True, "none happened", self.now())
+            self.record(exp)
+            return
+        if count is not None:
+            expected = f"at least {count} of {expected}"
+            seen = await self.several(match, pos, deadline, count)
+            passed = len(seen) >= count
+            observed = f"{len(seen)} at " + ", ".join(f"{e.t:.3f}s" for e in seen[:12])
+            last = seen[-1].t if seen else self.now()
+            self.record(Expectation(index, line, expected, passed, observed, last))
+            if not passed and waiting:
+                raise StepFailed(expected)
+            return
+        found = await self.first(match, pos, deadline, end)
+        if found is not None:
+            exp = Expectation(index, line, expected, True, describe(found), found.t)
+        else:
+            seen = [e for e in self.events[pos:end] if e.label == match.event]
+            observed = (
+                ("nothing like it; saw " + "; ".join(describe(e) for e in seen[-3:]))
+                if seen
+                else f"no {match.event} event at all"
+            )
+            exp = Expectation(index, line, expected, False, observed, self.now())
+        self.record(exp)
+        if not exp.passed and waiting:
+            raise StepFailed(expected)
+
+    def _step_mark(self, step_id: str, default: tuple[int, float]) -> tuple[int, float]:
+        marks = [
+            (i, e.t)
+            for i, e in enumerate(self.events)
+            if isinstance(e, StepStarted) and e.id == step_id
+        ]
+        return marks[-1] if marks else default
+
+    async def first(
+        self, match: EventMatch, pos: int, deadline: float, end: int | None = None
+    ) -> Event | None:
+        """The first matching event from stream position ``pos`` (to ``end``), waiting for
+        it until ``deadline``."""
+        checked = pos
+        while True:
+            for event in self.events[checked:end]:
+                if event.t <= deadline and matches(event, match, self.sessions):
+                    return event
+            checked = len(self.events)
+            remaining = deadline - self.now()
+            if end is not None or remaining <= 0:
+                return None
+            if not await self.changed(remaining):
+                return None
+
+    async def several(
+        self, match: EventMatch, pos: int, deadline: float, count: int
+    ) -> list[Event]:
+        while True:
+            seen = [
+                e for e in self.events[pos:] if e.t <= deadline and matches(e, match, self.sessions)
+            ]
+            remaining = deadline - self.now()
+            if len(seen) >= count or remaining <= 0:
+                return seen
+            await self.changed(remaining)

@@ -1,0 +1,57 @@
+"""A fleet drill's part of the format: N endpoints, one site outage, verdicts over the
+storm."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from lab.scenario.models import Duration, Strict
+
+
+class OutageSpec(Strict):
+    """The site that goes down under the fleet, how, when and for how long."""
+
+    site: str = "a"
+    kind: Literal["kill", "hang", "stop", "down", "partition"] = "kill"
+    at: Duration = "60s"
+    for_: Duration = Field(default="120s", alias="for")
+
+
+class FleetExpect(Strict):
+    """Verdicts over the storm; bounds may use the fleet's settings (``retry_interval``…)."""
+
+    unrecovered_at_most: int = Field(default=0, ge=0)
+    p50_within: Duration | None = None
+    p90_within: Duration | None = None
+    p99_within: Duration | None = None
+    max_within: Duration | None = None
+    peak_register_per_s_at_most: dict[str, int] = Field(default_factory=dict)
+
+
+FLEET_BOUNDS = ("p50", "p90", "p99", "max")
+
+
+class FleetSpec(Strict):
+    """N endpoints, one connection per site each, and one site outage: the storm when it
+    returns."""
+
+    endpoints: int = Field(ge=1, le=100_000)
+    real_endpoints: int | None = Field(default=None, ge=1)  # the size on real sites
+    reg_interval: float = Field(default=300, gt=0)
+    retry_interval: float = Field(default=30, gt=0)
+    transaction_timeout: float = Field(default=8, gt=0)
+    boot: Duration = "1s"  # start-up spread, as real phones boot
+    outage: OutageSpec = Field(default_factory=OutageSpec)
+    settle: Duration = "120s"  # how long after the return every endpoint has to come back
+    expect: FleetExpect = Field(default_factory=FleetExpect)
+    # in simulation, run the fleet's shards (one per 1,000 endpoints) this many processes at
+    # a time; the storm is the same whatever the number
+    workers: int = Field(default=1, ge=1, le=64)
+    duration: Duration | None = None  # in simulation, run on to this time after the storm
+
+    def size(self, mode: str) -> int:
+        if mode == "real" and self.real_endpoints is not None:
+            return min(self.endpoints, self.real_endpoints)
+        return self.endpoints

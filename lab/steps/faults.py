@@ -1,0 +1,114 @@
+"""Hurting the sites: ``fault`` (healed by ``heal``, by its ``duration``, or with the
+lab), ``heal``, and the seeded ``nemesis``."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from lab.faults.kinds import KINDS, unsupported
+from lab.scenario.models import FaultSpec, NemesisSpec
+from lab.steps.base import Action, Checker, Loc, Place, StepRun, handles
+
+
+class Fault(Action):
+    ACTION = "fault"
+    fault: FaultSpec
+
+    def check(self, c: Checker, loc: Loc) -> None:
+        c.site(self.fault.site, (*loc, "fault", "site"))
+        if self.fault.duration is not None:
+            c.bound(self.fault.duration, (*loc, "fault", "duration"))
+        why = unsupported(
+            self.fault.kind, self.fault.via, mode=c.mode, backend=c.backend, proxy=c.proxy
+        )
+        if why is not None:
+            c.error((*loc, "fault", "kind"), why)
+        if self.id is not None:
+            c.fault_ids.add(self.id)
+
+
+class Heal(Action):
+    ACTION = "heal"
+    heal: str  # "all", a site's name, or the id of an earlier fault step
+
+    def check(self, c: Checker, loc: Loc) -> None:
+        if self.heal != "all" and self.heal not in c.sites and self.heal not in c.fault_ids:
+            c.error(
+                (*loc, "heal"),
+                f"heal what? {self.heal!r} is not 'all', a site ({', '.join(c.sites)}) "
+                "or the id of an earlier fault step",
+            )
+
+
+class Nemesis(Action):
+    ACTION = "nemesis"
+    nemesis: NemesisSpec
+
+    def check(self, c: Checker, loc: Loc) -> None:
+        for name in self.nemesis.sites or []:
+            c.site(name, (*loc, "nemesis", "sites"))
+        c.bound(self.nemesis.duration, (*loc, "nemesis", "duration"))
+        c.bound(self.nemesis.interval, (*loc, "nemesis", "interval"))
+        for i, kind in enumerate(self.nemesis.faults):
+            why = unsupported(KINDS_BY_NAME[kind], None, mode=c.mode, backend=c.backend,
+                              proxy=c.proxy)  # fmt: skip
+            if why is not None:
+                c.error((*loc, "nemesis", "faults", i), why)
+
+
+KINDS_BY_NAME = {k.value: k for k in KINDS}
+
+
+@handles(Fault)
+async def fault(run: StepRun, step: Fault, place: Place) -> None:
+    f = step.fault
+    record = await run.lab.apply(f.kind, f.site, via=f.via, **f.params)
+    run.faults.setdefault(step.id or f"step{place.index}", []).append(record)
+    if f.duration is not None:
+        delay = run.seconds(f.duration)
+
+        async def heal_later() -> None:
+            await asyncio.sleep(delay)
+            await run.lab.heal(record)
+
+        run.background(heal_later())
+
+
+@handles(Heal)
+async def heal(run: StepRun, step: Heal, place: Place) -> None:
+    what = step.heal
+    active = [
+        r for r in run.lab.journal
+        if r.healed_at is None and (r.via != "process" or r.kind in ("kill", "hang", "stop"))
+    ]  # fmt: skip
+    if what == "all":
+        records = active
+    elif what in run.faults:
+        records = [r for r in run.faults[what] if r.healed_at is None]
+    else:
+        records = [r for r in active if r.site == what]
+    for record in records:
+        await run.lab.heal(record)
+
+
+@handles(Nemesis)
+async def nemesis(run: StepRun, step: Nemesis, place: Place) -> None:
+    """A seeded random fault schedule (Jepsen-style): every interval one fault on one
+    site, healed half an interval later, until the duration is over."""
+    n = step.nemesis
+    rng = random.Random(n.seed)
+    sites = n.sites or list(run.lab.sites)
+    end = run.now() + run.seconds(n.duration)
+    interval = run.seconds(n.interval)
+    while run.now() < end:
+        kind, site = rng.choice(n.faults), rng.choice(sites)
+        params: dict[str, Any] = {}
+        if kind == "latency":
+            params = {"latency": rng.randint(50, 500), "jitter": rng.randint(0, 50)}
+        elif kind == "loss":
+            params = {"percent": rng.randint(10, 60), "transport": "udp"}
+        async with run.lab.fault(kind, site, **params):
+            await asyncio.sleep(min(interval / 2, max(0.0, end - run.now())))
+        await asyncio.sleep(min(interval / 2, max(0.0, end - run.now())))

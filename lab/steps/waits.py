@@ -1,0 +1,77 @@
+"""Waiting and expecting: ``wait_for`` (the drill stops if it never comes), ``expect``
+(checked, the drill goes on), ``sleep``. The windows they look in: :mod:`lab.run.windows`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import Field, model_validator
+
+from lab.scenario.models import Duration, EventMatch
+from lab.steps.base import Action, Checker, Loc, Place, StepRun, handles
+
+
+class _Wait(Action):
+    within: Duration | None = None
+    after_event: EventMatch | None = None  # ... or at the first such event since then
+    before: str | None = None  # the event must come before that (earlier) step began
+
+    @property
+    def match(self) -> EventMatch:
+        raise NotImplementedError
+
+    def check(self, c: Checker, loc: Loc) -> None:
+        if self.within is not None:
+            c.bound(self.within, (*loc, "within"))
+        wanted = self.match.fields.get("session")
+        if isinstance(wanted, str):
+            c.session(wanted, (*loc, self.ACTION, "session"))
+
+
+class WaitFor(_Wait):
+    ACTION = "wait_for"
+    wait_for: EventMatch
+
+    @property
+    def match(self) -> EventMatch:
+        return self.wait_for
+
+
+class Expect(_Wait):
+    ACTION = "expect"
+    expect: EventMatch
+    count: int | None = Field(default=None, ge=1)  # at least this many matches
+    absent: bool = False  # no match within the window
+
+    @model_validator(mode="after")
+    def _absent_needs_within(self) -> Expect:
+        if self.absent and self.within is None:
+            raise ValueError("an 'absent' expectation needs 'within'")
+        return self
+
+    @property
+    def match(self) -> EventMatch:
+        return self.expect
+
+
+class Sleep(Action):
+    ACTION = "sleep"
+    sleep: Duration
+
+    def check(self, c: Checker, loc: Loc) -> None:
+        c.bound(self.sleep, (*loc, "sleep"))
+
+
+@handles(WaitFor)
+async def wait_for(run: StepRun, step: WaitFor, place: Place) -> None:
+    await run.expect(step, place)
+
+
+@handles(Expect)
+async def expect(run: StepRun, step: Expect, place: Place) -> None:
+    await run.expect(step, place)
+
+
+@handles(Sleep)
+async def sleep(run: StepRun, step: Sleep, place: Place) -> None:
+    await asyncio.sleep(run.seconds(step.sleep))

@@ -1,0 +1,1 @@
+"""Helpers on the machine itself: loopback addresses, process groups, state files."""
