@@ -15,9 +15,9 @@ Every status change raises exactly one ConnectionStatusChanged.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections import deque
+from collections.abc import Hashable
 
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.calls import CallControl
@@ -27,8 +27,10 @@ from endpoint.core.events import (
     ConnectionStatusChanged,
     PhoneEvent,
 )
+from endpoint.core.keepalive import KeepAlives
+from endpoint.core.replies import failure_reason, granted_expires
 from endpoint.core.timers import Deadlines
-from endpoint.sip.builder import build_register, build_request, via_value
+from endpoint.sip.builder import build_register, via_value
 from endpoint.sip.errors import LocalProtocolError, SipError
 from endpoint.sip.events import (
     Address,
@@ -39,17 +41,15 @@ from endpoint.sip.events import (
     TxKey,
 )
 from endpoint.sip.framing import KeepAlive
-from endpoint.sip.headers import parse_name_addr, plain_param_of
 from endpoint.sip.ids import IdSource
 from endpoint.sip.layer import TransactionLayer
 from endpoint.sip.message import Message, Request, Response, make_response
-from endpoint.sip.uri import SipURI
 
 log = logging.getLogger("endpoint.phone")
 C = ConnectionStatus
 
 
-class Phone:
+class Phone(KeepAlives):
     def __init__(
         self,
         config: EndpointConfig,
@@ -134,16 +134,6 @@ class Phone:
                 self._register(conn, now)
         self._drain_layer(now)
 
-    def keepalive_received(
-        self, kind: KeepAlive, source: Address, transport: str, now: float
-    ) -> None:
-        if kind is not KeepAlive.PONG:
-            return
-        for conn in self.connections.values():
-            if conn.address == source and self.deadlines.get(conn.id, "pong") is not None:
-                self.deadlines.cancel(conn.id, "pong")
-                self._schedule_keepalive(conn, now)
-
     def handle_timer(self, now: float) -> None:
         self.layer.handle_timer(now)
         self._drain_layer(now)
@@ -174,7 +164,25 @@ class Phone:
     def emit(self, event: PhoneEvent) -> None:
         self._events.append(event)
 
-    # --- helpers for CallControl -----------------------------------------------------------
+    # --- the port CallControl is given (endpoint.core.port.CallPort) ---------------------
+    def send_response(self, response: Response, now: float, key: TxKey | None) -> None:
+        self.layer.send_response(response, now, key)
+
+    def send_stateless(self, message: Message | KeepAlive, dest: Address, transport: str) -> None:
+        self.layer.send_stateless(message, dest, transport)
+
+    def abandon(self, key: TxKey) -> None:
+        self.layer.abandon(key)
+
+    def in_progress(self, key: TxKey) -> bool:
+        return key in self.layer.transactions
+
+    def set_deadline(self, owner: Hashable, name: str, when: float) -> None:
+        self.deadlines.set(owner, name, when)
+
+    def cancel_deadline(self, owner: Hashable, name: str | None = None) -> None:
+        self.deadlines.cancel(owner, name)
+
     def contact(self, conn: Connection) -> str:
         return f"<sip:{conn.user}@{self.local_host}:{self.local_port};transport={conn.transport}>"
 
@@ -362,10 +370,6 @@ class Phone:
             self._set_status(conn, C.UNAVAILABLE, reason, response.status, now)
         self.deadlines.set(conn.id, "retry", now + conn.config.retry_interval)
 
-    def _schedule_keepalive(self, conn: Connection, now: float) -> None:
-        if conn.config.keepalive is not None and conn.status is C.AVAILABLE:
-            self.deadlines.set(conn.id, "keepalive", now + conn.config.keepalive_interval)
-
     def _connection_timer(self, conn: Connection, name: str, now: float) -> None:
         if name in ("refresh", "retry"):
             if not conn.registering:
@@ -374,62 +378,3 @@ class Phone:
             self._send_keepalive(conn, now)
         elif name == "pong":
             self.mark_unavailable(conn, "keep-alive timeout", 408, now)
-
-    def _send_keepalive(self, conn: Connection, now: float) -> None:
-        cfg = conn.config
-        if cfg.keepalive == "crlf" and conn.transport == "tcp":
-            self.layer.send_stateless(KeepAlive.PING, conn.address, "tcp")
-            self.deadlines.set(conn.id, "pong", now + cfg.keepalive_timeout)
-            return
-        request = build_request(
-            "OPTIONS",
-            _server_uri(cfg.server, cfg.port),
-            via=self.via(conn),
-            from_=f"<{conn.aor}>;tag={self.ids.tag()}",
-            to=f"<sip:{cfg.server}:{cfg.port}>",
-            call_id=self.ids.call_id(self.local_host),
-            cseq=1,
-        )
-        self.send_request(request, conn, now, what="keepalive", timeout=cfg.keepalive_timeout)
-
-    def _keepalive_answered(self, conn: Connection, event: ResponseReceived, now: float) -> None:
-        if event.local:
-            self.mark_unavailable(
-                conn, f"keep-alive {failure_reason(event)}", event.response.status, now
-            )
-        else:
-            self._schedule_keepalive(conn, now)
-
-
-@functools.lru_cache(maxsize=1024)
-def _server_uri(host: str, port: int | None) -> SipURI:
-    """The keep-alive's Request-URI (URIs are frozen: one per server will do)."""
-    return SipURI(host=host, port=port)
-
-
-def failure_reason(event: ResponseReceived) -> str:
-    if event.local and event.response.status == 408:
-        return "timeout"
-    if event.local:
-        return "transport error"
-    return f"SIP {event.response.status} {event.response.reason}".strip()
-
-
-def granted_expires(response: Response, our_contact: str) -> int | None:
-    """The expiry the registrar granted our contact (its Contact param, else Expires)."""
-    ours = our_contact.strip("<>").split(";")[0]
-    for text in response.headers.get_all("Contact"):
-        plain = plain_param_of(text, ours, "expires")  # the registrar's echo, as a rule
-        if plain is not None:
-            value = plain[0]
-        else:
-            contact = parse_name_addr(text, "Contact")
-            if str(contact.uri).split(";")[0] != ours:
-                continue
-            value = contact.param("expires")
-        if value:
-            return int(value) if value.isdigit() else None
-    try:
-        return response.expires
-    except SipError:
-        return None

@@ -6,10 +6,11 @@ woken. The same objects run on asyncio sockets and under the simulator's virtual
 """
 
 from endpoint.sip.errors import LocalProtocolError, ParseError, SipError, TransactionStateError
-from endpoint.sip.headers import CSeq, Headers, NameAddr, Via, parse_name_addr, parse_via
+from endpoint.sip.headers import Headers
 from endpoint.sip.message import Message, Request, Response, make_response
 from endpoint.sip.parser import parse_message
 from endpoint.sip.uri import URI, AbsoluteURI, SipURI, parse_uri
+from endpoint.sip.values import CSeq, NameAddr, Via, parse_name_addr, parse_via
 
 __all__ = [
     "URI",

@@ -24,10 +24,10 @@ from endpoint.sip.events import (
     TxKey,
 )
 from endpoint.sip.framing import KeepAlive
-from endpoint.sip.headers import Via
 from endpoint.sip.message import Message, Request, Response
 from endpoint.sip.timers import TimerConfig
 from endpoint.sip.transaction import Kind, State, Transaction
+from endpoint.sip.values import Via
 
 MAGIC_COOKIE = "z9hG4bK"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from endpoint.sip.headers import (
+from endpoint.sip.headers import Headers
+from endpoint.sip.uri import URI
+from endpoint.sip.values import (
     CSeq,
-    Headers,
     NameAddr,
     Via,
     parse_cseq,
@@ -14,7 +15,6 @@ from endpoint.sip.headers import (
     parse_uint,
     parse_via,
 )
-from endpoint.sip.uri import URI
 
 REASONS = {
     100: "Trying",

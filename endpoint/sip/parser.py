@@ -11,6 +11,11 @@ from endpoint.sip.headers import (
     SINGLE_HEADERS,
     Headers,
     canonical_name,
+    split_values,
+)
+from endpoint.sip.message import Message, Request, Response
+from endpoint.sip.uri import parse_uri
+from endpoint.sip.values import (
     check_call_id,
     check_content_type,
     check_date,
@@ -18,10 +23,7 @@ from endpoint.sip.headers import (
     check_via,
     parse_cseq,
     parse_uint,
-    split_values,
 )
-from endpoint.sip.message import Message, Request, Response
-from endpoint.sip.uri import parse_uri
 
 _END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 _LINE_BREAK = re.compile(r"\r?\n")

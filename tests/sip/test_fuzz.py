@@ -151,7 +151,7 @@ via_text = st.builds(
 @settings(max_examples=400)
 @given(via_text)
 def test_via_fast_path_agrees_with_the_scanner(value: str) -> None:
-    from endpoint.sip.headers import _parse_via_scanned, parse_via
+    from endpoint.sip.values import _parse_via_scanned, parse_via
 
     def outcome(fn):  # type: ignore[no-untyped-def]
         try:
@@ -169,8 +169,8 @@ def test_received_stamp_shortcut_agrees_with_the_general_path(
 ) -> None:
     """A Via ending in ``;rport`` is stamped by string; the result parses to exactly what
     the general path (``with_param`` twice) gives."""
-    from endpoint.sip.headers import parse_via
     from endpoint.sip.layer import stamp_received
+    from endpoint.sip.values import parse_via
 
     try:
         via = parse_via(value + ";rport")
@@ -186,8 +186,8 @@ def test_received_stamp_shortcut_agrees_with_the_general_path(
 @settings(max_examples=400)
 @given(via_text, st.text(string.ascii_letters + string.digits + ".-!", min_size=1, max_size=10))
 def test_branch_shortcut_agrees_with_the_via_parser(value: str, branch: str) -> None:
-    from endpoint.sip.headers import parse_via
     from endpoint.sip.layer import top_branch
+    from endpoint.sip.values import parse_via
 
     for text in (value, f"{value};branch=z9hG4bK{branch}", f"{value};BRANCH={branch};x"):
         try:
@@ -224,7 +224,7 @@ name_addr_text = st.builds(
 @settings(max_examples=500)
 @given(name_addr_text, st.sampled_from(["From", "To", "Contact"]))
 def test_name_addr_fast_path_agrees_with_the_scanner(value: str, where: str) -> None:
-    from endpoint.sip.headers import _parse_name_addr_scanned, parse_name_addr
+    from endpoint.sip.values import _parse_name_addr_scanned, parse_name_addr
 
     def outcome(fn):  # type: ignore[no-untyped-def]
         try:
@@ -252,7 +252,7 @@ param_text = st.lists(
 @given(param_text)
 def test_parameter_fast_paths_agree_with_the_scanner(text: str) -> None:
     from endpoint.sip.grammar import Scanner
-    from endpoint.sip.headers import _parse_params_scanned, parse_params
+    from endpoint.sip.values import _parse_params_scanned, parse_params
 
     def outcome(fn):  # type: ignore[no-untyped-def]
         try:

@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from endpoint.sip import ParseError
-from endpoint.sip.headers import (
+from endpoint.sip.values import (
     _CALL_ID,
     _PLAIN_NAME_ADDR,
     _PLAIN_VIA,

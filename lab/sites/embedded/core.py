@@ -18,11 +18,11 @@ from endpoint.sip.auth import check_credentials, parse_credentials
 from endpoint.sip.builder import via_value
 from endpoint.sip.errors import SipError
 from endpoint.sip.events import Address, Outgoing
-from endpoint.sip.headers import NameAddr, parse_name_addr
 from endpoint.sip.ids import IdSource
 from endpoint.sip.layer import stamp_received
 from endpoint.sip.message import Message, Request, Response, make_response
 from endpoint.sip.uri import SipURI
+from endpoint.sip.values import NameAddr, parse_name_addr
 
 log = logging.getLogger("lab.site")
 PROTO = {"udp": "1", "tcp": "2"}

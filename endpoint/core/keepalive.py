@@ -1,0 +1,68 @@
+"""Keep-alives: an Available connection with ``keepalive`` set sends OPTIONS (or a CRLF
+ping over TCP) every ``keepalive_interval``; no answer within ``keepalive_timeout`` is a
+sign its site is down. The phone's part, as a base of :class:`endpoint.core.phone.Phone`."""
+
+from __future__ import annotations
+
+from endpoint.core.connection import Connection
+from endpoint.core.events import ConnectionStatus
+from endpoint.core.replies import failure_reason, keepalive_options
+from endpoint.core.timers import Deadlines
+from endpoint.sip.events import Address, ResponseReceived, TxKey
+from endpoint.sip.framing import KeepAlive
+from endpoint.sip.ids import IdSource
+from endpoint.sip.layer import TransactionLayer
+from endpoint.sip.message import Request
+
+C = ConnectionStatus
+
+
+class KeepAlives:
+    connections: dict[int, Connection]
+    deadlines: Deadlines
+    layer: TransactionLayer
+    ids: IdSource
+    local_host: str
+
+    def via(self, conn: Connection) -> str:
+        raise NotImplementedError
+
+    def send_request(
+        self, request: Request, conn: Connection, now: float, *, what: str,
+        timeout: float | None = None,
+    ) -> TxKey:  # fmt: skip
+        raise NotImplementedError
+
+    def mark_unavailable(self, conn: Connection, reason: str, code: int | None, now: float) -> None:
+        raise NotImplementedError
+
+    def keepalive_received(
+        self, kind: KeepAlive, source: Address, transport: str, now: float
+    ) -> None:
+        if kind is not KeepAlive.PONG:
+            return
+        for conn in self.connections.values():
+            if conn.address == source and self.deadlines.get(conn.id, "pong") is not None:
+                self.deadlines.cancel(conn.id, "pong")
+                self._schedule_keepalive(conn, now)
+
+    def _schedule_keepalive(self, conn: Connection, now: float) -> None:
+        if conn.config.keepalive is not None and conn.status is C.AVAILABLE:
+            self.deadlines.set(conn.id, "keepalive", now + conn.config.keepalive_interval)
+
+    def _send_keepalive(self, conn: Connection, now: float) -> None:
+        cfg = conn.config
+        if cfg.keepalive == "crlf" and conn.transport == "tcp":
+            self.layer.send_stateless(KeepAlive.PING, conn.address, "tcp")
+            self.deadlines.set(conn.id, "pong", now + cfg.keepalive_timeout)
+            return
+        request = keepalive_options(conn, self.via(conn), self.ids, self.local_host)
+        self.send_request(request, conn, now, what="keepalive", timeout=cfg.keepalive_timeout)
+
+    def _keepalive_answered(self, conn: Connection, event: ResponseReceived, now: float) -> None:
+        if event.local:
+            self.mark_unavailable(
+                conn, f"keep-alive {failure_reason(event)}", event.response.status, now
+            )
+        else:
+            self._schedule_keepalive(conn, now)

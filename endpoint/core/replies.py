@@ -1,0 +1,63 @@
+"""Reading a site's answers (why a transaction failed, what expiry the registrar granted)
+and the OPTIONS keep-alive a connection sends."""
+
+from __future__ import annotations
+
+import functools
+
+from endpoint.core.connection import Connection
+from endpoint.sip.builder import build_request
+from endpoint.sip.errors import SipError
+from endpoint.sip.events import ResponseReceived
+from endpoint.sip.ids import IdSource
+from endpoint.sip.message import Request, Response
+from endpoint.sip.uri import SipURI
+from endpoint.sip.values import parse_name_addr, plain_param_of
+
+
+def keepalive_options(conn: Connection, via: str, ids: IdSource, local_host: str) -> Request:
+    """An OPTIONS to the connection's server, out of any dialog."""
+    cfg = conn.config
+    return build_request(
+        "OPTIONS",
+        _server_uri(cfg.server, cfg.port),
+        via=via,
+        from_=f"<{conn.aor}>;tag={ids.tag()}",
+        to=f"<sip:{cfg.server}:{cfg.port}>",
+        call_id=ids.call_id(local_host),
+        cseq=1,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _server_uri(host: str, port: int | None) -> SipURI:
+    """The keep-alive's Request-URI (URIs are frozen: one per server will do)."""
+    return SipURI(host=host, port=port)
+
+
+def failure_reason(event: ResponseReceived) -> str:
+    if event.local and event.response.status == 408:
+        return "timeout"
+    if event.local:
+        return "transport error"
+    return f"SIP {event.response.status} {event.response.reason}".strip()
+
+
+def granted_expires(response: Response, our_contact: str) -> int | None:
+    """The expiry the registrar granted our contact (its Contact param, else Expires)."""
+    ours = our_contact.strip("<>").split(";")[0]
+    for text in response.headers.get_all("Contact"):
+        plain = plain_param_of(text, ours, "expires")  # the registrar's echo, as a rule
+        if plain is not None:
+            value = plain[0]
+        else:
+            contact = parse_name_addr(text, "Contact")
+            if str(contact.uri).split(";")[0] != ours:
+                continue
+            value = contact.param("expires")
+        if value:
+            return int(value) if value.isdigit() else None
+    try:
+        return response.expires
+    except SipError:
+        return None
