@@ -10,11 +10,10 @@ import sys
 import time
 from typing import Any
 
+from lab.cli.common import EXIT_LAB_ERROR, EXIT_PASS
 from lab.errors import LabError
 from lab.faults.kinds import FaultKind
 from lab.system.state import LabState, all_states, cleanup, runner_alive, state_dir
-
-EXIT_PASS, EXIT_INVALID, EXIT_LAB_ERROR = 0, 2, 3
 
 
 def _value(text: str) -> Any:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lab.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_PASS, positive, run_async
 from lab.errors import Problem
 from lab.labs.factory import run_in_mode
 from lab.report import file_reports, replay_reports
@@ -19,8 +20,6 @@ from lab.run.runner import run_scenario
 from lab.scenario import Scenario, ScenarioError, load_scenario, validate_files
 from lab.stream.handlers import RunContext, Stream
 from lab.stream.results import ScenarioResult
-
-EXIT_PASS, EXIT_FAILED, EXIT_INVALID, EXIT_LAB_ERROR = 0, 1, 2, 3
 
 
 def scenario_paths(paths: list[str]) -> list[Path]:
@@ -88,8 +87,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                      parallel=args.workers > 1)  # fmt: skip
     console = ConsoleReport(quiet=args.quiet)
     stream = Stream(ctx, [*file_reports(), console])
-    from lab.cli.main import run_async
-
     stream.start()
     real = [(i, s) for i, s in enumerate(scenarios) if s.mode == "real"]
     results: dict[int, ScenarioResult] = {}
@@ -115,17 +112,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = replay_reports(out, meta, runs)
     print(f"re-rendered {', '.join(str(p) for p in written.values())}")
     return EXIT_PASS
-
-
-def positive(text: str) -> int:
-    """An argument that must be a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def add_commands(sub: Any) -> None:

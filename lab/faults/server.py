@@ -7,15 +7,13 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
 from lab.system.net import free_port
-from lab.system.procs import die_with_parent, signal_group, wait_group_gone
+from lab.system.procs import ProcessGroup
 
 MARKER = "lab.faults"
 
@@ -25,18 +23,16 @@ class FaultServerProcess:
         self.host = host
         self.rundir = rundir
         self.seed = seed
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.group: ProcessGroup | None = None
         self.client: ToxiproxyClient | None = None
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
+        return self.group.pid if self.group else None
 
     async def start(self) -> ToxiproxyClient:
         self.rundir.mkdir(parents=True, exist_ok=True)
-        log = (self.rundir / "faults.log").open("ab")
-        # Popen, not asyncio's subprocess: it must outlive any one event loop
-        self.proc = subprocess.Popen(  # noqa: ASYNC220
+        self.group = ProcessGroup.launch(
             [
                 sys.executable,
                 "-m",
@@ -48,16 +44,13 @@ class FaultServerProcess:
                 "--lab-dir",
                 str(self.rundir),
             ],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=die_with_parent,  # noqa: PLW1509
+            self.rundir / "faults.log",
+            stdout_pipe=True,
         )
-        log.close()
-        assert self.proc.stdout is not None
+        stdout = self.group.proc.stdout
+        assert stdout is not None
         try:
-            line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 10)
+            line = await asyncio.wait_for(asyncio.to_thread(stdout.readline), 10)
             api = json.loads(line)["api"]
         except (TimeoutError, ValueError, KeyError) as exc:
             await self.stop()
@@ -70,18 +63,9 @@ class FaultServerProcess:
         return self.client
 
     async def stop(self) -> None:
-        if self.proc is None:
-            return
-        pid = self.proc.pid
-        signal_group(pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 2)
-        except TimeoutError:
-            signal_group(pid, signal.SIGKILL)
-        await wait_group_gone(pid, 5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.proc = None
+        if self.group is not None:
+            await self.group.end(grace=2.0)
+            self.group = None
 
 
 def toxiproxy_server_binary() -> str | None:
@@ -99,23 +83,17 @@ class ToxiproxyServerProcess:
         self.binary = binary
         self.host = host
         self.rundir = rundir
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.group: ProcessGroup | None = None
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
+        return self.group.pid if self.group else None
 
     async def start(self) -> ToxiproxyClient:
         port = free_port(self.host)
-        with (self.rundir / "toxiproxy.log").open("ab") as log:
-            self.proc = subprocess.Popen(  # noqa: ASYNC220
-                [self.binary, "-host", self.host, "-port", str(port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=die_with_parent,  # noqa: PLW1509
-            )
+        group = self.group = ProcessGroup.launch(
+            [self.binary, "-host", self.host, "-port", str(port)], self.rundir / "toxiproxy.log"
+        )
         client = ToxiproxyClient(self.host, port, timeout=1.0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
@@ -124,7 +102,7 @@ class ToxiproxyServerProcess:
                 await client.version()
                 return ToxiproxyClient(self.host, port)
             except LabError:
-                if loop.time() > deadline or self.proc.poll() is not None:
+                if loop.time() > deadline or group.proc.poll() is not None:
                     await self.stop()
                     raise LabError(
                         f"toxiproxy-server ({self.binary}) did not start",
@@ -133,12 +111,6 @@ class ToxiproxyServerProcess:
                 await asyncio.sleep(0.05)  # polling its API until it listens
 
     async def stop(self) -> None:
-        if self.proc is None:
-            return
-        signal_group(self.proc.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 2)
-        except TimeoutError:
-            signal_group(self.proc.pid, signal.SIGKILL)
-        await wait_group_gone(self.proc.pid, 5)
-        self.proc = None
+        if self.group is not None:
+            await self.group.end(grace=2.0)
+            self.group = None

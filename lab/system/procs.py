@@ -1,4 +1,5 @@
-"""Process groups the lab started: who is still alive in them, and waiting for them to go."""
+"""Process groups the lab started: starting and ending them (:class:`ProcessGroup`), who
+is still alive in them, and waiting for them to go."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import ctypes
 import ctypes.util
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -68,3 +70,60 @@ async def wait_group_gone(pgid: int, timeout: float) -> bool:
             return False
         await asyncio.sleep(0.01)  # polling /proc: there is no event for "group empty"
     return True
+
+
+class ProcessGroup:
+    """A process the lab starts in a group of its own (``start_new_session``), which the
+    kernel kills if the lab dies (:func:`die_with_parent`); signalled and ended as a
+    group, so no child outlives it. ``subprocess.Popen``, not asyncio's: the process must
+    outlive any one event loop."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+
+    @classmethod
+    def launch(cls, cmd: list[str], log: Path, *, stdout_pipe: bool = False) -> ProcessGroup:
+        """Start ``cmd``; its output goes to ``log`` (stdout to a pipe if asked)."""
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE if stdout_pipe else out,
+                stderr=out if stdout_pipe else subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509
+            )
+        return cls(proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def signal(self, sig: int) -> None:
+        signal_group(self.proc.pid, sig)
+
+    async def wait_exit(self, timeout: float) -> bool:
+        """Until the main process exits (False: still running after ``timeout``)."""
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.proc.wait), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def reap(self, timeout: float = 5.0) -> bool:
+        """SIGKILL the group until no member is left (False: some survived)."""
+        self.signal(signal.SIGKILL)
+        return await wait_group_gone(self.proc.pid, timeout)
+
+    async def end(self, grace: float = 1.0) -> bool:
+        """SIGTERM (a stopped group is continued first), SIGKILL after ``grace`` s, then
+        reap the group; closes the stdout pipe. False: members survived SIGKILL."""
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGTERM)
+        if not await self.wait_exit(grace):
+            self.signal(signal.SIGKILL)
+            await self.wait_exit(5.0)
+        gone = await self.reap()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return gone

@@ -1,0 +1,52 @@
+"""``geolab bench WHAT``: the benchmarks, as a command of ``geolab`` (entry point
+``geolab.commands``: the lab does not import its benchmarks)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from lab.cli.common import EXIT_INVALID, positive
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "sip":
+        from bench.sip import main as bench_sip
+
+        return bench_sip(registrations=args.registrations)
+    if args.what == "endpoint":
+        from bench.endpoint import main as bench_endpoint
+
+        return bench_endpoint(trials=args.trials)
+    if args.what == "lab":
+        from bench.lab import main as bench_lab
+
+        return bench_lab(trials=args.trials)
+    if args.what == "sim":
+        from bench.sim import main as bench_sim
+
+        return bench_sim(endpoints=args.endpoints or 10_000, workers=args.workers)
+    if args.what == "fleet":
+        from bench.fleet import main as bench_fleet
+
+        return bench_fleet(endpoints=args.endpoints or 5000, workers=args.workers)
+    print(f"unknown benchmark {args.what!r}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+
+def add_command(sub: Any) -> None:
+    bench = sub.add_parser(
+        "bench", help="run a benchmark and print its figures", epilog="example: geolab bench sip"
+    )
+    bench.add_argument("what", choices=["sip", "endpoint", "lab", "sim", "fleet"])
+    bench.add_argument(
+        "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 5,000)"
+    )
+    bench.add_argument("--workers", type=positive, default=2, help="sim, fleet: worker processes")
+    bench.add_argument("--registrations", type=positive, default=5000, help="sip: how many")
+    bench.add_argument(
+        "--trials", type=positive, default=20, help="endpoint, lab: trials per figure"
+    )
+    bench.set_defaults(func=cmd_bench)
