@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import Discriminator, Tag, model_validator
 
-from lab.steps import calls, connections, faults, waits  # noqa: F401  (they register)
+# isort: off
+# the modules register their actions as they are imported; this order is the order that
+# messages list the actions in
+from lab.steps import waits, faults, calls, connections  # noqa: F401
+# isort: on
 from lab.steps.base import HANDLERS, MODELS, Action, Handler, Place, StepRun
 
 ACTIONS = tuple(MODELS)
