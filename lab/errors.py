@@ -5,7 +5,12 @@
 - :class:`ScenarioError` (exit code 2): a drill file is wrong; it lists each
   :class:`Problem` as ``file:line: path: message``.
 - :class:`StepFailed`: a ``wait_for`` did not see its event, so the drill cannot go on
-  (its verdict is FAIL; it is not an error of the lab)."""
+  (its verdict is FAIL; it is not an error of the lab).
+- :class:`ExprError`: a bound expression that is not one (part of a ScenarioError).
+- :class:`ToxiproxyError`: the fault proxy's API refused a request (a LabError);
+  :class:`ApiError` is what the proxy's own server answers with, :class:`ToxicError` a
+  toxic's attributes that make no sense.
+- :class:`SimulationStalled`: virtual time with nothing ready and no timer left."""
 
 from __future__ import annotations
 
@@ -53,3 +58,29 @@ class ScenarioError(ValueError):
 
 class StepFailed(Exception):
     """A wait_for that did not see its event: the rest of the drill cannot go on."""
+
+
+class ExprError(ValueError):
+    """A bound expression (``within: reg_interval + 2s``) that is not one."""
+
+
+class ToxiproxyError(LabError):
+    def __init__(self, status: int, message: str, request: str) -> None:
+        super().__init__(f"fault proxy API {request}: {status} {message}")
+        self.status = status
+
+
+class ApiError(Exception):
+    """The fault proxy's server answers a request with ``status`` and this message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ToxicError(ValueError):
+    """A toxic whose type or attributes make no sense."""
+
+
+class SimulationStalled(RuntimeError):
+    """Nothing is ready and no timer is left: the simulation waits for what never comes."""

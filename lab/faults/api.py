@@ -11,8 +11,8 @@ import json
 import logging
 from typing import Any
 
+from lab.errors import ApiError, ToxicError
 from lab.faults.proxy import Proxy, parse_addr
-from lab.faults.toxics import ToxicError
 
 log = logging.getLogger("lab.faults.api")
 VERSION = "geolab-0.1 (toxiproxy API 2)"
@@ -26,12 +26,6 @@ REASONS = {
     409: "Conflict",
     500: "Internal Server Error",
 }
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class FaultServer:

@@ -14,13 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from lab.errors import LabError
-
-
-class ToxiproxyError(LabError):
-    def __init__(self, status: int, message: str, request: str) -> None:
-        super().__init__(f"fault proxy API {request}: {status} {message}")
-        self.status = status
+from lab.errors import LabError, ToxiproxyError
 
 
 @dataclass(frozen=True, slots=True)

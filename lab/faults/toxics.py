@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint.sip import ParseError, Request, Response, make_response, parse_message
+from lab.errors import ToxicError
 
 TOXIPROXY_TYPES = ("latency", "bandwidth", "slicer", "timeout", "reset_peer", "limit_data")
 GEOLAB_TYPES = ("loss", "sip_drop", "sip_respond", "sip_delay")
@@ -35,10 +36,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "sip_respond": {"code": 503},
     "sip_delay": {"latency": 0},
 }
-
-
-class ToxicError(ValueError):
-    pass
 
 
 @dataclass

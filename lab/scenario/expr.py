@@ -6,12 +6,10 @@ from __future__ import annotations
 import ast
 import re
 
+from lab.errors import ExprError
+
 _UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)\b")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-class ExprError(ValueError):
-    pass
 
 
 def _units(text: str) -> str:

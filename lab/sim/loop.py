@@ -11,11 +11,9 @@ import heapq
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from lab.errors import SimulationStalled
+
 T = TypeVar("T")
-
-
-class SimulationStalled(RuntimeError):
-    """Nothing is ready and no timer is left: the simulation waits for what never comes."""
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import model_validator
 
-from lab.scenario.expr import ExprError, names, parse_bound
+from lab.errors import ExprError
+from lab.scenario.expr import names, parse_bound
 from lab.scenario.models import ConnectionSpec, Duration, Strict
 
 if TYPE_CHECKING:

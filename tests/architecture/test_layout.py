@@ -59,7 +59,11 @@ def test_everything_a_row_names_exists() -> None:
                 where = ROOT / folder / name
                 if not where.exists() and not (ROOT / "docs" / name).exists():
                     absent.append(f"{folder}{name}")
-            elif re.fullmatch(r"[\w-]+/[\w./-]+", name) and not name.startswith("python"):
-                if not (ROOT / folder / name).exists() and not (ROOT / name).exists():
-                    absent.append(f"{folder}{name}")
+            elif (
+                re.fullmatch(r"[\w-]+/[\w./-]+", name)
+                and not name.startswith("python")
+                and not (ROOT / folder / name).exists()
+                and not (ROOT / name).exists()
+            ):
+                absent.append(f"{folder}{name}")
     assert absent == []

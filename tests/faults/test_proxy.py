@@ -16,8 +16,9 @@ from endpoint.sip.builder import build_request
 from endpoint.sip.events import RequestReceived
 from endpoint.sip.timers import TimerConfig
 from endpoint.sip.uri import SipURI
+from lab.errors import ToxiproxyError
 from lab.faults.api import FaultServer
-from lab.faults.client import ToxiproxyClient, ToxiproxyError
+from lab.faults.client import ToxiproxyClient
 from lab.system.net import allocate_address
 
 FAST = {t: TimerConfig(t1=0.02, t2=0.08, t4=0.1) for t in ("udp", "tcp")}

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from endpoint.sip import make_response, parse_message
-from lab.faults.toxics import LinkState, ToxicError, apply, make_toxic
+from lab.errors import ToxicError
+from lab.faults.toxics import LinkState, apply, make_toxic
 
 from ..sip.helpers import request
 

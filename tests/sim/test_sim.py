@@ -12,7 +12,8 @@ import pytest
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatus, ConnectionStatusChanged, PhoneEvent
-from lab.sim.loop import SimulationStalled, run
+from lab.errors import SimulationStalled
+from lab.sim.loop import run
 from lab.sim.network import Link, SimNetwork, SimSockets
 from lab.sim.site import SimSite
 from lab.sites.base import SiteSpec
