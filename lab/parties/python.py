@@ -139,7 +139,7 @@ class _Party:
         await self.stop()
 
 
-class SimCallee(_Party):
+class PythonCallee(_Party):
     """Registers ``user`` on the given sites, answers every INVITE, every re-INVITE and BYE."""
 
     def __init__(
@@ -188,7 +188,7 @@ class SimCallee(_Party):
                     self.done.set()
 
 
-class SimCaller(_Party):
+class PythonCaller(_Party):
     """Calls ``dn`` through ``site``, ACKs the answer, hangs up after ``hold_ms``."""
 
     def __init__(
@@ -209,7 +209,7 @@ class SimCaller(_Party):
         self.auto_answer = auto_answer
         self.invite: Request | None = None
 
-    async def start(self) -> SimCaller:
+    async def start(self) -> PythonCaller:
         await super().start()
         extra = [("Call-Info", f"<sip:{self.site[0]}>;answer-after=0")] if self.auto_answer else []
         self.invite = build_request(

@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Callable
 
 from lab.labs.interface import LabInterface
-from lab.parties.python import PartyResult, SimCallee, SimCaller
+from lab.parties.python import PartyResult, PythonCallee, PythonCaller
 from lab.parties.register import register_party
 from lab.parties.sipp import SippProcess, SippResult, callee_process, caller_process
 from lab.scenario.models import CallSpec, PartySpec
@@ -27,15 +27,15 @@ class Parties:
         self.seed = seed
         self.emit = emit
         self.now = now
-        self.callees: list[SippProcess | SimCallee] = []
-        self.callers: list[tuple[str, SippProcess | SimCaller]] = []
+        self.callees: list[SippProcess | PythonCallee] = []
+        self.callers: list[tuple[str, SippProcess | PythonCaller]] = []
 
     async def start_callees(self, parties: list[PartySpec], budget: float) -> None:
         lab = self.lab
         for party in parties:
             sites = [party.site] if isinstance(party.site, str) else party.site
             if not lab.sipp_parties:  # geolab's Python callee
-                callee = SimCallee(lab.party_network(), lab.party_address(), party.user,
+                callee = PythonCallee(lab.party_network(), lab.party_address(), party.user,
                                    party.calls, seed=self.seed)  # fmt: skip
                 await callee.start()
                 for site in sites:
@@ -56,9 +56,9 @@ class Parties:
 
     async def start_caller(self, call: CallSpec, name: str, index: int) -> None:
         lab = self.lab
-        caller: SippProcess | SimCaller
+        caller: SippProcess | PythonCaller
         if not lab.sipp_parties:  # geolab's Python caller
-            caller = SimCaller(
+            caller = PythonCaller(
                 lab.party_network(), lab.party_address(), lab.target(call.site), call.to,
                 hold_ms=call.hold_ms, auto_answer=call.auto_answer, seed=index,
             )  # fmt: skip
