@@ -17,7 +17,7 @@ from lab.report import file_reports, replay_reports
 from lab.report.console import ConsoleReport
 from lab.report.timeline import read_timeline
 from lab.run.runner import run_scenario
-from lab.scenario import Scenario, ScenarioError, load_scenario, validate_files
+from lab.scenario import Scenario, ScenarioError, load_all, validate_files
 from lab.stream.handlers import RunContext, Stream
 from lab.stream.results import ScenarioResult
 
@@ -62,14 +62,13 @@ async def run_all(
 
 def cmd_run(args: argparse.Namespace) -> int:
     paths = scenario_paths(args.paths)
-    problems = validate_files(paths, mode=args.mode, backend=args.backend)
+    scenarios, problems = load_all(paths, mode=args.mode, backend=args.backend)
     if not paths:
         problems = [Problem(" ".join(args.paths), 1, "", "no scenario file (*.yaml, *.yml) here")]
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)
         return EXIT_INVALID
-    scenarios = [load_scenario(p, mode=args.mode, backend=args.backend) for p in paths]
     for scenario in scenarios:
         if args.mode:
             scenario.mode = args.mode

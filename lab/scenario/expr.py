@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import ast
+import math
 import re
 
 from lab.errors import ExprError
 
 _UNIT = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)\b")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_TEXT = 200  # characters: a bound is a short sum of settings and durations
+MAX_BOUND = 30 * 86400.0  # s: no bound is longer than 30 days
 
 
 def _units(text: str) -> str:
@@ -17,11 +20,15 @@ def _units(text: str) -> str:
 
 
 def parse_bound(text: str | float | int) -> ast.Expression:
+    if isinstance(text, bool):
+        raise ExprError(f"{text!r} is not a duration")
     if isinstance(text, int | float):
         return ast.Expression(body=ast.Constant(float(text)))
+    if len(str(text)) > MAX_TEXT:
+        raise ExprError(f"a bound of {len(str(text))} characters (at most {MAX_TEXT})")
     try:
         tree = ast.parse(_units(str(text)), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ExprError(f"not an expression: {text!r}") from None
     for node in ast.walk(tree):
         if not isinstance(
@@ -82,6 +89,8 @@ def evaluate(tree: ast.Expression, env: dict[str, float]) -> float:
                 return left - right
             if isinstance(node.op, ast.Mult):
                 return left * right
+            if right == 0:
+                raise ExprError("division by zero")
             return left / right
         raise ExprError(f"cannot evaluate {ast.dump(node)}")
 
@@ -89,4 +98,12 @@ def evaluate(tree: ast.Expression, env: dict[str, float]) -> float:
 
 
 def seconds(text: str | float | int, env: dict[str, float] | None = None) -> float:
-    return evaluate(parse_bound(text), env or {})
+    """A bound in seconds: finite, not negative, at most MAX_BOUND (ExprError else)."""
+    value = evaluate(parse_bound(text), env or {})
+    if not math.isfinite(value):
+        raise ExprError(f"{text!r} is not a finite number of seconds ({value})")
+    if value < 0:
+        raise ExprError(f"{text!r} is negative ({value:g}s)")
+    if value > MAX_BOUND:
+        raise ExprError(f"{text!r} is over {MAX_BOUND:g}s ({value:g}s)")
+    return value

@@ -16,7 +16,26 @@ from lab.scenario.schema import Scenario, semantic_errors
 Path_ = tuple[str | int, ...]
 
 
-def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+MAX_BYTES = 1 << 20  # a drill file is at most 1 MiB
+MAX_NODES = 100_000  # YAML nodes once aliases are expanded (no "billion laughs")
+MAX_DEPTH = 64
+
+
+class _TooBig(Exception):
+    def __init__(self, line: int, what: str) -> None:
+        self.line = line
+        self.what = what
+
+
+def _to_python(
+    node: yaml.Node, path: Path_, lines: dict[Path_, int], budget: list[int] | None = None
+) -> Any:
+    budget = budget if budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooBig(node.start_mark.line + 1, f"more than {MAX_NODES} values (aliases expanded)")
+    if len(path) > MAX_DEPTH:
+        raise _TooBig(node.start_mark.line + 1, f"nested deeper than {MAX_DEPTH}")
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -27,17 +46,19 @@ def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
                 else key_node.value
             )
             lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _to_python(value_node, (*path, key), lines)
+            out[key] = _to_python(value_node, (*path, key), lines, budget)
             lines[(*path, key)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines) for i, item in enumerate(node.value)]
+        return [_to_python(item, (*path, i), lines, budget) for i, item in enumerate(node.value)]
     return yaml.safe_load(yaml.serialize(node))
 
 
 def load_marked(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ScenarioError([Problem(file, 1, "", f"nested deeper than {MAX_DEPTH}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -47,7 +68,12 @@ def load_marked(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
     lines: dict[Path_, int] = {}
     if node is None:
         return None, lines
-    return _to_python(node, (), lines), lines
+    try:
+        return _to_python(node, (), lines), lines
+    except _TooBig as exc:
+        raise ScenarioError([Problem(file, exc.line, "", f"too big: {exc.what}")]) from None
+    except (RecursionError, yaml.YAMLError, ValueError, TypeError) as exc:
+        raise ScenarioError([Problem(file, 1, "", f"not a valid value: {exc}")]) from None
 
 
 def line_of(lines: dict[Path_, int], path: Path_) -> int:
@@ -73,9 +99,24 @@ def load_scenario(
     p = Path(path)
     file = str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.stat().st_size > MAX_BYTES:
+            raise ScenarioError(
+                [Problem(file, 1, "", f"too big: {p.stat().st_size} bytes (at most {MAX_BYTES})")]
+            )
+        raw = p.read_bytes()
     except OSError as exc:
         raise ScenarioError([Problem(file, 1, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError(
+            [
+                Problem(
+                    file, line, "", f"not UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start})"
+                )
+            ]
+        ) from None
     data, lines = load_marked(text, file)
     if not isinstance(data, dict):
         raise ScenarioError(
@@ -125,13 +166,22 @@ def _message(err: Any) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def validate_files(
+def load_all(
     paths: list[Path], *, mode: str | None = None, backend: str | None = None
-) -> list[Problem]:
+) -> tuple[list[Scenario], list[Problem]]:
+    """Every drill of ``paths``, each file read once, and every problem of those that are
+    not valid."""
+    scenarios: list[Scenario] = []
     problems: list[Problem] = []
     for path in paths:
         try:
-            load_scenario(path, mode=mode, backend=backend)
+            scenarios.append(load_scenario(path, mode=mode, backend=backend))
         except ScenarioError as exc:
             problems.extend(exc.problems)
-    return problems
+    return scenarios, problems
+
+
+def validate_files(
+    paths: list[Path], *, mode: str | None = None, backend: str | None = None
+) -> list[Problem]:
+    return load_all(paths, mode=mode, backend=backend)[1]

@@ -3,11 +3,20 @@ unknown fields are errors, so a typo never silently does nothing."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from lab.faults.kinds import FaultKind
+from endpoint.core.events import ConnectionStatus, SessionStatus
+from lab.faults.kinds import FaultKind, Layer
 
 CONNECTION_FIELDS = (
     "reg_interval",
@@ -17,7 +26,22 @@ CONNECTION_FIELDS = (
     "keepalive_timeout",
 )
 ENDPOINT_FIELDS = ("invite_timeout",)
-Duration = str | float | int
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    return value
+
+
+Duration = Annotated[str | float | int, BeforeValidator(_not_bool)]
+MAX_SECONDS = 30 * 86400.0  # no setting or bound of a drill is longer than 30 days
+# a time setting: finite, positive, at most MAX_SECONDS
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+# a name that becomes part of a path, a process's arguments or a config file
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
+# a SIP user part: no separators, no white space, no control characters
+User = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,64}$")]
+# a secret that goes into generated configs and digests: printable, no quotes or backslash
+Secret = Annotated[str, StringConstraints(pattern=r'^[\x21\x23-\x5b\x5d-\x7e]{1,128}$')]
 
 
 class Strict(BaseModel):
@@ -25,43 +49,43 @@ class Strict(BaseModel):
 
 
 class Topology(Strict):
-    sites: list[str] = Field(default_factory=lambda: ["a", "b"], min_length=1)
+    sites: list[Name] = Field(default_factory=lambda: ["a", "b"], min_length=1, max_length=16)
     backend: Literal["auto", "kamailio", "embedded", "compose"] = "auto"
     transport: Literal["udp", "tcp"] = "udp"
-    password: str | None = None
+    password: Secret | None = None
     proxy: bool = True
 
 
 class ConnectionSpec(Strict):
     site: str
-    user: str = "5001"
-    id: int | None = None
+    user: User = "5001"
+    id: int | None = Field(default=None, ge=0, le=1_000_000)
     protocol: Literal["udp", "tcp"] | None = None
-    reg_interval: float = 3600
-    retry_interval: float = 30
-    transaction_timeout: float = 32
+    reg_interval: Seconds = 3600
+    retry_interval: Seconds = 30
+    transaction_timeout: Seconds = 32
     keepalive: Literal["options", "crlf"] | None = None
-    keepalive_interval: float = 30
-    keepalive_timeout: float = 5
-    password: str | None = None
+    keepalive_interval: Seconds = 30
+    keepalive_timeout: Seconds = 5
+    password: Secret | None = None
     enabled: bool = True
 
 
 class EndpointSpec(Strict):
-    connections: list[ConnectionSpec] = Field(default_factory=list)
+    connections: list[ConnectionSpec] = Field(default_factory=list, max_length=64)
     config: str | None = None  # a SipEndpoint.config / YAML file; servers named by site
-    invite_timeout: float = 32
+    invite_timeout: Seconds = 32
     failover: bool = True
     auto_answer: bool = False
 
 
 class PartySpec(Strict):
-    name: str
+    name: Name
     kind: Literal["callee"]
     site: str | list[str]
-    user: str = "6001"
+    user: User = "6001"
     calls: int = Field(default=1, ge=1, le=100)
-    ring_ms: int = Field(default=0, ge=0)
+    ring_ms: int = Field(default=0, ge=0, le=600_000)
 
 
 class EventMatch(BaseModel):
@@ -78,12 +102,54 @@ class EventMatch(BaseModel):
         "sip",
     ]
 
+    @model_validator(mode="after")
+    def _known_fields(self) -> EventMatch:
+        allowed = MATCH_FIELDS[self.event]
+        for key, value in self.fields.items():
+            if key not in allowed:
+                raise ValueError(
+                    f"{self.event} has no field {key!r}; its fields: {', '.join(allowed)}"
+                )
+            values = allowed[key]
+            if values is not None and value is not None and str(value) not in values:
+                raise ValueError(
+                    f"{self.event}.{key} is never {value!r}; it is one of {', '.join(values)}"
+                )
+        return self
+
     @property
     def fields(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
 
     def describe(self) -> str:
         return " ".join([self.event, *(f"{k}={v}" for k, v in self.fields.items())])
+
+
+_CONN = tuple(ConnectionStatus)
+_SESSION = tuple(SessionStatus)
+_FAULT: dict[str, tuple[str, ...] | None] = {
+    "id": None, "kind": tuple(FaultKind), "site": None, "via": tuple(Layer), "params": None,
+    "requested_at": None, "applied_at": None, "healed_at": None,
+}  # fmt: skip
+# the fields a drill may match per event, and the values a field can have (None: any)
+MATCH_FIELDS: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "ConnectionStatusChanged": {
+        "connection": None, "status": _CONN, "previous": _CONN, "reason": None, "code": None,
+    },
+    "SessionStatusChanged": {
+        "session": None, "connection": None, "connection_id": None, "status": _SESSION,
+        "previous": _SESSION, "direction": ("inbound", "outbound"), "remote": None,
+        "reason": None, "code": None,
+    },
+    "fault_applied": _FAULT,
+    "fault_healed": _FAULT,
+    "site_up": {"site": None},
+    "site_down": {"site": None},
+    "sip": {
+        "dir": ("in", "out"), "connection": None, "transport": ("udp", "tcp", "tls"),
+        "cseq": None, "call_id": None, "method": None, "status": None,
+    },
+}  # fmt: skip
 
 
 class FaultSpec(BaseModel):
@@ -93,20 +159,53 @@ class FaultSpec(BaseModel):
     via: Literal["process", "proxy", "kernel", "network"] | None = None
     duration: Duration | None = None  # heal by itself after that long
 
+    @model_validator(mode="after")
+    def _known_params(self) -> FaultSpec:
+        known = FAULT_PARAMS.get(self.kind, ())
+        for key, value in self.params.items():
+            if key not in known:
+                raise ValueError(
+                    f"fault {self.kind.value!r} has no parameter {key!r}"
+                    + (f"; its parameters: {', '.join(known)}" if known else "")
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"fault parameter {key!r} must be finite, not {value}")
+            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                raise ValueError(f"fault parameter {key!r} must not be negative ({value})")
+        return self
+
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
 
 
+_COMMON = ("stream", "toxicity", "transport")
+_SIP = ("method", "status", "cseq_method", *_COMMON)
+# each fault kind's parameters (the proxy's toxics' attributes, and where they apply)
+FAULT_PARAMS: dict[FaultKind, tuple[str, ...]] = {
+    FaultKind.LATENCY: ("latency", "jitter", *_COMMON),
+    FaultKind.LOSS: ("percent", *_COMMON),
+    FaultKind.BANDWIDTH: ("rate", *_COMMON),
+    FaultKind.SLICER: ("average_size", "size_variation", "delay", *_COMMON),
+    FaultKind.TIMEOUT: ("timeout", *_COMMON),
+    FaultKind.BLACKHOLE: _COMMON,
+    FaultKind.RESET_PEER: ("timeout", *_COMMON),
+    FaultKind.LIMIT_DATA: ("bytes", *_COMMON),
+    FaultKind.SIP_DROP: _SIP,
+    FaultKind.SIP_RESPOND: ("code", *_SIP),
+    FaultKind.SIP_DELAY: ("latency", *_SIP),
+}
+
+
 class DialSpec(Strict):
     connection: int
-    destination: str
+    destination: User
     as_: str | None = Field(default=None, alias="as")
 
 
 class CallSpec(Strict):
     site: str
-    to: str = "5001"
+    to: User = "5001"
     as_: str | None = Field(default=None, alias="as")
     auto_answer: bool = False
     hold_ms: int = Field(default=1000, ge=0)
@@ -124,8 +223,8 @@ class NemesisSpec(Strict):
     seed: int = 0
     duration: Duration
     interval: Duration = "5s"
-    faults: list[NemesisFault] = Field(default_factory=_default_nemesis_faults)
-    sites: list[str] | None = None
+    faults: list[NemesisFault] = Field(default_factory=_default_nemesis_faults, min_length=1)
+    sites: list[str] | None = Field(default=None, min_length=1)
 
 
 class AddConnectionSpec(ConnectionSpec):

@@ -37,6 +37,7 @@ class Scenario(Strict):
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
     _step_lines: list[int] = PrivateAttr(default_factory=list)
     _file_env: dict[str, float] = PrivateAttr(default_factory=dict)  # from endpoint.config
+    _file_connections: list[int] = PrivateAttr(default_factory=list)  # their ids
 
     @property
     def source(self) -> str:
@@ -57,12 +58,18 @@ class Scenario(Strict):
     def use_config_file(self, connections: list[Any], invite_timeout: float) -> None:
         """Bounds may name the settings of an endpoint.config file's connections."""
         env: dict[str, float] = {"invite_timeout": invite_timeout}
+        self._file_connections = [int(conn.id) for conn in connections]
         for i, conn in enumerate(connections):
             for name in CONNECTION_FIELDS:
                 env[f"conn{conn.id}.{name}"] = float(getattr(conn, name))
                 if i == 0:
                     env[name] = float(getattr(conn, name))
         self._file_env = env
+
+    def connection_ids(self) -> list[int]:
+        """The endpoint's connections at the start (inline, or the config file's)."""
+        inline = [c.id if c.id is not None else i for i, c in enumerate(self.endpoint.connections)]
+        return inline or list(self._file_connections)
 
     @property
     def step_lines(self) -> list[int]:
@@ -97,9 +104,12 @@ def semantic_errors(
     c = Checker(
         sites=list(s.topology.sites), env=s.env(), mode=mode or s.mode,
         backend=backend or s.topology.backend, proxy=s.topology.proxy,
+        connections=set(s.connection_ids()),
     )  # fmt: skip
+    c.known_connections |= c.connections
     if len(set(c.sites)) != len(c.sites):
         c.error(("topology", "sites"), "site names repeat")
+    c.bound(s.timeout, ("timeout",))
     for i, conn in enumerate(s.endpoint.connections):
         c.site(conn.site, ("endpoint", "connections", i, "site"))
     for i, party in enumerate(s.parties):
@@ -120,6 +130,11 @@ def semantic_errors(
                 c.error((*loc, "id"), f"step id {step.id!r} is used twice")
             c.ids.add(step.id)
         step.check(c, loc)
+    for i, inv in enumerate(s.invariants):
+        if inv.never is not None:
+            c.match(inv.never, ("invariants", i, "never"))
+    if s.fleet is None and len(set(s.connection_ids())) != len(s.connection_ids()):
+        c.error(("endpoint", "connections"), "connection ids repeat")
     return c.errors
 
 

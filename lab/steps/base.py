@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from pydantic import model_validator
 
 from lab.errors import ExprError
-from lab.scenario.expr import names, parse_bound
-from lab.scenario.models import ConnectionSpec, Duration, Strict
+from lab.scenario.expr import names, parse_bound, seconds
+from lab.scenario.models import ConnectionSpec, Duration, EventMatch, Strict
 
 if TYPE_CHECKING:
     from endpoint.config import ConnectionConfig
@@ -84,6 +84,8 @@ class Checker:
     mode: str = "real"
     backend: str = "auto"
     proxy: bool = True
+    connections: set[int] = field(default_factory=set)  # the endpoint's, at this step
+    known_connections: set[int] = field(default_factory=set)  # any it has had
     sessions: set[str] = field(default_factory=set)
     ids: set[str] = field(default_factory=set)
     fault_ids: set[str] = field(default_factory=set)
@@ -97,14 +99,32 @@ class Checker:
             self.error(loc, f"unknown site {name!r}; sites: {', '.join(self.sites)}")
 
     def bound(self, value: Duration, loc: Loc) -> None:
+        """A bound that names known settings and comes to a sane number of seconds."""
         try:
             unknown = names(parse_bound(value)) - set(self.env)
+            if not unknown:
+                seconds(value, self.env)
         except ExprError as exc:
             self.error(loc, str(exc))
             return
         if unknown:
             known = ", ".join(sorted(self.env))
             self.error(loc, f"unknown name(s) {', '.join(sorted(unknown))}; known: {known}")
+
+    def connection(self, conn_id: int, loc: Loc) -> None:
+        if conn_id not in self.connections:
+            have = ", ".join(str(c) for c in sorted(self.connections)) or "none"
+            self.error(loc, f"the endpoint has no connection {conn_id} here; it has: {have}")
+
+    def match(self, match: EventMatch, loc: Loc) -> None:
+        """An event to wait for or rule out names things that exist: else a check on it
+        could never fail (or never pass)."""
+        conn = match.fields.get("connection", match.fields.get("connection_id"))
+        if isinstance(conn, int) and conn not in self.known_connections:
+            self.error((*loc, "connection"), f"the drill has no connection {conn}")
+        site = match.fields.get("site")
+        if isinstance(site, str):
+            self.site(site, (*loc, "site"))
 
     def session(self, alias: str, loc: Loc) -> None:
         if alias not in self.sessions:

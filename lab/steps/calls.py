@@ -12,6 +12,7 @@ class Dial(Action):
     dial: DialSpec
 
     def check(self, c: Checker, loc: Loc) -> None:
+        c.connection(self.dial.connection, (*loc, "dial", "connection"))
         if self.dial.as_:
             c.sessions.add(self.dial.as_)
 

@@ -12,11 +12,21 @@ class AddConnection(Action):
 
     def check(self, c: Checker, loc: Loc) -> None:
         c.site(self.add_connection.site, (*loc, "add_connection", "site"))
+        conn_id = self.add_connection.id
+        if conn_id in c.connections:
+            c.error((*loc, "add_connection", "id"), f"the endpoint has connection {conn_id}")
+        c.connections.add(conn_id)
+        c.known_connections.add(conn_id)
 
 
 class _OnConnection(Action):
     def connection(self) -> int:
         return int(getattr(self, self.ACTION))
+
+    def check(self, c: Checker, loc: Loc) -> None:
+        c.connection(self.connection(), (*loc, self.ACTION))
+        if self.ACTION == "remove_connection":
+            c.connections.discard(self.connection())
 
 
 class EnableConnection(_OnConnection):

@@ -23,6 +23,9 @@ class _Wait(Action):
     def check(self, c: Checker, loc: Loc) -> None:
         if self.within is not None:
             c.bound(self.within, (*loc, "within"))
+        c.match(self.match, (*loc, self.ACTION))
+        if self.after_event is not None:
+            c.match(self.after_event, (*loc, "after_event"))
         wanted = self.match.fields.get("session")
         if isinstance(wanted, str):
             c.session(wanted, (*loc, self.ACTION, "session"))
