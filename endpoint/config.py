@@ -10,16 +10,32 @@ many); a known setting with a bad value is an error naming the file, line and se
 
 from __future__ import annotations
 
+import ipaddress
 import xml.parsers.expat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 PROTOCOLS = ("udp", "tcp", "tls")
 KEEPALIVES = ("options", "crlf")
+MAX_SECONDS = 30 * 86400.0  # no interval or timeout is longer than 30 days
+# a time setting: finite, positive, at most MAX_SECONDS (inf, nan and 1e400 are errors)
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
+# values that go onto the wire: SIP syntax, no white space or control characters
+User = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,64}$")]
+Host = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,253}$")]
+Secret = Annotated[str, StringConstraints(pattern=r"^[\x20-\x7e]{1,128}$")]
+Display = Annotated[str, StringConstraints(pattern=r'^[^"\\\x00-\x1f\x7f]{0,64}$')]
 
 
 class ConfigError(ValueError):
@@ -44,21 +60,33 @@ class ConnectionConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: int = Field(ge=0)
-    user: str = Field(min_length=1)
-    server: str = Field(min_length=1, description="host or IP of the site")
+    id: int = Field(ge=0, le=1_000_000)
+    user: User
+    server: Host = Field(description="host name or IPv4 address of the site")
     port: int = Field(default=5060, ge=1, le=65535)
     protocol: str = "udp"
-    domain: str | None = Field(default=None, description="AOR domain; default: server")
-    reg_interval: float = Field(default=3600.0, gt=0)
-    retry_interval: float = Field(default=30.0, gt=0)
-    transaction_timeout: float = Field(default=32.0, gt=0, description="64*T1 for this site")
-    password: str | None = None
-    auth_user: str | None = None
+    domain: Host | None = Field(default=None, description="AOR domain; default: server")
+    reg_interval: Seconds = 3600.0
+    retry_interval: Seconds = 30.0
+    transaction_timeout: Seconds = Field(default=32.0, description="64*T1 for this site")
+    password: Secret | None = None
+    auth_user: User | None = None
     keepalive: str | None = None
-    keepalive_interval: float = Field(default=30.0, gt=0)
-    keepalive_timeout: float = Field(default=5.0, gt=0)
+    keepalive_interval: Seconds = 30.0
+    keepalive_timeout: Seconds = 5.0
     enabled: bool = True
+
+    @field_validator("server", mode="before")
+    @classmethod
+    def _not_ipv6(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                address = ipaddress.ip_address(value.strip().strip("[]"))
+            except ValueError:
+                return value  # a host name (checked as one)
+            if address.version != 4:
+                raise ValueError(f"{value}: IPv6 is not supported by this endpoint (IPv4, a name)")
+        return value
 
     @field_validator("user", "server", mode="before")
     @classmethod
@@ -72,6 +100,8 @@ class ConnectionConfig(BaseModel):
             value = value.strip().lower()
             if value not in PROTOCOLS:
                 raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
+            if value == "tls":  # never send what was meant to be encrypted in clear
+                raise ValueError("protocol TLS is not offered by this endpoint yet (udp or tcp)")
         return value
 
     @field_validator("keepalive", mode="before")
@@ -93,12 +123,12 @@ class ConnectionConfig(BaseModel):
 class EndpointConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    connections: list[ConnectionConfig] = Field(default_factory=list)
-    local_host: str = "127.0.0.1"
+    connections: list[ConnectionConfig] = Field(default_factory=list, max_length=64)
+    local_host: Host = "127.0.0.1"
     local_port: int = Field(default=0, ge=0, le=65535)
-    invite_timeout: float = Field(default=32.0, gt=0, description="no answer from a site")
+    invite_timeout: Seconds = Field(default=32.0, description="no answer from a site")
     failover: bool = True
-    display_name: str | None = None
+    display_name: Display | None = None
     auto_answer: bool = False
 
     @field_validator("connections")

@@ -5,24 +5,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
+import threading
 from typing import Any, TextIO
 
 from pydantic import ValidationError
 
 from endpoint.aio.phone import AsyncPhone
+from endpoint.aio.resolve import is_address, resolve_connection
 from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, load
 from endpoint.core.events import PhoneEvent
 from endpoint.sip.errors import SipError
 
 log = logging.getLogger("endpoint.process")
+MAX_LINE = 64 * 1024  # bytes: a longer command is refused (and skipped), not a reason to stop
 
 
 class CommandError(ValueError):
     pass
+
+
+def _no_constant(name: str) -> Any:
+    raise CommandError(f"{name} is not a number a command may carry")
 
 
 def _int(cmd: dict[str, Any], key: str) -> int:
@@ -44,24 +53,43 @@ class Process:
         self.phone = AsyncPhone(config)
         self.out = out
         self.done = asyncio.Event()
+        self.pending: set[asyncio.Future[None]] = set()
+
+    async def _add(self, cfg: ConnectionConfig) -> None:
+        """A connection whose site has a name is added once it is resolved (off the loop)."""
+        try:
+            self.phone.add_connection(await resolve_connection(cfg))
+        except (ConfigError, LookupError, ValueError) as exc:
+            self.error(str(exc))
 
     def write(self, payload: dict[str, Any]) -> None:
-        self.out.write(json.dumps(payload, default=str, separators=(",", ":")) + "\n")
-        self.out.flush()
+        try:
+            self.out.write(json.dumps(payload, default=str, separators=(",", ":")) + "\n")
+            self.out.flush()
+        except (OSError, ValueError):  # nobody reads the events any more
+            log.warning("cannot write an event (%s): stdout is gone", payload.get("event"))
 
     def on_event(self, event: PhoneEvent) -> None:
         self.write(event.to_json())
 
+    def error(self, message: str, line: str = "") -> None:
+        self.write({"event": "Error", "message": message, "input": line[:200]})
+
     def handle_line(self, line: str) -> None:
+        """One command; whatever it is, the process answers and goes on."""
         line = line.strip()
         if not line:
             return
         try:
-            self.execute(json.loads(line))
+            self.execute(json.loads(line, parse_constant=_no_constant))
         except json.JSONDecodeError as exc:
-            self.write({"event": "Error", "message": f"not JSON: {exc.msg}", "input": line[:200]})
+            self.error(f"not JSON: {exc.msg}", line)
+        except RecursionError:
+            self.error("not a command: nested too deep", line)
         except (CommandError, SipError, ValidationError, ConfigError) as exc:
-            self.write({"event": "Error", "message": str(exc), "input": line[:200]})
+            self.error(str(exc), line)
+        except (LookupError, ValueError, TypeError) as exc:  # what the phone refuses
+            self.error(f"refused: {exc}", line)
 
     def execute(self, cmd: object) -> None:
         if not isinstance(cmd, dict):
@@ -76,7 +104,13 @@ class Process:
         elif name == "add_connection":
             fields = {k: v for k, v in cmd.items() if k not in ("cmd", "connection")}
             fields["id"] = _int(cmd, "connection") if "connection" in cmd else fields.get("id")
-            p.add_connection(ConnectionConfig.model_validate(fields))
+            cfg = ConnectionConfig.model_validate(fields)
+            if is_address(cfg.server):
+                p.add_connection(cfg)
+            else:  # resolved off the loop, then added
+                task = asyncio.ensure_future(self._add(cfg))
+                self.pending.add(task)
+                task.add_done_callback(self.pending.discard)
         elif name in ("enable_connection", "disable_connection", "remove_connection"):
             getattr(p, name)(_int(cmd, "connection"))
         elif name == "connections":
@@ -92,25 +126,69 @@ class Process:
             raise CommandError(f"unknown command {name!r}")
 
 
+def _lines(fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:
+    """In a thread of its own, reading the file descriptor itself (a pipe, a terminal, a
+    regular file or /dev/null alike; no buffered object whose lock a daemon thread could
+    hold at exit): each line, a longer one cut to MAX_LINE + 1 bytes and the rest
+    skipped; None at the end of the input."""
+
+    def put(item: bytes | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop may be gone already
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    pending, skipping = b"", False
+    try:
+        while chunk := os.read(fd, 65536):
+            pending += chunk
+            while (end := pending.find(b"\n")) >= 0:
+                line, pending = pending[: end + 1], pending[end + 1 :]
+                if not skipping:
+                    put(line)
+                skipping = False
+            if len(pending) > MAX_LINE and not skipping:
+                put(pending[: MAX_LINE + 1])  # over-long: said once, the rest skipped
+                pending, skipping = b"", True
+            elif skipping:
+                pending = b""
+        if pending and not skipping:
+            put(pending)
+    except OSError:
+        log.warning("stopped reading commands", exc_info=True)
+    finally:
+        put(None)
+
+
 async def serve(config: EndpointConfig, stdin: TextIO, stdout: TextIO) -> int:
     proc = Process(config, stdout)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, proc.done.set)
     proc.phone.subscribe(proc.on_event)
-    await proc.phone.start()
+    try:
+        await proc.phone.start()
+    except ConfigError as exc:
+        proc.error(str(exc))
+        return 2
     host, port = proc.phone.local_address
     proc.write({"event": "Ready", "local": f"{host}:{port}"})
 
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # no input at all: as if it had ended
+        queue.put_nowait(None)
+    else:
+        threading.Thread(target=_lines, args=(fd, loop, queue), daemon=True).start()
 
     async def read() -> None:
         while not proc.done.is_set():
-            raw = await reader.readline()
-            if not raw:
+            raw = await queue.get()
+            if raw is None:  # the input ended: stop as on quit
                 proc.done.set()
                 return
+            if len(raw) > MAX_LINE:
+                proc.error(f"a command of over {MAX_LINE} bytes (skipped)")
+                continue
             proc.handle_line(raw.decode("utf-8", "replace"))
 
     reading = asyncio.create_task(read())

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
+from endpoint.aio.resolve import is_address, resolve_config
 from endpoint.aio.sockets import Sockets
 from endpoint.aio.stack import OneTimer
-from endpoint.config import ConnectionConfig, EndpointConfig
+from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig
 from endpoint.core.connection import Connection
 from endpoint.core.events import PhoneEvent
 from endpoint.core.phone import Phone
@@ -64,7 +65,9 @@ class AsyncPhone:
         return self
 
     async def start(self) -> AsyncPhone:
-        """Open the sockets (unless :meth:`open` did) and register every enabled connection."""
+        """Open the sockets (unless :meth:`open` did) and register every enabled connection.
+        Site names are resolved first (ConfigError if one cannot be)."""
+        self.config = await resolve_config(self.config)
         await self.open()
         self.core = Phone(
             self.config,
@@ -120,6 +123,13 @@ class AsyncPhone:
         return self.phone.connections
 
     def add_connection(self, cfg: ConnectionConfig) -> None:
+        """``cfg``'s server must be an address here: resolve a name first
+        (:func:`endpoint.aio.resolve.resolve_connection`), off the loop."""
+        if not is_address(cfg.server):
+            raise ConfigError(
+                f"{cfg.server}: a name; resolve it first (resolve_connection)",
+                where=f"connection {cfg.id}",
+            )
         self._act(lambda now: self.phone.add_connection(cfg, now))
 
     def enable_connection(self, conn_id: int) -> None:

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import re
+
 from endpoint.core.callbase import ALLOW, S, log
 from endpoint.core.connection import Connection
 from endpoint.core.events import ConnectionStatus
@@ -25,6 +27,8 @@ from endpoint.sip.events import ResponseReceived, StrayResponse
 from endpoint.sip.message import Request, Response
 from endpoint.sip.sdp import Sdp, parse_sdp
 from endpoint.sip.uri import URI, SipURI, parse_uri
+
+_USER = re.compile(r"[A-Za-z0-9_.!~*'()&=+$,;?/%-]{1,128}")
 
 
 class CallControl(InboundCalls):
@@ -122,8 +126,12 @@ class CallControl(InboundCalls):
         return None
 
     def target(self, conn: Connection, destination: str) -> URI:
+        """Where a dial goes: a SIP URI, or a user at the connection's domain. Nothing
+        that is not SIP syntax reaches the wire (no CR LF, no white space)."""
         if destination.startswith(("sip:", "sips:")):
             return parse_uri(destination, "destination")
+        if not _USER.fullmatch(destination):
+            raise LocalProtocolError(f"destination {destination[:80]!r} is not a SIP user")
         return SipURI(user=destination, host=conn.config.aor_domain)
 
     def _invite(self, s: Session, conn: Connection, now: float, *, reason: str) -> None:

@@ -94,8 +94,8 @@ class Connection:
 
     @property
     def transport(self) -> str:
-        """Wire transport (TLS is not offered yet: it runs as TCP)."""
-        return "tcp" if self.config.protocol in ("tcp", "tls") else "udp"
+        """Wire transport (the configuration refuses TLS until it is offered)."""
+        return "tcp" if self.config.protocol == "tcp" else "udp"
 
     @property
     def timers(self) -> TimerConfig:

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from endpoint.aio.phone import AsyncPhone
-from endpoint.config import ConnectionConfig, EndpointConfig, load
+from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, load
 from endpoint.core.events import PhoneEvent, SessionStatusChanged
+from endpoint.sip.errors import LocalProtocolError
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.errors import LabError, StepFailed
@@ -223,7 +224,12 @@ class ScenarioRunner:
                                   line=line, note=step.note or ""))  # fmt: skip
             if step.action not in WAITS:
                 self.windows.mark()
-            await handler_of(step)(self, step, Place(index, line))
+            try:
+                await handler_of(step)(self, step, Place(index, line))
+            except (LocalProtocolError, ConfigError, LookupError, ValueError) as exc:
+                raise LabError(
+                    f"step {index + 1} ({step.action}, line {line}): the endpoint refused: {exc}"
+                ) from exc
             self.emit(StepFinished(t=self.now(), index=index, id=step.id, action=step.action))
 
     def _endpoint_config(self) -> EndpointConfig:

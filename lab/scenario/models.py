@@ -28,7 +28,7 @@ CONNECTION_FIELDS = (
 ENDPOINT_FIELDS = ("invite_timeout",)
 def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
+        raise ValueError(f"{value!r} is not a duration")  # noqa: TRY004 (pydantic's error)
     return value
 
 
