@@ -5,28 +5,68 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 EXIT_PASS, EXIT_FAILED, EXIT_INVALID, EXIT_LAB_ERROR = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C, SIGTERM: 128 + the signal
 T = TypeVar("T")
 
 
+class Terminated(BaseException):
+    """The run was ended by SIGTERM (after its clean-up ran)."""
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """SIGTERM outside the event loop (starting, validating, writing reports)."""
+    raise Terminated
+
+
+def catch_sigterm() -> None:
+    signal.signal(signal.SIGTERM, raise_terminated)
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro``; SIGTERM cancels it like Ctrl-C does, so its clean-up runs."""
+    """Run ``coro``; SIGTERM cancels it like Ctrl-C does, so its clean-up runs, and then
+    raises :class:`Terminated` (Ctrl-C: KeyboardInterrupt, as asyncio.run does)."""
 
     async def main() -> T:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         assert task is not None
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        terminated = asyncio.Event()
+
+        def on_term() -> None:
+            terminated.set()
+            task.cancel()
+
+        loop.add_signal_handler(signal.SIGTERM, on_term)
         try:
             return await coro
+        except asyncio.CancelledError:
+            if terminated.is_set():
+                raise Terminated from None
+            raise
         finally:
             loop.remove_signal_handler(signal.SIGTERM)
+            catch_sigterm()  # removing the loop's handler left the default one
 
     return asyncio.run(main())
+
+
+def leftovers() -> list[str]:
+    """What this process's labs left on the machine (state files, processes)."""
+    from lab.system.procs import processes_mentioning
+    from lab.system.state import all_states
+
+    left = []
+    for state in all_states():
+        if state.runner_pid == os.getpid():
+            pids = processes_mentioning(state.workdir)
+            left.append(f"lab {state.id} ({len(pids)} processes)")
+    return left
 
 
 def positive(text: str) -> int:

@@ -78,14 +78,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     }
     state_dir().mkdir(parents=True, exist_ok=True)
     with (state_dir() / "holder.log").open("ab") as log:  # the lab outlives this command
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lab.labs.holder", "--config", json.dumps(config)],
+        proc = subprocess.Popen(  # the config (a password, maybe) on stdin, never on argv
+            [sys.executable, "-m", "lab.labs.holder", "--config", "-"],
             stdout=subprocess.PIPE,
             stderr=log,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             start_new_session=True,
         )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stdin is not None
+    proc.stdin.write(json.dumps(config).encode())
+    proc.stdin.close()
     line = proc.stdout.readline()
     proc.stdout.close()
     try:
@@ -154,14 +156,28 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    states = all_states()
+    untrusted: list[str] = []
+    states = all_states(untrusted=untrusted)
+    for line in untrusted:
+        print(f"geolab: not trusted, left alone: {line}", file=sys.stderr)
+    # a lab whose runner is a live `geolab run` (no control socket) is that run's own
+    running = [s for s in states if not s.control and runner_alive(s)]
     if args.lab:
         targets = [s for s in states if s.id == args.lab]
+        if targets and targets[0] in running:
+            raise LabError(
+                f"lab {args.lab} belongs to a running drill (pid {targets[0].runner_pid})",
+                hint="stop that run (Ctrl-C), or geolab cleanup once it is gone",
+            )
     elif args.all:
-        targets = states
+        targets = [s for s in states if s not in running]
     else:
         live = [s for s in states if s.control and runner_alive(s)]
-        targets = [pick(None)] if live else states  # nothing up: remove what dead runs left
+        # nothing up: remove only what runs that are gone left behind
+        targets = [pick(None)] if live else [s for s in states if not runner_alive(s)]
+    for state in running:
+        if state not in targets:
+            print(f"lab {state.id} belongs to a running drill (pid {state.runner_pid}): left up")
     if not targets:
         print("no lab to bring down")
     for state in targets:
@@ -180,7 +196,11 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     """Remove what labs whose runner died left behind (processes, rules, containers)."""
     found = False
-    for state in all_states():
+    untrusted: list[str] = []
+    states = all_states(untrusted=untrusted)
+    for line in untrusted:
+        print(f"geolab: not trusted, left alone: {line}", file=sys.stderr)
+    for state in states:
         if runner_alive(state) and not args.force:
             continue
         found = True

@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from importlib.metadata import entry_points
 
-from lab.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_LAB_ERROR, EXIT_PASS, run_async
+from lab.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_LAB_ERROR,
+    EXIT_PASS,
+    EXIT_TERMINATED,
+    Terminated,
+    catch_sigterm,
+    leftovers,
+    run_async,
+)
 from lab.errors import LabError
 
 
@@ -49,7 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    previous = signal.getsignal(signal.SIGTERM)
+    catch_sigterm()
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # as it was (main may run in-process)
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except (KeyboardInterrupt, Terminated) as exc:  # while it was starting: nothing had begun
+        print("geolab: interrupted; nothing had started", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     if os.environ.get("NO_COLOR"):
         os.environ.setdefault("TERM", "dumb")
     try:
@@ -60,9 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"geolab: invalid input: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    except KeyboardInterrupt:
-        print("geolab: interrupted; everything started was stopped", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as exc:
+        code = EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        left = leftovers()
+        if left:
+            print(f"geolab: {what}; left behind: {', '.join(left)} (geolab cleanup removes "
+                  "it)", file=sys.stderr)  # fmt: skip
+        else:
+            print(f"geolab: {what}; everything started was stopped", file=sys.stderr)
+        return code
     except Exception as exc:  # a fault of geolab's own: say so in one line
         if os.environ.get("GEOLAB_DEBUG"):
             raise

@@ -10,7 +10,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_PASS, positive, run_async
+from lab.cli.common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_LAB_ERROR,
+    EXIT_PASS,
+    positive,
+    run_async,
+)
 from lab.errors import Problem
 from lab.labs.factory import run_in_mode
 from lab.report import file_reports, replay_reports
@@ -96,6 +103,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if s.mode == "sim":  # virtual time: each in its own loop, one after the other
             (results[i],) = run_in_mode("sim", run_all([(i, s)], args, stream))
     stream.finish()
+    if any(e.startswith("lab error:") for r in results.values() for e in r.errors):
+        return EXIT_LAB_ERROR  # the lab could not do what a drill asked: no verdict
     passed = sum(r.passed for r in results.values())
     return EXIT_PASS if passed == len(results) else EXIT_FAILED
 

@@ -107,10 +107,10 @@ async def serve(config: LabConfig) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.labs.holder")
-    parser.add_argument("--config", required=True, help="LabConfig as JSON")
+    parser.add_argument("--config", required=True, help="LabConfig as JSON, or - for stdin")
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    data = json.loads(args.config)
+    data = json.loads(sys.stdin.read() if args.config == "-" else args.config)
     if data.get("workdir"):
         data["workdir"] = Path(data["workdir"])
     try:

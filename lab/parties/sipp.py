@@ -79,9 +79,11 @@ class SippProcess:
         self.rundir.mkdir(parents=True, exist_ok=True)
         self.started_at = asyncio.get_running_loop().time()
         with self.log_path.open("wb") as log:
+            control = [] if "-ci" in self.args else ["-ci", self.host]  # never 0.0.0.0
             self.proc = await asyncio.create_subprocess_exec(
                 binary,
                 *self.args,
+                *control,
                 *FLAGS,
                 "-timeout",
                 f"{max(1, int(self.timeout))}s",

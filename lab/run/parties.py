@@ -15,7 +15,7 @@ from lab.parties.sipp import SippProcess, SippResult, callee_process, caller_pro
 from lab.scenario.models import CallSpec, PartySpec
 from lab.stream.events import Event, PartyChanged
 
-CALLER_WAIT = 35.0  # s a caller may take to finish its call when the drill ends
+CALLER_WAIT = 5.0  # s a caller may take to finish its call when the drill ends
 
 
 class Parties:
@@ -71,12 +71,13 @@ class Parties:
         await caller.start()
         self.callers.append((name, caller))
 
-    async def stop_callers(self) -> None:
+    async def stop_callers(self, *, grace: float = CALLER_WAIT) -> None:
+        """Each caller's result (waiting up to ``grace`` s for it), then stop it."""
         for name, caller in self.callers:
             with contextlib.suppress(TimeoutError):
-                result: SippResult | PartyResult = await asyncio.wait_for(
-                    caller.wait(), CALLER_WAIT
-                )
+                if grace <= 0:
+                    raise TimeoutError
+                result: SippResult | PartyResult = await asyncio.wait_for(caller.wait(), grace)
                 self.emit(PartyChanged(t=self.now(), name=name, kind="caller", state="ended",
                                        ok=result.ok))  # fmt: skip
             await caller.stop()

@@ -21,7 +21,7 @@ from lab.labs.factory import make_lab
 from lab.labs.interface import FaultRecord, LabConfig, LabInterface
 from lab.run.checks import check_invariant
 from lab.run.control import EndpointControl, connection_of, observed
-from lab.run.parties import Parties
+from lab.run.parties import CALLER_WAIT, Parties
 from lab.run.windows import Windows
 from lab.scenario.expr import seconds
 from lab.scenario.models import CallSpec, ConnectionSpec, Duration
@@ -74,6 +74,7 @@ class ScenarioRunner:
         self._lab: LabInterface | None = None
         self._parties: Parties | None = None
         self.phone: AsyncPhone | None = None
+        self._interrupted = False
 
     # --- the stream -----------------------------------------------------------------------
     @property
@@ -181,8 +182,11 @@ class ScenarioRunner:
             pass
         except (LabError, OSError) as exc:  # OSError: a socket or process the lab lacked
             self._error(f"lab error: {exc}")
+        except asyncio.CancelledError:
+            self._interrupted = True  # Ctrl-C, SIGTERM: stop everything now, then go
+            raise
         finally:
-            await asyncio.shield(self._teardown())
+            await self._teardown()
         for i, inv in enumerate(s.invariants):
             line = s.lines.get(f"invariants[{i}]", 0)
             self.record(check_invariant(inv, self.events, self.sessions, line))
@@ -257,7 +261,7 @@ class ScenarioRunner:
         for task in list(self.tasks):
             task.cancel()
         if self._parties is not None:
-            await self._parties.stop_callers()
+            await self._parties.stop_callers(grace=0 if self._interrupted else CALLER_WAIT)
         if self.phone is not None:
             with contextlib.suppress(Exception):
                 await self.phone.close(unregister=True, grace=1.0)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import abc
 import enum
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from lab.errors import LabError
 from lab.sites.probe import wait_until_answering
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")  # it names folders, proxies, containers
+_SECRET = re.compile(r"[\x20-\x7e]{1,128}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +31,12 @@ class SiteSpec:
     fr_inv_timer: float = 60.0  # Kamailio tm: INVITE ringing timeout
 
     def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise LabError(
+                f"site name {self.name!r}: a letter, then letters, digits, - or _ (32 at most)"
+            )
+        if self.password is not None and not _SECRET.fullmatch(self.password):
+            raise LabError("the digest password must be 1 to 128 printable characters")
         if not self.domain:
             object.__setattr__(self, "domain", f"{self.name}.geolab.test")
 

@@ -8,6 +8,7 @@ config, and is started and stopped by PID.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -42,11 +43,32 @@ def module_path() -> str:
     raise LabError("Kamailio modules not found", hint="apt-get install -y kamailio")
 
 
+SUN_PATH_MAX = 100  # a unix socket's path must fit sockaddr_un (108 bytes, with room)
+
+
+def control_socket(rundir: Path) -> Path:
+    """Kamailio's control socket: in the site's folder, or, where that path would be too
+    long for a unix socket, under the temporary folder by a digest of it."""
+    inside = rundir / "ctl"
+    if len(str(inside)) <= SUN_PATH_MAX:
+        return inside
+    digest = hashlib.sha1(str(rundir).encode()).hexdigest()[:16]
+    return Path("/tmp") / f"geolab-ctl-{digest}"
+
+
+def cfg_string(value: str) -> str:
+    """``value`` as a Kamailio script string's contents (backslash and quote escaped, no
+    line breaks), so no value can end the string and write script."""
+    if any(ch in value for ch in "\r\n\0"):
+        raise LabError(f"a value for kamailio.cfg holds a line break or NUL: {value[:40]!r}")
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def render_config(spec: SiteSpec, rundir: Path, *, debug: int = 1) -> str:
     auth = ""
     if spec.password is not None:
         auth = (
-            f'    if (!pv_auth_check("$td", "{spec.password}", "0", "1")) {{\n'
+            f'    if (!pv_auth_check("$td", "{cfg_string(spec.password)}", "0", "1")) {{\n'
             '        auth_challenge("$td", "0");\n'
             "        exit;\n"
             "    }\n"
@@ -65,6 +87,7 @@ def render_config(spec: SiteSpec, rundir: Path, *, debug: int = 1) -> str:
         "IP": spec.ip,
         "PORT": str(spec.port),
         "RUNDIR": str(rundir),
+        "CTL": str(control_socket(rundir)),
         "MPATH": module_path(),
         "DEBUG": str(debug),
         "FR_TIMER": str(int(spec.fr_timer * 1000)),
@@ -90,7 +113,14 @@ class KamailioSite(ProcessSite):
 
     def prepare(self) -> None:
         (self.rundir / "kamailio.pid").unlink(missing_ok=True)
+        self.rundir.chmod(0o700)  # the config holds the digest password
+        self.cfg_path.touch(mode=0o600)
+        self.cfg_path.chmod(0o600)
         self.cfg_path.write_text(render_config(self.spec, self.rundir))
+
+    async def _terminate(self) -> None:
+        await super()._terminate()
+        control_socket(self.rundir).unlink(missing_ok=True)
 
     def command(self) -> list[str]:
         binary = kamailio_binary()

@@ -37,6 +37,16 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, /proc/PID/stat field 22): with the
+    PID it names one process for good, where a PID alone may be reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat[stat.rfind(")") + 2 :].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def live_members(pgid: int) -> list[int]:
     """PIDs in process group ``pgid`` that are not zombies (read from /proc)."""
     members = []

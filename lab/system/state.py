@@ -1,24 +1,35 @@
 """What a lab has started, on disk, so that ``geolab down`` / ``geolab cleanup`` can
-remove what a killed run left: processes (by PID, checked against their command line so a
-reused PID is never hit), nftables tables, containers and folders."""
+remove what a killed run left: processes (by PID, checked against their start time and
+command line so a reused PID is never hit), nftables tables, containers and folders.
+
+A lab is its runner's: the state names the runner by PID and start time. Only state
+files this user owns, in a folder no one else can write, are trusted."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lab.faults.kernel import delete_table
 from lab.sites.containers import remove_containers
-from lab.system.procs import live_members, processes_mentioning, signal_group
+from lab.system.procs import live_members, processes_mentioning, signal_group, start_time
+
+log = logging.getLogger("lab.state")
 
 
 def state_dir() -> Path:
     return Path(os.environ.get("GEOLAB_STATE_DIR", "/tmp/geolab-state"))
+
+
+def _own_start() -> int | None:
+    return start_time(os.getpid())
 
 
 @dataclass
@@ -26,6 +37,7 @@ class Tracked:
     name: str
     pid: int
     marker: str  # a string its command line must contain
+    started: int | None = None  # its start time (see procs.start_time)
 
 
 @dataclass
@@ -33,6 +45,7 @@ class LabState:
     id: str
     workdir: str
     runner_pid: int = field(default_factory=os.getpid)
+    runner_started: int | None = field(default_factory=_own_start)
     created: float = field(default_factory=time.time)
     processes: list[Tracked] = field(default_factory=list)
     nft_tables: list[str] = field(default_factory=list)
@@ -46,8 +59,10 @@ class LabState:
         return state_dir() / f"{self.id}.json"
 
     def save(self) -> None:
-        state_dir().mkdir(parents=True, exist_ok=True)
+        folder = state_dir()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
         tmp.write_text(json.dumps(asdict(self), indent=2))
         tmp.replace(self.path)
 
@@ -57,7 +72,7 @@ class LabState:
     def track(self, name: str, pid: int | None, marker: str) -> None:
         self.processes = [p for p in self.processes if p.name != name]
         if pid is not None:
-            self.processes.append(Tracked(name, pid, marker))
+            self.processes.append(Tracked(name, pid, marker, start_time(pid)))
         self.save()
 
     @classmethod
@@ -67,19 +82,52 @@ class LabState:
         return cls(**data)
 
 
-def all_states() -> list[LabState]:
+def trusted(path: Path) -> str | None:
+    """Why ``path`` (a state file) is not to be trusted, or None: it and its folder must
+    be this user's and writable by no one else."""
+    me = os.geteuid()
+    for where in (path.parent, path):
+        try:
+            st = where.lstat()
+        except OSError as exc:
+            return f"{where}: {exc.strerror}"
+        if st.st_uid != me:
+            return f"{where} belongs to uid {st.st_uid}, not {me}"
+        if st.st_mode & 0o022:
+            return f"{where} is writable by others (mode {st.st_mode & 0o777:o})"
+        if where is path and not stat.S_ISREG(st.st_mode):
+            return f"{where} is not a regular file"
+    return None
+
+
+def all_states(*, untrusted: list[str] | None = None) -> list[LabState]:
+    """The state files to act on; those not trusted are skipped (and said in
+    ``untrusted``)."""
     found = []
     for path in sorted(state_dir().glob("*.json")):
+        why = trusted(path)
+        if why is not None:
+            log.warning("ignoring state file %s: %s", path, why)
+            if untrusted is not None:
+                untrusted.append(f"{path}: {why}")
+            continue
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
             found.append(LabState.load(path))
     return found
 
 
 def runner_alive(state: LabState) -> bool:
-    return _matches(state.runner_pid, "python") and state.runner_pid != os.getpid()
+    """The runner that wrote ``state`` still runs (the same process: PID and start time)."""
+    if state.runner_pid == os.getpid():
+        return False
+    if state.runner_started is not None and start_time(state.runner_pid) != state.runner_started:
+        return False
+    return _matches(state.runner_pid, "python")
 
 
-def _matches(pid: int, marker: str) -> bool:
+def _matches(pid: int, marker: str, started: int | None = None) -> bool:
+    if not marker or (started is not None and start_time(pid) != started):
+        return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
@@ -87,23 +135,29 @@ def _matches(pid: int, marker: str) -> bool:
     return marker in cmdline
 
 
+def _workdir_ok(workdir: str) -> bool:
+    """A lab's folder, specific enough to find its processes by (never "" or "/")."""
+    path = Path(workdir)
+    return path.is_absolute() and len(path.parts) >= 3
+
+
 async def cleanup(state: LabState) -> list[str]:
     """Remove everything ``state`` records; return what was done."""
     done = []
     for proc in state.processes:
-        if _matches(proc.pid, proc.marker):
+        if _matches(proc.pid, proc.marker, proc.started):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(proc.pid, signal.SIGCONT)
             signal_group(proc.pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(proc.pid, signal.SIGKILL)
             done.append(f"killed {proc.name} (pid {proc.pid})")
-        for pid in live_members(proc.pid):
+        for pid in live_members(proc.pid):  # the group outlives its leader
             if _matches(pid, proc.marker):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
     # anything started for this lab whose PID never reached the state file
-    for pid in processes_mentioning(state.workdir):
+    for pid in processes_mentioning(state.workdir) if _workdir_ok(state.workdir) else []:
         signal_group(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)

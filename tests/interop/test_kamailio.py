@@ -13,7 +13,7 @@ from endpoint.sip import Request
 from endpoint.sip.auth import DigestClient
 from endpoint.sip.builder import build_register
 from endpoint.sip.timers import TimerConfig
-from lab.sites.kamailio import KamailioSite
+from lab.sites.kamailio import KamailioSite, control_socket
 from lab.sites.probe import options_ping
 
 pytestmark = pytest.mark.interop
@@ -35,7 +35,7 @@ def register(stack: SipStack, site: KamailioSite, transport: str, user: str = "1
 
 def registered_contacts(site: KamailioSite) -> str:
     result = subprocess.run(
-        ["kamcmd", "-s", f"unix:{site.rundir}/ctl", "ul.dump"],
+        ["kamcmd", "-s", f"unix:{control_socket(site.rundir)}", "ul.dump"],
         capture_output=True,
         text=True,
         timeout=10,

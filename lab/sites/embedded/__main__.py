@@ -1,5 +1,5 @@
 """``python -m lab.sites.embedded --name a --ip 127.0.1.1 [--port 5060] [--domain …]
-[--password …] [--peer DOMAIN=IP:PORT …]``: run one embedded site until SIGTERM."""
+[--password-file F] [--peer DOMAIN=IP:PORT …]``: run one embedded site until SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from endpoint.aio.sockets import Sockets
 from endpoint.sip.events import Address
@@ -27,7 +28,7 @@ async def serve(args: argparse.Namespace) -> None:
         name=args.name,
         domain=args.domain or f"{args.name}.geolab.test",
         address=(args.ip, args.port),
-        password=args.password,
+        password=_password(args),
         peers=peers,
     )
 
@@ -55,13 +56,19 @@ async def serve(args: argparse.Namespace) -> None:
     await sockets.close()
 
 
+def _password(args: argparse.Namespace) -> str | None:
+    if args.password_file is None:
+        return None
+    return Path(args.password_file).read_text().strip("\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.sites.embedded", description=__doc__)
     parser.add_argument("--name", required=True)
     parser.add_argument("--ip", required=True)
     parser.add_argument("--port", type=int, default=5060)
     parser.add_argument("--domain")
-    parser.add_argument("--password")
+    parser.add_argument("--password-file", help="a file holding the digest password")
     parser.add_argument("--peer", action="append", default=[], metavar="DOMAIN=IP:PORT")
     parser.add_argument("--lab-dir", help="the site's folder (marks the process for clean-up)")
     args = parser.parse_args()

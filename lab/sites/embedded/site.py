@@ -11,6 +11,14 @@ class EmbeddedSite(ProcessSite):
     backend = "embedded"
     marker = "lab.sites.embedded"
 
+    def prepare(self) -> None:
+        if self.spec.password is not None:
+            self.rundir.chmod(0o700)
+            path = self.rundir / "password"
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+            path.write_text(self.spec.password)
+
     def command(self) -> list[str]:
         spec = self.spec
         cmd = [
@@ -28,8 +36,8 @@ class EmbeddedSite(ProcessSite):
             "--lab-dir",
             str(self.rundir),
         ]
-        if spec.password is not None:
-            cmd += ["--password", spec.password]
+        if spec.password is not None:  # in a file only its owner reads: never on argv
+            cmd += ["--password-file", str(self.rundir / "password")]
         for domain, (ip, port) in sorted(spec.peers.items()):
             cmd += ["--peer", f"{domain}={ip}:{port}"]
         return cmd
