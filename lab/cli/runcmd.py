@@ -111,13 +111,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     timeline = Path(args.timeline)
+    out = Path(args.out) if args.out else timeline.parent
     try:
         meta, runs = read_timeline(timeline)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        written = replay_reports(out, meta, runs)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         print(f"geolab: invalid input: cannot read timeline {timeline}: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    out = Path(args.out) if args.out else timeline.parent
-    written = replay_reports(out, meta, runs)
     print(f"re-rendered {', '.join(str(p) for p in written.values())}")
     return EXIT_PASS
 

@@ -105,15 +105,15 @@ def fleet_html(d: dict[str, Any]) -> str:
     """The storm: percentiles, a histogram of re-registration times, REGISTER/s per site."""
     peaks = ", ".join(f"{s}: {n}" for s, n in sorted(d["peak_register_per_s"].items()))
     declared = (
-        f" (of {d['declared']} declared)"
+        f" (of {esc(d['declared'])} declared)"
         if d.get("declared", d["endpoints"]) != d["endpoints"]
         else ""
     )
     table = (
         '<table class="fleet"><tr><th>endpoints</th><th>p50</th><th>p90</th><th>p99</th>'
         "<th>max</th><th>unrecovered</th><th>peak REGISTER/s</th></tr>"
-        f"<tr><td>{d['endpoints']}{declared}</td><td>{d['p50']:.3f}s</td><td>{d['p90']:.3f}s</td>"
-        f"<td>{d['p99']:.3f}s</td><td>{d['max']:.3f}s</td><td>{d['unrecovered']}</td>"
+        f"<tr><td>{esc(d['endpoints'])}{declared}</td><td>{d['p50']:.3f}s</td><td>{d['p90']:.3f}s</td>"
+        f"<td>{d['p99']:.3f}s</td><td>{d['max']:.3f}s</td><td>{esc(d['unrecovered'])}</td>"
         f"<td>{html.escape(peaks)}</td></tr></table>"
     )
     bins = d["histogram"]
@@ -171,11 +171,15 @@ def picture(r: ScenarioResult) -> str:
     return fleet_html(fleet) if fleet is not None else lanes_svg(r)
 
 
+def esc(value: object) -> str:
+    return html.escape(str(value))
+
+
 def render_html(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     sim = " (simulated)" if meta.get("mode") == "sim" else ""
     rows = "".join(
         f'<tr class="{"pass" if r.passed else "fail"}"><td>{html.escape(r.name)}</td>'
-        f"<td>{'PASS' if r.passed else 'FAIL'}</td><td>{r.backend}</td><td>{r.duration:.1f}s</td>"
+        f"<td>{'PASS' if r.passed else 'FAIL'}</td><td>{html.escape(str(r.backend))}</td><td>{float(r.duration):.1f}s</td>"
         f"<td>{sum(e.passed for e in r.expectations)}/{len(r.expectations)}</td></tr>"
         for r in results
     )
@@ -191,13 +195,13 @@ def render_html(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         sections.append(
             f'<section class="scenario"><h2>{html.escape(r.name)} — '
             f"{'PASS' if r.passed else 'FAIL'}</h2><p>{html.escape(r.source)} · "
-            f"backend {r.backend} · seed {r.seed}</p>{picture(r)}<ul>{exps}{errs}</ul></section>"
+            f"backend {html.escape(str(r.backend))} · seed {html.escape(str(r.seed))}</p>{picture(r)}<ul>{exps}{errs}</ul></section>"
         )
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>geolab run {html.escape(str(meta.get("id", "")))}</title>
 <style>body{{font-family:sans-serif;margin:20px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}
 tr.fail td{{background:#fee}}li.bad{{color:#a50f15}}li.ok{{color:#256029}}section{{margin-top:24px}}</style></head>
-<body><h1>geolab run {html.escape(str(meta.get("id", "")))}{sim}</h1><p>seed {meta.get("seed")} · mode {meta.get("mode")}
- · backend {meta.get("backend")}</p><table><tr><th>scenario</th><th>verdict</th><th>backend</th><th>duration</th>
+<body><h1>geolab run {html.escape(str(meta.get("id", "")))}{sim}</h1><p>seed {esc(meta.get("seed"))} · mode {esc(meta.get("mode"))}
+ · backend {esc(meta.get("backend"))}</p><table><tr><th>scenario</th><th>verdict</th><th>backend</th><th>duration</th>
 <th>expectations</th></tr>{rows}</table>{"".join(sections)}
 <script>
 // Marks what the browser actually laid out (used by the report's rendering test).

@@ -9,13 +9,21 @@ from lab.report.fleettext import fleet_lines
 from lab.stream.results import ScenarioResult
 
 
+def md(value: object) -> str:
+    """Text from a run as Markdown that renders as that text: no HTML, no table breaks."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    for ch, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(ch, entity)
+    return text.replace("`", "'")
+
+
 def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     passed = sum(r.passed for r in results)
     sim = " (simulated)" if meta.get("mode") == "sim" else ""
     lines = [
-        f"## geolab run {meta.get('id', '')}{sim}: {passed}/{len(results)} passed",
+        f"## geolab run {md(meta.get('id', ''))}{sim}: {passed}/{len(results)} passed",
         "",
-        f"seed {meta.get('seed')} · backend {meta.get('backend')}",
+        f"seed {md(meta.get('seed'))} · backend {md(meta.get('backend'))}",
         "",
         "| scenario | verdict | duration | expectations |",
         "| --- | --- | --- | --- |",
@@ -23,22 +31,23 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     for r in results:
         verdict = "PASS" if r.passed else "**FAIL**"
         ok = sum(e.passed for e in r.expectations)
-        lines.append(f"| {r.name} | {verdict} | {r.duration:.1f}s | {ok}/{len(r.expectations)} |")
+        total = len(r.expectations)
+        lines.append(f"| {md(r.name)} | {verdict} | {r.duration:.1f}s | {ok}/{total} |")
     for r in results:
         fleet = r.fleet.fields() if r.fleet is not None else None
         if fleet is not None:
-            lines += ["", f"### {r.name}: registration storm", "", "```"]
+            lines += ["", f"### {md(r.name)}: registration storm", "", "```"]
             lines += fleet_lines(fleet)
             lines += ["```"]
     for r in results:
         if r.passed:
             continue
-        lines += ["", f"### {r.name}", ""]
+        lines += ["", f"### {md(r.name)}", ""]
         lines += [
-            f"- `{r.source}:{e.line}` expected {e.expected}; observed {e.observed}"
+            f"- `{md(r.source)}:{md(e.line)}` expected {md(e.expected)}; observed {md(e.observed)}"
             for e in r.failures
         ]
-        lines += [f"- error: {err}" for err in r.errors]
+        lines += [f"- error: {md(err)}" for err in r.errors]
     return "\n".join(lines) + "\n"
 
 

@@ -36,6 +36,8 @@ def read_timeline(path: Path) -> tuple[dict[str, Any], list[list[Event]]]:
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or "run" not in data or "scenarios" not in data:
         raise ValueError("not a geolab timeline (no 'run' and 'scenarios')")
+    if not isinstance(data["run"], dict) or not isinstance(data["scenarios"], list):
+        raise TypeError("not a geolab timeline ('run' a mapping, 'scenarios' a list)")
     version = data.get("format", 1)
     if version not in (1, FORMAT):
         raise ValueError(f"timeline format {version} is not one this geolab reads (1, {FORMAT})")

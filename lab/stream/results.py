@@ -14,6 +14,7 @@ from lab.stream.events import (
     RunErrored,
     RunFinished,
     RunStarted,
+    checked,
     from_json,
 )
 
@@ -101,7 +102,7 @@ class ScenarioResult:
             passed=data["passed"],
             duration=data["duration"],
         )
-        result.expectations = [Expectation(**e) for e in data.get("expectations", [])]
+        result.expectations = [checked(Expectation(**e)) for e in data.get("expectations", [])]
         result.errors = list(data.get("errors", []))
         result.events = [from_json(e) for e in data.get("events", [])]
         return result
