@@ -127,6 +127,7 @@ class EndpointConfig(BaseModel):
     local_host: Host = "127.0.0.1"
     local_port: int = Field(default=0, ge=0, le=65535)
     invite_timeout: Seconds = Field(default=32.0, description="no answer from a site")
+    ring_timeout: Seconds = Field(default=120.0, description="an inbound call rings this long")
     failover: bool = True
     display_name: Display | None = None
     auto_answer: bool = False
@@ -229,7 +230,9 @@ PROXY_SETTINGS = {
     "keepalive_interval": "keepalive_interval",
     "keepalive_timeout": "keepalive_timeout",
 }
-ENDPOINT_SETTINGS = ("invite_timeout", "failover", "local_host", "local_port", "auto_answer")
+ENDPOINT_SETTINGS = (
+    "invite_timeout", "ring_timeout", "failover", "local_host", "local_port", "auto_answer",
+)  # fmt: skip
 
 
 def from_xml(text: str, *, file: str = "<config>") -> EndpointConfig:

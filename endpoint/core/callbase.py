@@ -17,6 +17,7 @@ from endpoint.sip.message import Request, Response, make_response
 log = logging.getLogger("endpoint.calls")
 S = SessionStatus
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+FORGET_AFTER = 300.0  # s an ended session is kept (late retransmissions, queries)
 
 
 class CallsBase:
@@ -99,6 +100,7 @@ class CallsBase:
             return
         s.ended = True
         self.port.cancel_deadline(s.id)
+        self.port.set_deadline(s.id, "forget", now + FORGET_AFTER)  # then it is gone
         text = f"{reason} {code} {phrase}".strip() if code is not None else reason
         self._status(s, S.DISCONNECTED, now, reason=text, code=code)
 

@@ -320,6 +320,14 @@ class CallControl(InboundCalls):
         s = self.sessions.get(sid)
         if s is None:
             return
+        if name == "forget":
+            del self.sessions[sid]
+            return
+        if name == "ring" and not s.ended and s.status is S.RINGING and s.invite is not None:
+            # nobody answered: as a phone gives up ringing
+            self.port.send_response(self._response(s, s.invite, 480), now, s.invite_key)
+            self._disconnect(s, "RingTimeout", 480, now)
+            return
         if name == "invite" and not s.ended and s.invite_key is not None:
             # the site said nothing at all within invite_timeout: give the INVITE up
             self.port.abandon(s.invite_key)

@@ -13,6 +13,8 @@ from endpoint.sip.message import Request, Response, make_response
 from endpoint.sip.sdp import Sdp, parse_sdp
 from endpoint.sip.uri import SipURI
 
+MAX_RINGING = 16  # inbound calls ringing at once; one more is answered 486 Busy Here
+
 
 class InboundCalls(CallsBase):
     # --- inbound --------------------------------------------------------------------------
@@ -61,14 +63,18 @@ class InboundCalls(CallsBase):
         return None
 
     def _connection_for(self, event: RequestReceived) -> Connection | None:
-        conns = self.port.connections.values()
-        for conn in conns:
-            if conn.address == event.source and conn.status is not ConnectionStatus.DISABLED:
-                return conn
+        """The connection an inbound call is for: one whose site it came from (by address:
+        a site relays from where the connection registers to) and whose user it asks for.
+        A call from anywhere else, or for another user, is no call of ours."""
         uri = event.request.uri
         user = uri.user if isinstance(uri, SipURI) else None
-        for conn in conns:
-            if conn.user == user and conn.status is ConnectionStatus.AVAILABLE:
+        for conn in self.port.connections.values():
+            if (
+                conn.address[0] == event.source[0]
+                and (conn.address == event.source or event.transport == "tcp")
+                and conn.user == user
+                and conn.status is not ConnectionStatus.DISABLED
+            ):
                 return conn
         return None
 
@@ -78,6 +84,10 @@ class InboundCalls(CallsBase):
         conn = self._connection_for(event)
         if conn is None:
             self.port.send_response(make_response(req, 404), now, event.key)
+            return
+        ringing = sum(1 for x in self.sessions.values() if x.status is S.RINGING and not x.ended)
+        if ringing >= MAX_RINGING:  # a flood of calls: busy, and nothing kept for them
+            self.port.send_response(make_response(req, 486), now, event.key)
             return
         remote_sdp = None
         if req.body:
@@ -110,6 +120,7 @@ class InboundCalls(CallsBase):
         self.sessions[s.id] = s
         self.port.send_response(self._response(s, req, 180), now, event.key)
         self._status(s, S.RINGING, now, reason="incoming")
+        self.port.set_deadline(s.id, "ring", now + self.port.config.ring_timeout)
         if self.port.config.auto_answer or wants_auto_answer(req):
             self.answer(s.id, now)
 
