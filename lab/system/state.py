@@ -152,7 +152,9 @@ async def cleanup(state: LabState) -> list[str]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(proc.pid, signal.SIGKILL)
             done.append(f"killed {proc.name} (pid {proc.pid})")
-        for pid in live_members(proc.pid):  # the group outlives its leader
+        leader = start_time(proc.pid)
+        same = leader is None or proc.started is None or leader == proc.started
+        for pid in live_members(proc.pid) if same else []:  # the group outlives its leader
             if _matches(pid, proc.marker):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

@@ -62,3 +62,35 @@ def test_a_signalled_run_stops_everything_and_says_so(
         assert list((tmp_path / "state").glob("*.json")) == []
         assert [p for w in workdirs for p in processes_mentioning(w)] == []
     assert hit >= 1  # at least one signal landed mid-drill
+
+
+@pytest.mark.parametrize("backend", ["embedded", "kamailio"])
+def test_a_killed_run_leaves_only_what_geolab_cleanup_removes(backend: str, tmp_path: Path) -> None:
+    if backend == "kamailio" and not Path("/usr/sbin/kamailio").exists():
+        pytest.skip("kamailio is not installed")
+    rng = random.Random(f"kill-{backend}")
+    env = {**os.environ, "GEOLAB_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1"}
+    workdirs: set[str] = set()
+    for _ in range(3):
+        run = subprocess.Popen(
+            [sys.executable, "-m", "lab.cli.main", "run", str(DRILL), "--backend", backend,
+             "--report-dir", str(tmp_path / "reports")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + rng.uniform(0.5, 2.0)
+        while time.monotonic() < deadline and run.poll() is None:
+            for state in (tmp_path / "state").glob("*.json"):
+                try:
+                    workdirs.add(json.loads(state.read_text())["workdir"])
+                except (OSError, ValueError, KeyError):
+                    pass
+            time.sleep(0.02)  # sampling the state folder while the drill runs
+        run.kill()
+        run.wait()
+    cleanup = subprocess.run(
+        [sys.executable, "-m", "lab.cli.main", "cleanup"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert list((tmp_path / "state").glob("*.json")) == []
+    assert [p for w in workdirs for p in processes_mentioning(w)] == []

@@ -1,0 +1,110 @@
+"""A lab touches only what it started: untrusted state files are left alone, a process is
+known by PID *and* start time, a record without a specific folder selects nothing, and
+``down`` / ``cleanup`` never touch a drill that is running."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.system.procs import start_time
+from lab.system.state import LabState, Tracked
+
+pytestmark = pytest.mark.interop
+DRILL = Path(__file__).parents[2] / "scenarios" / "site-a-killed.yaml"
+
+
+def geolab(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab.cli.main", *args],
+        capture_output=True, text=True, timeout=60, check=False, env=os.environ.copy(),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def bystander() -> subprocess.Popen[bytes]:
+    """A process the lab did not start (it must survive every clean-up here)."""
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def forged(state_dir: Path, pid: int, **kw: object) -> LabState:
+    state = LabState(id="forged", workdir=str(kw.pop("workdir", "/tmp/geolab-forged")),
+                     runner_pid=999_999, runner_started=None, **kw)  # type: ignore[arg-type]  # fmt: skip
+    state.processes = [Tracked("site:a", pid, "sleep", kw.get("started"))]  # type: ignore[arg-type]
+    state.save()
+    return state
+
+
+def test_a_state_file_others_could_write_is_not_trusted(
+    state_dir: Path, bystander: subprocess.Popen[bytes]
+) -> None:
+    state = forged(state_dir, bystander.pid)
+    state.path.chmod(0o666)
+    out = geolab("cleanup")
+    assert "not trusted" in out.stderr and "writable by others" in out.stderr
+    assert bystander.poll() is None and state.path.exists()
+    state.path.chmod(0o600)
+    state_dir.chmod(0o777)
+    assert "not trusted" in geolab("cleanup").stderr and bystander.poll() is None
+    state_dir.chmod(0o700)
+
+
+def test_a_pid_whose_start_time_differs_is_another_process(
+    state_dir: Path, bystander: subprocess.Popen[bytes]
+) -> None:
+    started = start_time(bystander.pid)
+    assert started is not None
+    state = LabState(id="reused", workdir="/tmp/geolab-reused", runner_pid=999_999)
+    state.processes = [Tracked("site:a", bystander.pid, "sleep", started + 1)]
+    state.save()
+    geolab("cleanup")
+    assert bystander.poll() is None  # the PID, but not the process that was recorded
+    assert not state.path.exists()
+
+
+def test_a_record_without_a_specific_folder_selects_nothing(
+    state_dir: Path, bystander: subprocess.Popen[bytes]
+) -> None:
+    for workdir in ("", "/", "/tmp"):
+        state = LabState(id="empty", workdir=workdir, runner_pid=999_999)
+        state.save()
+        geolab("cleanup")
+        assert bystander.poll() is None, workdir
+
+
+def test_down_and_cleanup_leave_a_running_drill_alone(state_dir: Path, tmp_path: Path) -> None:
+    up = geolab("up", "--backend", "embedded", "--sites", "a,b")
+    assert up.returncode == 0, up.stderr
+    run = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli.main", "run", str(DRILL), "--backend", "embedded",
+         "--report-dir", str(tmp_path / "r"), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy(),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while len(list(state_dir.glob("*.json"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the drill's lab writes its state file as it starts
+        ids = {json.loads(p.read_text())["id"]: p for p in state_dir.glob("*.json")}
+        assert len(ids) == 2
+        down = geolab("down")
+        assert down.returncode == 0, down.stderr
+        assert "belongs to a running drill" in down.stdout
+        assert geolab("cleanup").returncode == 0
+        assert len(list(state_dir.glob("*.json"))) == 1  # the drill's, still there
+        assert geolab("down", "--all").returncode == 0
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 0, out.decode() + err.decode()  # it ran to its verdict
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert list(state_dir.glob("*.json")) == []
