@@ -31,6 +31,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from bench.fleet import main as bench_fleet
 
         return bench_fleet(endpoints=args.endpoints or 5000, workers=args.workers)
+    if args.what == "fuzz":
+        from bench.fuzz import main as bench_fuzz
+
+        return bench_fuzz(datagrams=args.datagrams, seed=args.seed)
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return EXIT_INVALID
 
@@ -40,7 +44,7 @@ def add_command(sub: Any) -> None:
     bench = sub.add_parser(
         "bench", help="run a benchmark and print its figures", epilog="example: geolab bench sip"
     )
-    bench.add_argument("what", choices=["sip", "endpoint", "lab", "sim", "fleet"])
+    bench.add_argument("what", choices=["sip", "endpoint", "lab", "sim", "fleet", "fuzz"])
     bench.add_argument(
         "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 5,000)"
     )
@@ -49,4 +53,8 @@ def add_command(sub: Any) -> None:
     bench.add_argument(
         "--trials", type=positive, default=20, help="endpoint, lab: trials per figure"
     )
+    bench.add_argument(
+        "--datagrams", type=positive, default=100_000, help="fuzz: how many datagrams"
+    )
+    bench.add_argument("--seed", type=int, default=1, help="fuzz: the seed of the datagrams")
     bench.set_defaults(func=cmd_bench)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -221,7 +222,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     up.add_argument("--sites", default="a,b", help="site names, comma-separated (default a,b)")
     up.add_argument("--backend", default="auto", help="auto | kamailio | embedded")
     up.add_argument("--no-proxy", action="store_true", help="no fault proxy in front of the sites")
-    up.add_argument("--password", help="digest auth password for REGISTER")
+    up.add_argument(
+        "--password",
+        default=os.environ.get("GEOLAB_SITE_PASSWORD"),
+        help="digest auth password for REGISTER (default: $GEOLAB_SITE_PASSWORD, which keeps "
+        "it off the command line)",
+    )
     up.add_argument("--seed", type=int, default=0)
     up.set_defaults(func=cmd_up)
     fault = sub.add_parser(
