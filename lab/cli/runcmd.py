@@ -115,7 +115,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         meta, runs = read_timeline(timeline)
         written = replay_reports(out, meta, runs)
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         print(f"geolab: invalid input: cannot read timeline {timeline}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     print(f"re-rendered {', '.join(str(p) for p in written.values())}")
