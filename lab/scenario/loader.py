@@ -137,6 +137,12 @@ def load_scenario(
         try:
             cfg = load_endpoint_config(p.parent / scenario.endpoint.config)
             scenario.use_config_file(cfg.connections, cfg.invite_timeout)
+            loc = ("endpoint", "config")
+            for conn in cfg.connections:  # servers name the drill's sites
+                if conn.server not in scenario.topology.sites:
+                    sites = ", ".join(scenario.topology.sites)
+                    what = f"connection {conn.id}: server {conn.server!r} is not a site ({sites})"
+                    problems.append(Problem(file, line_of(lines, loc), dotted(loc), what))
         except ConfigError as exc:
             loc = ("endpoint", "config")
             problems.append(Problem(file, line_of(lines, loc), dotted(loc), str(exc)))
