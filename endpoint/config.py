@@ -28,6 +28,7 @@ from pydantic import (
 
 PROTOCOLS = ("udp", "tcp", "tls")
 KEEPALIVES = ("options", "crlf")
+MAX_FILE = 1 << 20  # bytes: a settings file is at most 1 MiB
 MAX_SECONDS = 30 * 86400.0  # no interval or timeout is longer than 30 days
 # a time setting: finite, positive, at most MAX_SECONDS (inf, nan and 1e400 are errors)
 Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
@@ -313,13 +314,24 @@ def load(path: str | Path) -> EndpointConfig:
     """Load a SipEndpoint.config (XML) or a YAML/JSON file of the same settings."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        if p.stat().st_size > MAX_FILE:
+            raise ConfigError(
+                f"too big: {p.stat().st_size} bytes (at most {MAX_FILE})", file=str(p)
+            )
+        raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"not UTF-8 (offset {exc.start})", file=str(p), line=line) from None
     if text.lstrip().startswith("<"):
         return from_xml(text, file=str(p))
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError("nested too deep", file=str(p)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(
