@@ -58,7 +58,7 @@ def test_a_signalled_run_stops_everything_and_says_so(
         assert run.returncode == code, text
         assert "Traceback" not in text and "internal error" not in text, text
         assert "everything started was stopped" in text or "nothing had started" in text, text
-        assert took < 8.0
+        assert took < 5.0  # every child ended within the bound
         assert list((tmp_path / "state").glob("*.json")) == []
         assert [p for w in workdirs for p in processes_mentioning(w)] == []
     assert hit >= 1  # at least one signal landed mid-drill
