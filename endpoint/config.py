@@ -15,6 +15,7 @@ import xml.parsers.expat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from xml.sax.saxutils import quoteattr
 
 import yaml
 from pydantic import (
@@ -230,9 +231,11 @@ PROXY_SETTINGS = {
     "keepalive": "keepalive",
     "keepalive_interval": "keepalive_interval",
     "keepalive_timeout": "keepalive_timeout",
+    "enabled": "enabled",
 }
 ENDPOINT_SETTINGS = (
     "invite_timeout", "ring_timeout", "failover", "local_host", "local_port", "auto_answer",
+    "display_name",
 )  # fmt: skip
 
 
@@ -308,6 +311,41 @@ def from_xml(text: str, *, file: str = "<config>") -> EndpointConfig:
             key = str(loc[0]) if loc else ""
             line, where = setting_lines.get((None, key)), key
         raise ConfigError(first["msg"], file=file, line=line, where=where) from None
+
+
+def to_xml(config: EndpointConfig) -> str:
+    """``config`` as a SipEndpoint.config, as the seed's SDK reads it (``from_xml`` reads
+    it back to the same settings)."""
+
+    def setting(name: str, value: object) -> str:
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        return f"        <setting name={quoteattr(name)} value={quoteattr(text)}/>"
+
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<Configuration>",
+             '  <Container name="Basic">']  # fmt: skip
+    ordered = sorted(config.connections, key=lambda c: c.id)
+    if [c.id for c in ordered] != list(range(len(ordered))):
+        raise ConfigError("a SipEndpoint.config numbers its connections 0, 1, … in order")
+    for c in ordered:
+        server = quoteattr(f"{c.server}:{c.port}")
+        lines.append(f"    <Connectivity user={quoteattr(c.user)} server={server} "
+                     f"protocol={quoteattr(c.protocol.upper())}/>")  # fmt: skip
+    lines += ["  </Container>", '  <Container name="Genesys">', '    <domain name="policy">',
+              '      <section name="endpoint">']  # fmt: skip
+    for key in ENDPOINT_SETTINGS:
+        value = getattr(config, key)
+        if value is not None:
+            lines.append(setting(key, value))
+    lines += ["      </section>", "    </domain>", '    <domain name="proxies">']
+    for c in ordered:
+        lines.append(f'      <section name="proxy{c.id}">')
+        for key in PROXY_SETTINGS:
+            value = getattr(c, key)
+            if value is not None:
+                lines.append(setting(key, value))
+        lines.append("      </section>")
+    lines += ["    </domain>", "  </Container>", "</Configuration>", ""]
+    return "\n".join(line for line in lines if line)
 
 
 def load(path: str | Path) -> EndpointConfig:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from endpoint.aio.phone import AsyncPhone
 from endpoint.aio.resolve import is_address, resolve_connection
-from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, load
+from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, load, split_server
 from endpoint.core.events import PhoneEvent
 from endpoint.sip.errors import SipError
 
@@ -104,6 +104,11 @@ class Process:
         elif name == "add_connection":
             fields = {k: v for k, v in cmd.items() if k not in ("cmd", "connection")}
             fields["id"] = _int(cmd, "connection") if "connection" in cmd else fields.get("id")
+            if isinstance(fields.get("server"), str) and "port" not in fields:
+                host, port = split_server(fields["server"])  # host or host:port
+                fields["server"] = host
+                if port is not None:
+                    fields["port"] = port
             cfg = ConnectionConfig.model_validate(fields)
             if is_address(cfg.server):
                 p.add_connection(cfg)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from endpoint.config import ConnectionConfig, EndpointConfig
+from lab.drivers import DRIVERS
 from lab.labs.factory import run_in_mode
 from lab.labs.interface import LabConfig
 from lab.labs.real import Lab
@@ -36,6 +37,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="site backend for scenarios and the lab fixture (default: the scenario's)",
     )
     group.addoption("--lab-seed", action="store", type=int, default=0, help="seed for faults")
+    group.addoption(
+        "--lab-driver",
+        action="store",
+        default=None,
+        choices=DRIVERS,
+        help="the endpoint under test for scenarios (default: the scenario's)",
+    )
     group.addoption(
         "--lab-report-dir",
         action="store",
@@ -76,7 +84,7 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         try:
-            scenario = load_scenario(self.path)
+            scenario = load_scenario(self.path, driver=self.config.getoption("--lab-driver"))
         except ScenarioError as exc:
             raise ScenarioFailure(f"invalid scenario:\n{exc}") from None
         config = self.config
@@ -86,6 +94,7 @@ class ScenarioItem(pytest.Item):
                 scenario,
                 backend=config.getoption("--lab-backend"),
                 seed=config.getoption("--lab-seed"),
+                driver=config.getoption("--lab-driver"),
             ),
         )
         self.user_properties.append(("backend", result.backend))

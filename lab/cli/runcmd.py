@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from lab.cli.common import (
     positive,
     run_async,
 )
+from lab.drivers import DRIVERS
 from lab.errors import Problem
 from lab.labs.factory import run_in_mode
 from lab.report import file_reports, replay_reports
@@ -61,15 +63,20 @@ async def run_all(
 
     async def one(drill: int, scenario: Scenario) -> ScenarioResult:
         async with gate:
-            return await run_scenario(scenario, backend=args.backend, seed=args.seed,
-                                      listeners=[stream.listener(drill)])  # fmt: skip
+            return await run_scenario(
+                scenario, backend=args.backend, seed=args.seed, driver=args.driver,
+                endpoint_command=shlex.split(args.endpoint_command)
+                if args.endpoint_command else None, listeners=[stream.listener(drill)],
+            )  # fmt: skip
 
     return list(await asyncio.gather(*(one(i, s) for i, s in jobs)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     paths = scenario_paths(args.paths)
-    scenarios, problems = load_all(paths, mode=args.mode, backend=args.backend)
+    scenarios, problems = load_all(
+        paths, mode=args.mode, backend=args.backend, driver=args.driver
+    )
     if not paths:
         problems = [Problem(" ".join(args.paths), 1, "", "no scenario file (*.yaml, *.yml) here")]
     if problems:
@@ -146,6 +153,18 @@ def add_commands(sub: Any) -> None:
         type=positive,
         metavar="N",
         help="fleet drills: run N endpoints (in either mode) instead of the file's sizes",
+    )
+    run.add_argument(
+        "--driver",
+        choices=list(DRIVERS),
+        help="the endpoint under test: inprocess (geolab's phone) or process (a command "
+        "speaking the JSON-lines protocol); default: each drill's",
+    )
+    run.add_argument(
+        "--endpoint-command",
+        metavar="CMD",
+        help='the process driver\'s command (default "python -m endpoint"); it gets '
+        "--config SipEndpoint.config",
     )
     run.add_argument("-q", "--quiet", action="store_true")
     run.set_defaults(func=cmd_run)

@@ -9,18 +9,18 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, load
 from endpoint.core.events import PhoneEvent, SessionStatusChanged
 from endpoint.sip.errors import LocalProtocolError
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
+from lab.drivers import DriverContext, EndpointDriver, make_driver
 from lab.errors import LabError, StepFailed
 from lab.fleet.drill import run_fleet_drill
 from lab.labs.factory import make_lab
 from lab.labs.interface import FaultRecord, LabConfig, LabInterface
 from lab.run.checks import check_invariant
-from lab.run.control import EndpointControl, connection_of, observed
+from lab.run.control import EndpointControl, observed
 from lab.run.parties import CALLER_WAIT, Parties
 from lab.run.windows import Windows
 from lab.scenario.expr import seconds
@@ -57,9 +57,13 @@ class ScenarioRunner:
         seed: int = 0,
         workdir: Path | None = None,
         listeners: list[Listener] | None = None,
+        driver: str | None = None,
+        endpoint_command: list[str] | None = None,
     ) -> None:
         self.s = scenario
         self.backend = backend or scenario.topology.backend
+        self.driver_name = driver or scenario.endpoint.driver
+        self.endpoint_command = endpoint_command or scenario.endpoint.command
         self.seed = seed
         self.workdir = workdir
         self.listeners = listeners or []
@@ -73,8 +77,9 @@ class ScenarioRunner:
         self._t0 = 0.0
         self._lab: LabInterface | None = None
         self._parties: Parties | None = None
-        self.phone: AsyncPhone | None = None
+        self.driver: EndpointDriver | None = None
         self._interrupted = False
+        self._failed: asyncio.Future[str] | None = None  # the endpoint itself failed
 
     # --- the stream -----------------------------------------------------------------------
     @property
@@ -106,11 +111,17 @@ class ScenarioRunner:
         ):
             self.sessions[self.pending_calls.pop(0)] = event.session
 
-    def _on_wire(self, direction: str, message: Message, peer: Address, transport: str) -> None:
-        """Every SIP message the endpoint sends or receives."""
-        assert self.phone is not None
-        conn = connection_of(message, peer, self.phone.connections.values())
+    def _on_wire(
+        self, direction: str, message: Message, peer: Address, transport: str, conn: int | None
+    ) -> None:
+        """Every SIP message the endpoint sends or receives (its own tap, in-process)."""
         self.emit(observed(self.now(), direction, message, transport, conn))
+
+    def _on_failure(self, message: str) -> None:
+        """The endpoint under test failed by itself (exited, wrote garbage): the drill
+        stops with that as its lab error."""
+        if self._failed is not None and not self._failed.done():
+            self._failed.set_result(message)
 
     def _on_lab(self, event: LabEvent) -> None:
         self.emit(event.retimed(event.t - self._t0))  # the lab's clock is the loop's
@@ -124,9 +135,9 @@ class ScenarioRunner:
 
     @property
     def endpoint(self) -> EndpointControl:
-        if self.phone is None:
+        if self.driver is None:
             raise LabError("the endpoint is not started")
-        return self.phone
+        return self.driver
 
     def seconds(self, bound: Duration) -> float:
         return seconds(bound, self.env)
@@ -218,10 +229,29 @@ class ScenarioRunner:
         where = lab.endpoint_address()
         if where is not None:
             cfg = cfg.model_copy(update={"local_host": where[0], "local_port": where[1]})
-        self.phone = AsyncPhone(cfg, sockets=lab.endpoint_sockets(), rng=lab.randomness("phone"))
-        self.phone.subscribe(self._on_phone)
-        self.phone.taps.append(self._on_wire)
-        await self.phone.start()
+        self._failed = asyncio.get_running_loop().create_future()
+        driver = make_driver(self.driver_name, self.endpoint_command)
+        seeded = lab.randomness("phone")
+        ctx = DriverContext(
+            workdir=lab.workdir, on_event=self._on_phone, on_failure=self._on_failure,
+            on_wire=self._on_wire, sockets=lab.endpoint_sockets(),
+            rng_seed=f"phone:{self.seed}" if seeded is not None else None,
+        )  # fmt: skip
+        self.driver = driver
+        await driver.start(cfg, ctx)
+        steps = asyncio.ensure_future(self._steps())
+        racing: list[asyncio.Future[Any]] = [steps, self._failed]
+        await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+        if self._failed.done() and not steps.done():
+            steps.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await steps
+        if steps.done() and not steps.cancelled():
+            steps.result()  # what the steps raised (StepFailed, LabError …)
+        if self._failed.done():
+            raise LabError(self._failed.result())
+
+    async def _steps(self) -> None:
         for index, step in enumerate(self.s.steps):
             line = self.s.step_lines[index] if index < len(self.s.step_lines) else 0
             self.emit(StepStarted(t=self.now(), index=index, id=step.id, action=step.action,
@@ -262,9 +292,10 @@ class ScenarioRunner:
             task.cancel()
         if self._parties is not None:
             await self._parties.stop_callers(grace=0 if self._interrupted else CALLER_WAIT)
-        if self.phone is not None:
-            with contextlib.suppress(Exception):
-                await self.phone.close(unregister=True, grace=1.0)
+        if self.driver is not None:
+            problem = await self.driver.stop()
+            if problem is not None:
+                self._error(f"lab error: {problem}")
         if self._parties is not None:
             await self._parties.stop_callees()
         if self._lab is not None:

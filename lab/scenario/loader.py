@@ -92,7 +92,8 @@ def dotted(path: Path_) -> str:
 
 
 def load_scenario(
-    path: str | Path, *, mode: str | None = None, backend: str | None = None
+    path: str | Path, *, mode: str | None = None, backend: str | None = None,
+    driver: str | None = None,
 ) -> Scenario:
     """The drill in ``path``, checked as a whole, for the lab of ``mode`` and ``backend``
     when given (else the drill's own): ScenarioError lists every problem."""
@@ -146,7 +147,7 @@ def load_scenario(
         except ConfigError as exc:
             loc = ("endpoint", "config")
             problems.append(Problem(file, line_of(lines, loc), dotted(loc), str(exc)))
-    for loc, message in semantic_errors(scenario, mode=mode, backend=backend):
+    for loc, message in semantic_errors(scenario, mode=mode, backend=backend, driver=driver):
         problems.append(Problem(file, line_of(lines, loc), dotted(loc), message))
     if problems:
         raise ScenarioError(problems)
@@ -173,7 +174,8 @@ def _message(err: Any) -> str:
 
 
 def load_all(
-    paths: list[Path], *, mode: str | None = None, backend: str | None = None
+    paths: list[Path], *, mode: str | None = None, backend: str | None = None,
+    driver: str | None = None,
 ) -> tuple[list[Scenario], list[Problem]]:
     """Every drill of ``paths``, each file read once, and every problem of those that are
     not valid."""
@@ -181,7 +183,7 @@ def load_all(
     problems: list[Problem] = []
     for path in paths:
         try:
-            scenarios.append(load_scenario(path, mode=mode, backend=backend))
+            scenarios.append(load_scenario(path, mode=mode, backend=backend, driver=driver))
         except ScenarioError as exc:
             problems.extend(exc.problems)
     return scenarios, problems

@@ -72,6 +72,12 @@ class ConnectionSpec(Strict):
 
 
 class EndpointSpec(Strict):
+    # who the endpoint under test is (lab.drivers): geolab's phone in-process, or a
+    # process speaking the JSON-lines protocol (`command`, default python -m endpoint)
+    driver: Literal["inprocess", "process"] = "inprocess"
+    command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        default=None, min_length=1
+    )
     connections: list[ConnectionSpec] = Field(default_factory=list, max_length=64)
     config: str | None = None  # a SipEndpoint.config / YAML file; servers named by site
     invite_timeout: Seconds = 32

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr
 
+from lab.drivers.capabilities import CAPABILITIES
 from lab.faults.kinds import FaultKind, unsupported
 from lab.scenario.fleetspec import FLEET_BOUNDS, FleetSpec
 from lab.scenario.models import (
@@ -96,7 +97,8 @@ class Scenario(Strict):
 
 
 def semantic_errors(
-    s: Scenario, *, mode: str | None = None, backend: str | None = None
+    s: Scenario, *, mode: str | None = None, backend: str | None = None,
+    driver: str | None = None,
 ) -> list[tuple[Loc, str]]:
     """Checks across fields: sites, sessions, step ids and names in bounds all exist, and
     every fault is one that the lab of ``mode`` and ``backend`` (default: the drill's own)
@@ -109,6 +111,10 @@ def semantic_errors(
     c.known_connections |= c.connections
     if len(set(c.sites)) != len(c.sites):
         c.error(("topology", "sites"), "site names repeat")
+    chosen = driver or s.endpoint.driver
+    if s.fleet is None and c.mode not in CAPABILITIES[chosen].modes:
+        c.error(("endpoint", "driver"),
+                f"driver {chosen!r} runs on real sites only, not in mode {c.mode}")  # fmt: skip
     c.bound(s.timeout, ("timeout",))
     for i, conn in enumerate(s.endpoint.connections):
         c.site(conn.site, ("endpoint", "connections", i, "site"))

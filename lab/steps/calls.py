@@ -57,14 +57,14 @@ class Call(Action):
 
 @handles(Dial)
 async def dial(run: StepRun, step: Dial, place: Place) -> None:
-    sid = run.endpoint.dial(step.dial.connection, step.dial.destination)
+    sid = await run.endpoint.dial(step.dial.connection, step.dial.destination)
     if step.dial.as_:
         run.sessions[step.dial.as_] = sid
 
 
 async def _on_session(run: StepRun, step: _OnSession, place: Place) -> None:
     sid = await run.session(step.alias())
-    getattr(run.endpoint, step.ACTION)(sid)
+    await getattr(run.endpoint, step.ACTION)(sid)
 
 
 for _model in (Answer, Hangup, Hold, Resume):

@@ -47,11 +47,11 @@ class RemoveConnection(_OnConnection):
 @handles(AddConnection)
 async def add_connection(run: StepRun, step: AddConnection, place: Place) -> None:
     spec = step.add_connection
-    run.endpoint.add_connection(run.connection_config(spec, spec.id))
+    await run.endpoint.add_connection(run.connection_config(spec, spec.id))
 
 
 async def _on_connection(run: StepRun, step: _OnConnection, place: Place) -> None:
-    getattr(run.endpoint, step.ACTION)(step.connection())
+    await getattr(run.endpoint, step.ACTION)(step.connection())
 
 
 for _model in (EnableConnection, DisableConnection, RemoveConnection):

@@ -138,7 +138,7 @@ class EndpointEvent(_Event):
                 for k, v in data.items()}  # fmt: skip
 
 
-def _phone_event(label: str, d: Mapping[str, Any], t: float) -> PhoneEvent:
+def phone_event(label: str, d: Mapping[str, Any], t: float) -> PhoneEvent:
     def opt(enum: type[ConnectionStatus] | type[SessionStatus], v: Any) -> Any:
         return None if v is None else enum(v)
 
@@ -372,7 +372,7 @@ def from_json(form: Mapping[str, Any]) -> Event:
     label = data.pop("event", None)
     try:
         if kind == "endpoint":
-            return checked(EndpointEvent(t=t, event=_phone_event(str(label), data, t)))  # type: ignore[no-any-return]
+            return checked(EndpointEvent(t=t, event=phone_event(str(label), data, t)))  # type: ignore[no-any-return]
         if kind == "expectation":
             data.setdefault("at", t)  # timelines written before `at` was recorded
         if kind == "fleet":

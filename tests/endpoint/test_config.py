@@ -132,3 +132,22 @@ def test_mapping_and_yaml(tmp_path: Path) -> None:
         load(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load(tmp_path / "missing.config")
+
+
+def test_a_config_written_as_sipendpoint_config_reads_back_the_same() -> None:
+    from endpoint.config import ConnectionConfig, EndpointConfig, to_xml
+
+    config = EndpointConfig(
+        connections=[
+            ConnectionConfig(id=0, user="5001", server="127.0.0.1", port=5070, reg_interval=10,
+                             retry_interval=2, keepalive="options", keepalive_interval=1.5,
+                             password="p&<'w", domain="a.geolab.test"),
+            ConnectionConfig(id=1, user="5002", server="site-b.test", protocol="tcp",
+                             enabled=False, transaction_timeout=4, auth_user="u"),
+        ],
+        invite_timeout=3, ring_timeout=9, failover=False, auto_answer=True,
+        local_host="127.0.0.5", local_port=5090, display_name="Ann & Bob",
+    )  # fmt: skip
+    text = to_xml(config)
+    assert "<Connectivity " in text and 'protocol="TCP"' in text
+    assert from_xml(text, file="written") == config

@@ -66,7 +66,7 @@ class FakeEndpoint:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
     def __getattr__(self, name: str) -> Any:
-        def command(*args: Any) -> str:
+        async def command(*args: Any) -> str:
             self.calls.append((name, args))
             return "sid-1"
 

@@ -1,0 +1,52 @@
+"""What every endpoint driver is: it starts an endpoint from a configuration, passes it the
+drill's commands, hands its status events to the lab, stops it, and says what it supports.
+
+A driver only translates. It adds no behaviour of its own (no failover, no re-registration
+kicks, no retries): what the endpoint does is what the lab grades."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from endpoint.config import ConnectionConfig, EndpointConfig
+from endpoint.core.events import PhoneEvent
+from endpoint.sip.events import Address
+from endpoint.sip.message import Message
+from lab.drivers.capabilities import Capabilities
+
+# the in-process wire tap: (direction "in"/"out", message, peer, transport, connection)
+WireTap = Callable[[str, Message, Address, str, "int | None"], None]
+
+
+@dataclass
+class DriverContext:
+    """What a driver is given to start: where to keep its files, and where to report."""
+
+    workdir: Path
+    on_event: Callable[[PhoneEvent], None]
+    on_failure: Callable[[str], None]  # the endpoint itself failed (exited, went silent…)
+    on_wire: WireTap | None = None
+    sockets: Callable[..., object] | None = None  # the lab's (simulated) sockets, in-process
+    rng_seed: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class EndpointDriver(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    async def start(self, config: EndpointConfig, ctx: DriverContext) -> None: ...
+    async def stop(self) -> str | None: ...  # what went wrong stopping it, if anything
+
+    async def dial(self, connection: int, destination: str, /) -> str: ...
+    async def answer(self, session: str, /) -> None: ...
+    async def hangup(self, session: str, /) -> None: ...
+    async def hold(self, session: str, /) -> None: ...
+    async def resume(self, session: str, /) -> None: ...
+    async def add_connection(self, config: ConnectionConfig, /) -> None: ...
+    async def enable_connection(self, connection: int, /) -> None: ...
+    async def disable_connection(self, connection: int, /) -> None: ...
+    async def remove_connection(self, connection: int, /) -> None: ...

@@ -1,0 +1,26 @@
+"""What each endpoint driver supports, as data (the drill schema checks a drill against it
+without starting anything)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COMMANDS = frozenset({"dial", "answer", "hangup", "hold", "resume", "add_connection",
+                      "enable_connection", "disable_connection", "remove_connection"})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a driver's endpoint can be asked and what it can run on."""
+
+    commands: frozenset[str] = COMMANDS
+    transports: frozenset[str] = frozenset({"udp", "tcp"})
+    keepalives: frozenset[str] = frozenset({"options", "crlf"})
+    modes: frozenset[str] = frozenset({"real"})
+    wire_tap: bool = False  # it reports its own SIP messages (else only the proxy sees them)
+
+
+CAPABILITIES: dict[str, Capabilities] = {
+    "inprocess": Capabilities(modes=frozenset({"real", "sim"}), wire_tap=True),
+    "process": Capabilities(),
+}
