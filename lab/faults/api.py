@@ -16,6 +16,7 @@ from lab.faults.proxy import Proxy, parse_addr
 
 log = logging.getLogger("lab.faults.api")
 VERSION = "geolab-0.1 (toxiproxy API 2)"
+WATCH_BUFFER = 32 << 20  # bytes a watcher may fall behind before it is let go
 REASONS = {
     200: "OK",
     201: "Created",
@@ -34,6 +35,39 @@ class FaultServer:
         self.seed = seed
         self.server: asyncio.Server | None = None
         self.address: tuple[str, int] = ("", 0)
+        self.watchers: set[asyncio.StreamWriter] = set()  # GET /observations streams
+
+    def record(self, observation: dict[str, Any]) -> None:
+        """One unit that crossed a proxy, to every watcher (a JSON line each)."""
+        if not self.watchers:
+            return
+        line = json.dumps(observation, separators=(",", ":")).encode() + b"\n"
+        for writer in list(self.watchers):
+            transport = writer.transport
+            if writer.is_closing() or transport.get_write_buffer_size() > WATCH_BUFFER:
+                self.watchers.discard(writer)  # gone, or not reading: let go of it
+                writer.close()
+                continue
+            writer.write(line)
+
+    async def _watch(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Stream observations to this client until it goes."""
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                     b"Connection: close\r\n\r\n")  # fmt: skip
+        await writer.drain()
+        self.watchers.add(writer)
+        self._recording()
+        try:
+            while await reader.read(4096):
+                pass  # the client sends nothing; its end closes the stream
+        finally:
+            self.watchers.discard(writer)
+            self._recording()
+
+    def _recording(self) -> None:
+        """Proxies record only while someone watches (no cost otherwise)."""
+        for proxy in self.proxies.values():
+            proxy.recorder = self.record if self.watchers else None
 
     async def start(self, host: str, port: int) -> None:
         self.server = await asyncio.start_server(self._connection, host, port, reuse_address=True)
@@ -62,6 +96,9 @@ class FaultServer:
                     if name.strip().lower() == "connection" and value.strip().lower() == "close":
                         keep_alive = False
                 body = await reader.readexactly(length) if length else b""
+                if method == "GET" and path.split("?", 1)[0].rstrip("/") == "/observations":
+                    await self._watch(reader, writer)
+                    return
                 status, payload = await self.dispatch(method, path, body)
                 data = b"" if payload is None else json.dumps(payload).encode()
                 head = (
@@ -170,6 +207,7 @@ class FaultServer:
             protocol=str(data.get("protocol", "tcp")),
             seed=self.seed,
         )
+        proxy.recorder = self.record if self.watchers else None
         if data.get("enabled", True):
             await proxy.set_enabled(True)
         self.proxies[name] = proxy

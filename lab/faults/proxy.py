@@ -10,6 +10,7 @@ frame as SIP passes as raw chunks).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import socket
@@ -52,6 +53,8 @@ class Proxy:
         self.enabled = False
         self.toxics: list[Toxic] = []
         self._impl: _Udp | _Tcp | None = None
+        # every unit that crosses (see :meth:`process`), for the lab's record of the wire
+        self.recorder: Callable[[dict[str, Any]], None] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,8 +107,22 @@ class Proxy:
                 return toxic
         raise LookupError(f"toxic {name!r} not found")
 
-    def process(self, data: bytes, stream: str, link: LinkState, now: float) -> Outcome:
-        return apply(self.toxics, data, stream, now, link, per_unit_toxicity=self.protocol == "udp")
+    def process(
+        self, data: bytes, stream: str, link: LinkState, now: float, client: Addr | None = None
+    ) -> Outcome:
+        """What the toxics make of one unit (a datagram, a framed SIP message, a chunk)
+        going ``stream`` (upstream: from the endpoint to the site); it is recorded, with
+        whether anything of it goes on."""
+        out = apply(self.toxics, data, stream, now, link, per_unit_toxicity=self.protocol == "udp")
+        if self.recorder is not None and client is not None and data.strip():
+            self.recorder({
+                "t": now, "proxy": self.name, "protocol": self.protocol, "stream": stream,
+                "client": f"{client[0]}:{client[1]}",
+                "listen": f"{self.listen[0]}:{self.listen[1]}",
+                "upstream": f"{self.upstream[0]}:{self.upstream[1]}",
+                "data": base64.b64encode(data).decode(), "delivered": bool(out.deliveries),
+            })  # fmt: skip
+        return out
 
 
 UDP_RECEIVE_BUFFER = 4 << 20
@@ -168,7 +185,7 @@ class _Udp:
             except OSError:
                 return
             up, up_link, _ = self._session(client)
-            out = self.proxy.process(data, "upstream", up_link, self.loop.time())
+            out = self.proxy.process(data, "upstream", up_link, self.loop.time(), client)
             for delay, chunk in out.deliveries:
                 self._later(delay, up.send, chunk)
             if out.reply is not None:
@@ -186,7 +203,7 @@ class _Udp:
                 return
             except OSError:  # e.g. ICMP port unreachable from a dead site
                 return
-            out = self.proxy.process(data, "downstream", down_link, self.loop.time())
+            out = self.proxy.process(data, "downstream", down_link, self.loop.time(), client)
             for delay, chunk in out.deliveries:
                 self._later(delay, self.sock.sendto, chunk, client)
             if out.reply is not None:
@@ -265,6 +282,8 @@ class _TcpLink:
         self.upstream = upstream
         self.loop = asyncio.get_running_loop()
         self.closing = False
+        peer = client.get_extra_info("peername")
+        self.peer: Addr | None = (str(peer[0]), int(peer[1])) if peer else None  # the endpoint
 
     def end(self, how: str) -> None:
         if self.closing:
@@ -306,7 +325,7 @@ class _TcpLink:
                     units = [data]
                 now = self.loop.time()
                 for unit in units:
-                    out = self.proxy.process(unit, stream, link, now)
+                    out = self.proxy.process(unit, stream, link, now, self.peer)
                     for delay, chunk in out.deliveries:
                         last = max(last, now + delay)
                         queue.put_nowait((last, chunk))

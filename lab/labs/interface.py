@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from endpoint.config import EndpointConfig
     from endpoint.core.events import PhoneEvent
     from endpoint.sip.events import Address
+    from lab.faults.watch import WireObservation
     from lab.fleet.meter import FleetPlan, FleetResult
     from lab.parties.python import Net
 
@@ -99,6 +100,8 @@ class LabInterface(Protocol):
     workdir: Path
     journal: list[FaultRecord]
     listeners: list[LabListener]
+    # every unit that crosses the fault proxy (a real lab with its proxy; else none)
+    wire_observers: list[Callable[[WireObservation], None]]
 
     @property
     def mode(self) -> Mode: ...

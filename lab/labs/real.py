@@ -32,6 +32,7 @@ from lab.faults.kernel import NftTable, nft_available
 from lab.faults.kinds import KINDS, FaultKind, Layer, layer_of
 from lab.faults.server import MARKER as FAULTS_MARKER
 from lab.faults.server import FaultServerProcess, ToxiproxyServerProcess, toxiproxy_server_binary
+from lab.faults.watch import Watch, WireObservation
 from lab.fleet.meter import FleetPlan, FleetResult
 from lab.fleet.real import OneSocketFleet, run_fleet, run_sharded
 from lab.labs.interface import (
@@ -82,6 +83,8 @@ class Lab(FaultScope):
         self._numbers = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._party_net: UdpNet | None = None
+        self.watch: Watch | None = None
+        self.wire_observers: list[Callable[[WireObservation], None]] = []
 
     # --- lifecycle ------------------------------------------------------------------------
     @property
@@ -139,6 +142,7 @@ class Lab(FaultScope):
             )
             self.api = await self.faults_server.start()
             self.state.track("faults", self.faults_server.pid, FAULTS_MARKER)
+            self.watch = await Watch(self._observed).start(self.api.host, self.api.port)
             self.apis = {"udp": self.api, "tcp": self.api}
             binary = toxiproxy_server_binary()
             if binary is not None:  # a real Toxiproxy takes the TCP proxies
@@ -158,7 +162,14 @@ class Lab(FaultScope):
         self.state.info["targets"] = {n: f"{ip}:{port}" for n, (ip, port) in self.targets().items()}
         self.state.save()
 
+    def _observed(self, seen: WireObservation) -> None:
+        for observer in self.wire_observers:
+            observer(seen)
+
     async def stop(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
+            self.watch = None
         for record in reversed(self.journal):
             if record.healed_at is None and record.via != "process":
                 with contextlib.suppress(Exception):

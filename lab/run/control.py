@@ -8,8 +8,11 @@ from typing import Protocol
 
 from endpoint.config import ConnectionConfig
 from endpoint.core.connection import Connection
+from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message, Request
+from endpoint.sip.parser import parse_message
+from lab.faults.watch import WireObservation
 from lab.stream.events import SipObserved
 
 
@@ -56,3 +59,24 @@ def observed(
         method=message.method if isinstance(message, Request) else None,
         status=None if request else getattr(message, "status", None),
     )  # fmt: skip
+
+
+def observed_on_wire(
+    t: float, seen: WireObservation, conns: Iterable[ConnectionConfig]
+) -> SipObserved | None:
+    """What the fault proxy saw, as the endpoint's SIP: what it sent (``out``), and what
+    reached it (``in``: not what the proxy's faults dropped); a unit that does not parse is
+    recorded as such. Its connection: the one whose target is the proxy it crossed, told
+    apart by user where several share a site."""
+    if seen.direction == "in" and not seen.delivered:
+        return None
+    try:
+        message = parse_message(seen.data, stream=seen.protocol == "tcp")
+    except ParseError as exc:
+        return SipObserved(t=t, dir=seen.direction, connection=None, transport=seen.protocol,
+                           cseq=None, call_id=None, malformed=str(exc)[:160])  # fmt: skip
+    here = [c for c in conns if (c.server, c.port) == seen.listen]
+    if len(here) > 1:
+        users = {getattr(message.from_.uri, "user", None), getattr(message.to.uri, "user", None)}
+        here = [c for c in here if c.user in users] or here
+    return observed(t, seen.direction, message, seen.protocol, here[0].id if here else None)

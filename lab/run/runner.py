@@ -16,11 +16,12 @@ from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.drivers import DriverContext, EndpointDriver, make_driver
 from lab.errors import LabError, StepFailed
+from lab.faults.watch import WireObservation
 from lab.fleet.drill import run_fleet_drill
 from lab.labs.factory import make_lab
 from lab.labs.interface import FaultRecord, LabConfig, LabInterface
 from lab.run.checks import check_invariant
-from lab.run.control import EndpointControl, observed
+from lab.run.control import EndpointControl, observed, observed_on_wire
 from lab.run.parties import CALLER_WAIT, Parties
 from lab.run.windows import Windows
 from lab.scenario.expr import seconds
@@ -78,6 +79,7 @@ class ScenarioRunner:
         self._lab: LabInterface | None = None
         self._parties: Parties | None = None
         self.driver: EndpointDriver | None = None
+        self._conns: dict[int, ConnectionConfig] = {}
         self._interrupted = False
         self._failed: asyncio.Future[str] | None = None  # the endpoint itself failed
 
@@ -116,6 +118,12 @@ class ScenarioRunner:
     ) -> None:
         """Every SIP message the endpoint sends or receives (its own tap, in-process)."""
         self.emit(observed(self.now(), direction, message, transport, conn))
+
+    def _on_observed(self, seen: WireObservation) -> None:
+        """A SIP message the fault proxy saw (stamped as it arrives here)."""
+        event = observed_on_wire(self.now(), seen, self._conns.values())
+        if event is not None:
+            self.emit(event)
 
     def _on_failure(self, message: str) -> None:
         """The endpoint under test failed by itself (exited, wrote garbage): the drill
@@ -168,7 +176,7 @@ class ScenarioRunner:
     def connection_config(self, c: ConnectionSpec, conn_id: int) -> ConnectionConfig:
         """A scenario's connection, pointed at its site's target (the fault proxy)."""
         ip, port = self.lab.target(c.site)
-        return ConnectionConfig(
+        config = ConnectionConfig(
             id=conn_id, user=c.user, server=ip, port=port,
             domain=self.lab.site(c.site).spec.domain,
             protocol=c.protocol or self.s.topology.transport, reg_interval=c.reg_interval,
@@ -176,6 +184,8 @@ class ScenarioRunner:
             keepalive=c.keepalive, keepalive_interval=c.keepalive_interval,
             keepalive_timeout=c.keepalive_timeout, password=c.password, enabled=c.enabled,
         )  # fmt: skip
+        self._conns[conn_id] = config  # whose messages the wire's record tells apart
+        return config
 
     # --- running --------------------------------------------------------------------------
     async def run(self) -> ScenarioResult:
@@ -231,10 +241,14 @@ class ScenarioRunner:
             cfg = cfg.model_copy(update={"local_host": where[0], "local_port": where[1]})
         self._failed = asyncio.get_running_loop().create_future()
         driver = make_driver(self.driver_name, self.endpoint_command)
+        self._conns = {c.id: c for c in cfg.connections}
+        if not driver.capabilities.wire_tap:  # a black box: the lab's record of the wire
+            lab.wire_observers.append(self._on_observed)
         seeded = lab.randomness("phone")
         ctx = DriverContext(
             workdir=lab.workdir, on_event=self._on_phone, on_failure=self._on_failure,
-            on_wire=self._on_wire, sockets=lab.endpoint_sockets(),
+            on_wire=self._on_wire if driver.capabilities.wire_tap else None,
+            sockets=lab.endpoint_sockets(),
             rng_seed=f"phone:{self.seed}" if seeded is not None else None,
         )  # fmt: skip
         self.driver = driver

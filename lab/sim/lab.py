@@ -18,6 +18,7 @@ from endpoint.core.events import PhoneEvent
 from endpoint.sip.events import Address
 from lab.errors import LabError
 from lab.faults.kinds import KINDS, SIMULATED, FaultKind, Layer, layer_of
+from lab.faults.watch import WireObservation
 from lab.fleet.meter import FleetPlan, FleetResult
 from lab.labs.interface import (
     FaultRecord,
@@ -55,6 +56,7 @@ class SimLab(FaultScope):
         self.journal: list[FaultRecord] = []
         self.events: list[LabEvent] = []
         self.listeners: list[LabListener] = []
+        self.wire_observers: list[Callable[[WireObservation], None]] = []  # no proxy: none
         self._numbers = itertools.count(1)
         self._hosts = itertools.count(1)
 

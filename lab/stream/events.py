@@ -171,9 +171,10 @@ class SipObserved(_Event):
     call_id: str | None
     method: str | None = None  # a request's
     status: int | None = None  # a response's
+    malformed: str | None = None  # what did not parse (the lab's record of the wire)
 
     def fields(self) -> dict[str, Any]:
-        return _present(_Event.fields(self), "method", "status")
+        return _present(_Event.fields(self), "method", "status", "malformed")
 
 
 # --- the lab ------------------------------------------------------------------------------
