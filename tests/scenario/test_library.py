@@ -1,5 +1,6 @@
-"""Every drill of the library passes on the embedded backend, and in simulation; the two
-verdicts agree and so does each connection's sequence of status events (times aside).
+"""Every drill of the library passes on the embedded backend (with geolab's phone
+in-process and as a process through the process driver), and in simulation; the verdicts
+agree and so does each connection's sequence of status events (times aside).
 (The plugin also runs each drill on the scenario's own backend, Kamailio where installed.)"""
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ def test_drill_passes_on_embedded_and_in_simulation_alike(path: Path) -> None:
     real = asyncio.run(run_scenario(load_scenario(path), backend="embedded"))
     assert real.passed, explain(real)
     assert real.backend == "embedded"
+    if load_scenario(path).fleet is None:  # the same phone as a process, graded alike
+        process = asyncio.run(
+            run_scenario(load_scenario(path), backend="embedded", driver="process")
+        )
+        assert process.passed, explain(process)
+        assert statuses(process) == statuses(real)
     scenario = load_scenario(path)
     scenario.mode = "sim"
     sim = sim_run(run_scenario(scenario, seed=1))
