@@ -95,6 +95,8 @@ class ScenarioItem(pytest.Item):
                 backend=config.getoption("--lab-backend"),
                 seed=config.getoption("--lab-seed"),
                 driver=config.getoption("--lab-driver"),
+                capture=Path(report_dir) / self.path.stem / f"{self.path.stem}.pcap"
+                if (report_dir := config.getoption("--lab-report-dir")) else None,
             ),
         )
         self.user_properties.append(("backend", result.backend))

@@ -62,9 +62,12 @@ async def run_all(
     gate = asyncio.Semaphore(max(1, args.workers))
 
     async def one(drill: int, scenario: Scenario) -> ScenarioResult:
+        folder = stream.ctx.folder
+        capture = folder / f"{Path(scenario.source).stem}.pcap" if folder else None
         async with gate:
             return await run_scenario(
                 scenario, backend=args.backend, seed=args.seed, driver=args.driver,
+                capture=capture,
                 endpoint_command=shlex.split(args.endpoint_command)
                 if args.endpoint_command else None, listeners=[stream.listener(drill)],
             )  # fmt: skip

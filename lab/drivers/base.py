@@ -38,6 +38,9 @@ class EndpointDriver(Protocol):
     name: str
     capabilities: Capabilities
 
+    @property
+    def local_address(self) -> Address | None: ...  # where it sends from, once started
+
     async def start(self, config: EndpointConfig, ctx: DriverContext) -> None: ...
     async def stop(self) -> str | None: ...  # what went wrong stopping it, if anything
 

@@ -46,6 +46,10 @@ class InProcessDriver:
                 await self.phone.close(unregister=True, grace=1.0)
         return None
 
+    @property
+    def local_address(self) -> Address | None:
+        return self.phone.local_address if self.phone is not None else None
+
     def _phone(self) -> AsyncPhone:
         assert self.phone is not None, "the endpoint is not started"
         return self.phone

@@ -48,6 +48,11 @@ class ProcessDriver:
         self._sent: dict[str, asyncio.Future[Any]] = {}  # a command's line -> its outcome
         self._reader: asyncio.Task[None] | None = None
         self.seen: deque[str] = deque(maxlen=5)  # the last lines it wrote, for errors
+        self.local: tuple[str, int] | None = None  # from its Ready
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        return self.local
 
     def _what(self) -> str:
         return f"endpoint (driver {self.name}: {' '.join(self.command)})"
@@ -137,6 +142,8 @@ class ProcessDriver:
     def _on(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "Ready" and self.ready is not None and not self.ready.done():
+            host, _, port = str(event.get("local", "")).rpartition(":")
+            self.local = (host, int(port)) if port.isdigit() else None
             self.ready.set_result(event)
         elif kind in ("ConnectionStatusChanged", "SessionStatusChanged") and self.ctx:
             try:

@@ -5,11 +5,13 @@ on the connection they used, failed expectations marked."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 from endpoint.core.events import SessionStatusChanged
 from lab.report.base import FileReport
 from lab.stream.events import EndpointEvent, FaultApplied, FaultHealed
+from lab.stream.handlers import RunContext
 from lab.stream.results import ScenarioResult
 
 COLORS = {
@@ -175,7 +177,17 @@ def esc(value: object) -> str:
     return html.escape(str(value))
 
 
-def render_html(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
+def capture_link(r: ScenarioResult, folder: Path | None) -> str:
+    """A link to the drill's pcap (what the fault proxy saw), when the run wrote one."""
+    name = f"{Path(r.source).stem}.pcap"
+    if folder is None or not (folder / name).exists():
+        return ""
+    return f' · <a class="pcap" href="{esc(name)}">SIP capture (pcap)</a>'
+
+
+def render_html(
+    meta: dict[str, Any], results: list[ScenarioResult], folder: Path | None = None
+) -> str:
     sim = " (simulated)" if meta.get("mode") == "sim" else ""
     rows = "".join(
         f'<tr class="{"pass" if r.passed else "fail"}"><td>{html.escape(r.name)}</td>'
@@ -195,7 +207,8 @@ def render_html(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         sections.append(
             f'<section class="scenario"><h2>{html.escape(r.name)} — '
             f"{'PASS' if r.passed else 'FAIL'}</h2><p>{html.escape(r.source)} · "
-            f"backend {html.escape(str(r.backend))} · seed {html.escape(str(r.seed))}</p>{picture(r)}<ul>{exps}{errs}</ul></section>"
+            f"backend {html.escape(str(r.backend))} · seed {html.escape(str(r.seed))}"
+            f"{capture_link(r, folder)}</p>{picture(r)}<ul>{exps}{errs}</ul></section>"
         )
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>geolab run {html.escape(str(meta.get("id", "")))}</title>
 <style>body{{font-family:sans-serif;margin:20px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}
@@ -218,6 +231,11 @@ class HtmlReport(FileReport):
     """``report.html``: one self-contained page for the whole run."""
 
     name, filename = "html", "report.html"
+    folder: Path | None = None
+
+    def finish(self, ctx: RunContext) -> None:
+        self.folder = ctx.folder
+        super().finish(ctx)
 
     def render(self, meta: dict[str, Any], results: list[ScenarioResult]) -> str:
-        return render_html(meta, results)
+        return render_html(meta, results, self.folder)

@@ -20,6 +20,7 @@ from lab.faults.watch import WireObservation
 from lab.fleet.drill import run_fleet_drill
 from lab.labs.factory import make_lab
 from lab.labs.interface import FaultRecord, LabConfig, LabInterface
+from lab.report.pcap import write_pcap
 from lab.run.checks import check_invariant
 from lab.run.control import EndpointControl, observed, observed_on_wire
 from lab.run.parties import CALLER_WAIT, Parties
@@ -60,11 +61,14 @@ class ScenarioRunner:
         listeners: list[Listener] | None = None,
         driver: str | None = None,
         endpoint_command: list[str] | None = None,
+        capture: Path | None = None,
     ) -> None:
         self.s = scenario
         self.backend = backend or scenario.topology.backend
         self.driver_name = driver or scenario.endpoint.driver
         self.endpoint_command = endpoint_command or scenario.endpoint.command
+        self.capture = capture  # where the drill's pcap goes (what the fault proxy saw)
+        self.wire_record: list[WireObservation] = []
         self.seed = seed
         self.workdir = workdir
         self.listeners = listeners or []
@@ -120,7 +124,11 @@ class ScenarioRunner:
         self.emit(observed(self.now(), direction, message, transport, conn))
 
     def _on_observed(self, seen: WireObservation) -> None:
-        """A SIP message the fault proxy saw (stamped as it arrives here)."""
+        """A SIP message the fault proxy saw between the endpoint and a site (stamped as
+        it arrives here); the remote parties' own traffic is not the endpoint's."""
+        local = self.driver.local_address if self.driver is not None else None
+        if local is None or seen.client[0] != local[0]:
+            return
         event = observed_on_wire(self.now(), seen, self._conns.values())
         if event is not None:
             self.emit(event)
@@ -229,6 +237,7 @@ class ScenarioRunner:
         lab = make_lab(config, self.s.mode, wire="objects" if self.s.fleet else "bytes")
         self._lab = lab
         lab.listeners.append(self._on_lab)
+        lab.wire_observers.append(self.wire_record.append)
         await lab.start()
         if self.s.fleet is not None:
             await run_fleet_drill(self, self.s, self.s.fleet)
@@ -314,6 +323,10 @@ class ScenarioRunner:
             await self._parties.stop_callees()
         if self._lab is not None:
             await self._lab.stop()
+        if self.capture is not None and self.wire_record:
+            with contextlib.suppress(OSError):
+                self.capture.parent.mkdir(parents=True, exist_ok=True)
+                write_pcap(self.capture, self.wire_record)
 
 
 async def run_scenario(scenario: Scenario, **kw: Any) -> ScenarioResult:
