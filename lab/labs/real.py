@@ -142,7 +142,8 @@ class Lab(FaultScope):
             )
             self.api = await self.faults_server.start()
             self.state.track("faults", self.faults_server.pid, FAULTS_MARKER)
-            self.watch = await Watch(self._observed).start(self.api.host, self.api.port)
+            if self.wire_observers:  # someone wants the wire's record: stream it
+                self.watch = await Watch(self._observed).start(self.api.host, self.api.port)
             self.apis = {"udp": self.api, "tcp": self.api}
             binary = toxiproxy_server_binary()
             if binary is not None:  # a real Toxiproxy takes the TCP proxies
@@ -168,7 +169,8 @@ class Lab(FaultScope):
 
     async def stop(self) -> None:
         if self.watch is not None:
-            await self.watch.stop()
+            with contextlib.suppress(RuntimeError):  # started in a loop that is gone
+                await self.watch.stop()
             self.watch = None
         for record in reversed(self.journal):
             if record.healed_at is None and record.via != "process":

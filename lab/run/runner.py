@@ -84,6 +84,7 @@ class ScenarioRunner:
         self._parties: Parties | None = None
         self.driver: EndpointDriver | None = None
         self._conns: dict[int, ConnectionConfig] = {}
+        self._endpoint_host = "127.0.0.1"
         self._interrupted = False
         self._failed: asyncio.Future[str] | None = None  # the endpoint itself failed
 
@@ -127,7 +128,8 @@ class ScenarioRunner:
         """A SIP message the fault proxy saw between the endpoint and a site (stamped as
         it arrives here); the remote parties' own traffic is not the endpoint's."""
         local = self.driver.local_address if self.driver is not None else None
-        if local is None or seen.client[0] != local[0]:
+        host = local[0] if local is not None else self._endpoint_host  # before its Ready
+        if seen.client[0] != host:
             return
         event = observed_on_wire(self.now(), seen, self._conns.values())
         if event is not None:
@@ -251,6 +253,7 @@ class ScenarioRunner:
         self._failed = asyncio.get_running_loop().create_future()
         driver = make_driver(self.driver_name, self.endpoint_command)
         self._conns = {c.id: c for c in cfg.connections}
+        self._endpoint_host = cfg.local_host
         if not driver.capabilities.wire_tap:  # a black box: the lab's record of the wire
             lab.wire_observers.append(self._on_observed)
         seeded = lab.randomness("phone")
