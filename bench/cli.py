@@ -31,6 +31,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from bench.fleet import main as bench_fleet
 
         return bench_fleet(endpoints=args.endpoints or 5000, workers=args.workers)
+    if args.what == "drivers":
+        from bench.drivers import main as bench_drivers
+
+        return bench_drivers(trials=max(args.trials, 200))
     if args.what == "fuzz":
         from bench.fuzz import main as bench_fuzz
 
@@ -44,7 +48,9 @@ def add_command(sub: Any) -> None:
     bench = sub.add_parser(
         "bench", help="run a benchmark and print its figures", epilog="example: geolab bench sip"
     )
-    bench.add_argument("what", choices=["sip", "endpoint", "lab", "sim", "fleet", "fuzz"])
+    bench.add_argument(
+        "what", choices=["sip", "endpoint", "lab", "sim", "fleet", "fuzz", "drivers"]
+    )
     bench.add_argument(
         "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 5,000)"
     )

@@ -47,9 +47,14 @@ async def bring_up(backend: str, trials: int) -> tuple[list[float], list[float]]
     return ups, downs
 
 
-async def proxy_latency(samples: int) -> dict[str, list[float]]:
+async def proxy_latency(samples: int, *, watched: bool = False) -> dict[str, list[float]]:
+    """OPTIONS round trips direct and through the proxy; ``watched``: while the lab records
+    the wire (every message streamed to it, as in a drill)."""
     out: dict[str, list[float]] = {}
-    async with Lab(LabConfig(backend="embedded", sites=["a"])) as lab:
+    lab = Lab(LabConfig(backend="embedded", sites=["a"]))
+    if watched:
+        lab.wire_observers.append(lambda seen: None)
+    async with lab:
         for transport in ("udp", "tcp"):
             for path, addr in (("direct", lab.site("a").address), ("proxy", lab.target("a"))):
                 times = []
@@ -124,6 +129,15 @@ async def bench(trials: int) -> None:
             latency[f"{transport} direct"]
         )
         print(f"  fault proxy adds (median, {transport.upper()}): {added * 1000:.2f} ms")
+    recorded = await proxy_latency(200, watched=True)
+    for transport in ("udp", "tcp"):
+        more = statistics.median(recorded[f"{transport} proxy"]) - statistics.median(
+            latency[f"{transport} proxy"]
+        )
+        print(
+            f"  recording the wire adds (median, {transport.upper()}, per round trip of two "
+            f"messages): {more * 1e6:.0f} us"
+        )
     left, downs = runner_kills(trials)
     print(
         f"  runner killed at random points (SIGINT/SIGKILL alternating, seed 2026),"

@@ -16,6 +16,7 @@ from lab.scenario.schema import Scenario, semantic_errors
 Path_ = tuple[str | int, ...]
 
 
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()  # typed scalars (tags resolved on compose)
 MAX_BYTES = 1 << 20  # a drill file is at most 1 MiB
 MAX_NODES = 100_000  # YAML nodes once aliases are expanded (no "billion laughs")
 MAX_DEPTH = 64
@@ -41,7 +42,7 @@ def _to_python(
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = (
-                yaml.safe_load(yaml.serialize(key_node))
+                _CONSTRUCTOR.construct_object(key_node, deep=True)
                 if key_node.tag != "tag:yaml.org,2002:str"
                 else key_node.value
             )
@@ -51,7 +52,7 @@ def _to_python(
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines, budget) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+    return _CONSTRUCTOR.construct_object(node, deep=True)
 
 
 def load_marked(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
@@ -74,6 +75,9 @@ def load_marked(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         raise ScenarioError([Problem(file, exc.line, "", f"too big: {exc.what}")]) from None
     except (RecursionError, yaml.YAMLError, ValueError, TypeError) as exc:
         raise ScenarioError([Problem(file, 1, "", f"not a valid value: {exc}")]) from None
+    finally:  # the constructor keeps what it built: not across files
+        _CONSTRUCTOR.constructed_objects.clear()
+        _CONSTRUCTOR.recursive_objects.clear()
 
 
 def line_of(lines: dict[Path_, int], path: Path_) -> int:
