@@ -109,7 +109,11 @@ class ScenarioRunner:
         self.emit(exp.event(self.now()))
 
     def _on_phone(self, event: PhoneEvent) -> None:
-        self.emit(EndpointEvent(t=self.now(), event=event))
+        # a black box's events carry its own time (the system's monotonic clock, as ours):
+        # they may arrive after the wire's record of what they caused
+        black_box = self.driver is not None and not self.driver.capabilities.wire_tap
+        t = event.t - self._t0 if black_box else self.now()
+        self.emit(EndpointEvent(t=t, event=event))
         if (
             isinstance(event, SessionStatusChanged)
             and event.direction == "inbound"
@@ -131,7 +135,7 @@ class ScenarioRunner:
         host = local[0] if local is not None else self._endpoint_host  # before its Ready
         if seen.client[0] != host:
             return
-        event = observed_on_wire(self.now(), seen, self._conns.values())
+        event = observed_on_wire(seen.t - self._t0, seen, self._conns.values())  # when it crossed
         if event is not None:
             self.emit(event)
 
@@ -264,6 +268,8 @@ class ScenarioRunner:
             rng_seed=f"phone:{self.seed}" if seeded is not None else None,
         )  # fmt: skip
         self.driver = driver
+        # windows before any action step count from the endpoint's start, not the lab's
+        self.windows.anchor = (len(self.events), self.now())
         await driver.start(cfg, ctx)
         steps = asyncio.ensure_future(self._steps())
         racing: list[asyncio.Future[Any]] = [steps, self._failed]

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from lab.steps.waits import Expect, WaitFor
 
 DEFAULT_WITHIN = 30.0
+LATE_SCAN = 500  # events looked back at for late arrivals
+LATE_SPAN = 1.0  # s: a late arrival is late by far less than this
 
 
 class Windows:
@@ -86,9 +88,10 @@ class Windows:
             end, deadline = self._step_mark(step.before, (len(self.events), self.now()))
             pos, start = 0, 0.0
             expected = f"{match.describe()} before step {step.before!r} began ({deadline:.3f}s)"
+        late_from = None if step.before is not None else start
         if absent:
             expected = f"no {expected}"
-            found = await self.first(match, pos, deadline, end)
+            found = await self.first(match, pos, deadline, end, late_from)
             if found is not None:
                 exp = Expectation(index, line, expected, False, describe(found), found.t)
             else:
@@ -97,7 +100,7 @@ class Windows:
             return
         if count is not None:
             expected = f"at least {count} of {expected}"
-            seen = await self.several(match, pos, deadline, count)
+            seen = await self.several(match, pos, deadline, count, late_from)
             passed = len(seen) >= count
             observed = f"{len(seen)} at " + ", ".join(f"{e.t:.3f}s" for e in seen[:12])
             last = seen[-1].t if seen else self.now()
@@ -105,7 +108,7 @@ class Windows:
             if not passed and waiting:
                 raise StepFailed(expected)
             return
-        found = await self.first(match, pos, deadline, end)
+        found = await self.first(match, pos, deadline, end, late_from)
         if found is not None:
             exp = Expectation(index, line, expected, True, describe(found), found.t)
         else:
@@ -128,11 +131,30 @@ class Windows:
         ]
         return marks[-1] if marks else default
 
+    def _late(self, pos: int, start: float | None) -> list[Event]:
+        """Events before stream position ``pos`` that happened after ``start``: a black-box
+        endpoint's events and the wire's record come on two channels, so one may arrive a
+        little after the other (never in virtual time, whose stream is in time order)."""
+        if start is None:
+            return []
+        late = []
+        for event in reversed(self.events[max(0, pos - LATE_SCAN) : pos]):
+            if event.t > start:
+                late.append(event)
+            elif event.t < start - LATE_SPAN:
+                break
+        return sorted(late, key=lambda e: e.t)
+
     async def first(
-        self, match: EventMatch, pos: int, deadline: float, end: int | None = None
+        self, match: EventMatch, pos: int, deadline: float, end: int | None = None,
+        start: float | None = None,
     ) -> Event | None:
         """The first matching event from stream position ``pos`` (to ``end``), waiting for
-        it until ``deadline``."""
+        it until ``deadline``; with ``start``, also one that arrived just before ``pos`` but
+        happened after ``start``."""
+        for event in self._late(pos, start):
+            if event.t <= deadline and matches(event, match, self.sessions):
+                return event
         checked = pos
         while True:
             for event in self.events[checked:end]:
@@ -146,11 +168,13 @@ class Windows:
                 return None
 
     async def several(
-        self, match: EventMatch, pos: int, deadline: float, count: int
+        self, match: EventMatch, pos: int, deadline: float, count: int,
+        start: float | None = None,
     ) -> list[Event]:
         while True:
             seen = [
-                e for e in self.events[pos:] if e.t <= deadline and matches(e, match, self.sessions)
+                e for e in [*self._late(pos, start), *self.events[pos:]]
+                if e.t <= deadline and matches(e, match, self.sessions)
             ]
             remaining = deadline - self.now()
             if len(seen) >= count or remaining <= 0:
