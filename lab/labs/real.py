@@ -121,11 +121,15 @@ class Lab(FaultScope):
             else:
                 ip, port = allocate_address(), 5060
             specs[name] = SiteSpec(name=name, ip=ip, port=port, password=self.config.password)
+        # the proxies' addresses first: each site knows its proxy's as its own
+        targets = {name: allocate_address() for name in names} if self.config.proxy else {}
         for name, base in specs.items():
             peers = {s.domain: (s.ip, s.port) for n, s in specs.items() if n != name}
+            aliases = ((targets[name], 5060),) if name in targets else ()
             spec = SiteSpec(
-                name=name, ip=base.ip, port=base.port, password=base.password, peers=peers
-            )
+                name=name, ip=base.ip, port=base.port, password=base.password, peers=peers,
+                aliases=aliases,
+            )  # fmt: skip
             if self.project is not None:
                 site: Site = ContainerSite(spec, self.project)
             else:
@@ -151,7 +155,7 @@ class Lab(FaultScope):
                 self.apis["tcp"] = await self.toxiproxy.start()
                 self.state.track("toxiproxy", self.toxiproxy.pid, binary)
             for name, site in self.sites.items():
-                ip = allocate_address()
+                ip = targets[name]
                 for protocol in ("udp", "tcp"):
                     await self.apis[protocol].create_proxy(
                         f"{name}-{protocol}",

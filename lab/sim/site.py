@@ -59,6 +59,7 @@ class SimSite:
             address=self.address,
             password=self.spec.password,
             peers=dict(self.spec.peers),
+            aliases=self.spec.aliases,
         )
 
     def _arrive(self, data: Payload, source: Address, transport: str) -> None:

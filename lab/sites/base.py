@@ -27,6 +27,10 @@ class SiteSpec:
     domain: str = ""
     password: str | None = None  # digest auth for REGISTER when set
     peers: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # addresses that are this site's too: its fault proxy's, which an endpoint's Route
+    # header names when the proxy is its outbound proxy (else the site would route the
+    # request back through the proxy until Max-Forwards runs out)
+    aliases: tuple[tuple[str, int], ...] = ()
     fr_timer: float = 4.0  # Kamailio tm: non-INVITE / no-response timeout
     fr_inv_timer: float = 60.0  # Kamailio tm: INVITE ringing timeout
 

@@ -88,6 +88,7 @@ def render_config(spec: SiteSpec, rundir: Path, *, debug: int = 1) -> str:
         "PORT": str(spec.port),
         "RUNDIR": str(rundir),
         "CTL": str(control_socket(rundir)),
+        "ALIASES": "\n".join(f'alias="{ip}:{port}"' for ip, port in spec.aliases),
         "MPATH": module_path(),
         "DEBUG": str(debug),
         "FR_TIMER": str(int(spec.fr_timer * 1000)),

@@ -30,6 +30,7 @@ async def serve(args: argparse.Namespace) -> None:
         address=(args.ip, args.port),
         password=_password(args),
         peers=peers,
+        aliases=tuple((ip, int(port)) for ip, _, port in (a.rpartition(":") for a in args.alias)),
     )
 
     def on_message(message: Message, source: Address, transport: str) -> None:
@@ -70,6 +71,7 @@ def main() -> int:
     parser.add_argument("--domain")
     parser.add_argument("--password-file", help="a file holding the digest password")
     parser.add_argument("--peer", action="append", default=[], metavar="DOMAIN=IP:PORT")
+    parser.add_argument("--alias", action="append", default=[], metavar="IP:PORT")
     parser.add_argument("--lab-dir", help="the site's folder (marks the process for clean-up)")
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)

@@ -47,8 +47,10 @@ class SiteCore:
         password: str | None = None,
         peers: dict[str, Address] | None = None,
         ids: IdSource | None = None,
+        aliases: tuple[Address, ...] = (),
     ) -> None:
         self.name = name
+        self.aliases = set(aliases)  # addresses that are ours too (our fault proxy's)
         self.domain = domain
         self.address = address
         self.password = password
@@ -66,11 +68,11 @@ class SiteCore:
         self._out.append(Outgoing(message=message, dest=dest, transport=transport))
 
     def _is_us(self, uri: object) -> bool:
-        return (
-            isinstance(uri, SipURI)
-            and uri.host in (self.domain, self.address[0])
-            and uri.port in (None, self.address[1])
-        )
+        if not isinstance(uri, SipURI):
+            return False
+        if uri.host in (self.domain, self.address[0]) and uri.port in (None, self.address[1]):
+            return True
+        return (uri.host, uri.port or 5060) in self.aliases
 
     # --- input ----------------------------------------------------------------------------
     def receive(self, message: Message, source: Address, transport: str, now: float) -> None:

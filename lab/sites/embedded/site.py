@@ -40,4 +40,6 @@ class EmbeddedSite(ProcessSite):
             cmd += ["--password-file", str(self.rundir / "password")]
         for domain, (ip, port) in sorted(spec.peers.items()):
             cmd += ["--peer", f"{domain}={ip}:{port}"]
+        for ip, port in spec.aliases:
+            cmd += ["--alias", f"{ip}:{port}"]
         return cmd
