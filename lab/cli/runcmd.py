@@ -55,31 +55,39 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+Job = tuple[int, Scenario, str | None]  # drill index, drill, driver (None: the drill's)
+
+
 async def run_all(
-    jobs: list[tuple[int, Scenario]], args: argparse.Namespace, stream: Stream
+    jobs: list[Job], args: argparse.Namespace, stream: Stream
 ) -> list[ScenarioResult]:
     """Run the drills, ``args.workers`` at a time (each with its own lab)."""
     gate = asyncio.Semaphore(max(1, args.workers))
+    matrix = len(args.driver or []) > 1
 
-    async def one(drill: int, scenario: Scenario) -> ScenarioResult:
+    async def one(drill: int, scenario: Scenario, driver: str | None) -> ScenarioResult:
         folder = stream.ctx.folder
-        capture = folder / f"{Path(scenario.source).stem}.pcap" if folder else None
+        stem = Path(scenario.source).stem + (f"-{driver}" if matrix else "")
         async with gate:
             return await run_scenario(
-                scenario, backend=args.backend, seed=args.seed, driver=args.driver,
-                capture=capture,
+                scenario, backend=args.backend, seed=args.seed, driver=driver,
+                capture=folder / f"{stem}.pcap" if folder else None,
                 endpoint_command=shlex.split(args.endpoint_command)
                 if args.endpoint_command else None, listeners=[stream.listener(drill)],
             )  # fmt: skip
 
-    return list(await asyncio.gather(*(one(i, s) for i, s in jobs)))
+    return list(await asyncio.gather(*(one(i, s, d) for i, s, d in jobs)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     paths = scenario_paths(args.paths)
-    scenarios, problems = load_all(
-        paths, mode=args.mode, backend=args.backend, driver=args.driver
-    )
+    drivers: list[str | None] = list(dict.fromkeys(args.driver)) if args.driver else [None]
+    scenarios: list[Scenario] = []
+    problems: list[Problem] = []
+    for driver in drivers:  # a drill-by-endpoint matrix when several drivers are named
+        loaded, wrong = load_all(paths, mode=args.mode, backend=args.backend, driver=driver)
+        scenarios = scenarios or loaded
+        problems += [p for p in wrong if p not in problems]
     if not paths:
         problems = [Problem(" ".join(args.paths), 1, "", "no scenario file (*.yaml, *.yml) here")]
     if problems:
@@ -99,19 +107,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         "backend": args.backend or "per scenario",
         "started": time.time(),
     }
-    ctx = RunContext(meta, drills=len(scenarios), folder=Path(args.report_dir) / run_id,
-                     parallel=args.workers > 1)  # fmt: skip
+    jobs: list[Job] = [
+        (n, s, d) for n, (s, d) in enumerate((s, d) for s in scenarios for d in drivers)
+    ]
+    ctx = RunContext(meta, drills=len(jobs), folder=Path(args.report_dir) / run_id,
+                     parallel=args.workers > 1 or len(drivers) > 1)  # fmt: skip
     console = ConsoleReport(quiet=args.quiet)
     stream = Stream(ctx, [*file_reports(), console])
     stream.start()
-    real = [(i, s) for i, s in enumerate(scenarios) if s.mode == "real"]
+    real = [job for job in jobs if job[1].mode == "real"]
     results: dict[int, ScenarioResult] = {}
     if real:
-        results.update(zip([i for i, _ in real], run_async(run_all(real, args, stream)),
+        results.update(zip([n for n, _, _ in real], run_async(run_all(real, args, stream)),
                            strict=True))  # fmt: skip
-    for i, s in enumerate(scenarios):
-        if s.mode == "sim":  # virtual time: each in its own loop, one after the other
-            (results[i],) = run_in_mode("sim", run_all([(i, s)], args, stream))
+    for job in jobs:
+        if job[1].mode == "sim":  # virtual time: each in its own loop, one after the other
+            (results[job[0]],) = run_in_mode("sim", run_all([job], args, stream))
     stream.finish()
     if any(e.startswith("lab error:") for r in results.values() for e in r.errors):
         return EXIT_LAB_ERROR  # the lab could not do what a drill asked: no verdict
@@ -159,9 +170,11 @@ def add_commands(sub: Any) -> None:
     )
     run.add_argument(
         "--driver",
+        action="append",
         choices=list(DRIVERS),
         help="the endpoint under test: inprocess (geolab's phone) or process (a command "
-        "speaking the JSON-lines protocol); default: each drill's",
+        "speaking the JSON-lines protocol); default: each drill's. Named more than once: "
+        "every drill on every one, reported as a drill x endpoint matrix",
     )
     run.add_argument(
         "--endpoint-command",

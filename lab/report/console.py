@@ -50,7 +50,9 @@ class ConsoleReport:
 
     def handle(self, ctx: RunContext, drill: int, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self.prefix[drill] = f"[{Path(event.source).stem}] " if ctx.parallel else ""
+            tag = Path(event.source).stem + (f"/{event.driver}" if event.driver != "inprocess"
+                                             else "")  # fmt: skip
+            self.prefix[drill] = f"[{tag}] " if ctx.parallel else ""
             self.print(drill, f"[bold]{esc(event.name)}[/bold]  ({esc(event.source)})")
         elif isinstance(event, RunFinished):
             self.verdicts[drill] = event.passed

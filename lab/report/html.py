@@ -179,10 +179,38 @@ def esc(value: object) -> str:
 
 def capture_link(r: ScenarioResult, folder: Path | None) -> str:
     """A link to the drill's pcap (what the fault proxy saw), when the run wrote one."""
-    name = f"{Path(r.source).stem}.pcap"
-    if folder is None or not (folder / name).exists():
+    name = capture_name(r, folder)
+    if name is None:
         return ""
     return f' · <a class="pcap" href="{esc(name)}">SIP capture (pcap)</a>'
+
+
+def matrix_html(results: list[ScenarioResult]) -> str:
+    """Drills by endpoint (driver), when the run graded more than one."""
+    drivers = list(dict.fromkeys(r.driver for r in results))
+    if len(drivers) <= 1:
+        return ""
+    cell = {(r.source, r.driver): r.passed for r in results}
+    rows = []
+    for source, name in dict.fromkeys((r.source, r.name) for r in results):
+        tds = "".join(
+            "<td>—</td>" if (source, d) not in cell
+            else f'<td class="{"pass" if cell[(source, d)] else "fail"}">'
+            f'{"PASS" if cell[(source, d)] else "FAIL"}</td>'
+            for d in drivers
+        )
+        rows.append(f"<tr><td>{esc(name)}</td>{tds}</tr>")
+    head = "".join(f"<th>{esc(d)}</th>" for d in drivers)
+    return (f'<h2>drills by endpoint</h2><table class="matrix"><tr><th>drill</th>{head}</tr>'
+            f'{"".join(rows)}</table>')  # fmt: skip
+
+
+def capture_name(r: ScenarioResult, folder: Path | None) -> str | None:
+    stem = Path(r.source).stem
+    for name in (f"{stem}-{r.driver}.pcap", f"{stem}.pcap"):
+        if folder is not None and (folder / name).exists():
+            return name
+    return None
 
 
 def render_html(
@@ -207,7 +235,8 @@ def render_html(
         sections.append(
             f'<section class="scenario"><h2>{html.escape(r.name)} — '
             f"{'PASS' if r.passed else 'FAIL'}</h2><p>{html.escape(r.source)} · "
-            f"backend {html.escape(str(r.backend))} · seed {html.escape(str(r.seed))}"
+            f"backend {html.escape(str(r.backend))} · driver {esc(r.driver)} · "
+            f"seed {html.escape(str(r.seed))}"
             f"{capture_link(r, folder)}</p>{picture(r)}<ul>{exps}{errs}</ul></section>"
         )
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>geolab run {html.escape(str(meta.get("id", "")))}</title>
@@ -215,7 +244,7 @@ def render_html(
 tr.fail td{{background:#fee}}li.bad{{color:#a50f15}}li.ok{{color:#256029}}section{{margin-top:24px}}</style></head>
 <body><h1>geolab run {html.escape(str(meta.get("id", "")))}{sim}</h1><p>seed {esc(meta.get("seed"))} · mode {esc(meta.get("mode"))}
  · backend {esc(meta.get("backend"))}</p><table><tr><th>scenario</th><th>verdict</th><th>backend</th><th>duration</th>
-<th>expectations</th></tr>{rows}</table>{"".join(sections)}
+<th>expectations</th></tr>{rows}</table>{matrix_html(results)}{"".join(sections)}
 <script>
 // Marks what the browser actually laid out (used by the report's rendering test).
 const drawn = [...document.querySelectorAll("rect.lane")].filter(r => r.getBoundingClientRect().width > 0);

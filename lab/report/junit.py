@@ -19,10 +19,22 @@ def failure_text(result: ScenarioResult) -> str:
 
 
 def render_junit(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
+    """One testsuite; a drill-by-endpoint run (several drivers): one per driver."""
+    drivers = list(dict.fromkeys(r.driver for r in results))
+    if len(drivers) <= 1:
+        return ET.tostring(_suite(meta, results, "geolab"), encoding="unicode",
+                           xml_declaration=True)  # fmt: skip
+    root = ET.Element("testsuites", name="geolab")
+    for driver in drivers:
+        root.append(_suite(meta, [r for r in results if r.driver == driver], f"geolab ({driver})"))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def _suite(meta: dict[str, Any], results: list[ScenarioResult], name: str) -> ET.Element:
     failures = sum(1 for r in results if not r.passed)
     suite = ET.Element(
         "testsuite",
-        name="geolab",
+        name=name,
         tests=str(len(results)),
         failures=str(failures),
         errors="0",
@@ -42,6 +54,7 @@ def render_junit(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         cprops = ET.SubElement(case, "properties")
         for key, value in (
             ("backend", r.backend),
+            ("driver", r.driver),
             ("seed", r.seed),
             ("mode", r.mode),
             ("expectations", len(r.expectations)),
@@ -57,7 +70,7 @@ def render_junit(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
             first = r.failures[0].expected if r.failures else (r.errors or ["failed"])[0]
             failure = ET.SubElement(case, "failure", message=first)
             failure.text = failure_text(r)
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+    return suite
 
 
 class JunitReport(FileReport):

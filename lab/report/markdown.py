@@ -17,6 +17,21 @@ def md(value: object) -> str:
     return text.replace("`", "'")
 
 
+def matrix_lines(results: list[ScenarioResult]) -> list[str]:
+    """Drills by endpoint (driver), when the run graded more than one."""
+    drivers = list(dict.fromkeys(r.driver for r in results))
+    if len(drivers) <= 1:
+        return []
+    cell = {(r.source, r.driver): "PASS" if r.passed else "**FAIL**" for r in results}
+    drills = list(dict.fromkeys((r.source, r.name) for r in results))
+    out = ["", "### drills by endpoint", "", "| drill | " + " | ".join(drivers) + " |",
+           "| --- |" + " --- |" * len(drivers)]  # fmt: skip
+    for source, name in drills:
+        row = [cell.get((source, d), "—") for d in drivers]
+        out.append(f"| {md(name)} | " + " | ".join(row) + " |")
+    return out
+
+
 def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     passed = sum(r.passed for r in results)
     sim = " (simulated)" if meta.get("mode") == "sim" else ""
@@ -32,7 +47,9 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         verdict = "PASS" if r.passed else "**FAIL**"
         ok = sum(e.passed for e in r.expectations)
         total = len(r.expectations)
-        lines.append(f"| {md(r.name)} | {verdict} | {r.duration:.1f}s | {ok}/{total} |")
+        who = f" ({md(r.driver)})" if len({x.driver for x in results}) > 1 else ""
+        lines.append(f"| {md(r.name)}{who} | {verdict} | {r.duration:.1f}s | {ok}/{total} |")
+    lines += matrix_lines(results)
     for r in results:
         fleet = r.fleet.fields() if r.fleet is not None else None
         if fleet is not None:

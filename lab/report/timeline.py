@@ -2,7 +2,8 @@
 
 Format 2 (``"format": 2``): every event in its JSON form (see :mod:`lab.stream.events`);
 expectation events carry ``at``, the time they are about, and invariants' verdicts are on
-the stream too. A timeline without ``format`` is format 1: it reads as well (its
+the stream too; each drill names its ``driver`` (the endpoint under test; a timeline
+without it reads as ``inprocess``). A timeline without ``format`` is format 1: it reads as well (its
 invariants' verdicts are taken from its ``expectations`` list)."""
 
 from __future__ import annotations

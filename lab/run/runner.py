@@ -206,7 +206,7 @@ class ScenarioRunner:
         self._t0 = asyncio.get_running_loop().time()
         s = self.s
         self.emit(RunStarted(t=self.now(), name=s.name, source=s.source, backend=self.backend,
-                             seed=self.seed, mode=s.mode))  # fmt: skip
+                             seed=self.seed, mode=s.mode, driver=self.driver_name))  # fmt: skip
         budget = seconds(s.timeout, self.env)
         try:
             async with asyncio.timeout(budget):

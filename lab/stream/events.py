@@ -68,6 +68,7 @@ class RunStarted(_Event):
     backend: str  # as asked for ("auto", a backend, "sim"); LabUp says which one ran
     seed: int
     mode: str
+    driver: str = "inprocess"  # the endpoint under test (lab.drivers)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -46,6 +46,7 @@ class ScenarioResult:
     mode: str
     seed: int
     passed: bool = False
+    driver: str = "inprocess"
     duration: float = 0.0
     expectations: list[Expectation] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -66,7 +67,8 @@ class ScenarioResult:
         if not events or not isinstance(events[0], RunStarted):
             raise ValueError("a drill's events begin with run_start")
         start = events[0]
-        result = cls(start.name, start.source, start.backend, start.mode, start.seed)
+        result = cls(start.name, start.source, start.backend, start.mode, start.seed,
+                     driver=start.driver)  # fmt: skip
         for e in events:
             if isinstance(e, LabUp):
                 result.backend = e.backend
@@ -84,7 +86,8 @@ class ScenarioResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name, "source": self.source, "backend": self.backend, "mode": self.mode,
-            "seed": self.seed, "passed": self.passed, "duration": self.duration,
+            "seed": self.seed, "driver": self.driver, "passed": self.passed,
+            "duration": self.duration,
             "expectations": [e.to_json() for e in self.expectations], "errors": self.errors,
             "events": [e.to_json() for e in self.events],
         }  # fmt: skip
@@ -101,6 +104,7 @@ class ScenarioResult:
             seed=data.get("seed", 0),
             passed=data["passed"],
             duration=data["duration"],
+            driver=data.get("driver", "inprocess"),
         )
         result.expectations = [checked(Expectation(**e)) for e in data.get("expectations", [])]
         result.errors = list(data.get("errors", []))
