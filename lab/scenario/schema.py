@@ -14,6 +14,7 @@ from lab.scenario.models import (
     CONNECTION_FIELDS,
     Duration,
     EndpointSpec,
+    EventMatch,
     Invariant,
     PartySpec,
     Strict,
@@ -97,7 +98,10 @@ class Scenario(Strict):
 
 
 def semantic_errors(
-    s: Scenario, *, mode: str | None = None, backend: str | None = None,
+    s: Scenario,
+    *,
+    mode: str | None = None,
+    backend: str | None = None,
     driver: str | None = None,
 ) -> list[tuple[Loc, str]]:
     """Checks across fields: sites, sessions, step ids and names in bounds all exist, and
@@ -115,6 +119,13 @@ def semantic_errors(
     if s.fleet is None and c.mode not in CAPABILITIES[chosen].modes:
         c.error(("endpoint", "driver"),
                 f"driver {chosen!r} runs on real sites only, not in mode {c.mode}")  # fmt: skip
+    if not CAPABILITIES[chosen].wire_tap and not s.topology.proxy:
+        # a black box's SIP is what the fault proxy sees: without it there is none
+        for where, match in _matches(s):
+            if match.event == "sip":
+                c.error(where, f"sip events of driver {chosen!r} come from the fault proxy's "
+                             "record of the wire, and this drill has none (topology.proxy "
+                             "is false)")  # fmt: skip
     c.bound(s.timeout, ("timeout",))
     for i, conn in enumerate(s.endpoint.connections):
         c.site(conn.site, ("endpoint", "connections", i, "site"))
@@ -142,6 +153,19 @@ def semantic_errors(
     if s.fleet is None and len(set(s.connection_ids())) != len(s.connection_ids()):
         c.error(("endpoint", "connections"), "connection ids repeat")
     return c.errors
+
+
+def _matches(s: Scenario) -> list[tuple[Loc, EventMatch]]:
+    """Every event a drill waits for, expects or rules out, with where it is written."""
+    found: list[tuple[Loc, EventMatch]] = []
+    for i, step in enumerate(s.steps):
+        match = getattr(step, "match", None)
+        if isinstance(match, EventMatch):
+            found.append((("steps", i, step.action, "event"), match))
+    for i, inv in enumerate(s.invariants):
+        if inv.never is not None:
+            found.append((("invariants", i, "never", "event"), inv.never))
+    return found
 
 
 def _fleet_errors(s: Scenario, fleet: FleetSpec, c: Checker) -> None:

@@ -103,3 +103,14 @@ def test_an_empty_folder_is_not_a_passing_run(
 ) -> None:
     assert main(["run", str(tmp_path), "--report-dir", str(tmp_path / "r")]) == 2
     assert "no scenario file" in capsys.readouterr().err
+
+
+def test_a_black_box_drill_without_the_proxy_cannot_check_sip(tmp_path: Path) -> None:
+    text = (
+        "name: x\ntopology: {proxy: false}\nendpoint:\n  connections: [{site: a}]\n"
+        "steps:\n  - expect: {event: sip, dir: out, method: REGISTER}\n    within: 1s\n"
+    )
+    path = write(tmp_path, text)
+    load_scenario(path)  # geolab's own phone has its tap
+    with pytest.raises(ScenarioError, match=r":6: steps\[0\]\.expect\.event: sip events of "):
+        load_scenario(path, driver="process")
