@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from endpoint.config import ConnectionConfig, EndpointConfig
+from endpoint.config import EndpointConfig
 from endpoint.core.events import PhoneEvent
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.drivers.capabilities import Capabilities
+from lab.run.control import EndpointControl
 
 # the in-process wire tap: (direction "in"/"out", message, peer, transport, connection)
 WireTap = Callable[[str, Message, Address, str, "int | None"], None]
@@ -34,7 +35,9 @@ class DriverContext:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-class EndpointDriver(Protocol):
+class EndpointDriver(EndpointControl, Protocol):
+    """An endpoint under test: the commands of :class:`EndpointControl`, and these."""
+
     name: str
     capabilities: Capabilities
 
@@ -43,13 +46,3 @@ class EndpointDriver(Protocol):
 
     async def start(self, config: EndpointConfig, ctx: DriverContext) -> None: ...
     async def stop(self) -> str | None: ...  # what went wrong stopping it, if anything
-
-    async def dial(self, connection: int, destination: str, /) -> str: ...
-    async def answer(self, session: str, /) -> None: ...
-    async def hangup(self, session: str, /) -> None: ...
-    async def hold(self, session: str, /) -> None: ...
-    async def resume(self, session: str, /) -> None: ...
-    async def add_connection(self, config: ConnectionConfig, /) -> None: ...
-    async def enable_connection(self, connection: int, /) -> None: ...
-    async def disable_connection(self, connection: int, /) -> None: ...
-    async def remove_connection(self, connection: int, /) -> None: ...
