@@ -73,8 +73,11 @@ def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except (KeyboardInterrupt, Terminated) as exc:  # while it was starting: nothing had begun
-        print("geolab: interrupted; nothing had started", file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+        print("geolab: interrupted; nothing had started", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        # nothing to clean up, and an interrupt half-way through an import can leave the
+        # interpreter to die by the signal on its way out: leave with the documented code
+        os._exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
     if os.environ.get("NO_COLOR"):
         os.environ.setdefault("TERM", "dumb")
     try:
