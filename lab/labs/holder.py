@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,15 @@ class Holder:
             writer.close()
 
 
-async def serve(config: LabConfig) -> int:
+async def serve(config: LabConfig, stopping: threading.Event | None = None) -> int:
+    """Keep a lab up until ``down``, SIGTERM or SIGINT (``stopping``: one already came)."""
     lab = Lab(config)
     loop = asyncio.get_running_loop()
     holder = Holder(lab)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, holder.done.set)
+    if stopping is not None and stopping.is_set():
+        holder.done.set()  # asked to stop while starting: start, then stop at once
     async with lab:
         sock = Path(lab.state.path).with_suffix(".sock")
         sock.unlink(missing_ok=True)
@@ -113,8 +117,14 @@ def main() -> int:
     data = json.loads(sys.stdin.read() if args.config == "-" else args.config)
     if data.get("workdir"):
         data["workdir"] = Path(data["workdir"])
+    # From here on a signal only asks the holder to stop (the loop takes them over in
+    # serve): no KeyboardInterrupt or cancellation lands in the middle of the lab's start,
+    # where asyncio (3.11) can lose a cancellation and leave the lab up for good.
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
     try:
-        return asyncio.run(serve(LabConfig(**data)))
+        return asyncio.run(serve(LabConfig(**data), stopping))
     except LabError as exc:
         print(json.dumps({"event": "Error", "message": str(exc)}), flush=True)
         return 3
