@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import socket
 import time
@@ -118,7 +119,7 @@ async def fuzz(datagrams: int, seed: int = 1, *, rate: int = 20_000) -> FuzzResu
             site_pid = lab.site("a").pid  # type: ignore[attr-defined]
             proxy_pid = lab.faults_server.pid if lab.faults_server else None
             assert site_pid is not None and proxy_pid is not None
-            before = (rss_kb(site_pid), rss_kb(proxy_pid), rss_kb(__import__("os").getpid()))
+            before = (rss_kb(site_pid), rss_kb(proxy_pid), rss_kb(os.getpid()))
             targets = [phone.local_address, lab.target("a"), lab.site("a").address]
             started = time.perf_counter()
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -138,7 +139,7 @@ async def fuzz(datagrams: int, seed: int = 1, *, rate: int = 20_000) -> FuzzResu
             proxy_ok = await options_ping(*lab.target("a")) == 200
             site_ok = await options_ping(*lab.site("a").address) == 200
             still = all(c.status == "Available" for c in phone.connections.values())
-            after = (rss_kb(site_pid), rss_kb(proxy_pid), rss_kb(__import__("os").getpid()))
+            after = (rss_kb(site_pid), rss_kb(proxy_pid), rss_kb(os.getpid()))
             return FuzzResult(
                 datagrams, took, endpoint_ok, proxy_ok, site_ok, still,
                 (before[0], after[0]), (before[1], after[1]), (before[2], after[2]),

@@ -43,11 +43,12 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         "| scenario | verdict | duration | expectations |",
         "| --- | --- | --- | --- |",
     ]
+    several = len({r.driver for r in results}) > 1
     for r in results:
         verdict = "PASS" if r.passed else "**FAIL**"
         ok = sum(e.passed for e in r.expectations)
         total = len(r.expectations)
-        who = f" ({md(r.driver)})" if len({x.driver for x in results}) > 1 else ""
+        who = f" ({md(r.driver)})" if several else ""
         lines.append(f"| {md(r.name)}{who} | {verdict} | {r.duration:.1f}s | {ok}/{total} |")
     lines += matrix_lines(results)
     for r in results:

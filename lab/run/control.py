@@ -38,14 +38,16 @@ def connection_of(message: Message, peer: Address, conns: Iterable[Connection]) 
     for c in conns:
         if c.call_id == message.call_id:
             return c.id
-    here = [c for c in conns if c.address == peer]
+    return by_user(message, [(c.id, c.user) for c in conns if c.address == peer])
+
+
+def by_user(message: Message, here: list[tuple[int, str]]) -> int | None:
+    """Of the connections (id, user) on one site, the one ``message`` is for: where
+    several share the site, the one whose user it names (From or To)."""
     if len(here) > 1:
-        users = {
-            getattr(message.from_.uri, "user", None),
-            getattr(message.to.uri, "user", None),
-        }
-        here = [c for c in here if c.user in users] or here
-    return here[0].id if here else None
+        users = {getattr(message.from_.uri, "user", None), getattr(message.to.uri, "user", None)}
+        here = [c for c in here if c[1] in users] or here
+    return here[0][0] if here else None
 
 
 def observed(
@@ -75,8 +77,5 @@ def observed_on_wire(
     except ParseError as exc:
         return SipObserved(t=t, dir=seen.direction, connection=None, transport=seen.protocol,
                            cseq=None, call_id=None, malformed=str(exc)[:160])  # fmt: skip
-    here = [c for c in conns if (c.server, c.port) == seen.listen]
-    if len(here) > 1:
-        users = {getattr(message.from_.uri, "user", None), getattr(message.to.uri, "user", None)}
-        here = [c for c in here if c.user in users] or here
-    return observed(t, seen.direction, message, seen.protocol, here[0].id if here else None)
+    here = [(c.id, c.user) for c in conns if (c.server, c.port) == seen.listen]
+    return observed(t, seen.direction, message, seen.protocol, by_user(message, here))

@@ -7,7 +7,7 @@ import asyncio
 import random
 from typing import Any
 
-from lab.faults.kinds import KINDS, unsupported
+from lab.faults.kinds import FaultKind, unsupported
 from lab.scenario.models import FaultSpec, NemesisSpec
 from lab.steps.base import Action, Checker, Loc, Place, StepRun, handles
 
@@ -52,13 +52,11 @@ class Nemesis(Action):
         c.bound(self.nemesis.duration, (*loc, "nemesis", "duration"))
         c.bound(self.nemesis.interval, (*loc, "nemesis", "interval"))
         for i, kind in enumerate(self.nemesis.faults):
-            why = unsupported(KINDS_BY_NAME[kind], None, mode=c.mode, backend=c.backend,
+            why = unsupported(FaultKind(kind), None, mode=c.mode, backend=c.backend,
                               proxy=c.proxy)  # fmt: skip
             if why is not None:
                 c.error((*loc, "nemesis", "faults", i), why)
 
-
-KINDS_BY_NAME = {k.value: k for k in KINDS}
 
 
 @handles(Fault)

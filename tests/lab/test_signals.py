@@ -21,6 +21,21 @@ pytestmark = pytest.mark.interop
 DRILL = Path(__file__).parents[2] / "scenarios" / "inbound-via-b-while-a-down.yaml"
 
 
+def watch_state(folder: Path, run: subprocess.Popen[bytes], seconds: float) -> set[str]:
+    """The lab folders the run's state files name, sampled for ``seconds`` (or until it
+    ends): what must be gone afterwards."""
+    workdirs: set[str] = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and run.poll() is None:
+        for state in folder.glob("*.json"):
+            try:
+                workdirs.add(json.loads(state.read_text())["workdir"])
+            except (OSError, ValueError, KeyError):
+                pass
+        time.sleep(0.02)  # sampling the state folder while the drill runs
+    return workdirs
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 @pytest.mark.parametrize("backend", ["embedded", "kamailio"])
 def test_a_signalled_run_stops_everything_and_says_so(
@@ -37,15 +52,7 @@ def test_a_signalled_run_stops_everything_and_says_so(
              "--report-dir", str(tmp_path / "reports")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
         )  # fmt: skip
-        workdirs: set[str] = set()
-        deadline = time.monotonic() + rng.uniform(0.3, 1.8)
-        while time.monotonic() < deadline and run.poll() is None:
-            for state in (tmp_path / "state").glob("*.json"):
-                try:
-                    workdirs.add(json.loads(state.read_text())["workdir"])
-                except (OSError, ValueError, KeyError):
-                    pass
-            time.sleep(0.02)  # sampling the state folder while the drill runs
+        workdirs = watch_state(tmp_path / "state", run, rng.uniform(0.3, 1.8))
         if run.poll() is None:
             os.kill(run.pid, sig)
         sent = time.monotonic()
@@ -77,14 +84,7 @@ def test_a_killed_run_leaves_only_what_geolab_cleanup_removes(backend: str, tmp_
              "--report-dir", str(tmp_path / "reports")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )  # fmt: skip
-        deadline = time.monotonic() + rng.uniform(0.5, 2.0)
-        while time.monotonic() < deadline and run.poll() is None:
-            for state in (tmp_path / "state").glob("*.json"):
-                try:
-                    workdirs.add(json.loads(state.read_text())["workdir"])
-                except (OSError, ValueError, KeyError):
-                    pass
-            time.sleep(0.02)  # sampling the state folder while the drill runs
+        workdirs |= watch_state(tmp_path / "state", run, rng.uniform(0.5, 2.0))
         run.kill()
         run.wait()
     cleanup = subprocess.run(
