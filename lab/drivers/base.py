@@ -7,7 +7,7 @@ kicks, no retries): what the endpoint does is what the lab grades."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -32,7 +32,6 @@ class DriverContext:
     on_wire: WireTap | None = None
     sockets: Callable[..., object] | None = None  # the lab's (simulated) sockets, in-process
     rng_seed: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class EndpointDriver(EndpointControl, Protocol):

@@ -235,7 +235,7 @@ class Lab(FaultScope):
     def endpoint_address(self) -> tuple[str, int] | None:
         return None  # where the endpoint's configuration says (else a port of its choosing)
 
-    def randomness(self, name: str) -> random.Random | None:
+    def replay_seed(self, name: str) -> str | None:
         return None  # real runs are not replayed: ids as fresh as a phone's
 
     def party_network(self) -> Net:

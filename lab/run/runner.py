@@ -260,12 +260,11 @@ class ScenarioRunner:
         self._endpoint_host = cfg.local_host
         if not driver.capabilities.wire_tap:  # a black box: the lab's record of the wire
             lab.wire_observers.append(self._on_observed)
-        seeded = lab.randomness("phone")
         ctx = DriverContext(
             workdir=lab.workdir, on_event=self._on_phone, on_failure=self._on_failure,
             on_wire=self._on_wire if driver.capabilities.wire_tap else None,
             sockets=lab.endpoint_sockets(),
-            rng_seed=f"phone:{self.seed}" if seeded is not None else None,
+            rng_seed=lab.replay_seed("phone"),
         )  # fmt: skip
         self.driver = driver
         # windows before any action step count from the endpoint's start, not the lab's

@@ -99,8 +99,8 @@ class SimLab(FaultScope):
     def endpoint_address(self) -> tuple[str, int] | None:
         return self.host(), 5060
 
-    def randomness(self, name: str) -> random.Random | None:
-        return random.Random(f"{name}:{self.config.seed}")  # the seed replays the run
+    def replay_seed(self, name: str) -> str | None:
+        return f"{name}:{self.config.seed}"  # the seed replays the run
 
     def party_network(self) -> Net:
         return self.network
