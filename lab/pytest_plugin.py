@@ -113,6 +113,8 @@ class ScenarioItem(pytest.Item):
                 },
                 [result],
             )
+        if result.not_applicable:
+            pytest.skip("not applicable: " + "; ".join(result.not_applicable))
         if not result.passed:
             lines = [
                 f"{result.source}:{e.line}: expected {e.expected}\n    observed {e.observed}"

@@ -126,8 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     stream.finish()
     if any(e.startswith("lab error:") for r in results.values() for e in r.errors):
         return EXIT_LAB_ERROR  # the lab could not do what a drill asked: no verdict
-    passed = sum(r.passed for r in results.values())
-    return EXIT_PASS if passed == len(results) else EXIT_FAILED
+    # a drill not applicable to its driver was not run: it neither passes nor fails
+    failed = [r for r in results.values() if r.verdict == "FAIL"]
+    return EXIT_FAILED if failed else EXIT_PASS
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -2,10 +2,12 @@
 
 - ``inprocess``: geolab's own phone in the lab's process (the default);
 - ``process``: any command speaking the JSON-lines protocol (``python -m endpoint`` when
-  none is given)."""
+  none is given);
+- ``baresip``: Debian's baresip through its ``ctrl_tcp`` control port."""
 
 from __future__ import annotations
 
+from lab.drivers.baresip import BaresipDriver
 from lab.drivers.base import DriverContext, EndpointDriver
 from lab.drivers.capabilities import CAPABILITIES, Capabilities
 from lab.drivers.inprocess import InProcessDriver
@@ -19,6 +21,8 @@ def make_driver(name: str, command: list[str] | None = None) -> EndpointDriver:
         return InProcessDriver()
     if name == "process":
         return ProcessDriver(command)
+    if name == "baresip":
+        return BaresipDriver(command)
     raise ValueError(f"driver {name!r}: not one of {', '.join(DRIVERS)}")
 
 

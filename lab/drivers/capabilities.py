@@ -23,4 +23,10 @@ class Capabilities:
 CAPABILITIES: dict[str, Capabilities] = {
     "inprocess": Capabilities(modes=frozenset({"real", "sim"}), wire_tap=True),
     "process": Capabilities(),
+    # baresip 1.0.0: no command to enable or disable an account, no keep-alive it can be
+    # asked for (its account line has none), real sites only
+    "baresip": Capabilities(
+        commands=COMMANDS - {"enable_connection", "disable_connection"},
+        keepalives=frozenset(),
+    ),
 }

@@ -44,6 +44,7 @@ from lab.labs.interface import (
     SocketsFactory,
     Tap,
 )
+from lab.labs.proxyfaults import ProxyFaults
 from lab.parties.python import Net, UdpNet
 from lab.parties.sipp import sipp_binary
 from lab.sites.base import Site, SiteSpec
@@ -74,6 +75,7 @@ class Lab(FaultScope):
         self.faults_server: FaultServerProcess | None = None
         self.api: ToxiproxyClient | None = None  # geolab's fault proxy (UDP, and TCP too)
         self.apis: dict[str, ToxiproxyClient] = {}  # per protocol: TCP may go to Toxiproxy
+        self.proxy_faults: ProxyFaults | None = None
         self.toxiproxy: ToxiproxyServerProcess | None = None
         self.nft: NftTable | None = None
         self.project: ComposeProject | None = None
@@ -164,6 +166,7 @@ class Lab(FaultScope):
                         protocol=protocol,
                     )
                 self.proxies[name] = (ip, 5060)
+            self.proxy_faults = ProxyFaults(self.apis)
         self.state.info["targets"] = {n: f"{ip}:{port}" for n, (ip, port) in self.targets().items()}
         self.state.save()
 
@@ -290,7 +293,9 @@ class Lab(FaultScope):
         elif via == "kernel":
             await self._kernel_fault(record, target)
         elif via == "proxy":
-            await self._proxy_fault(record)
+            if self.proxy_faults is None:
+                raise LabError(f"fault {kind!r} needs the fault proxy (the lab runs without it)")
+            await self.proxy_faults.apply(record)
         return self._applied(record)
 
     async def heal(self, record: FaultRecord) -> None:
@@ -300,6 +305,7 @@ class Lab(FaultScope):
         if record.via == "process":
             if record.kind in ("kill", "stop"):
                 await site.start()
+                await self._site_ports(record.site, up=True, why=record.id)
                 self.emit(SiteUp(t=self.now, site=record.site))
             elif record.kind == "hang":
                 await site.resume()
@@ -309,25 +315,25 @@ class Lab(FaultScope):
         elif record.via == "network":
             assert isinstance(site, ContainerSite)
             await site.connect()
-        else:
-            for protocol, proxy in record.undo.get("disabled", []):
-                await self.apis[protocol].set_enabled(proxy, True)
-            for protocol, proxy, toxic in record.undo.get("toxics", []):
-                with contextlib.suppress(LabError):
-                    await self.apis[protocol].remove_toxic(proxy, toxic)
+        elif self.proxy_faults is not None:
+            await self.proxy_faults.heal(record)
         self._healed(record)
 
+    async def _site_ports(self, name: str, *, up: bool, why: int) -> None:
+        if self.proxy_faults is not None:  # a dead site's ports are closed on the proxy too
+            await self.proxy_faults.ports(name, up=up, why=why)
+
     async def _process_fault(self, record: FaultRecord, site: Site) -> None:
-        if record.kind == "kill":
-            await site.kill()
-            self.emit(SiteDown(t=self.now, site=record.site))
-        elif record.kind == "stop":
-            await site.stop()
+        if record.kind in ("kill", "stop"):
+            await (site.kill() if record.kind == "kill" else site.stop())
+            await self._site_ports(record.site, up=False, why=record.id)
             self.emit(SiteDown(t=self.now, site=record.site))
         elif record.kind == "hang":
             await site.hang()
         elif record.kind == "restart":
+            await self._site_ports(record.site, up=False, why=record.id)
             await site.restart()
+            await self._site_ports(record.site, up=True, why=record.id)
             record.healed_at = self.now  # nothing to undo
             self.emit(SiteUp(t=self.now, site=record.site))
         else:
@@ -349,47 +355,5 @@ class Lab(FaultScope):
             self.state.save()
         percent = 100 if record.kind == "partition" else int(record.params.get("percent", 10))
         record.undo["handles"] = await self.nft.drop(site.spec.ip, percent=percent)
-
-    async def _proxy_fault(self, record: FaultRecord) -> None:
-        if self.api is None:
-            raise LabError(f"fault {record.kind!r} needs the fault proxy (the lab runs without it)")
-        name, kind, p = record.site, record.kind, record.params
-        proxies = {"udp": f"{name}-udp", "tcp": f"{name}-tcp"}
-        if kind in ("down", "partition"):
-            for protocol, proxy in proxies.items():
-                await self.apis[protocol].set_enabled(proxy, False)
-            record.undo["disabled"] = list(proxies.items())
-            return
-        toxic_type = "timeout" if kind == "blackhole" else kind
-        streams = [p["stream"]] if "stream" in p else ["upstream", "downstream"]
-        attributes = {k: v for k, v in p.items() if k not in ("stream", "toxicity", "transport")}
-        if kind == "blackhole":
-            attributes.setdefault("timeout", 0)
-        protocols = [p["transport"]] if "transport" in p else ["udp", "tcp"]
-        added = []
-        real_toxiproxy_tcp = self.apis["tcp"] is not self.apis["udp"]
-        for protocol in protocols:
-            if (protocol == "tcp" and toxic_type == "loss") or (
-                protocol == "udp" and toxic_type in ("reset_peer", "slicer")
-            ):
-                continue
-            if protocol == "tcp" and real_toxiproxy_tcp and toxic_type.startswith("sip_"):
-                record.undo.setdefault("skipped", []).append("tcp: Toxiproxy has no SIP toxics")
-                continue
-            for stream in streams:
-                toxic = f"f{record.id}-{toxic_type}-{stream}"
-                await self.apis[protocol].add_toxic(
-                    proxies[protocol],
-                    toxic_type,
-                    name=toxic,
-                    stream=stream,
-                    toxicity=float(p.get("toxicity", 1.0)),
-                    **attributes,
-                )
-                added.append((protocol, proxies[protocol], toxic))
-        if not added:
-            raise LabError(f"fault {kind!r} applies to no proxy of site {name!r}")
-        record.undo["toxics"] = added
-
 
 _ids = itertools.count(1)

@@ -16,6 +16,7 @@ from lab.stream.events import (
     FleetMeasured,
     RunErrored,
     RunFinished,
+    RunNotApplicable,
     RunStarted,
     StepStarted,
 )
@@ -39,7 +40,8 @@ class ConsoleReport:
         self.quiet = quiet
         self.prefix: dict[int, str] = {}
         self.status: dict[int, dict[Any, str]] = {}
-        self.verdicts: dict[int, bool] = {}
+        self.verdicts: dict[int, str] = {}  # PASS, FAIL, N/A
+        self.lacking: set[int] = set()
 
     def print(self, drill: int, text: str) -> None:
         """``text`` is markup: anything taken from a run goes through :func:`esc` first."""
@@ -47,6 +49,7 @@ class ConsoleReport:
 
     def start(self, ctx: RunContext) -> None:
         self.verdicts = {}
+        self.lacking = set()
 
     def handle(self, ctx: RunContext, drill: int, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -54,8 +57,16 @@ class ConsoleReport:
                                              else "")  # fmt: skip
             self.prefix[drill] = f"[{tag}] " if ctx.parallel else ""
             self.print(drill, f"[bold]{esc(event.name)}[/bold]  ({esc(event.source)})")
+        elif isinstance(event, RunNotApplicable):
+            self.lacking.add(drill)
+            for reason in event.reasons:
+                self.print(drill, f"  [yellow]not applicable: {esc(reason)}[/yellow]")
         elif isinstance(event, RunFinished):
-            self.verdicts[drill] = event.passed
+            if drill in self.lacking:
+                self.verdicts[drill] = "N/A"
+                self.print(drill, "  [yellow]N/A[/yellow] (not run)")
+                return
+            self.verdicts[drill] = "PASS" if event.passed else "FAIL"
             verdict = "[green]PASS[/green]" if event.passed else "[red]FAIL[/red]"
             self.print(drill, f"  {verdict} in {event.duration:.1f}s")
         elif not self.quiet:
@@ -85,9 +96,11 @@ class ConsoleReport:
                 self.print(drill, f"{stamp}   {esc(line)}")
 
     def finish(self, ctx: RunContext) -> None:
-        passed = sum(self.verdicts.values())
+        verdicts = list(self.verdicts.values())
+        passed, lacking = verdicts.count("PASS"), verdicts.count("N/A")
         where = ""
         if ctx.folder is not None and ctx.written:
             names = ", ".join(p.name for p in ctx.written.values())
             where = f"; reports in {esc(ctx.folder)}/ ({esc(names)})"
-        self.out.print(f"{passed}/{len(self.verdicts)} scenarios passed{where}")
+        na = f" ({lacking} not applicable, not run)" if lacking else ""
+        self.out.print(f"{passed}/{len(verdicts) - lacking} scenarios passed{na}{where}")

@@ -185,18 +185,22 @@ def capture_link(r: ScenarioResult, folder: Path | None) -> str:
     return f' · <a class="pcap" href="{esc(name)}">SIP capture (pcap)</a>'
 
 
+VERDICT_CLASS = {"PASS": "pass", "FAIL": "fail", "N/A": "na"}
+
+
 def matrix_html(results: list[ScenarioResult]) -> str:
     """Drills by endpoint (driver), when the run graded more than one."""
     drivers = list(dict.fromkeys(r.driver for r in results))
     if len(drivers) <= 1:
         return ""
-    cell = {(r.source, r.driver): r.passed for r in results}
+    cell = {(r.source, r.driver): r for r in results}
     rows = []
     for source, name in dict.fromkeys((r.source, r.name) for r in results):
         tds = "".join(
             "<td>—</td>" if (source, d) not in cell
-            else f'<td class="{"pass" if cell[(source, d)] else "fail"}">'
-            f'{"PASS" if cell[(source, d)] else "FAIL"}</td>'
+            else f'<td class="{VERDICT_CLASS[cell[(source, d)].verdict]}" '
+            f'title="{esc("; ".join(cell[(source, d)].not_applicable))}">'
+            f"{cell[(source, d)].verdict}</td>"
             for d in drivers
         )
         rows.append(f"<tr><td>{esc(name)}</td>{tds}</tr>")
@@ -218,8 +222,8 @@ def render_html(
 ) -> str:
     sim = " (simulated)" if meta.get("mode") == "sim" else ""
     rows = "".join(
-        f'<tr class="{"pass" if r.passed else "fail"}"><td>{html.escape(r.name)}</td>'
-        f"<td>{'PASS' if r.passed else 'FAIL'}</td><td>{html.escape(str(r.backend))}</td><td>{float(r.duration):.1f}s</td>"
+        f'<tr class="{VERDICT_CLASS[r.verdict]}"><td>{html.escape(r.name)}</td>'
+        f"<td>{r.verdict}</td><td>{html.escape(str(r.backend))}</td><td>{float(r.duration):.1f}s</td>"
         f"<td>{sum(e.passed for e in r.expectations)}/{len(r.expectations)}</td></tr>"
         for r in results
     )
@@ -232,16 +236,18 @@ def render_html(
             for e in r.expectations
         )
         errs = "".join(f'<li class="bad">error: {html.escape(err)}</li>' for err in r.errors)
+        errs += "".join(f'<li class="na">not applicable: {esc(why)}</li>'
+                        for why in r.not_applicable)  # fmt: skip
         sections.append(
             f'<section class="scenario"><h2>{html.escape(r.name)} — '
-            f"{'PASS' if r.passed else 'FAIL'}</h2><p>{html.escape(r.source)} · "
+            f"{r.verdict}</h2><p>{html.escape(r.source)} · "
             f"backend {html.escape(str(r.backend))} · driver {esc(r.driver)} · "
             f"seed {html.escape(str(r.seed))}"
             f"{capture_link(r, folder)}</p>{picture(r)}<ul>{exps}{errs}</ul></section>"
         )
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>geolab run {html.escape(str(meta.get("id", "")))}</title>
 <style>body{{font-family:sans-serif;margin:20px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}
-tr.fail td{{background:#fee}}li.bad{{color:#a50f15}}li.ok{{color:#256029}}section{{margin-top:24px}}</style></head>
+tr.fail td{{background:#fee}}tr.na td,td.na{{background:#f4f4f4;color:#666}}li.na{{color:#666}}li.bad{{color:#a50f15}}li.ok{{color:#256029}}section{{margin-top:24px}}</style></head>
 <body><h1>geolab run {html.escape(str(meta.get("id", "")))}{sim}</h1><p>seed {esc(meta.get("seed"))} · mode {esc(meta.get("mode"))}
  · backend {esc(meta.get("backend"))}</p><table><tr><th>scenario</th><th>verdict</th><th>backend</th><th>duration</th>
 <th>expectations</th></tr>{rows}</table>{matrix_html(results)}{"".join(sections)}

@@ -31,13 +31,15 @@ def render_junit(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
 
 
 def _suite(meta: dict[str, Any], results: list[ScenarioResult], name: str) -> ET.Element:
-    failures = sum(1 for r in results if not r.passed)
+    failures = sum(1 for r in results if r.verdict == "FAIL")
+    skipped = sum(1 for r in results if r.not_applicable)
     suite = ET.Element(
         "testsuite",
         name=name,
         tests=str(len(results)),
         failures=str(failures),
         errors="0",
+        skipped=str(skipped),
         time=f"{sum(r.duration for r in results):.3f}",
     )
     props = ET.SubElement(suite, "properties")
@@ -66,7 +68,10 @@ def _suite(meta: dict[str, Any], results: list[ScenarioResult], name: str) -> ET
                 ET.SubElement(cprops, "property", name=f"fleet.{key}", value=str(fleet[key]))
             for site, peak in sorted(fleet["peak_register_per_s"].items()):
                 ET.SubElement(cprops, "property", name=f"fleet.peak.{site}", value=str(peak))
-        if not r.passed:
+        if r.not_applicable:  # not applicable to this driver: skipped, never passed
+            skip = ET.SubElement(case, "skipped", message="not applicable: " + r.not_applicable[0])
+            skip.text = "\n".join(r.not_applicable)
+        elif not r.passed:
             first = r.failures[0].expected if r.failures else (r.errors or ["failed"])[0]
             failure = ET.SubElement(case, "failure", message=first)
             failure.text = failure_text(r)

@@ -17,12 +17,24 @@ def md(value: object) -> str:
     return text.replace("`", "'")
 
 
+def verdict_md(r: ScenarioResult) -> str:
+    return {"PASS": "PASS", "FAIL": "**FAIL**"}.get(r.verdict, r.verdict)
+
+
+def tally(results: list[ScenarioResult]) -> str:
+    """``3/5 passed`` (drills not applicable to their driver are not counted: not run)."""
+    verdicts = [r.verdict for r in results]
+    lacking = verdicts.count("N/A")
+    na = f", {lacking} not applicable" if lacking else ""
+    return f"{verdicts.count('PASS')}/{len(verdicts) - lacking} passed{na}"
+
+
 def matrix_lines(results: list[ScenarioResult]) -> list[str]:
     """Drills by endpoint (driver), when the run graded more than one."""
     drivers = list(dict.fromkeys(r.driver for r in results))
     if len(drivers) <= 1:
         return []
-    cell = {(r.source, r.driver): "PASS" if r.passed else "**FAIL**" for r in results}
+    cell = {(r.source, r.driver): verdict_md(r) for r in results}
     drills = list(dict.fromkeys((r.source, r.name) for r in results))
     out = ["", "### drills by endpoint", "", "| drill | " + " | ".join(drivers) + " |",
            "| --- |" + " --- |" * len(drivers)]  # fmt: skip
@@ -33,10 +45,9 @@ def matrix_lines(results: list[ScenarioResult]) -> list[str]:
 
 
 def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
-    passed = sum(r.passed for r in results)
     sim = " (simulated)" if meta.get("mode") == "sim" else ""
     lines = [
-        f"## geolab run {md(meta.get('id', ''))}{sim}: {passed}/{len(results)} passed",
+        f"## geolab run {md(meta.get('id', ''))}{sim}: {tally(results)}",
         "",
         f"seed {md(meta.get('seed'))} · backend {md(meta.get('backend'))}",
         "",
@@ -45,7 +56,7 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     ]
     several = len({r.driver for r in results}) > 1
     for r in results:
-        verdict = "PASS" if r.passed else "**FAIL**"
+        verdict = verdict_md(r)
         ok = sum(e.passed for e in r.expectations)
         total = len(r.expectations)
         who = f" ({md(r.driver)})" if several else ""
@@ -60,7 +71,9 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     for r in results:
         if r.passed:
             continue
-        lines += ["", f"### {md(r.name)}", ""]
+        who = f" ({md(r.driver)})" if several else ""
+        lines += ["", f"### {md(r.name)}{who}", ""]
+        lines += [f"- not applicable: {md(why)}" for why in r.not_applicable]
         lines += [
             f"- `{md(r.source)}:{md(e.line)}` expected {md(e.expected)}; observed {md(e.observed)}"
             for e in r.failures

@@ -27,16 +27,19 @@ from lab.run.parties import CALLER_WAIT, Parties
 from lab.run.windows import Windows
 from lab.scenario.expr import seconds
 from lab.scenario.models import CallSpec, ConnectionSpec, Duration
+from lab.scenario.needs import not_applicable
 from lab.scenario.schema import Scenario
 from lab.steps import Place, handler_of
 from lab.steps.waits import Expect, WaitFor
 from lab.stream.events import (
+    ConnectionPlaced,
     EndpointEvent,
     Event,
     LabEvent,
     PartyChanged,
     RunErrored,
     RunFinished,
+    RunNotApplicable,
     RunStarted,
     StepFinished,
     StepStarted,
@@ -199,6 +202,7 @@ class ScenarioRunner:
             keepalive_timeout=c.keepalive_timeout, password=c.password, enabled=c.enabled,
         )  # fmt: skip
         self._conns[conn_id] = config  # whose messages the wire's record tells apart
+        self.emit(ConnectionPlaced(t=self.now(), connection=conn_id, site=c.site))
         return config
 
     # --- running --------------------------------------------------------------------------
@@ -207,6 +211,11 @@ class ScenarioRunner:
         s = self.s
         self.emit(RunStarted(t=self.now(), name=s.name, source=s.source, backend=self.backend,
                              seed=self.seed, mode=s.mode, driver=self.driver_name))  # fmt: skip
+        lacking = not_applicable(s, self.driver_name)
+        if lacking:  # not run: its verdict is N/A, with why
+            self.emit(RunNotApplicable(t=self.now(), reasons=tuple(lacking)))
+            self.emit(RunFinished(t=self.now(), passed=False, duration=0.0))
+            return ScenarioResult.of(self.events)
         budget = seconds(s.timeout, self.env)
         try:
             async with asyncio.timeout(budget):
@@ -309,6 +318,7 @@ class ScenarioRunner:
                     )
                 ip, port = self.lab.target(cfg.server)
                 domain = self.lab.site(cfg.server).spec.domain
+                self.emit(ConnectionPlaced(t=self.now(), connection=cfg.id, site=cfg.server))
                 conns.append(cfg.model_copy(update={"server": ip, "port": port, "domain": domain}))
             return base.model_copy(update={"connections": conns})
         conns = [

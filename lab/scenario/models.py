@@ -72,9 +72,9 @@ class ConnectionSpec(Strict):
 
 
 class EndpointSpec(Strict):
-    # who the endpoint under test is (lab.drivers): geolab's phone in-process, or a
-    # process speaking the JSON-lines protocol (`command`, default python -m endpoint)
-    driver: Literal["inprocess", "process"] = "inprocess"
+    # who the endpoint under test is (lab.drivers): geolab's phone in-process, a process
+    # speaking the JSON-lines protocol (`command`, default python -m endpoint), baresip
+    driver: Literal["inprocess", "process", "baresip"] = "inprocess"
     command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
         default=None, min_length=1
     )

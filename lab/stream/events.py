@@ -11,8 +11,6 @@ Times are seconds since the run started (the run's monotonic or virtual clock)."
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
@@ -24,6 +22,7 @@ from endpoint.core.events import (
     SessionStatus,
     SessionStatusChanged,
 )
+from lab.stream.typecheck import check_storm, checked
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +76,28 @@ class RunFinished(_Event):
     TERMINAL = True
     passed: bool
     duration: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionPlaced(_Event):
+    """A connection of the endpoint under test is on this site (given at the start, or
+    added by a step): what the DR figures count each site's outage against."""
+
+    KIND = "connection"
+    connection: int
+    site: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunNotApplicable(_Event):
+    """The drill needs what the endpoint's driver lacks: it is not run, and its verdict is
+    "not applicable" (never a pass)."""
+
+    KIND = "not_applicable"
+    reasons: tuple[str, ...]
+
+    def fields(self) -> dict[str, Any]:
+        return {"reasons": list(self.reasons)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,95 +295,19 @@ class FleetMeasured(_Event):
 
 
 Event: TypeAlias = (
-    RunStarted | RunFinished | RunErrored | StepStarted | StepFinished | ExpectationChecked
-    | EndpointEvent | SipObserved | LabUp | LabDown | SiteUp | SiteDown | FaultApplied
-    | FaultHealed | PartyChanged | FleetMeasured
+    RunStarted | RunFinished | RunNotApplicable | ConnectionPlaced | RunErrored | StepStarted
+    | StepFinished | ExpectationChecked | EndpointEvent | SipObserved | LabUp | LabDown
+    | SiteUp | SiteDown | FaultApplied | FaultHealed | PartyChanged | FleetMeasured
 )  # fmt: skip
 EVENT_CLASSES: tuple[type[_Event], ...] = (
-    RunStarted, RunFinished, RunErrored, StepStarted, StepFinished, ExpectationChecked,
-    SipObserved, LabUp, LabDown, SiteUp, SiteDown, FaultApplied, FaultHealed, PartyChanged,
-    FleetMeasured,
+    RunStarted, RunFinished, RunNotApplicable, ConnectionPlaced, RunErrored, StepStarted,
+    StepFinished, ExpectationChecked, SipObserved, LabUp, LabDown, SiteUp, SiteDown, FaultApplied,
+    FaultHealed, PartyChanged, FleetMeasured,
 )  # fmt: skip
 _BY_FORM = {(c.KIND, c.LABEL): c for c in EVENT_CLASSES}
 # the labels a drill's `event:` may name, and the classes behind them
 MATCHABLE = ("ConnectionStatusChanged", "SessionStatusChanged", "fault_applied",
              "fault_healed", "site_up", "site_down", "sip")  # fmt: skip
-
-
-_HINTS: dict[str, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    key = cls.__qualname__
-    if key not in _HINTS:
-        _HINTS[key] = typing.get_type_hints(cls)
-    return _HINTS[key]
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """``value`` is of the simple type ``hint`` (what a timeline's JSON can hold)."""
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return True
-    if origin in (types.UnionType, typing.Union):
-        return any(_fits(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    if origin is tuple:
-        return isinstance(value, tuple) and all(_fits(v, typing.get_args(hint)[0]) for v in value)
-    if origin is Mapping or hint is Mapping:
-        return isinstance(value, Mapping)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
-
-
-def checked(obj: Any) -> Any:
-    """``obj`` (a dataclass read from JSON) if every field has its declared type."""
-    hints = _hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if not _fits(value, hints[f.name]):
-            want = hints[f.name]
-            raise ValueError(f"{type(obj).__name__}.{f.name}: {value!r:.60} is not a {want}")
-        if dataclasses.is_dataclass(value):
-            checked(value)
-    return obj
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _check_storm(storm: Mapping[str, Any]) -> None:
-    """The storm's figures, as the reports read them."""
-    for key in ("endpoints", "unrecovered", "p50", "p90", "p99", "max", "back_at"):
-        if key in storm and not _number(storm[key]):
-            raise ValueError(f"fleet.{key}: {storm[key]!r:.60} is not a number")
-    bins = storm.get("histogram", [])
-    if not isinstance(bins, list) or not all(
-        isinstance(b, list) and len(b) == 3 and all(_number(x) for x in b) for b in bins
-    ):
-        raise ValueError("fleet.histogram: not a list of [from, to, count]")
-    for name in ("load", "peak_register_per_s"):
-        table = storm.get(name, {})
-        if not isinstance(table, Mapping) or not all(isinstance(k, str) for k in table):
-            raise ValueError(f"fleet.{name}: not a table by site")
-    for points in storm.get("load", {}).values():
-        if not isinstance(points, list) or not all(
-            isinstance(p, list) and len(p) == 2 and all(_number(x) for x in p) for p in points
-        ):
-            raise ValueError("fleet.load: not a list of [second, count] per site")
-    if not all(_number(v) for v in storm.get("peak_register_per_s", {}).values()):
-        raise ValueError("fleet.peak_register_per_s: not a number per site")
 
 
 def from_json(form: Mapping[str, Any]) -> Event:
@@ -379,7 +324,7 @@ def from_json(form: Mapping[str, Any]) -> Event:
             data.setdefault("at", t)  # timelines written before `at` was recorded
         if kind == "fleet":
             declared = data.pop("declared", data.get("endpoints", 0))
-            _check_storm(data)
+            check_storm(data)
             return checked(FleetMeasured(t=t, declared=declared, storm=data))  # type: ignore[no-any-return]
         if kind == "lab" and label in ("fault_applied", "fault_healed"):  # a format-1 storm's
             data.setdefault("params", {})
@@ -388,6 +333,8 @@ def from_json(form: Mapping[str, Any]) -> Event:
             data.setdefault("healed_at", t if label == "fault_healed" else None)
         if kind == "lab" and label == "lab_up":
             data["sites"] = tuple(data.get("sites", ()))
+        if kind == "not_applicable" and isinstance(data.get("reasons"), list):
+            data["reasons"] = tuple(data["reasons"])
         cls = _BY_FORM.get((kind, label))
         if cls is None:
             raise ValueError(f"unknown event kind {kind!r}" + (f" ({label})" if label else ""))

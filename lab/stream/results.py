@@ -13,10 +13,13 @@ from lab.stream.events import (
     LabUp,
     RunErrored,
     RunFinished,
+    RunNotApplicable,
     RunStarted,
-    checked,
     from_json,
 )
+from lab.stream.typecheck import checked
+
+NOT_APPLICABLE = "N/A"
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,15 @@ class ScenarioResult:
     duration: float = 0.0
     expectations: list[Expectation] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    not_applicable: list[str] = field(default_factory=list)  # what the driver lacks
     events: list[Event] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL`` or ``N/A`` (the drill needs what the driver lacks: not run)."""
+        if self.not_applicable:
+            return NOT_APPLICABLE
+        return "PASS" if self.passed else "FAIL"
 
     @property
     def failures(self) -> list[Expectation]:
@@ -78,6 +89,8 @@ class ScenarioResult:
                 )
             elif isinstance(e, RunErrored):
                 result.errors.append(e.message)
+            elif isinstance(e, RunNotApplicable):
+                result.not_applicable.extend(e.reasons)
             elif isinstance(e, RunFinished):
                 result.passed, result.duration = e.passed, e.duration
         result.events = events
@@ -89,6 +102,7 @@ class ScenarioResult:
             "seed": self.seed, "driver": self.driver, "passed": self.passed,
             "duration": self.duration,
             "expectations": [e.to_json() for e in self.expectations], "errors": self.errors,
+            **({"not_applicable": self.not_applicable} if self.not_applicable else {}),
             "events": [e.to_json() for e in self.events],
         }  # fmt: skip
 
@@ -108,5 +122,6 @@ class ScenarioResult:
         )
         result.expectations = [checked(Expectation(**e)) for e in data.get("expectations", [])]
         result.errors = list(data.get("errors", []))
+        result.not_applicable = [str(r) for r in data.get("not_applicable", [])]
         result.events = [from_json(e) for e in data.get("events", [])]
         return result

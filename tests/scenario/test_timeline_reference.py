@@ -6,7 +6,9 @@ is the library's timeline before the typed stream: it must still render.
 
 Renewed for: format 2 (the typed stream); callers given 5 s instead of 35 s to finish
 once a drill's steps are done (the partition drill's caller, whose site is cut off, no
-longer holds the run 30 s longer; verdicts unchanged)."""
+longer holds the run 30 s longer; verdicts unchanged); the library's two drills without
+keep-alive (site-a-killed-renewal, site-a-killed-tcp) and the ``connection`` events
+(each connection's site)."""
 
 from __future__ import annotations
 

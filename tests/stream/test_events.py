@@ -4,6 +4,7 @@ reads back to the same event; handlers get start, every event, finish."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
 from collections import Counter
 from pathlib import Path
@@ -104,6 +105,8 @@ SAMPLES: list[ev.Event] = [
     ),
     ev.ExpectationChecked(t=0.7, step=2, line=9, passed=False, expected="e", observed="o", at=0.65),
     ev.RunErrored(t=0.8, message="lab error: x"),
+    ev.ConnectionPlaced(t=0.0, connection=0, site="a"),
+    ev.RunNotApplicable(t=0.0, reasons=("it uses hold (line 9), which driver x cannot give",)),
     ev.LabDown(t=0.9),
     ev.RunFinished(t=0.9, passed=False, duration=0.9),
 ]
@@ -189,9 +192,32 @@ def test_the_console_tells_failures_errors_and_the_tally(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     ctx = RunContext({"id": "x"}, drills=1, folder=tmp_path)
-    replay(ctx, [ConsoleReport()], [SAMPLES])
+    ran = [e for e in SAMPLES if not isinstance(e, ev.RunNotApplicable)]
+    replay(ctx, [ConsoleReport()], [ran])
     out = capsys.readouterr().out
     assert "✘ line 9: expected e; observed o" in out and "error: lab error: x" in out
     assert "conn 0: Unavailable" in out and "FAIL in 0.9s" in out
     assert "0/1 scenarios passed" in out
     assert "2 endpoints; site a back at 2.0s" in out  # the storm, as fleet drills print it
+
+
+def test_a_drill_not_applicable_is_neither_passed_nor_failed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    start = ev.RunStarted(t=0.0, name="n", source="s.yaml", backend="auto", seed=0,
+                          mode="real", driver="baresip")  # fmt: skip
+    lacking = ev.RunNotApplicable(t=0.0, reasons=("it uses hold (line 9), which driver "
+                                                  "baresip cannot give its endpoint",))  # fmt: skip
+    end = ev.RunFinished(t=0.0, passed=False, duration=0.0)
+    passing = [dataclasses.replace(start, name="p", source="p.yaml"),
+               ev.RunFinished(t=1.0, passed=True, duration=1.0)]  # fmt: skip
+    ctx = RunContext({"id": "x"}, drills=2, folder=tmp_path)
+    replay(ctx, [ConsoleReport()], [[start, lacking, end], passing])
+    out = capsys.readouterr().out
+    assert "not applicable: it uses hold (line 9)" in out and "N/A (not run)" in out
+    assert "1/1 scenarios passed (1 not applicable, not run)" in out
+    result = ScenarioResult.of([start, lacking, end])
+    assert result.verdict == "N/A" and result.not_applicable == list(lacking.reasons)
+    again = ScenarioResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again.verdict == "N/A" and again.not_applicable == result.not_applicable
+    assert ScenarioResult.of(passing).verdict == "PASS"

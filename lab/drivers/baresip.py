@@ -1,0 +1,324 @@
+"""``baresip``: Debian's baresip, a real third-party endpoint, one account per connection,
+driven through its ``ctrl_tcp`` control port (JSON in netstrings, on 127.0.0.1).
+
+The driver translates (:mod:`lab.drivers.baresip_events`) and nothing else: no failover,
+no re-registration kicks, no retries. baresip keeps its own retry timing and transaction
+timeout (its account line has no setting for either); what it does is what is graded.
+What it does wrong (not installed, exits, never gets ready, stops answering) is a lab
+error naming the driver, with the tail of its log; it never outlives the lab."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from endpoint.config import ConnectionConfig, EndpointConfig
+from endpoint.core.events import PhoneEvent
+from lab.drivers.baresip_events import (
+    NetstringReader,
+    Translator,
+    account_line,
+    aor,
+    config_text,
+    netstring,
+    unsupported_by_account,
+)
+from lab.drivers.base import DriverContext
+from lab.drivers.capabilities import CAPABILITIES
+from lab.errors import LabError
+from lab.system.net import free_port
+from lab.system.procs import die_with_parent, signal_group, wait_group_gone
+
+READY_TIMEOUT = 10.0  # s for "baresip is ready."
+REPLY_TIMEOUT = 5.0  # s for the answer to a command
+QUIT_GRACE = 2.0  # s for it to unregister and exit after SIGTERM (then SIGTERM again)
+QUIT_TIMEOUT = 3.0  # s for it to exit after the second SIGTERM (its forced stop)
+MODULES = "/usr/lib/baresip/modules"
+
+
+class BaresipDriver:
+    name = "baresip"
+    capabilities = CAPABILITIES["baresip"]
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        self.command = list(command or ["baresip"])
+        self.proc: asyncio.subprocess.Process | None = None
+        self.ctx: DriverContext | None = None
+        self.log_path: Path | None = None
+        self.local: tuple[str, int] | None = None
+        self.tr = Translator()
+        self.conns: dict[int, ConnectionConfig] = {}
+        self.stopping = False
+        self.lines: deque[str] = deque(maxlen=5)
+        self._ready: asyncio.Future[None] | None = None
+        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._tokens = itertools.count(1)
+        self._current = asyncio.Lock()  # uafind/callfind + a command act on "the current"
+        self._writer: asyncio.StreamWriter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._exited = asyncio.Event()
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        return self.local
+
+    def _what(self) -> str:
+        return f"endpoint (driver {self.name}: {' '.join(self.command)})"
+
+    def log_tail(self, lines: int = 15) -> str:
+        if self.log_path is None:
+            return ""
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    # --- starting -------------------------------------------------------------------------
+    async def start(self, config: EndpointConfig, ctx: DriverContext) -> None:
+        self.ctx = ctx
+        for conn in config.connections:
+            why = unsupported_by_account(conn)
+            if why is not None:
+                raise LabError(f"{self._what()}: connection {conn.id}: {why}")
+        aors = [aor(c) for c in config.connections]
+        if len(set(aors)) != len(aors):
+            raise LabError(f"{self._what()} tells accounts apart by AOR, and connections share "
+                           f"one: {aors}")  # fmt: skip
+        if shutil.which(self.command[0]) is None:
+            raise LabError(f"{self._what()}: {self.command[0]!r} is not installed",
+                           hint="apt-get install -y --no-install-recommends baresip")  # fmt: skip
+        folder = ctx.workdir / "baresip"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        host = config.local_host
+        self.local = (host, config.local_port or free_port(host))
+        control = ("127.0.0.1", free_port("127.0.0.1"))
+        (folder / "config").write_text(config_text(sip=self.local, control=control,
+                                                   modules=MODULES))  # fmt: skip
+        for name in ("accounts", "contacts"):
+            (folder / name).write_text("")
+        self.log_path = folder / "baresip.log"
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future()
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.command, "-f", str(folder),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent,
+            )  # fmt: skip
+        except OSError as exc:
+            raise LabError(f"{self._what()}: cannot start: {exc.strerror or exc}") from None
+        self._tasks.append(asyncio.create_task(self._read_log()))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), READY_TIMEOUT)
+            reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(*control), REPLY_TIMEOUT
+            )
+        except (TimeoutError, OSError, LabError) as exc:
+            await self._kill()
+            what = exc.what if isinstance(exc, LabError) else (
+                f"{self._what()} did not get ready within {READY_TIMEOUT:g}s"
+                if isinstance(exc, TimeoutError) else
+                f"{self._what()}: its control port {control[0]}:{control[1]}: {exc}")  # fmt: skip
+            raise LabError(what, log=self.log_tail()) from None
+        self._tasks.append(asyncio.create_task(self._read_control(reader)))
+        for conn in config.connections:
+            if conn.enabled:
+                await self.add_connection(conn)
+        if config.auto_answer:
+            await self._command("answermode", "auto")
+
+    # --- what it writes -------------------------------------------------------------------
+    async def _read_log(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None and self.log_path
+        try:
+            with self.log_path.open("ab") as log:
+                while raw := await self.proc.stdout.readline():
+                    log.write(raw)
+                    log.flush()
+                    line = raw.decode("utf-8", "replace").strip()
+                    self.lines.append(line[:200])
+                    if "baresip is ready" in line and self._ready and not self._ready.done():
+                        self._ready.set_result(None)
+        finally:
+            code = await self.proc.wait()
+            self._exited.set()
+            if not self.stopping:
+                self._fail(f"exited (code {code})")
+
+    async def _read_control(self, reader: asyncio.StreamReader) -> None:
+        frames = NetstringReader()
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                if not self.stopping:
+                    self._fail("closed its control port")
+                return
+            try:
+                messages = frames.feed(data)
+            except ValueError as exc:
+                self._fail(f"wrote on its control port what is not JSON in netstrings: {exc}")
+                return
+            for message in messages:
+                self._on(message)
+
+    def _on(self, message: dict[str, Any]) -> None:
+        if message.get("response"):
+            reply = self._replies.pop(str(message.get("token")), None)
+            if reply is not None and not reply.done():
+                reply.set_result(message)
+        elif message.get("event"):
+            now = asyncio.get_running_loop().time()
+            self._emit(self.tr.event(message, now))
+
+    def _emit(self, events: list[PhoneEvent]) -> None:
+        if self.ctx is not None:
+            for event in events:
+                self.ctx.on_event(event)
+
+    def _fail(self, what: str) -> None:
+        message = f"{self._what()} {what}"
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(LabError(message))
+            return
+        for reply in self._replies.values():
+            if not reply.done():
+                reply.set_exception(LabError(message))
+        if self.ctx is not None and not self.stopping:
+            tail = self.log_tail()
+            self.ctx.on_failure(message + (f"\n--- its log ---\n{tail}" if tail else ""))
+
+    # --- what it is told ------------------------------------------------------------------
+    async def _command(self, command: str, params: str = "") -> str:
+        """One menu command; what baresip answered, or ValueError with what it refused."""
+        if self._writer is None or self.proc is None or self.proc.returncode is not None:
+            raise LabError(f"{self._what()} is not running")
+        token = str(next(self._tokens))
+        reply = asyncio.get_running_loop().create_future()
+        self._replies[token] = reply
+        try:
+            self._writer.write(netstring({"command": command, "params": params, "token": token}))
+            await self._writer.drain()
+            answer = await asyncio.wait_for(reply, REPLY_TIMEOUT)
+        except (ConnectionError, RuntimeError) as exc:
+            raise LabError(f"{self._what()} does not read its control port: {exc}") from None
+        except TimeoutError:
+            raise LabError(f"{self._what()} did not answer {command} within "
+                           f"{REPLY_TIMEOUT:g}s") from None  # fmt: skip
+        finally:
+            self._replies.pop(token, None)
+        data = str(answer.get("data", ""))
+        if not answer.get("ok"):
+            raise ValueError(f"baresip refused {command}: {data.strip()}")
+        return data
+
+    def _aor(self, connection: int) -> str:
+        conn = self.conns.get(connection)
+        if conn is None:
+            raise LookupError(f"no connection {connection}")
+        return aor(conn)
+
+    async def dial(self, connection: int, destination: str, /) -> str:
+        account = self._aor(connection)
+        async with self._current:
+            await self._command("uafind", account)
+            session = self.tr.dial_pending(connection, destination)
+            try:
+                await self._command("dial", destination)
+            except (ValueError, LabError):
+                self.tr.dial_refused(session)
+                raise
+        self._emit(self.tr.dial_accepted(session, asyncio.get_running_loop().time()))
+        return session
+
+    async def _on_call(self, session: str, command: str) -> None:
+        """``command`` on one call: found by its Call-ID, or, for a dial baresip has not
+        named yet, its account's current call."""
+        call_id = self.tr.call_id(session)
+        account = self.tr.account_of(session)
+        if call_id is None and account is None:
+            raise LookupError(f"no session {session}")
+        async with self._current:
+            if call_id is not None:
+                await self._command("callfind", call_id)
+            else:
+                await self._command("uafind", self._aor(account or 0))
+            await self._command(command)
+
+    async def answer(self, session: str, /) -> None:
+        await self._on_call(session, "accept")
+
+    async def hangup(self, session: str, /) -> None:
+        await self._on_call(session, "hangup")
+
+    async def hold(self, session: str, /) -> None:
+        await self._on_call(session, "hold")  # baresip says nothing: it took the command
+        self._emit(self.tr.held(session, True, asyncio.get_running_loop().time()))
+
+    async def resume(self, session: str, /) -> None:
+        await self._on_call(session, "resume")
+        self._emit(self.tr.held(session, False, asyncio.get_running_loop().time()))
+
+    async def add_connection(self, config: ConnectionConfig, /) -> None:
+        why = unsupported_by_account(config)
+        if why is not None:
+            raise ValueError(f"connection {config.id}: {why}")
+        self.conns[config.id] = config
+        self.tr.add(config)
+        await self._command("uanew", account_line(config))
+
+    async def remove_connection(self, connection: int, /) -> None:
+        await self._command("uadel", self._aor(connection))
+        self.conns.pop(connection, None)
+        self._emit(self.tr.removed(connection, asyncio.get_running_loop().time()))
+
+    async def enable_connection(self, connection: int, /) -> None:
+        raise LabError(f"{self._what()} cannot enable a connection (drills that do are "
+                       "not applicable to it)")  # fmt: skip
+
+    async def disable_connection(self, connection: int, /) -> None:
+        raise LabError(f"{self._what()} cannot disable a connection (drills that do are "
+                       "not applicable to it)")  # fmt: skip
+
+    # --- stopping -------------------------------------------------------------------------
+    async def stop(self) -> str | None:
+        """SIGTERM: baresip unregisters its accounts and exits. One still waiting for a
+        site's answer after QUIT_GRACE gets a second SIGTERM (baresip's forced stop); one
+        still there QUIT_TIMEOUT later is killed, and that is said."""
+        if self.proc is None:
+            return None
+        self.stopping = True
+        problem = None
+        for wait in (QUIT_GRACE, QUIT_TIMEOUT):
+            if self.proc.returncode is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exited.wait(), wait)
+        if not self._exited.is_set():
+            problem = (f"{self._what()} did not exit {QUIT_GRACE + QUIT_TIMEOUT:g}s after "
+                       "SIGTERM twice: killed")  # fmt: skip
+        await self._kill()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._writer is not None:
+            self._writer.close()
+        return problem
+
+    async def _kill(self) -> None:
+        if self.proc is None:
+            return
+        self.stopping = True
+        signal_group(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGKILL)
+        await wait_group_gone(self.proc.pid, 5.0)

@@ -1,0 +1,73 @@
+"""Faults the fault proxy applies (its toxics, its ports closed), and their undoing."""
+
+from __future__ import annotations
+
+import contextlib
+
+from lab.errors import LabError
+from lab.faults.client import ToxiproxyClient
+from lab.labs.interface import FaultRecord
+
+
+class ProxyFaults:
+    """The lab's faults on its proxies, per protocol's API (TCP may be a real Toxiproxy)."""
+
+    def __init__(self, apis: dict[str, ToxiproxyClient]) -> None:
+        self.apis = apis
+        self.closed: dict[str, set[int]] = {}  # site -> the faults that closed its ports
+
+    async def ports(self, name: str, *, up: bool, why: int) -> None:
+        """The site's ports on the fault proxy open or closed with the site itself: a dead
+        site's host refuses TCP connections (RST) and answers UDP with ICMP port
+        unreachable, and so does the proxy in front of it (else a connection to the proxy
+        would succeed and hang where a connection to the site is refused). They open again
+        when the last fault that closed them (``why``) is healed."""
+        closing = self.closed.setdefault(name, set())
+        (closing.discard if up else closing.add)(why)
+        for protocol in ("udp", "tcp"):
+            await self.apis[protocol].set_enabled(f"{name}-{protocol}", not closing)
+
+    async def apply(self, record: FaultRecord) -> None:
+        name, kind, p = record.site, record.kind, record.params
+        proxies = {"udp": f"{name}-udp", "tcp": f"{name}-tcp"}
+        if kind in ("down", "partition"):
+            await self.ports(name, up=False, why=record.id)
+            record.undo["disabled"] = list(proxies.items())
+            return
+        toxic_type = "timeout" if kind == "blackhole" else kind
+        streams = [p["stream"]] if "stream" in p else ["upstream", "downstream"]
+        attributes = {k: v for k, v in p.items() if k not in ("stream", "toxicity", "transport")}
+        if kind == "blackhole":
+            attributes.setdefault("timeout", 0)
+        protocols = [p["transport"]] if "transport" in p else ["udp", "tcp"]
+        added = []
+        real_toxiproxy_tcp = self.apis["tcp"] is not self.apis["udp"]
+        for protocol in protocols:
+            if (protocol == "tcp" and toxic_type == "loss") or (
+                protocol == "udp" and toxic_type in ("reset_peer", "slicer")
+            ):
+                continue
+            if protocol == "tcp" and real_toxiproxy_tcp and toxic_type.startswith("sip_"):
+                record.undo.setdefault("skipped", []).append("tcp: Toxiproxy has no SIP toxics")
+                continue
+            for stream in streams:
+                toxic = f"f{record.id}-{toxic_type}-{stream}"
+                await self.apis[protocol].add_toxic(
+                    proxies[protocol],
+                    toxic_type,
+                    name=toxic,
+                    stream=stream,
+                    toxicity=float(p.get("toxicity", 1.0)),
+                    **attributes,
+                )
+                added.append((protocol, proxies[protocol], toxic))
+        if not added:
+            raise LabError(f"fault {kind!r} applies to no proxy of site {name!r}")
+        record.undo["toxics"] = added
+
+    async def heal(self, record: FaultRecord) -> None:
+        if record.undo.get("disabled"):
+            await self.ports(record.site, up=True, why=record.id)
+        for protocol, proxy, toxic in record.undo.get("toxics", []):
+            with contextlib.suppress(LabError):
+                await self.apis[protocol].remove_toxic(proxy, toxic)

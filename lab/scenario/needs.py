@@ -1,0 +1,62 @@
+"""What a drill needs of the endpoint under test, against what a driver declares
+(:mod:`lab.drivers.capabilities`): a drill that needs what the driver lacks is "not
+applicable" to it, with the reasons, and is not run. Never a pass, never a failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from endpoint.config import ConfigError, load
+from lab.drivers.capabilities import CAPABILITIES, COMMANDS
+from lab.scenario.schema import Scenario
+
+# (connection, transport, keep-alive, where): what each connection of the drill runs on
+Uses = list[tuple[int, str, str | None, str]]
+
+
+def not_applicable(s: Scenario, driver: str) -> list[str]:
+    """Why the drill cannot be run with ``driver`` (nothing: it can)."""
+    caps = CAPABILITIES[driver]
+    if s.fleet is not None:
+        if driver == "inprocess":
+            return []
+        return [f"a fleet drill storms geolab's own phones in the lab; it does not run "
+                f"driver {driver}'s endpoint"]  # fmt: skip
+    reasons: list[str] = []
+    for action in dict.fromkeys(step.action for step in s.steps):
+        if action in COMMANDS and action not in caps.commands:
+            lines = [str(s.step_lines[i]) for i, step in enumerate(s.steps)
+                     if step.action == action and i < len(s.step_lines)]  # fmt: skip
+            reasons.append(f"it uses {action} (line {', '.join(lines)}), which driver "
+                           f"{driver} cannot give its endpoint")  # fmt: skip
+    for conn, transport, keepalive, where in _uses(s):
+        if transport not in caps.transports:
+            reasons.append(f"connection {conn} ({where}) runs on {transport.upper()}, which "
+                           f"driver {driver} does not offer")  # fmt: skip
+        if keepalive is not None and keepalive not in caps.keepalives:
+            reasons.append(f"connection {conn} ({where}) uses keep-alive {keepalive!r}, which "
+                           f"driver {driver} cannot ask its endpoint for")  # fmt: skip
+    return reasons
+
+
+def _uses(s: Scenario) -> Uses:
+    uses: Uses = []
+    transport = s.topology.transport
+    for i, c in enumerate(s.endpoint.connections):
+        key = f"endpoint.connections[{i}]"
+        line = s.lines.get(f"{key}.keepalive", s.lines.get(key, 0))
+        uses.append((c.id if c.id is not None else i, c.protocol or transport, c.keepalive,
+                     f"line {line}"))  # fmt: skip
+    for i, step in enumerate(s.steps):
+        spec = getattr(step, "add_connection", None)
+        if spec is not None:
+            line = s.step_lines[i] if i < len(s.step_lines) else 0
+            uses.append((spec.id, spec.protocol or transport, spec.keepalive, f"line {line}"))
+    if s.endpoint.config:
+        try:
+            config = load(Path(s.source).parent / s.endpoint.config)
+        except (ConfigError, OSError):
+            return uses  # said when the drill runs
+        for conn in config.connections:
+            uses.append((conn.id, conn.protocol, conn.keepalive, s.endpoint.config))
+    return uses
