@@ -33,7 +33,7 @@ from lab.drivers.baresip_events import (
 from lab.drivers.base import DriverContext
 from lab.drivers.capabilities import CAPABILITIES
 from lab.errors import LabError
-from lab.system.net import free_port
+from lab.system.net import allocate_address, free_port
 from lab.system.procs import die_with_parent, signal_group, wait_group_gone
 
 READY_TIMEOUT = 10.0  # s for "baresip is ready."
@@ -41,6 +41,7 @@ REPLY_TIMEOUT = 5.0  # s for the answer to a command
 QUIT_GRACE = 2.0  # s for it to unregister and exit after SIGTERM (then SIGTERM again)
 QUIT_TIMEOUT = 3.0  # s for it to exit after the second SIGTERM (its forced stop)
 MODULES = "/usr/lib/baresip/modules"
+CONTROL_PORT = 4444  # ctrl_tcp's own default port, on baresip's loopback address
 
 
 class BaresipDriver:
@@ -95,9 +96,14 @@ class BaresipDriver:
                            hint="apt-get install -y --no-install-recommends baresip")  # fmt: skip
         folder = ctx.workdir / "baresip"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        host = config.local_host
-        self.local = (host, config.local_port or free_port(host))
-        control = ("127.0.0.1", free_port("127.0.0.1"))
+        if config.local_port == 0 and config.local_host == "127.0.0.1":
+            # an address of its own: baresip binds SIP on UDP, TCP and TLS (port + 1)
+            host = allocate_address(5060)
+            self.local, control = (host, 5060), (host, CONTROL_PORT)
+        else:
+            host = config.local_host
+            self.local = (host, config.local_port or free_port(host))
+            control = (host, free_port(host))
         (folder / "config").write_text(config_text(sip=self.local, control=control,
                                                    modules=MODULES))  # fmt: skip
         for name in ("accounts", "contacts"):
@@ -150,14 +156,16 @@ class BaresipDriver:
             code = await self.proc.wait()
             self._exited.set()
             if not self.stopping:
-                self._fail(f"exited (code {code})")
+                self._fail(f"exited (code {code}) while the drill ran")
 
     async def _read_control(self, reader: asyncio.StreamReader) -> None:
         frames = NetstringReader()
         while True:
             data = await reader.read(65536)
-            if not data:
-                if not self.stopping:
+            if not data:  # it closed the port: most likely it is exiting, which says more
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._exited.wait(), 1.0)
+                if not self.stopping and not self._exited.is_set():
                     self._fail("closed its control port")
                 return
             try:

@@ -8,6 +8,7 @@ address they really came from, and in-dialog requests go there.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -147,6 +148,8 @@ class SiteCore:
         live = [b for b in self.bindings.get(user or "", []) if b.expires_at > now]
         if live:  # users are found by name alone, whatever host the URI names
             best = max(live, key=lambda b: b.expires_at)
+            with contextlib.suppress(SipError):  # retargeted to the contact (RFC 3261 16.5)
+                req.uri = parse_name_addr(f"<{best.contact}>", "Contact").uri
             return best.received, best.transport
         if local or (user is not None and req.to.tag is None):
             return None

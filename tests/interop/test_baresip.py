@@ -1,0 +1,128 @@
+"""baresip, a real third-party endpoint, graded by the drill library on Kamailio: its
+verdict per drill is pinned in ``data/baresip-outcomes.yaml`` (reviewed by hand), so a
+change in baresip's grade or in the lab shows up here. Drills it cannot run are "not
+applicable": skipped in JUnit, never passed. baresip killed mid-drill is a lab error, and
+nothing of it is left running."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lab.cli.main import main
+from lab.run.runner import ScenarioRunner
+from lab.scenario import load_scenario
+from lab.sites.kamailio import kamailio_binary
+from lab.system.procs import processes_mentioning
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(shutil.which("baresip") is None,
+                       reason="baresip is not installed (apt-get install -y baresip-core)"),
+]  # fmt: skip
+ROOT = Path(__file__).parents[2]
+PINNED = Path(__file__).parent / "data" / "baresip-outcomes.yaml"
+
+
+def test_baresip_s_grade_on_the_library_is_the_pinned_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if kamailio_binary() is None:
+        pytest.skip("kamailio is not installed")
+    monkeypatch.chdir(ROOT)
+    code = main(["run", "scenarios/", "--driver", "baresip", "--backend", "kamailio",
+                 "--workers", "6", "-q", "--report-dir", str(tmp_path)])  # fmt: skip
+    assert code == 1  # some drills fail: baresip has no dial failover
+    (folder,) = tmp_path.iterdir()
+    timeline = json.loads((folder / "timeline.json").read_text())
+    got: dict[str, dict[str, Any]] = {}
+    for drill in timeline["scenarios"]:
+        assert drill["driver"] == "baresip" and not drill["errors"], drill["errors"]
+        verdict = "N/A" if drill.get("not_applicable") else "PASS" if drill["passed"] else "FAIL"
+        failed = [e["line"] for e in drill["expectations"] if not e["passed"]]
+        got[Path(drill["source"]).stem] = {"verdict": verdict, **({"failed": failed} if failed
+                                                                   else {})}  # fmt: skip
+    pinned = yaml.safe_load(PINNED.read_text())
+    want = {name: {k: v for k, v in entry.items() if k in ("verdict", "failed")}
+            for name, entry in pinned.items()}  # fmt: skip
+    assert got == want
+    # not applicable is skipped in JUnit, with why; never a pass, never a failure
+    suite = ET.parse(folder / "junit.xml").getroot()
+    lacking = [n for n, e in want.items() if e["verdict"] == "N/A"]
+    assert suite.get("skipped") == str(len(lacking))
+    assert suite.get("failures") == str(sum(e["verdict"] == "FAIL" for e in want.values()))
+    skipped = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
+    assert len(skipped) == len(lacking)
+    assert all("not applicable: " in (c.find("skipped").get("message") or "")  # type: ignore[union-attr]
+               for c in skipped)  # fmt: skip
+    summary = (folder / "summary.md").read_text()
+    passes = sum(e["verdict"] == "PASS" for e in want.values())
+    assert f"{passes}/{len(want) - len(lacking)} passed, {len(lacking)} not applicable" in summary
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_baresip_killed_mid_drill_is_a_lab_error_and_nothing_is_left(tmp_path: Path) -> None:
+    scenario = load_scenario(ROOT / "scenarios" / "site-a-killed-renewal.yaml")
+    runner = ScenarioRunner(scenario, backend="embedded", driver="baresip",
+                            workdir=tmp_path / "lab")  # fmt: skip
+    original = runner._on_phone
+
+    def on_phone(event: object) -> None:
+        original(event)  # type: ignore[arg-type]
+        proc = getattr(runner.driver, "proc", None)
+        if getattr(event, "status", None) == "Available" and proc is not None:
+            proc.kill()  # baresip dies on its own, mid-drill
+
+    runner._on_phone = on_phone  # type: ignore[method-assign]
+    result = asyncio.run(runner.run())
+    assert not result.passed
+    (error,) = result.errors
+    assert error.startswith("lab error: endpoint (driver baresip: baresip) exited (code -9) "
+                            "while the drill ran"), error  # fmt: skip
+    assert "baresip is ready" in error  # the tail of its log, in the report
+    assert processes_mentioning(str(tmp_path / "lab")) == []
+
+
+def test_an_endpoint_command_that_is_not_installed_is_a_lab_error(tmp_path: Path) -> None:
+    code = main(["run", str(ROOT / "scenarios" / "both-sites-register.yaml"), "--driver",
+                 "baresip", "--endpoint-command", "no-such-baresip", "--backend", "embedded",
+                 "-q", "--report-dir", str(tmp_path)])  # fmt: skip
+    assert code == 3
+    (folder,) = tmp_path.iterdir()
+    (drill,) = json.loads((folder / "timeline.json").read_text())["scenarios"]
+    assert "'no-such-baresip' is not installed" in drill["errors"][0]
+
+
+def test_baresip_answers_a_call_through_the_site_it_came_by(tmp_path: Path) -> None:
+    """The library's inbound drill needs a keep-alive; this one does not: a call from a
+    party through site B rings on connection 1 and is answered there."""
+    drill = tmp_path / "inbound.yaml"
+    drill.write_text(
+        "name: inbound through B on connection 1\n"
+        "endpoint:\n"
+        "  connections:\n"
+        "    - {site: a, reg_interval: 60}\n"
+        "    - {site: b, reg_interval: 60}\n"
+        "steps:\n"
+        "  - wait_for: {event: ConnectionStatusChanged, connection: 1, status: Available}\n"
+        "    within: 5s\n"
+        "  - call: {site: b, to: '5001', as: in, hold_ms: 500}\n"
+        "  - expect: {event: SessionStatusChanged, session: in, status: Ringing, connection: 1}\n"
+        "    within: 3s\n"
+        "  - answer: in\n"
+        "  - expect: {event: SessionStatusChanged, session: in, status: Established}\n"
+        "    within: 2s\n"
+        "  - expect: {event: SessionStatusChanged, session: in, status: Disconnected,\n"
+        "             reason: RemoteHangup}\n"
+        "    within: 3s\n"
+    )
+    code = main(["run", str(drill), "--driver", "baresip", "--backend", "embedded", "-q",
+                 "--report-dir", str(tmp_path / "out")])  # fmt: skip
+    assert code == 0

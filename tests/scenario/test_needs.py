@@ -1,0 +1,45 @@
+"""What a drill needs of its driver: a drill that needs what the driver lacks is not
+applicable, with reasons that name the line; what every driver has is never a reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.drivers.capabilities import CAPABILITIES, Capabilities
+from lab.scenario import load_scenario
+from lab.scenario.needs import not_applicable
+
+LIBRARY = Path(__file__).parents[2] / "scenarios"
+
+
+def test_the_library_needs_nothing_of_the_in_process_phone_nor_of_the_process_driver() -> None:
+    for path in sorted(LIBRARY.glob("*.yaml")):
+        s = load_scenario(path)
+        assert not_applicable(s, "inprocess") == [], path.name
+        if s.fleet is None:
+            assert not_applicable(s, "process") == [], path.name
+
+
+def test_what_baresip_lacks_is_named_with_its_line() -> None:
+    keepalive = not_applicable(load_scenario(LIBRARY / "site-a-killed.yaml"), "baresip")
+    assert keepalive[0] == ("connection 0 (line 11) uses keep-alive 'options', which driver "
+                            "baresip cannot ask its endpoint for")  # fmt: skip
+    runtime = not_applicable(load_scenario(LIBRARY / "connections-at-run-time.yaml"), "baresip")
+    assert [r.split(" (")[0] for r in runtime] == ["it uses disable_connection",
+                                                  "it uses enable_connection"]  # fmt: skip
+    fleet = not_applicable(load_scenario(LIBRARY / "registration-storm.yaml"), "process")
+    assert fleet and "fleet" in fleet[0]
+    assert not_applicable(load_scenario(LIBRARY / "site-a-killed-tcp.yaml"), "baresip") == []
+
+
+def test_a_transport_a_driver_does_not_offer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(CAPABILITIES, "process", Capabilities(transports=frozenset({"udp"})))
+    s = load_scenario(LIBRARY / "site-a-killed-tcp.yaml")
+    assert not_applicable(s, "process") == [
+        "connection 0 (line 12) runs on TCP, which driver process does not offer",
+        "connection 1 (line 13) runs on TCP, which driver process does not offer",
+    ]
