@@ -14,18 +14,25 @@ class ProxyFaults:
 
     def __init__(self, apis: dict[str, ToxiproxyClient]) -> None:
         self.apis = apis
-        self.closed: dict[str, set[int]] = {}  # site -> the faults that closed its ports
+        self.closed: dict[tuple[str, str], set[int]] = {}  # (site, protocol) -> faults
 
-    async def ports(self, name: str, *, up: bool, why: int) -> None:
-        """The site's ports on the fault proxy open or closed with the site itself: a dead
-        site's host refuses TCP connections (RST) and answers UDP with ICMP port
-        unreachable, and so does the proxy in front of it (else a connection to the proxy
-        would succeed and hang where a connection to the site is refused). They open again
-        when the last fault that closed them (``why``) is healed."""
-        closing = self.closed.setdefault(name, set())
-        (closing.discard if up else closing.add)(why)
-        for protocol in ("udp", "tcp"):
+    async def ports(
+        self, name: str, *, up: bool, why: int, protocols: tuple[str, ...] = ("udp", "tcp")
+    ) -> None:
+        """The site's ports on the fault proxy closed (``up`` False) for fault ``why``, or
+        open again once the last fault that closed them is healed."""
+        for protocol in protocols:
+            closing = self.closed.setdefault((name, protocol), set())
+            (closing.discard if up else closing.add)(why)
             await self.apis[protocol].set_enabled(f"{name}-{protocol}", not closing)
+
+    async def site_dead(self, name: str, *, dead: bool, why: int) -> None:
+        """A killed or stopped site's TCP port closes on the proxy too: a dead site's host
+        refuses a connection (RST), and so must the proxy in front of it (else connecting
+        to the proxy would succeed and then hang where connecting to the site fails at
+        once). Its UDP port stays open, so what the endpoint sends to the dead site is
+        still recorded; the ICMP port unreachable a dead host would send is not."""
+        await self.ports(name, up=not dead, why=why, protocols=("tcp",))
 
     async def apply(self, record: FaultRecord) -> None:
         name, kind, p = record.site, record.kind, record.params

@@ -305,7 +305,7 @@ class Lab(FaultScope):
         if record.via == "process":
             if record.kind in ("kill", "stop"):
                 await site.start()
-                await self._site_ports(record.site, up=True, why=record.id)
+                await self._site_dead(record.site, dead=False, why=record.id)
                 self.emit(SiteUp(t=self.now, site=record.site))
             elif record.kind == "hang":
                 await site.resume()
@@ -319,21 +319,21 @@ class Lab(FaultScope):
             await self.proxy_faults.heal(record)
         self._healed(record)
 
-    async def _site_ports(self, name: str, *, up: bool, why: int) -> None:
-        if self.proxy_faults is not None:  # a dead site's ports are closed on the proxy too
-            await self.proxy_faults.ports(name, up=up, why=why)
+    async def _site_dead(self, name: str, *, dead: bool, why: int) -> None:
+        if self.proxy_faults is not None:  # a dead site's TCP port is closed on the proxy too
+            await self.proxy_faults.site_dead(name, dead=dead, why=why)
 
     async def _process_fault(self, record: FaultRecord, site: Site) -> None:
         if record.kind in ("kill", "stop"):
             await (site.kill() if record.kind == "kill" else site.stop())
-            await self._site_ports(record.site, up=False, why=record.id)
+            await self._site_dead(record.site, dead=True, why=record.id)
             self.emit(SiteDown(t=self.now, site=record.site))
         elif record.kind == "hang":
             await site.hang()
         elif record.kind == "restart":
-            await self._site_ports(record.site, up=False, why=record.id)
+            await self._site_dead(record.site, dead=True, why=record.id)
             await site.restart()
-            await self._site_ports(record.site, up=True, why=record.id)
+            await self._site_dead(record.site, dead=False, why=record.id)
             record.healed_at = self.now  # nothing to undo
             self.emit(SiteUp(t=self.now, site=record.site))
         else:

@@ -10,6 +10,16 @@ from typing import Any
 
 from endpoint.core.events import SessionStatusChanged
 from lab.report.base import FileReport
+from lab.report.figures import (
+    DIAL_HEAD,
+    OUTAGE_HEAD,
+    SUMMARY_HEAD,
+    dial_cells,
+    dr_figures,
+    outage_cells,
+    summary,
+    summary_cells,
+)
 from lab.stream.events import EndpointEvent, FaultApplied, FaultHealed
 from lab.stream.handlers import RunContext
 from lab.stream.results import ScenarioResult
@@ -188,6 +198,35 @@ def capture_link(r: ScenarioResult, folder: Path | None) -> str:
 VERDICT_CLASS = {"PASS": "pass", "FAIL": "fail", "N/A": "na"}
 
 
+def _table(head: tuple[str, ...], rows: list[tuple[str, ...]], cls: str) -> str:
+    ths = "".join(f"<th>{esc(h)}</th>" for h in head)
+    trs = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><tr>{ths}</tr>{trs}</table>'
+
+
+def figures_html(r: ScenarioResult) -> str:
+    """The drill's DR figures: each outage per connection, each dial that needed failover."""
+    f = dr_figures(r.events)
+    if not f:
+        return ""
+    parts = ["<h3>DR figures</h3>"]
+    if f.outages:
+        parts.append(_table(OUTAGE_HEAD, [outage_cells(o) for o in f.outages], "figures"))
+    if f.dials:
+        parts.append(_table(DIAL_HEAD, [dial_cells(d) for d in f.dials], "figures dials"))
+    return "".join(parts)
+
+
+def endpoints_html(results: list[ScenarioResult]) -> str:
+    """Each endpoint's medians, when the run graded several."""
+    drivers = list(dict.fromkeys(r.driver for r in results))
+    if len(drivers) <= 1:
+        return ""
+    rows = [summary_cells(d, summary(dr_figures(r.events) for r in results if r.driver == d))
+            for d in drivers]  # fmt: skip
+    return "<h2>DR figures by endpoint</h2>" + _table(SUMMARY_HEAD, rows, "endpoints")
+
+
 def matrix_html(results: list[ScenarioResult]) -> str:
     """Drills by endpoint (driver), when the run graded more than one."""
     drivers = list(dict.fromkeys(r.driver for r in results))
@@ -243,14 +282,15 @@ def render_html(
             f"{r.verdict}</h2><p>{html.escape(r.source)} · "
             f"backend {html.escape(str(r.backend))} · driver {esc(r.driver)} · "
             f"seed {html.escape(str(r.seed))}"
-            f"{capture_link(r, folder)}</p>{picture(r)}<ul>{exps}{errs}</ul></section>"
+            f"{capture_link(r, folder)}</p>{picture(r)}{figures_html(r)}<ul>{exps}{errs}</ul>"
+            "</section>"
         )
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>geolab run {html.escape(str(meta.get("id", "")))}</title>
 <style>body{{font-family:sans-serif;margin:20px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}
 tr.fail td{{background:#fee}}tr.na td,td.na{{background:#f4f4f4;color:#666}}li.na{{color:#666}}li.bad{{color:#a50f15}}li.ok{{color:#256029}}section{{margin-top:24px}}</style></head>
 <body><h1>geolab run {html.escape(str(meta.get("id", "")))}{sim}</h1><p>seed {esc(meta.get("seed"))} · mode {esc(meta.get("mode"))}
  · backend {esc(meta.get("backend"))}</p><table><tr><th>scenario</th><th>verdict</th><th>backend</th><th>duration</th>
-<th>expectations</th></tr>{rows}</table>{matrix_html(results)}{"".join(sections)}
+<th>expectations</th></tr>{rows}</table>{matrix_html(results)}{endpoints_html(results)}{"".join(sections)}
 <script>
 // Marks what the browser actually laid out (used by the report's rendering test).
 const drawn = [...document.querySelectorAll("rect.lane")].filter(r => r.getBoundingClientRect().width > 0);

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from lab.report.base import FileReport
+from lab.report.figures import dr_figures, junit_properties
 from lab.stream.results import ScenarioResult
 
 
@@ -62,6 +63,8 @@ def _suite(meta: dict[str, Any], results: list[ScenarioResult], name: str) -> ET
             ("expectations", len(r.expectations)),
         ):
             ET.SubElement(cprops, "property", name=key, value=str(value))
+        for key, value in junit_properties(dr_figures(r.events)):
+            ET.SubElement(cprops, "property", name=key, value=value)
         fleet = r.fleet.fields() if r.fleet is not None else None
         if fleet is not None:
             for key in ("endpoints", "unrecovered", "p50", "p90", "p99", "max"):

@@ -5,6 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from lab.report.base import FileReport
+from lab.report.figures import (
+    DIAL_HEAD,
+    OUTAGE_HEAD,
+    SUMMARY_HEAD,
+    dial_cells,
+    dr_figures,
+    outage_cells,
+    summary,
+    summary_cells,
+)
 from lab.report.fleettext import fleet_lines
 from lab.stream.results import ScenarioResult
 
@@ -44,6 +54,32 @@ def matrix_lines(results: list[ScenarioResult]) -> list[str]:
     return out
 
 
+def _table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head),
+            *("| " + " | ".join(md(c) for c in row) + " |" for row in rows)]  # fmt: skip
+
+
+def figures_lines(results: list[ScenarioResult]) -> list[str]:
+    """Each drill's DR figures, and each endpoint's medians when several were graded."""
+    out: list[str] = []
+    drivers = list(dict.fromkeys(r.driver for r in results))
+    figures = [(r, dr_figures(r.events)) for r in results]
+    if len(drivers) > 1:
+        rows = [summary_cells(d, summary(f for r, f in figures if r.driver == d))
+                for d in drivers]  # fmt: skip
+        out += ["", "### DR figures by endpoint", "", *_table(SUMMARY_HEAD, rows)]
+    for r, f in figures:
+        if not f:
+            continue
+        who = f" ({md(r.driver)})" if len(drivers) > 1 else ""
+        out += ["", f"#### DR figures: {md(r.name)}{who}", ""]
+        if f.outages:
+            out += _table(OUTAGE_HEAD, [outage_cells(o) for o in f.outages])
+        if f.dials:
+            out += ["", *_table(DIAL_HEAD, [dial_cells(d) for d in f.dials])]
+    return out
+
+
 def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     sim = " (simulated)" if meta.get("mode") == "sim" else ""
     lines = [
@@ -62,6 +98,7 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         who = f" ({md(r.driver)})" if several else ""
         lines.append(f"| {md(r.name)}{who} | {verdict} | {r.duration:.1f}s | {ok}/{total} |")
     lines += matrix_lines(results)
+    lines += figures_lines(results)
     for r in results:
         fleet = r.fleet.fields() if r.fleet is not None else None
         if fleet is not None:

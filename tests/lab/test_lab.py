@@ -71,6 +71,37 @@ def test_lab_up_process_faults_and_clean_exit(backend: str, state_dir: Path) -> 
     asyncio.run(main())
 
 
+def test_a_dead_site_refuses_tcp_through_the_proxy_as_it_would_itself(backend: str) -> None:
+    """Killed or stopped, a site's TCP port on the fault proxy refuses connections (as the
+    dead site's host would); its UDP port still takes what is sent, and records it. Both
+    are as before once the site is back, and a proxy fault that closed them too keeps
+    them closed until it is healed as well."""
+
+    async def main() -> None:
+        lab = Lab(LabConfig(backend=backend, seed=5))
+        seen: list[object] = []
+        lab.wire_observers.append(seen.append)
+        async with lab:
+            ip, port = lab.target("a")
+            for kind in ("kill", "stop"):
+                async with lab.fault(kind, "a"):
+                    with pytest.raises(ConnectionRefusedError):
+                        await asyncio.open_connection(ip, port)
+                    before = len(seen)
+                    assert await ping((ip, port)) is None  # UDP: taken, unanswered
+                    assert len(seen) > before  # and recorded
+                assert await ping((ip, port), "tcp") == 200
+            down = await lab.apply("down", "a")
+            async with lab.fault("kill", "a"):
+                pass
+            with pytest.raises(ConnectionRefusedError):  # still down: the proxy fault
+                await asyncio.open_connection(ip, port)
+            await lab.heal(down)
+            assert await ping((ip, port), "tcp") == 200
+
+    asyncio.run(main())
+
+
 def test_proxy_faults_through_the_lab(backend: str) -> None:
     async def main() -> None:
         async with Lab(LabConfig(backend=backend, sites=["a"], seed=7)) as lab:

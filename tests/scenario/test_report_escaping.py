@@ -37,7 +37,10 @@ def test_fields_a_timeline_carries_are_escaped(tmp_path: Path) -> None:
     for event in first["events"]:
         if event["kind"] == "run_start":
             event["data"]["name"] = EVIL
-        if event["kind"] == "lab" and event["data"]["event"] == "fault_applied":
+        if event["kind"] == "lab" and event["data"]["event"] in ("fault_applied",
+                                                                  "fault_healed"):
+            event["data"]["site"] = EVIL
+        if event["kind"] == "connection":  # the DR figures' tables name the site
             event["data"]["site"] = EVIL
         if event["kind"] == "expectation":
             event["data"]["expected"] = event["data"]["observed"] = EVIL
@@ -50,6 +53,7 @@ def test_fields_a_timeline_carries_are_escaped(tmp_path: Path) -> None:
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "<script>" not in summary and "&lt;script&gt;" in summary
     assert "\\|" in summary  # a table cell cannot be broken out of
+    assert "#### DR figures" in summary and "<h3>DR figures</h3>" in page  # escaped there too
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,117 @@
+"""DR figures measured from a drill's stream: detection, recovery, flaps and REGISTERs per
+outage and connection, failover dial time; in the Markdown, HTML and JUnit reports, and
+by endpoint when a run graded several. What the stream does not show is not measured."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from endpoint.core.events import (
+    ConnectionStatus,
+    ConnectionStatusChanged,
+    SessionStatus,
+    SessionStatusChanged,
+)
+from lab.report.figures import dr_figures, summary
+from lab.report.html import render_html
+from lab.report.junit import render_junit
+from lab.report.markdown import render_markdown
+from lab.stream import events as ev
+from lab.stream.results import ScenarioResult
+
+C = ConnectionStatus
+S = SessionStatus
+
+
+def status(t: float, conn: int, new: C, old: C | None) -> ev.EndpointEvent:
+    return ev.EndpointEvent(t=t, event=ConnectionStatusChanged(
+        connection=conn, status=new, previous=old, reason="", code=None, t=t))  # fmt: skip
+
+
+def session(t: float, conn: int, new: S, old: S | None, reason: str = "") -> ev.EndpointEvent:
+    return ev.EndpointEvent(t=t, event=SessionStatusChanged(
+        session="s1", connection=conn, status=new, previous=old, direction="outbound",
+        remote="6001", reason=reason, t=t))  # fmt: skip
+
+
+def register(t: float, conn: int) -> ev.SipObserved:
+    return ev.SipObserved(t=t, dir="out", connection=conn, transport="udp", cseq="2 REGISTER",
+                          call_id="r", method="REGISTER")  # fmt: skip
+
+
+def fault(cls: type[ev.FaultApplied | ev.FaultHealed], t: float, healed: float | None
+          ) -> ev.FaultApplied | ev.FaultHealed:  # fmt: skip
+    # the lab's clock runs 100 s ahead of the run's; it took 0.2 s to kill the site
+    return cls(t=t, id=1, kind="kill", site="a", via="process", requested_at=100.8,
+               applied_at=101.0, healed_at=healed)  # fmt: skip
+
+
+def drill(driver: str = "inprocess", *, recovers: bool = True) -> list[ev.Event]:
+    events: list[ev.Event] = [
+        ev.RunStarted(t=0.0, name="d", source="d.yaml", backend="embedded", seed=0,
+                      mode="real", driver=driver),  # fmt: skip
+        ev.ConnectionPlaced(t=0.0, connection=0, site="a"),
+        ev.ConnectionPlaced(t=0.0, connection=1, site="b"),
+        status(0.1, 0, C.REGISTERING, None), status(0.2, 0, C.AVAILABLE, C.REGISTERING),
+        status(0.2, 1, C.AVAILABLE, None),
+        fault(ev.FaultApplied, 1.0, None),
+        *(register(t, 0) for t in (2.0, 6.0, 10.0, 14.0)),  # every 4 s while A is out
+        status(2.5, 0, C.UNAVAILABLE, C.AVAILABLE),
+        session(3.0, 0, S.DIALING, None), session(3.5, 1, S.DIALING, S.DIALING, "failover"),
+        session(4.3, 1, S.ESTABLISHED, S.DIALING),
+        fault(ev.FaultHealed, 15.8, 116.0),
+    ]
+    if recovers:
+        events.append(status(16.4, 0, C.AVAILABLE, C.UNAVAILABLE))
+    events.append(ev.RunFinished(t=17.0, passed=True, duration=17.0))
+    return events
+
+
+def test_an_outage_is_measured_from_when_the_lab_set_about_it() -> None:
+    f = dr_figures(drill())
+    (outage,) = f.outages  # only connection 0 is on the killed site
+    assert (outage.connection, outage.site, outage.fault) == (0, "a", "kill")
+    assert outage.start == pytest.approx(0.8)  # requested 0.2 s before it was applied
+    assert outage.detection == pytest.approx(1.7)
+    assert outage.recovery == pytest.approx(0.6)  # heal (15.8) to Available (16.4)
+    assert outage.flaps == 2
+    assert outage.registers == 4 and outage.registers_per_min == pytest.approx(4 / 15 * 60)
+    (dial,) = f.dials
+    assert (dial.connection, dial.to) == (0, 1) and dial.seconds == pytest.approx(1.3)
+
+
+def test_what_the_stream_does_not_show_is_not_measured() -> None:
+    f = dr_figures(drill(recovers=False))
+    assert f.outages[0].recovery is None and f.outages[0].flaps == 1
+    events = [e for e in drill() if not (isinstance(e, ev.EndpointEvent)
+                                         and isinstance(e.event, ConnectionStatusChanged)
+                                         and e.t > 1)]  # fmt: skip
+    unnoticed = dr_figures(events).outages[0]
+    assert unnoticed.detection is None and unnoticed.recovery is None and unnoticed.flaps == 0
+    # a dial that stays on the dead site's connection did not fail over
+    stuck = [e for e in drill() if not (isinstance(e, ev.EndpointEvent)
+                                        and isinstance(e.event, SessionStatusChanged)
+                                        and e.event.connection == 1)]  # fmt: skip
+    (dial,) = dr_figures(stuck).dials
+    assert dial.to is None and dial.seconds is None
+    assert not dr_figures(drill()[:6])  # no fault, no dial: nothing to measure
+
+
+def test_figures_are_in_every_report_and_by_endpoint_for_several() -> None:
+    results = [ScenarioResult.of(drill("inprocess")),
+               ScenarioResult.of(drill("baresip", recovers=False))]  # fmt: skip
+    s = summary(dr_figures(r.events) for r in results)
+    assert (s.outages, s.detected, s.healed, s.recovered, s.failed_over) == (2, 2, 2, 1, 2)
+    meta = {"id": "x", "seed": 0, "mode": "real", "backend": "embedded"}
+    text = render_markdown(meta, results)
+    assert "| endpoint | detection (median) |" in text
+    assert "| inprocess | 1.70s (1/1) | 0.60s (1/1) | 1.30s (1/1) | 2 |" in text
+    assert "| baresip | 1.70s (1/1) | not seen (0/1) | 1.30s (1/1) | 1 |" in text
+    assert "| 0 | a | kill | 1.70s | 0.60s | 2 | 4 (16/min) |" in text
+    page = render_html(meta, results)
+    assert page.count('class="figures"') == 2 and 'class="endpoints"' in page
+    suites = ET.fromstring(render_junit(meta, results))
+    props = {p.get("name"): p.get("value") for p in suites.iter("property")}
+    assert props["dr.outage1.detection_s"] == "1.700" and props["dr.dial1.failover_s"] == "1.300"
