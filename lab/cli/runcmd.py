@@ -23,6 +23,7 @@ from lab.drivers import DRIVERS
 from lab.errors import Problem
 from lab.labs.factory import run_in_mode
 from lab.report import file_reports, replay_reports
+from lab.report.compare import compare, load_run, render
 from lab.report.console import ConsoleReport
 from lab.report.timeline import read_timeline
 from lab.run.runner import run_scenario
@@ -131,7 +132,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_PASS
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Two runs side by side; exit 1 when the new one regressed."""
+    old, new = (Path(p) for p in args.compare)
+    try:
+        share = percent(args.max_regression)
+        runs = [load_run(old), load_run(new)]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        print(f"geolab: invalid input: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    changes = compare(*runs, max_regression=share, floor=args.ignore_below)
+    text = render(changes, str(old), str(new), max_regression=share)
+    print(text, end="")
+    if args.out:
+        folder = Path(args.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "compare.md").write_text(text)
+    return EXIT_FAILED if any(c.worse for c in changes) else EXIT_PASS
+
+
+def percent(text: str) -> float:
+    """``20%`` or ``0.2``: a share of at least 0."""
+    value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"--max-regression {text!r}: a share of at least 0 (20% or 0.2)")
+    return value
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.compare:
+        return cmd_compare(args)
+    if not args.timeline:
+        print("geolab: invalid input: a timeline (or --compare OLD NEW) is needed",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
     timeline = Path(args.timeline)
     out = Path(args.out) if args.out else timeline.parent
     try:
@@ -173,15 +207,15 @@ def add_commands(sub: Any) -> None:
         "--driver",
         action="append",
         choices=list(DRIVERS),
-        help="the endpoint under test: inprocess (geolab's phone) or process (a command "
-        "speaking the JSON-lines protocol); default: each drill's. Named more than once: "
-        "every drill on every one, reported as a drill x endpoint matrix",
+        help="the endpoint under test: inprocess (geolab's phone), process (a command "
+        "speaking the JSON-lines protocol) or baresip; default: each drill's. Named more "
+        "than once: every drill on every one, reported as a drill x endpoint matrix",
     )
     run.add_argument(
         "--endpoint-command",
         metavar="CMD",
         help='the process driver\'s command (default "python -m endpoint"); it gets '
-        "--config SipEndpoint.config",
+        "--config SipEndpoint.config; for baresip, the baresip binary",
     )
     run.add_argument("-q", "--quiet", action="store_true")
     run.set_defaults(func=cmd_run)
@@ -205,7 +239,19 @@ def add_commands(sub: Any) -> None:
         help="re-render the reports of a run from its timeline",
         epilog="example: geolab report reports/20261125-101010-42/timeline.json",
     )
-    report.add_argument("timeline")
+    report.add_argument("timeline", nargs="?")
+    report.add_argument(
+        "--compare", nargs=2, metavar=("OLD", "NEW"),
+        help="two runs (timelines or report folders) side by side; exit 1 if NEW regressed",
+    )  # fmt: skip
+    report.add_argument(
+        "--max-regression", default="20%",
+        help="how much a DR figure may grow before it is a regression (default 20%%)",
+    )  # fmt: skip
+    report.add_argument(
+        "--ignore-below", type=float, default=0.05, metavar="SECONDS",
+        help="a time figure growing by less than this is no regression (default 0.05)",
+    )  # fmt: skip
     report.add_argument("--out", help="folder for the reports (default: the timeline's)")
     report.set_defaults(func=cmd_report)
 

@@ -4,7 +4,9 @@ by endpoint when a run graded several. What the stream does not show is not meas
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -14,10 +16,12 @@ from endpoint.core.events import (
     SessionStatus,
     SessionStatusChanged,
 )
+from lab.cli.main import main
 from lab.report.figures import dr_figures, summary
 from lab.report.html import render_html
 from lab.report.junit import render_junit
 from lab.report.markdown import render_markdown
+from lab.report.timeline import render_timeline
 from lab.stream import events as ev
 from lab.stream.results import ScenarioResult
 
@@ -51,7 +55,7 @@ def fault(cls: type[ev.FaultApplied | ev.FaultHealed], t: float, healed: float |
 def drill(driver: str = "inprocess", *, recovers: bool = True) -> list[ev.Event]:
     events: list[ev.Event] = [
         ev.RunStarted(t=0.0, name="d", source="d.yaml", backend="embedded", seed=0,
-                      mode="real", driver=driver),  # fmt: skip
+                      mode="real", driver=driver),
         ev.ConnectionPlaced(t=0.0, connection=0, site="a"),
         ev.ConnectionPlaced(t=0.0, connection=1, site="b"),
         status(0.1, 0, C.REGISTERING, None), status(0.2, 0, C.AVAILABLE, C.REGISTERING),
@@ -115,3 +119,47 @@ def test_figures_are_in_every_report_and_by_endpoint_for_several() -> None:
     suites = ET.fromstring(render_junit(meta, results))
     props = {p.get("name"): p.get("value") for p in suites.iter("property")}
     assert props["dr.outage1.detection_s"] == "1.700" and props["dr.dial1.failover_s"] == "1.300"
+
+
+def _timeline(tmp_path: Path, name: str, *drills: list[ev.Event]) -> Path:
+    path = tmp_path / name
+    path.write_text(render_timeline({"id": name, "seed": 0, "mode": "real"},
+                                    [ScenarioResult.of(d) for d in drills]))  # fmt: skip
+    return path
+
+
+def slower(events: list[ev.Event], by: float) -> list[ev.Event]:
+    """The same drill with connection 0 seeing site A go ``by`` seconds later."""
+    out: list[ev.Event] = []
+    for e in events:
+        late = (isinstance(e, ev.EndpointEvent) and isinstance(e.event, ConnectionStatusChanged)
+                and e.event.status == "Unavailable")  # fmt: skip
+        out.append(dataclasses.replace(e, t=e.t + by) if late else e)
+    return out
+
+
+def failed(events: list[ev.Event]) -> list[ev.Event]:
+    return [dataclasses.replace(e, passed=False) if isinstance(e, ev.RunFinished) else e
+            for e in events]  # fmt: skip
+
+
+def test_runs_compared_exit_1_when_a_verdict_or_a_figure_got_worse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _timeline(tmp_path, "old.json", drill())
+    same = _timeline(tmp_path, "same.json", slower(drill(), 0.2))  # 1.7 s -> 1.9 s: +12 %
+    worse = _timeline(tmp_path, "worse.json", slower(drill(), 0.8))  # 1.7 s -> 2.5 s: +47 %
+    broken = _timeline(tmp_path, "broken.json", failed(drill()))
+    assert main(["report", "--compare", str(old), str(same)]) == 0
+    assert "| d | PASS → PASS | 1.70s → 1.90s (+12%) |" in capsys.readouterr().out
+    assert main(["report", "--compare", str(old), str(worse), "--out", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "1 drill(s) worse" in out and "**1.70s → 2.50s (+47%)**" in out
+    assert (tmp_path / "compare.md").read_text() == out
+    assert main(["report", "--compare", str(old), str(worse), "--max-regression", "50%"]) == 0
+    assert main(["report", "--compare", str(old), str(worse), "--ignore-below", "1"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--compare", str(old), str(broken)]) == 1
+    assert "**PASS → FAIL**" in capsys.readouterr().out
+    assert main(["report", "--compare", str(old), str(tmp_path / "none.json")]) == 2
+    assert main(["report", "--compare", str(old), str(same), "--max-regression", "lots"]) == 2
