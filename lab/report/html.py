@@ -20,6 +20,7 @@ from lab.report.figures import (
     summary,
     summary_cells,
 )
+from lab.report.ladder import LADDER_SCRIPT, ladder_html
 from lab.stream.events import EndpointEvent, FaultApplied, FaultHealed
 from lab.stream.handlers import RunContext
 from lab.stream.results import ScenarioResult
@@ -39,6 +40,28 @@ def _x(t: float, end: float) -> float:
     return LEFT + (W - LEFT - 10) * (t / end if end > 0 else 0)
 
 
+def _fault_labels(
+    faults: dict[int, list[FaultApplied | FaultHealed]], end: float
+) -> list[tuple[int, float, float, str, int]]:
+    """Each fault's (id, start, stop, label, level): a label that would overlap one drawn
+    before it goes down to the first line where it does not (faults that start together
+    are drawn apart)."""
+    out: list[tuple[int, float, float, str, int]] = []
+    taken: list[tuple[float, float, int]] = []  # (x from, x to, level)
+    for fid, fault_events in faults.items():
+        start = next((f.t for f in fault_events if isinstance(f, FaultApplied)), 0.0)
+        stop = next((f.t for f in fault_events if isinstance(f, FaultHealed)), end)
+        label = html.escape(f"{fault_events[0].kind} {fault_events[0].site}")
+        x0 = _x(start, end) + 2
+        x1 = x0 + 6 * len(label) + 4  # about 6 px a character at 10 px
+        level = 0
+        while any(a < x1 and x0 < b and lv == level for a, b, lv in taken):
+            level += 1
+        taken.append((x0, x1, level))
+        out.append((fid, start, stop, label, level))
+    return out
+
+
 def lanes_svg(r: ScenarioResult) -> str:
     end = max([e.t for e in r.events] + [0.001])
     conns: dict[int, list[EndpointEvent]] = {}
@@ -52,21 +75,22 @@ def lanes_svg(r: ScenarioResult) -> str:
         elif isinstance(e, FaultApplied | FaultHealed):
             faults.setdefault(e.id, []).append(e)
     ids = sorted(conns)
-    height = 30 + LANE * max(1, len(ids)) + 20
+    labels = _fault_labels(faults, end)
+    top = 11 * max([level for *_, level in labels] + [0])  # room for labels drawn apart
+    height = top + 30 + LANE * max(1, len(ids)) + 20
     parts = [
         f'<svg class="timeline" width="{W}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
     ]
-    for fid, fault_events in faults.items():
-        start = next((f.t for f in fault_events if isinstance(f, FaultApplied)), 0.0)
-        stop = next((f.t for f in fault_events if isinstance(f, FaultHealed)), end)
-        label = html.escape(f"{fault_events[0].kind} {fault_events[0].site}")
+    for fid, start, stop, label, level in labels:
         parts.append(
-            f'<rect class="fault" x="{_x(start, end):.1f}" y="20" width="{max(2, _x(stop, end) - _x(start, end)):.1f}" '
-            f'height="{height - 40}" fill="#fee0d2" opacity="0.7"><title>fault {fid}: {label}</title></rect>'
-        )
-        parts.append(f'<text x="{_x(start, end) + 2:.1f}" y="15" font-size="10">{label}</text>')
+            f'<rect class="fault" x="{_x(start, end):.1f}" y="{top + 20}" '
+            f'width="{max(2, _x(stop, end) - _x(start, end)):.1f}" height="{height - top - 40}" '
+            f'fill="#fee0d2" opacity="0.7"><title>fault {fid}: {label}</title></rect>'
+            f'<text class="fault-label" x="{_x(start, end) + 2:.1f}" y="{15 + 11 * level}" '
+            f'font-size="10">{label}</text>'
+        )  # fmt: skip
     for row, cid in enumerate(ids):
-        y = 25 + row * LANE
+        y = top + 25 + row * LANE
         parts.append(
             f'<text x="5" y="{y + 14}" font-size="12" class="lane-label">connection {cid}</text>'
         )
@@ -87,7 +111,7 @@ def lanes_svg(r: ScenarioResult) -> str:
             cid = c.event.connection
             row = ids.index(cid) if cid in ids else 0
             stop = call_events[i + 1].t if i + 1 < len(call_events) else end
-            y = 25 + row * LANE + 13
+            y = top + 25 + row * LANE + 13
             parts.append(
                 f'<rect class="call" x="{_x(c.t, end):.1f}" y="{y}" width="{max(1, _x(stop, end) - _x(c.t, end)):.1f}" '
                 f'height="8" fill="{CALL.get(status, "#aaa")}"><title>{html.escape(sid)} {status} on connection {cid}</title></rect>'
@@ -96,7 +120,7 @@ def lanes_svg(r: ScenarioResult) -> str:
         if not exp.passed:
             x = _x(min(exp.t, end), end)
             parts.append(
-                f'<line class="failed" x1="{x:.1f}" x2="{x:.1f}" y1="20" y2="{height - 15}" stroke="#a50f15" stroke-width="2">'
+                f'<line class="failed" x1="{x:.1f}" x2="{x:.1f}" y1="{top + 20}" y2="{height - 15}" stroke="#a50f15" stroke-width="2">'
                 f"<title>FAILED: {html.escape(exp.expected)}</title></line>"
             )
     parts.append(
@@ -267,7 +291,7 @@ def render_html(
         for r in results
     )
     sections = []
-    for r in results:
+    for n, r in enumerate(results):
         exps = "".join(
             f'<li class="{"ok" if e.passed else "bad"}">{html.escape(r.source)}:{e.line} '
             f"{'✔' if e.passed else '✘'} expected {html.escape(e.expected)}<br><small>observed "
@@ -283,7 +307,7 @@ def render_html(
             f"backend {html.escape(str(r.backend))} · driver {esc(r.driver)} · "
             f"seed {html.escape(str(r.seed))}"
             f"{capture_link(r, folder)}</p>{picture(r)}{figures_html(r)}<ul>{exps}{errs}</ul>"
-            "</section>"
+            f"{ladder_html(r, f'd{n}')}</section>"
         )
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>geolab run {html.escape(str(meta.get("id", "")))}</title>
 <style>body{{font-family:sans-serif;margin:20px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}
@@ -299,7 +323,7 @@ document.body.dataset.connections = String(new Set(drawn.map(r => r.dataset.conn
 const bins = [...document.querySelectorAll("rect.bin")].filter(r => r.getBoundingClientRect().height > 0);
 document.body.dataset.binsRendered = String(bins.length);
 document.body.dataset.siteLoads = String(document.querySelectorAll("polyline.site-load").length);
-</script></body></html>"""
+{LADDER_SCRIPT}</script></body></html>"""
 
 
 class HtmlReport(FileReport):

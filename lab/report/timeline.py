@@ -4,8 +4,9 @@ Format 2 (``"format": 2``): every event in its JSON form (see :mod:`lab.stream.e
 expectation events carry ``at``, the time they are about, and invariants' verdicts are on
 the stream too; each drill names its ``driver`` (the endpoint under test; a timeline
 without it reads as ``inprocess``). Added within format 2, read as absent when missing:
-``connection`` events (the site each connection is on, what DR figures count against) and
-a drill's ``not_applicable`` reasons (with its ``not_applicable`` event). A timeline
+``connection`` events (the site each connection is on, what DR figures count against),
+a drill's ``not_applicable`` reasons (with its ``not_applicable`` event), and a ``sip``
+event's ``text`` (the message, secrets redacted) and ``dropped`` (the proxy's faults). A timeline
 without ``format`` is format 1: it reads as well (its invariants' verdicts are taken from
 its ``expectations`` list)."""
 

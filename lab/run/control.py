@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -50,16 +51,36 @@ def by_user(message: Message, here: list[tuple[int, str]]) -> int | None:
     return here[0][0] if here else None
 
 
+TEXT_MAX = 4096  # chars of a message kept on the stream
+_CREDENTIALS = re.compile(r'((?:^|[\s,])(?:response|cnonce)\s*=\s*)("[^"]*"|[^\s,]+)', re.I)
+
+
+def redacted(data: bytes) -> str:
+    """A message as text for the reports: the digest answers of Authorization headers
+    replaced (they stand for the password), at most TEXT_MAX characters."""
+    text = data[:TEXT_MAX].decode("utf-8", "replace")
+    def hide(line: str) -> str:
+        name = line.split(":", 1)[0].strip().lower()
+        if name not in ("authorization", "proxy-authorization"):
+            return line
+        return _CREDENTIALS.sub(lambda m: m.group(1) + '"[redacted]"', line)
+
+    return "\n".join(hide(line) for line in text.split("\n"))
+
+
 def observed(
-    t: float, direction: str, message: Message, transport: str, connection: int | None
-) -> SipObserved:
-    """One SIP message on the stream: a request's method or a response's status."""
+    t: float, direction: str, message: Message, transport: str, connection: int | None,
+    *, data: bytes | None = None, dropped: bool = False,
+) -> SipObserved:  # fmt: skip
+    """One SIP message on the stream: a request's method or a response's status, and the
+    message itself (as it crossed the wire, when that is known)."""
     request = isinstance(message, Request)
     return SipObserved(
         t=t, dir=direction, connection=connection, transport=transport,
         cseq=message.headers.get("CSeq"), call_id=message.call_id,
         method=message.method if isinstance(message, Request) else None,
         status=None if request else getattr(message, "status", None),
+        text=redacted(data if data is not None else bytes(message)), dropped=dropped,
     )  # fmt: skip
 
 
@@ -76,6 +97,8 @@ def observed_on_wire(
         message = parse_message(seen.data, stream=seen.protocol == "tcp")
     except ParseError as exc:
         return SipObserved(t=t, dir=seen.direction, connection=None, transport=seen.protocol,
-                           cseq=None, call_id=None, malformed=str(exc)[:160])  # fmt: skip
+                           cseq=None, call_id=None, malformed=str(exc)[:160],
+                           text=redacted(seen.data), dropped=not seen.delivered)  # fmt: skip
     here = [(c.id, c.user) for c in conns if (c.server, c.port) == seen.listen]
-    return observed(t, seen.direction, message, seen.protocol, by_user(message, here))
+    return observed(t, seen.direction, message, seen.protocol, by_user(message, here),
+                    data=seen.data, dropped=not seen.delivered)  # fmt: skip

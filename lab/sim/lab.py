@@ -72,7 +72,7 @@ class SimLab(FaultScope):
     async def start(self) -> SimLab:
         specs = site_specs(tuple(self.config.sites), self.config.password)
         for name, spec in specs.items():
-            self.sites[name] = SimSite(spec, self.network)
+            self.sites[name] = SimSite(spec, self.network, seed=self.config.seed)
             await self.sites[name].start()
             self.emit(SiteUp(t=self.now, site=name))
         self.emit(LabUp(t=self.now, backend="sim", sites=tuple(self.sites)))

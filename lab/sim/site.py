@@ -6,10 +6,12 @@ loop) or from a clock it is given (the discrete-event engine's)."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
+from endpoint.sip.ids import IdSource
 from lab.labs.wire import Payload, decode, encode
 from lab.sim.network import SimNetwork
 from lab.sites.base import SiteSpec, SiteState
@@ -34,10 +36,13 @@ class SimSite:
     backend = "sim"
 
     def __init__(
-        self, spec: SiteSpec, network: SimNetwork, clock: Callable[[], float] | None = None
-    ) -> None:
+        self, spec: SiteSpec, network: SimNetwork, clock: Callable[[], float] | None = None,
+        *, seed: object = 0,
+    ) -> None:  # fmt: skip
         self.spec = spec
         self.network = network
+        self.seed = seed  # its tags and ids, as every other choice in virtual time
+        self.lives = 0
         self.clock = clock or (lambda: asyncio.get_running_loop().time())
         self.core = self._new_core()
         self.state = SiteState.DOWN
@@ -53,7 +58,9 @@ class SimSite:
         return (self.spec.ip, self.spec.port)
 
     def _new_core(self) -> SiteCore:
+        self.lives += 1
         return SiteCore(
+            ids=IdSource(random.Random(f"site:{self.seed}:{self.spec.name}:{self.lives}")),
             name=self.spec.name,
             domain=self.spec.domain,
             address=self.address,

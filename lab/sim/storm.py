@@ -46,7 +46,8 @@ def run_shard(plan: FleetPlan, shard: int = 0, shards: int = 1) -> ShardResult:
     network.default = Link(latency=0.001, jitter=0.0005)
     engine.attach(network)
     specs = site_specs(plan.sites)
-    sites = {name: SimSite(spec, network, lambda: engine.now) for name, spec in specs.items()}
+    sites = {name: SimSite(spec, network, lambda: engine.now, seed=f"{plan.seed}:{shard}")
+             for name, spec in specs.items()}  # fmt: skip
     for site in sites.values():
         site.up()
     result = FleetResult(plan.endpoints, plan.outage_site, load={s: Counter() for s in plan.sites})

@@ -194,9 +194,14 @@ class SipObserved(_Event):
     method: str | None = None  # a request's
     status: int | None = None  # a response's
     malformed: str | None = None  # what did not parse (the lab's record of the wire)
+    text: str | None = None  # the message itself (secrets redacted, at most TEXT_MAX chars)
+    dropped: bool = False  # the fault proxy did not pass it on (a fault's doing)
 
     def fields(self) -> dict[str, Any]:
-        return _present(_Event.fields(self), "method", "status", "malformed")
+        out = _present(_Event.fields(self), "method", "status", "malformed", "text")
+        if not self.dropped:
+            del out["dropped"]
+        return out
 
 
 # --- the lab ------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ Renewed for: format 2 (the typed stream); callers given 5 s instead of 35 s to f
 once a drill's steps are done (the partition drill's caller, whose site is cut off, no
 longer holds the run 30 s longer; verdicts unchanged); the library's two drills without
 keep-alive (site-a-killed-renewal, site-a-killed-tcp) and the ``connection`` events
-(each connection's site)."""
+(each connection's site); ``sip`` events carrying the message (``text``, for the ladder),
+the simulated sites' tags and ids drawn from the seed like every other choice."""
 
 from __future__ import annotations
 
