@@ -42,7 +42,7 @@ def drill() -> ScenarioResult:
         sip(11.6, "in", status=200, cseq="6 INVITE", conn=1),
         ev.PartyChanged(t=11.7, name="callee", kind="callee", state="started"),
         ev.ExpectationChecked(t=12.0, step=3, line=17, passed=False, expected="x", observed="y",
-                              at=12.0),  # fmt: skip
+                              at=12.0),
         fault(ev.FaultHealed, 13.0, 1, "sip_drop"),
         ev.RunFinished(t=14.0, passed=False, duration=14.0),
     ]
