@@ -125,11 +125,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         if job[1].mode == "sim":  # virtual time: each in its own loop, one after the other
             (results[job[0]],) = run_in_mode("sim", run_all([job], args, stream))
     stream.finish()
+    if args.check_determinism and not _deterministic(jobs, results, args):
+        return EXIT_FAILED
     if any(e.startswith("lab error:") for r in results.values() for e in r.errors):
         return EXIT_LAB_ERROR  # the lab could not do what a drill asked: no verdict
     # a drill not applicable to its driver was not run: it neither passes nor fails
     failed = [r for r in results.values() if r.verdict == "FAIL"]
     return EXIT_FAILED if failed else EXIT_PASS
+
+
+def _deterministic(jobs: list[Job], results: dict[int, ScenarioResult],
+                   args: argparse.Namespace) -> bool:  # fmt: skip
+    """Each simulated drill once more with the same seed: its timeline must be the same,
+    event for event (else the first difference is said)."""
+    same = True
+    for n, scenario, driver in jobs:
+        if scenario.mode != "sim":
+            continue
+        quiet = Stream(RunContext({}, drills=1, folder=None), [])
+        (again,) = run_in_mode("sim", run_all([(0, scenario, driver)], args, quiet))
+        first = [e.to_json() for e in results[n].events]
+        second = [e.to_json() for e in again.events]
+        if first == second:
+            continue
+        same = False
+        at = next((i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b),
+                  min(len(first), len(second)))  # fmt: skip
+        print(f"geolab: {scenario.source}: not deterministic: with seed {args.seed} its "
+              f"second run differs at event {at + 1}:\n  first:  "
+              f"{first[at] if at < len(first) else 'nothing'}\n  second: "
+              f"{second[at] if at < len(second) else 'nothing'}", file=sys.stderr)  # fmt: skip
+    if same:
+        print("every simulated drill ran the same twice (deterministic)")
+    return same
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -218,6 +246,11 @@ def add_commands(sub: Any) -> None:
         "--config SipEndpoint.config; for baresip, the baresip binary",
     )
     run.add_argument("-q", "--quiet", action="store_true")
+    run.add_argument(
+        "--check-determinism", action="store_true",
+        help="run each simulated drill twice with the same seed; fail on any difference "
+        "in its timeline",
+    )  # fmt: skip
     run.set_defaults(func=cmd_run)
     validate = sub.add_parser(
         "validate",

@@ -71,9 +71,9 @@ KINDS: dict[FaultKind, KindInfo] = {
     FaultKind.BANDWIDTH: KindInfo((_X,), _BOTH, simulated=False),
     FaultKind.SLICER: KindInfo((_X,), _TCP, simulated=False),
     FaultKind.LIMIT_DATA: KindInfo((_X,), _BOTH, simulated=False),
-    FaultKind.SIP_DROP: KindInfo((_X,), _BOTH, simulated=False),
-    FaultKind.SIP_RESPOND: KindInfo((_X,), _BOTH, simulated=False),
-    FaultKind.SIP_DELAY: KindInfo((_X,), _BOTH, simulated=False),
+    FaultKind.SIP_DROP: KindInfo((_X,), _BOTH, simulated=True),
+    FaultKind.SIP_RESPOND: KindInfo((_X,), _BOTH, simulated=True),
+    FaultKind.SIP_DELAY: KindInfo((_X,), _BOTH, simulated=True),
 }
 # which site backends each layer works with (the proxy: any, when the lab has it)
 LAYER_BACKENDS: dict[Layer, frozenset[str]] = {

@@ -113,6 +113,19 @@ def make_toxic(spec: dict[str, Any], *, protocol: str, seed: int, proxy: str) ->
     )
 
 
+def fault_specs(fault_id: int, kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A proxy fault's toxics, one per stream it hurts (its ``stream`` or both), as the
+    real fault proxy and the simulated network both take them: one rule model."""
+    toxic_type = "timeout" if kind == "blackhole" else kind
+    attributes = {k: v for k, v in params.items() if k not in ("stream", "toxicity", "transport")}
+    if kind == "blackhole":
+        attributes.setdefault("timeout", 0)
+    streams = [params["stream"]] if "stream" in params else ["upstream", "downstream"]
+    return [{"type": toxic_type, "name": f"f{fault_id}-{toxic_type}-{stream}", "stream": stream,
+             "toxicity": float(params.get("toxicity", 1.0)), "attributes": attributes}
+            for stream in streams]  # fmt: skip
+
+
 @dataclass
 class Outcome:
     """What becomes of one unit: deliveries (extra delay in seconds, bytes) in order,

@@ -6,6 +6,7 @@ import contextlib
 
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
+from lab.faults.toxics import fault_specs
 from lab.labs.interface import FaultRecord
 
 
@@ -41,33 +42,25 @@ class ProxyFaults:
             await self.ports(name, up=False, why=record.id)
             record.undo["disabled"] = list(proxies.items())
             return
-        toxic_type = "timeout" if kind == "blackhole" else kind
-        streams = [p["stream"]] if "stream" in p else ["upstream", "downstream"]
-        attributes = {k: v for k, v in p.items() if k not in ("stream", "toxicity", "transport")}
-        if kind == "blackhole":
-            attributes.setdefault("timeout", 0)
         protocols = [p["transport"]] if "transport" in p else ["udp", "tcp"]
         added = []
         real_toxiproxy_tcp = self.apis["tcp"] is not self.apis["udp"]
-        for protocol in protocols:
-            if (protocol == "tcp" and toxic_type == "loss") or (
-                protocol == "udp" and toxic_type in ("reset_peer", "slicer")
-            ):
-                continue
-            if protocol == "tcp" and real_toxiproxy_tcp and toxic_type.startswith("sip_"):
-                record.undo.setdefault("skipped", []).append("tcp: Toxiproxy has no SIP toxics")
-                continue
-            for stream in streams:
-                toxic = f"f{record.id}-{toxic_type}-{stream}"
+        for spec in fault_specs(record.id, kind, dict(p)):
+            toxic_type = spec["type"]
+            for protocol in protocols:
+                if (protocol == "tcp" and toxic_type == "loss") or (
+                    protocol == "udp" and toxic_type in ("reset_peer", "slicer")
+                ):
+                    continue
+                if protocol == "tcp" and real_toxiproxy_tcp and toxic_type.startswith("sip_"):
+                    record.undo.setdefault("skipped", []).append(
+                        "tcp: Toxiproxy has no SIP toxics")
+                    continue
                 await self.apis[protocol].add_toxic(
-                    proxies[protocol],
-                    toxic_type,
-                    name=toxic,
-                    stream=stream,
-                    toxicity=float(p.get("toxicity", 1.0)),
-                    **attributes,
-                )
-                added.append((protocol, proxies[protocol], toxic))
+                    proxies[protocol], toxic_type, name=spec["name"], stream=spec["stream"],
+                    toxicity=spec["toxicity"], **spec["attributes"],
+                )  # fmt: skip
+                added.append((protocol, proxies[protocol], spec["name"]))
         if not added:
             raise LabError(f"fault {kind!r} applies to no proxy of site {name!r}")
         record.undo["toxics"] = added

@@ -12,11 +12,12 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from endpoint.core.events import ConnectionStatusChanged, SessionStatusChanged
 from lab.errors import StepFailed
 from lab.run.checks import describe, matches
 from lab.scenario.expr import seconds
-from lab.scenario.models import EventMatch
-from lab.stream.events import Event, StepStarted
+from lab.scenario.models import EventMatch, State, StateMatch
+from lab.stream.events import EndpointEvent, Event, StepStarted
 from lab.stream.results import Expectation
 
 if TYPE_CHECKING:
@@ -62,7 +63,47 @@ class Windows:
             return False
         return True
 
+    def state(self, state: State, upto: int | None = None) -> tuple[str | None, float | None]:
+        """The status the connection or session had at stream position ``upto`` (now),
+        and since when."""
+        session = self.sessions.get(state.session) if state.session is not None else None
+        for event in reversed(self.events[:upto]):
+            if not isinstance(event, EndpointEvent):
+                continue
+            e = event.event
+            if (isinstance(e, ConnectionStatusChanged) and e.connection == state.connection) or (
+                    isinstance(e, SessionStatusChanged) and e.session == session):  # fmt: skip
+                return str(e.status), event.t
+        return None, None
+
+    async def expect_state(
+        self, step: WaitFor | Expect, match: StateMatch, index: int, line: int
+    ) -> None:
+        """True when the step runs, or (``within``) at some moment of the window."""
+        start = self.now()
+        if step.after is not None:
+            start = self._step_mark(step.after, (0, start))[1]
+        deadline = start + seconds(step.within, self.env) if step.within is not None else start
+        want = match.state.status
+        when = f" within {deadline - start:.3f}s of {start:.3f}s" if step.within else ""
+        expected = match.describe() + (when or f" at {start:.3f}s")
+        while True:
+            status, since = self.state(match.state)
+            if status == want:
+                observed = f"{match.describe()} since {since:.3f}s"
+                self.record(Expectation(index, line, expected, True, observed, self.now()))
+                return
+            remaining = deadline - self.now()
+            if remaining <= 0 or not await self.changed(remaining):
+                break
+        said = "no status yet" if status is None else f"it was {status} since {since:.3f}s"
+        self.record(Expectation(index, line, expected, False, said, self.now()))
+
     async def expect(self, step: WaitFor | Expect, index: int, line: int) -> None:
+        wanted = getattr(step, "expect", None)
+        if isinstance(wanted, StateMatch):
+            await self.expect_state(step, wanted, index, line)
+            return
         match = step.match
         waiting = step.ACTION == "wait_for"
         count = getattr(step, "count", None)

@@ -94,6 +94,38 @@ class PartySpec(Strict):
     ring_ms: int = Field(default=0, ge=0, le=600_000)
 
 
+class State(Strict):
+    """A connection's status, or a session's, at one moment."""
+
+    connection: int | None = Field(default=None, ge=0)
+    session: str | None = None
+    status: str
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> State:
+        if (self.connection is None) == (self.session is None):
+            raise ValueError("a state names a connection or a session (one of them)")
+        kinds = ConnectionStatus if self.session is None else SessionStatus
+        if self.status not in {str(k) for k in kinds}:
+            raise ValueError(f"status {self.status!r} is not one of {', '.join(kinds)}")
+        return self
+
+    def describe(self) -> str:
+        who = (f"connection {self.connection}" if self.connection is not None
+               else f"session {self.session}")  # fmt: skip
+        return f"{who} is {self.status}"
+
+
+class StateMatch(Strict):
+    """``expect: {state: {connection: 0, status: Available}}``: true when the step runs,
+    or (with ``within``) at some moment of the window."""
+
+    state: State
+
+    def describe(self) -> str:
+        return self.state.describe()
+
+
 class EventMatch(BaseModel):
     """``event`` plus any fields the event must carry (``connection: 0, status: Unavailable``)."""
 

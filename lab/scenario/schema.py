@@ -159,7 +159,7 @@ def _matches(s: Scenario) -> list[tuple[Loc, EventMatch]]:
     """Every event a drill waits for, expects or rules out, with where it is written."""
     found: list[tuple[Loc, EventMatch]] = []
     for i, step in enumerate(s.steps):
-        match = getattr(step, "match", None)
+        match = getattr(step, "expect", None) or getattr(step, "wait_for", None)
         if isinstance(match, EventMatch):
             found.append((("steps", i, step.action, "event"), match))
     for i, inv in enumerate(s.invariants):

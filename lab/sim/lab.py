@@ -18,6 +18,7 @@ from endpoint.core.events import PhoneEvent
 from endpoint.sip.events import Address
 from lab.errors import LabError
 from lab.faults.kinds import KINDS, SIMULATED, FaultKind, Layer, layer_of
+from lab.faults.toxics import fault_specs, make_toxic
 from lab.faults.watch import WireObservation
 from lab.fleet.meter import FleetPlan, FleetResult
 from lab.labs.interface import (
@@ -38,6 +39,7 @@ from lab.sim.storm import simulate_fleet
 from lab.stream.events import LabDown, LabEvent, LabUp, SiteDown, SiteUp
 
 OUT_OF_SERVICE = ("kill", "stop", "hang", "down", "partition")  # the site is unreachable
+SIP_AWARE = ("sip_drop", "sip_respond", "sip_delay")  # the proxy's SIP rules, simulated
 
 
 class SimLab(FaultScope):
@@ -148,6 +150,11 @@ class SimLab(FaultScope):
             )
         elif record.kind == "loss":
             self.network.degraded[ip] = Link(loss=float(params.get("percent", 0)) / 100)
+        elif record.kind in SIP_AWARE:  # the proxy's own rules, on the simulated path
+            toxics = [make_toxic(spec, protocol="udp", seed=self.config.seed, proxy=f"{site}")
+                      for spec in fault_specs(record.id, record.kind, dict(params))]  # fmt: skip
+            self.network.toxics.setdefault(ip, []).extend(toxics)
+            record.undo["toxics"] = [t.name for t in toxics]
         return self._applied(record)
 
     async def heal(self, record: FaultRecord) -> None:
@@ -158,6 +165,12 @@ class SimLab(FaultScope):
             site.bring_back(record.kind)
             if record.kind in ("kill", "stop"):
                 self.emit(SiteUp(t=self.now, site=record.site))
+        elif record.kind in SIP_AWARE:
+            ip, names = site.spec.ip, set(record.undo.get("toxics", []))
+            left = [t for t in self.network.toxics.get(ip, []) if t.name not in names]
+            self.network.toxics[ip] = left
+            if not left:
+                del self.network.toxics[ip]
         else:
             self.network.degraded.pop(site.spec.ip, None)
         self._healed(record)

@@ -18,6 +18,7 @@ from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
+from lab.faults.toxics import LinkState, Toxic, apply
 from lab.labs.wire import Deliver, Payload, Wire, decode, encode
 
 
@@ -40,11 +41,15 @@ class SimNetwork:
         self.sites: set[str] = set()  # site addresses: site-to-site paths are never hurt
         self.isolated: set[str] = set()  # sites cut off from everything but other sites
         self.degraded: dict[str, Link] = {}  # sites whose paths to clients are slow or lossy
+        # the fault proxy's toxics on a site's path, as the real proxy applies them
+        self.toxics: dict[str, list[Toxic]] = {}
+        self._toxic_links: dict[tuple[Address, str], LinkState] = {}
         self.sent = 0
         self.dropped = 0
         # how a delivery is scheduled: the running asyncio loop's (virtual) timers, or a
         # discrete-event engine's (lab.sim.engine)
         self.call_later: Callable[..., object] | None = None
+        self.clock: Callable[[], float] | None = None  # the same clock's time
 
     def attach(self, address: Address, deliver: Deliver) -> None:
         self.nodes[address] = deliver
@@ -82,8 +87,30 @@ class SimNetwork:
         delay = link.latency
         if link.jitter:
             delay = max(0.0, delay + self.rng.uniform(-link.jitter, link.jitter))
+        site = dst[0] if dst[0] in self.sites else src[0] if src[0] in self.sites else None
+        if site in self.toxics and isinstance(data, bytes) and (src[0] in self.sites) != (
+                dst[0] in self.sites):  # fmt: skip
+            self._through_toxics(site, delay, data, src, dst, transport)
+            return True
         self.schedule(delay, self._deliver, data, src, dst, transport)
         return True
+
+    def _through_toxics(
+        self, site: str, delay: float, data: bytes, src: Address, dst: Address, transport: str
+    ) -> None:
+        """What the fault proxy in front of ``site`` would do to ``data``: the same toxics
+        (:mod:`lab.faults.toxics`), toward the site ``upstream``, from it ``downstream``."""
+        stream = "upstream" if dst[0] == site else "downstream"
+        client = src if stream == "upstream" else dst
+        link = self._toxic_links.setdefault((client, stream), LinkState())
+        now = (self.clock or asyncio.get_running_loop().time)()
+        out = apply(self.toxics[site], data, stream, now, link, per_unit_toxicity=True)
+        if not out.deliveries and out.reply is None:
+            self.dropped += 1
+        for extra, chunk in out.deliveries:
+            self.schedule(delay + extra, self._deliver, chunk, src, dst, transport)
+        if out.reply is not None:  # answered by the proxy itself, from the site's address
+            self.schedule(delay * 2, self._deliver, out.reply, dst, src, transport)
 
     def schedule(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         """Call ``fn(*args)`` after ``delay`` on the clock that drives this network."""

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
-from lab.scenario.models import Duration, EventMatch
+from lab.scenario.models import Duration, EventMatch, StateMatch
 from lab.steps.base import Action, Checker, Loc, Place, StepRun, handles
 
 
@@ -40,9 +41,17 @@ class WaitFor(_Wait):
         return self.wait_for
 
 
+def _what(value: Any) -> str:
+    return "[state]" if isinstance(value, dict) and "state" in value else "[event]"
+
+
 class Expect(_Wait):
     ACTION = "expect"
-    expect: EventMatch
+    # an event in a window, or a state (a connection's or a session's status)
+    expect: Annotated[
+        Annotated[EventMatch, Tag("[event]")] | Annotated[StateMatch, Tag("[state]")],
+        Discriminator(_what),
+    ]
     count: int | None = Field(default=None, ge=1)  # at least this many matches
     absent: bool = False  # no match within the window
 
@@ -50,11 +59,32 @@ class Expect(_Wait):
     def _absent_needs_within(self) -> Expect:
         if self.absent and self.within is None:
             raise ValueError("an 'absent' expectation needs 'within'")
+        if isinstance(self.expect, StateMatch):
+            used = [k for k in ("count", "absent", "after_event", "before")
+                    if k in self.model_fields_set]  # fmt: skip
+            if used:
+                raise ValueError(f"a state expectation takes 'within' and 'after', not "
+                                 f"{', '.join(used)}")  # fmt: skip
         return self
 
     @property
     def match(self) -> EventMatch:
+        if isinstance(self.expect, StateMatch):
+            raise TypeError("a state expectation matches no event")
         return self.expect
+
+    def check(self, c: Checker, loc: Loc) -> None:
+        if not isinstance(self.expect, StateMatch):
+            super().check(c, loc)
+            return
+        if self.within is not None:
+            c.bound(self.within, (*loc, "within"))
+        state = self.expect.state
+        if state.connection is not None and state.connection not in c.known_connections:
+            c.error((*loc, "expect", "state", "connection"),
+                    f"the drill has no connection {state.connection}")  # fmt: skip
+        if state.session is not None:
+            c.session(state.session, (*loc, "expect", "state", "session"))
 
 
 class Sleep(Action):

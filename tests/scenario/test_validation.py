@@ -44,13 +44,13 @@ def test_an_unknown_fault_kind_names_file_line_and_the_kinds(tmp_path: Path) -> 
 def test_a_fault_the_mode_cannot_apply_is_invalid_before_anything_starts(
     tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write(tmp_path, DRILL.replace("KIND", "sip_drop"))
+    path = write(tmp_path, DRILL.replace("KIND", "bandwidth"))
     assert main(["validate", str(path)]) == 0  # the real lab applies it
     capsys.readouterr()
     args = ["--report-dir", str(tmp_path / "r")] if command == "run" else []
     assert main([command, str(path), "--mode", "sim", *args]) == 2
     out, err = capsys.readouterr()
-    assert f"{path}:4: steps[1].fault.kind: fault 'sip_drop' is not simulated" in err
+    assert f"{path}:4: steps[1].fault.kind: fault 'bandwidth' is not simulated" in err
     assert "Traceback" not in err and "x" not in out.split()  # the drill never began
     assert not (tmp_path / "r").exists()
 
