@@ -9,7 +9,9 @@ once a drill's steps are done (the partition drill's caller, whose site is cut o
 longer holds the run 30 s longer; verdicts unchanged); the library's two drills without
 keep-alive (site-a-killed-renewal, site-a-killed-tcp) and the ``connection`` events
 (each connection's site); ``sip`` events carrying the message (``text``, for the ladder),
-the simulated sites' tags and ids drawn from the seed like every other choice."""
+the simulated sites' tags and ids drawn from the seed like every other choice; the
+library's sip-rules drill (SIP-aware faults, now simulated) and the flapping drill's end
+checked as states."""
 
 from __future__ import annotations
 
