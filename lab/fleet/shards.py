@@ -18,9 +18,9 @@ import os
 import queue
 import random
 import signal
+import time
 from collections import Counter
 from dataclasses import dataclass
-from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
@@ -51,8 +51,10 @@ class Shards:
     ) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.endpoints = len(configs)
-        self.back_at: Synchronized[float] = ctx.Value("d", 0.0)
-        self.stop = ctx.Event()
+        self.back_at: Any = ctx.RawValue("d", 0.0)
+        # flags in shared memory without a lock: a worker killed mid-read (a SIGTERM to the
+        # whole process group) must not leave a lock held that the caller then waits on forever
+        self.stop = ctx.RawValue("b", 0)
         self.go = ctx.Event()
         self.reports: multiprocessing.Queue[Any] = ctx.Queue()
         self.recovered = 0
@@ -119,7 +121,7 @@ class Shards:
 
     async def finish(self) -> list[dict[str, Any]]:
         """Stop the workers and collect what each measured."""
-        self.stop.set()
+        self.stop.value = 1
         while len(self.results) < len(self.procs):
             try:
                 kind, payload = await self._next(REPORT_TIMEOUT)
@@ -132,7 +134,7 @@ class Shards:
 
     def kill(self) -> None:
         """End every worker still running (by PID, through its process handle)."""
-        self.stop.set()
+        self.stop.value = 1
         for proc in self.procs:
             proc.join(5)
             if proc.is_alive():
@@ -168,9 +170,9 @@ class ShardJob:
     watched: Address
     t0: float
     boot: float
-    back_at: Synchronized[float]
+    back_at: Any  # RawValue("d"): when the watched site returned (0: not yet)
     go: MpEvent
-    stop: MpEvent
+    stop: Any  # RawValue("b"): 1 once the caller says stop
     reports: multiprocessing.Queue[Any]
 
 
@@ -182,11 +184,13 @@ def _worker(job: ShardJob) -> None:
         job.reports.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _until_stopped(stop: MpEvent, parent: int) -> None:
-    """Until the caller says stop, or is gone (a killed caller must not leave us behind)."""
-    while not stop.wait(0.5):
+def _until_stopped(stop: Any, parent: int) -> None:
+    """Until the caller says stop, or is gone (a killed caller must not leave us behind).
+    The flag is polled: it is shared memory without a lock (see Shards)."""
+    while not stop.value:
         if os.getppid() != parent:
             return
+        time.sleep(0.2)
 
 
 async def _shard(job: ShardJob) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+from lab.errors import LabError
 from lab.labs.interface import LabInterface
 from lab.parties.python import PartyResult, PythonCallee, PythonCaller
-from lab.parties.register import register_party
+from lab.parties.relay import RegisteringRelay
 from lab.parties.sipp import SippProcess, SippResult, callee_process, caller_process
 from lab.scenario.models import CallSpec, PartySpec
 from lab.stream.events import Event, PartyChanged
@@ -29,6 +30,10 @@ class Parties:
         self.now = now
         self.callees: list[SippProcess | PythonCallee] = []
         self.callers: list[tuple[str, SippProcess | PythonCaller]] = []
+        self.relays: list[RegisteringRelay] = []
+        # (party, site, register again): what a returning site or a refresh redoes
+        self.registrations: list[tuple[PartySpec, str, Callable[[bool], Awaitable[None]]]] = []
+        self.refreshing: list[asyncio.Task[None]] = []
 
     async def start_callees(self, parties: list[PartySpec], budget: float) -> None:
         lab = self.lab
@@ -39,20 +44,65 @@ class Parties:
                                    party.calls, seed=self.seed)  # fmt: skip
                 await callee.start()
                 for site in sites:
-                    await callee.register(lab.target(site), lab.site(site).spec.domain)
+                    await self._keep(party, site, self._python(callee, site))
                 self.callees.append(callee)
-            else:
+            else:  # SIPp behind a relay that registers for it (lab.parties.relay)
                 uas, port = callee_process(
                     lab.workdir / "parties", calls=party.calls, timeout=budget,
                     ring_ms=party.ring_ms, name=party.name,
                 )  # fmt: skip
+                relay = RegisteringRelay(lab.party_address()[0], party.user, (uas.host, port))
+                self.relays.append(await relay.start())
                 for site in sites:
-                    await register_party(lab.target(site), lab.site(site).spec.domain,
-                                         party.user, host=uas.host, port=port)  # fmt: skip
+                    await self._keep(party, site, self._relayed(relay, party, site))
                 await uas.start()
                 self.callees.append(uas)
             self.emit(PartyChanged(t=self.now(), name=party.name, kind=party.kind,
                                    user=party.user, state="started"))  # fmt: skip
+
+    def _python(self, callee: PythonCallee, site: str) -> Callable[[bool], Awaitable[None]]:
+        async def again(first: bool) -> None:
+            await callee.register(self.lab.target(site), self.lab.site(site).spec.domain)
+
+        return again
+
+    def _relayed(
+        self, relay: RegisteringRelay, party: PartySpec, site: str
+    ) -> Callable[[bool], Awaitable[None]]:
+        async def again(first: bool) -> None:
+            status = await relay.register(self.lab.target(site), self.lab.site(site).spec.domain)
+            if status != 200 and first:  # at the start it must register; later it may not
+                raise LabError(f"registering party {party.name} ({party.user}) at site {site} "
+                               f"got {status or 'no answer'}")  # fmt: skip
+
+        return again
+
+    async def _keep(
+        self, party: PartySpec, site: str, again: Callable[[bool], Awaitable[None]]
+    ) -> None:
+        """Register now; as a phone, refresh every ``reg_interval`` and again when the
+        site comes back (unless the drill wants the party to stay away)."""
+        await again(True)
+        if not party.reregister:
+            return
+        self.registrations.append((party, site, again))
+
+        async def refresh() -> None:
+            while True:
+                await asyncio.sleep(float(party.reg_interval))  # the party's own interval
+                with contextlib.suppress(LabError, OSError):
+                    await again(False)
+
+        self.refreshing.append(asyncio.ensure_future(refresh()))
+
+    async def site_up(self, site: str) -> None:
+        """A site came back: its parties register there again (it forgot them)."""
+        for party, where, again in list(self.registrations):
+            if where == site:
+                with contextlib.suppress(LabError, OSError):
+                    await again(False)
+                self.emit(PartyChanged(t=self.now(), name=party.name, kind=party.kind,
+                                       user=party.user, site=site, state="registered"))  # fmt: skip
 
     async def start_caller(self, call: CallSpec, name: str, index: int) -> None:
         lab = self.lab
@@ -82,5 +132,9 @@ class Parties:
             await caller.stop()
 
     async def stop_callees(self) -> None:
+        for task in self.refreshing:
+            task.cancel()
         for party in self.callees:
             await party.stop()
+        for relay in self.relays:
+            await relay.stop()

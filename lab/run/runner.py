@@ -41,6 +41,7 @@ from lab.stream.events import (
     RunFinished,
     RunNotApplicable,
     RunStarted,
+    SiteUp,
     StepFinished,
     StepStarted,
 )
@@ -150,6 +151,8 @@ class ScenarioRunner:
 
     def _on_lab(self, event: LabEvent) -> None:
         self.emit(event.retimed(event.t - self._t0))  # the lab's clock is the loop's
+        if isinstance(event, SiteUp) and self._parties is not None:
+            self.background(self._parties.site_up(event.site))  # its parties register again
 
     # --- what step handlers use -----------------------------------------------------------
     @property

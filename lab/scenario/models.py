@@ -92,6 +92,10 @@ class PartySpec(Strict):
     user: User = "6001"
     calls: int = Field(default=1, ge=1, le=100)
     ring_ms: int = Field(default=0, ge=0, le=600_000)
+    # as a phone: refresh every reg_interval, and register again when a site comes back
+    # (false: registered once, at the start; a site that loses it keeps it lost)
+    reregister: bool = True
+    reg_interval: Seconds = 60
 
 
 class State(Strict):

@@ -94,3 +94,32 @@ def test_a_killed_run_leaves_only_what_geolab_cleanup_removes(backend: str, tmp_
     assert cleanup.returncode == 0, cleanup.stderr
     assert list((tmp_path / "state").glob("*.json")) == []
     assert [p for w in workdirs for p in processes_mentioning(w)] == []
+
+
+def test_sigterm_to_a_fleet_drill_s_whole_group_ends_it(tmp_path: Path) -> None:
+    """A SIGTERM to the process group (as a CI runner's timeout sends it) reaches the
+    fleet's worker processes too: the runner must not wait on a lock a dying worker held;
+    it ends within the bound, exit 143, and leaves nothing behind."""
+    storm = Path(__file__).parents[2] / "scenarios" / "registration-storm.yaml"
+    env = {**os.environ, "GEOLAB_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1"}
+    rng = random.Random("fleet-group")
+    hit = 0
+    for _ in range(2):
+        run = subprocess.Popen(
+            [sys.executable, "-m", "lab.cli.main", "run", str(storm), "--backend", "embedded",
+             "--fleet-size", "200", "--report-dir", str(tmp_path / "reports")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+        )  # fmt: skip
+        workdirs = watch_state(tmp_path / "state", run, rng.uniform(1.5, 3.0))
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGTERM)
+        sent = time.monotonic()
+        _, err = run.communicate(timeout=60)
+        if run.returncode in (0, 1):
+            continue
+        hit += 1
+        assert run.returncode == 143, err.decode()
+        assert time.monotonic() - sent < 15.0
+        assert list((tmp_path / "state").glob("*.json")) == []
+        assert [p for w in workdirs for p in processes_mentioning(w)] == []
+    assert hit  # the storm lasts far longer than the moment it was signalled
