@@ -11,7 +11,8 @@ keep-alive (site-a-killed-renewal, site-a-killed-tcp) and the ``connection`` eve
 (each connection's site); ``sip`` events carrying the message (``text``, for the ladder),
 the simulated sites' tags and ids drawn from the seed like every other choice; the
 library's sip-rules drill (SIP-aware faults, now simulated) and the flapping drill's end
-checked as states."""
+checked as states; parties registering again when their site returns (``registered``) and
+the callee-back-with-its-site drill."""
 
 from __future__ import annotations
 
