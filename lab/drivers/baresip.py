@@ -195,11 +195,11 @@ class BaresipDriver:
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(LabError(message))
             return
-        for reply in self._replies.values():
+        tail = self.log_tail()
+        for reply in self._replies.values():  # a command waiting for its answer says it too
             if not reply.done():
-                reply.set_exception(LabError(message))
+                reply.set_exception(LabError(message, log=tail or None))
         if self.ctx is not None and not self.stopping:
-            tail = self.log_tail()
             self.ctx.on_failure(message + (f"\n--- its log ---\n{tail}" if tail else ""))
 
     # --- what it is told ------------------------------------------------------------------

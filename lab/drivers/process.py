@@ -132,11 +132,11 @@ class ProcessDriver:
             self.ready.set_exception(LabError(message))
             return
         waiting: list[asyncio.Future[Any]] = [*self._dialed, *self._barriers, *self._sent.values()]
-        for future in waiting:
+        tail = self.stderr_tail()
+        for future in waiting:  # a command waiting for its answer says it too
             if not future.done():
-                future.set_exception(LabError(message))
+                future.set_exception(LabError(message, log=tail or None))
         if self.ctx is not None and not self.stopping:
-            tail = self.stderr_tail()
             self.ctx.on_failure(message + (f"\n--- its stderr ---\n{tail}" if tail else ""))
 
     def _on(self, event: dict[str, Any]) -> None:

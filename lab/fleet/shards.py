@@ -150,13 +150,26 @@ class Shards:
             raise LabError(f"fleet worker failed: {payload}")
 
     async def _next(self, timeout: float) -> tuple[str, Any]:
-        try:
-            item: tuple[str, Any] = await asyncio.get_running_loop().run_in_executor(
-                None, self.reports.get, True, timeout
-            )
-        except queue.Empty:
-            raise TimeoutError from None
-        return item
+        """The next report, within ``timeout``. Asked for in short slices, so no executor
+        thread is left blocked when the caller is cancelled (a SIGTERM: asyncio waits for
+        its executor's threads on the way out), and a worker that died is said at once."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            left = end - loop.time()
+            if left <= 0:
+                raise TimeoutError
+            try:
+                item: tuple[str, Any] = await loop.run_in_executor(
+                    None, self.reports.get, True, min(left, 0.25)
+                )
+            except queue.Empty:
+                dead = [p for p in self.procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise LabError(f"fleet worker {dead[0].name} exited (code "
+                                   f"{dead[0].exitcode})") from None  # fmt: skip
+                continue
+            return item
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,9 @@ class ProxyFaults:
                 ):
                     continue
                 if protocol == "tcp" and real_toxiproxy_tcp and toxic_type.startswith("sip_"):
-                    record.undo.setdefault("skipped", []).append(
-                        "tcp: Toxiproxy has no SIP toxics")
+                    skipped = record.undo.setdefault("skipped", [])
+                    if "tcp: Toxiproxy has no SIP toxics" not in skipped:
+                        skipped.append("tcp: Toxiproxy has no SIP toxics")
                     continue
                 await self.apis[protocol].add_toxic(
                     proxies[protocol], toxic_type, name=spec["name"], stream=spec["stream"],
