@@ -67,13 +67,18 @@ class NftTable:
         out = await _nft(*args)
         return [int(h) for h in _HANDLE.findall(out)]
 
-    async def drop(self, ip: str, *, percent: int = 100) -> list[int]:
-        """Drop (or randomly lose ``percent`` %) everything to and from ``ip``."""
+    async def drop(self, ip: str, *, percent: int = 100, direction: str | None = None
+                   ) -> list[int]:  # fmt: skip
+        """Drop (or randomly lose ``percent`` %) everything to and from ``ip`` (or only
+        ``to_site``, only ``from_site``)."""
         if not 0 < percent <= 100:
             raise ValueError(f"percent must be 1..100, got {percent}")
         lose = "" if percent == 100 else f"numgen random mod 100 < {percent} "
-        handles = await self._rule(f'iifname "lo" ip daddr {ip} {lose}counter drop')
-        handles += await self._rule(f'iifname "lo" ip saddr {ip} {lose}counter drop')
+        handles = []
+        if direction in (None, "to_site"):
+            handles += await self._rule(f'iifname "lo" ip daddr {ip} {lose}counter drop')
+        if direction in (None, "from_site"):
+            handles += await self._rule(f'iifname "lo" ip saddr {ip} {lose}counter drop')
         return handles
 
     async def remove(self, handles: list[int]) -> None:

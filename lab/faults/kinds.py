@@ -31,6 +31,10 @@ class FaultKind(enum.StrEnum):
     SIP_DROP = "sip_drop"  # SIP messages matching `method`/`status` dropped
     SIP_RESPOND = "sip_respond"  # requests matching `method` answered with `status`
     SIP_DELAY = "sip_delay"  # SIP messages matching delayed by `delay` ms
+    DUPLICATE = "duplicate"  # `percent` of datagrams delivered twice
+    REORDER = "reorder"  # `percent` of datagrams held back `delay` ms (later ones overtake)
+    BURST_LOSS = "burst_loss"  # Gilbert-Elliott loss: bursts (`p`, `r`, `bad_loss`, …)
+    CORRUPT = "corrupt"  # `percent` of datagrams with `bytes` bytes flipped
 
 
 class Layer(enum.StrEnum):
@@ -74,6 +78,10 @@ KINDS: dict[FaultKind, KindInfo] = {
     FaultKind.SIP_DROP: KindInfo((_X,), _BOTH, simulated=True),
     FaultKind.SIP_RESPOND: KindInfo((_X,), _BOTH, simulated=True),
     FaultKind.SIP_DELAY: KindInfo((_X,), _BOTH, simulated=True),
+    FaultKind.DUPLICATE: KindInfo((_X,), _UDP, simulated=True),
+    FaultKind.REORDER: KindInfo((_X,), _UDP, simulated=True),
+    FaultKind.BURST_LOSS: KindInfo((_X,), _UDP, simulated=True),
+    FaultKind.CORRUPT: KindInfo((_X,), _UDP, simulated=True),
 }
 # which site backends each layer works with (the proxy: any, when the lab has it)
 LAYER_BACKENDS: dict[Layer, frozenset[str]] = {

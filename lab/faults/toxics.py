@@ -20,10 +20,11 @@ from endpoint.sip import ParseError, Request, Response, make_response, parse_mes
 from lab.errors import ToxicError
 
 TOXIPROXY_TYPES = ("latency", "bandwidth", "slicer", "timeout", "reset_peer", "limit_data")
-GEOLAB_TYPES = ("loss", "sip_drop", "sip_respond", "sip_delay")
+GEOLAB_TYPES = ("loss", "sip_drop", "sip_respond", "sip_delay", "drop", "duplicate", "reorder",
+                "burst_loss", "corrupt")  # fmt: skip
 TYPES = TOXIPROXY_TYPES + GEOLAB_TYPES
 TCP_ONLY = ("reset_peer", "slicer")
-UDP_ONLY = ("loss",)
+UDP_ONLY = ("loss", "duplicate", "reorder", "burst_loss", "corrupt")  # datagram faults
 DEFAULTS: dict[str, dict[str, Any]] = {
     "latency": {"latency": 0, "jitter": 0},
     "bandwidth": {"rate": 0},
@@ -35,6 +36,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "sip_drop": {},
     "sip_respond": {"code": 503},
     "sip_delay": {"latency": 0},
+    "drop": {},  # everything on its stream: one direction of a partition
+    "duplicate": {"percent": 100, "gap": 1},  # the copy `gap` ms later
+    "reorder": {"percent": 30, "delay": 20},  # held back `delay` ms: later ones overtake
+    # Gilbert-Elliott: `p` % good -> bad, `r` % bad -> good per unit; loss in each state
+    "burst_loss": {"p": 5, "r": 50, "bad_loss": 100, "good_loss": 0},
+    "corrupt": {"percent": 100, "bytes": 4},  # that many bytes flipped
 }
 
 
@@ -113,14 +120,21 @@ def make_toxic(spec: dict[str, Any], *, protocol: str, seed: int, proxy: str) ->
     )
 
 
+ONE_WAY = {"to_site": "upstream", "from_site": "downstream"}  # a partition's directions
+
+
 def fault_specs(fault_id: int, kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """A proxy fault's toxics, one per stream it hurts (its ``stream`` or both), as the
-    real fault proxy and the simulated network both take them: one rule model."""
-    toxic_type = "timeout" if kind == "blackhole" else kind
-    attributes = {k: v for k, v in params.items() if k not in ("stream", "toxicity", "transport")}
+    real fault proxy and the simulated network both take them: one rule model. A one-way
+    partition (``direction``) drops everything on that stream."""
+    toxic_type = {"blackhole": "timeout", "partition": "drop"}.get(kind, kind)
+    attributes = {k: v for k, v in params.items()
+                  if k not in ("stream", "toxicity", "transport", "direction")}  # fmt: skip
     if kind == "blackhole":
         attributes.setdefault("timeout", 0)
     streams = [params["stream"]] if "stream" in params else ["upstream", "downstream"]
+    if "direction" in params:
+        streams = [ONE_WAY[str(params["direction"])]]
     return [{"type": toxic_type, "name": f"f{fault_id}-{toxic_type}-{stream}", "stream": stream,
              "toxicity": float(params.get("toxicity", 1.0)), "attributes": attributes}
             for stream in streams]  # fmt: skip
@@ -144,6 +158,7 @@ class LinkState:
     sent: dict[str, int] = field(default_factory=dict)  # limit_data
     first_seen: dict[str, float] = field(default_factory=dict)  # timeout
     active: dict[str, bool] = field(default_factory=dict)  # toxicity, per connection
+    bad: dict[str, bool] = field(default_factory=dict)  # burst_loss: in the bad state
 
 
 def apply(
@@ -209,6 +224,10 @@ def _one(toxic: Toxic, out: Outcome, now: float, link: LinkState) -> None:
     elif kind == "loss":
         percent = toxic.number("percent")
         out.deliveries = [(d, b) for d, b in out.deliveries if toxic.rng.random() * 100 >= percent]
+    elif kind == "drop":
+        out.deliveries = []
+    elif kind in ("duplicate", "reorder", "burst_loss", "corrupt"):
+        out.deliveries = _datagram(toxic, out.deliveries, link)
     elif kind == "sip_drop":
         out.deliveries = [(d, b) for d, b in out.deliveries if not toxic.matches(b)]
     elif kind == "sip_delay":
@@ -225,6 +244,37 @@ def _one(toxic: Toxic, out: Outcome, now: float, link: LinkState) -> None:
             else:
                 kept.append((delay, chunk))
         out.deliveries = kept
+
+
+def _datagram(
+    toxic: Toxic, deliveries: list[tuple[float, bytes]], link: LinkState
+) -> list[tuple[float, bytes]]:
+    """What real networks do to datagrams (netem's duplicate, reorder, Gilbert-Elliott
+    loss, corrupt), seeded by the toxic's RNG."""
+    rng, kind, out = toxic.rng, toxic.type, []
+    for delay, chunk in deliveries:
+        hit = rng.random() * 100 < toxic.number("percent") if "percent" in toxic.attributes \
+            else True  # fmt: skip
+        if kind == "duplicate":
+            out.append((delay, chunk))
+            if hit:
+                out.append((delay + toxic.number("gap") / 1000, chunk))
+        elif kind == "reorder":
+            out.append((delay + toxic.number("delay") / 1000 if hit else delay, chunk))
+        elif kind == "burst_loss":
+            bad = link.bad.get(toxic.name, False)
+            move = toxic.number("r" if bad else "p")
+            if rng.random() * 100 < move:
+                bad = not bad
+            link.bad[toxic.name] = bad
+            if rng.random() * 100 >= toxic.number("bad_loss" if bad else "good_loss"):
+                out.append((delay, chunk))
+        else:  # corrupt: bytes flipped where they fall, the length kept
+            data = bytearray(chunk)
+            for _ in range(int(toxic.number("bytes")) if hit and chunk else 0):
+                data[rng.randrange(len(data))] ^= rng.randrange(1, 256)
+            out.append((delay, bytes(data)))
+    return out
 
 
 def _slice(toxic: Toxic, deliveries: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]:

@@ -6,7 +6,7 @@ import contextlib
 
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
-from lab.faults.toxics import fault_specs
+from lab.faults.toxics import TCP_ONLY, UDP_ONLY, fault_specs
 from lab.labs.interface import FaultRecord
 
 
@@ -38,7 +38,7 @@ class ProxyFaults:
     async def apply(self, record: FaultRecord) -> None:
         name, kind, p = record.site, record.kind, record.params
         proxies = {"udp": f"{name}-udp", "tcp": f"{name}-tcp"}
-        if kind in ("down", "partition"):
+        if kind == "down" or (kind == "partition" and "direction" not in p):
             await self.ports(name, up=False, why=record.id)
             record.undo["disabled"] = list(proxies.items())
             return
@@ -48,8 +48,8 @@ class ProxyFaults:
         for spec in fault_specs(record.id, kind, dict(p)):
             toxic_type = spec["type"]
             for protocol in protocols:
-                if (protocol == "tcp" and toxic_type == "loss") or (
-                    protocol == "udp" and toxic_type in ("reset_peer", "slicer")
+                if (protocol == "tcp" and toxic_type in UDP_ONLY) or (
+                    protocol == "udp" and toxic_type in TCP_ONLY
                 ):
                     continue
                 if protocol == "tcp" and real_toxiproxy_tcp and toxic_type.startswith("sip_"):

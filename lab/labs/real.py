@@ -354,6 +354,9 @@ class Lab(FaultScope):
             self.state.nft_tables = [self.nft.name]
             self.state.save()
         percent = 100 if record.kind == "partition" else int(record.params.get("percent", 10))
-        record.undo["handles"] = await self.nft.drop(site.spec.ip, percent=percent)
+        direction = record.params.get("direction")
+        record.undo["handles"] = await self.nft.drop(
+            site.spec.ip, percent=percent, direction=str(direction) if direction else None
+        )
 
 _ids = itertools.count(1)

@@ -214,6 +214,8 @@ class FaultSpec(BaseModel):
                 raise ValueError(f"fault parameter {key!r} must be finite, not {value}")
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"fault parameter {key!r} must not be negative ({value})")
+            if key == "direction" and value not in ("to_site", "from_site"):
+                raise ValueError(f"a partition's direction is to_site or from_site, not {value!r}")
         return self
 
     @property
@@ -236,6 +238,11 @@ FAULT_PARAMS: dict[FaultKind, tuple[str, ...]] = {
     FaultKind.SIP_DROP: _SIP,
     FaultKind.SIP_RESPOND: ("code", *_SIP),
     FaultKind.SIP_DELAY: ("latency", *_SIP),
+    FaultKind.PARTITION: ("direction",),
+    FaultKind.DUPLICATE: ("percent", "gap", *_COMMON),
+    FaultKind.REORDER: ("percent", "delay", *_COMMON),
+    FaultKind.BURST_LOSS: ("p", "r", "bad_loss", "good_loss", *_COMMON),
+    FaultKind.CORRUPT: ("percent", "bytes", *_COMMON),
 }
 
 

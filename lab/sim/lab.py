@@ -39,7 +39,13 @@ from lab.sim.storm import simulate_fleet
 from lab.stream.events import LabDown, LabEvent, LabUp, SiteDown, SiteUp
 
 OUT_OF_SERVICE = ("kill", "stop", "hang", "down", "partition")  # the site is unreachable
-SIP_AWARE = ("sip_drop", "sip_respond", "sip_delay")  # the proxy's SIP rules, simulated
+# the fault proxy's own rules, run on the simulated path (lab.faults.toxics)
+SIP_AWARE = ("sip_drop", "sip_respond", "sip_delay", "duplicate", "reorder", "burst_loss",
+             "corrupt")  # fmt: skip
+
+
+def _as_toxics(kind: str, params: dict[str, Any]) -> bool:
+    return kind in SIP_AWARE or (kind == "partition" and "direction" in params)
 
 
 class SimLab(FaultScope):
@@ -136,7 +142,12 @@ class SimLab(FaultScope):
         record = self._record(kind, site, via, dict(params))
         target = self.site(site)
         ip = target.spec.ip
-        if record.kind in OUT_OF_SERVICE:
+        if _as_toxics(record.kind, params):  # the proxy's own rules, on the simulated path
+            toxics = [make_toxic(spec, protocol="udp", seed=self.config.seed, proxy=f"{site}")
+                      for spec in fault_specs(record.id, record.kind, dict(params))]  # fmt: skip
+            self.network.toxics.setdefault(ip, []).extend(toxics)
+            record.undo["toxics"] = [t.name for t in toxics]
+        elif record.kind in OUT_OF_SERVICE:
             target.take_out(record.kind)
             if record.kind in ("kill", "stop"):
                 self.emit(SiteDown(t=self.now, site=site))
@@ -150,27 +161,22 @@ class SimLab(FaultScope):
             )
         elif record.kind == "loss":
             self.network.degraded[ip] = Link(loss=float(params.get("percent", 0)) / 100)
-        elif record.kind in SIP_AWARE:  # the proxy's own rules, on the simulated path
-            toxics = [make_toxic(spec, protocol="udp", seed=self.config.seed, proxy=f"{site}")
-                      for spec in fault_specs(record.id, record.kind, dict(params))]  # fmt: skip
-            self.network.toxics.setdefault(ip, []).extend(toxics)
-            record.undo["toxics"] = [t.name for t in toxics]
         return self._applied(record)
 
     async def heal(self, record: FaultRecord) -> None:
         if record.healed_at is not None:
             return
         site = self.site(record.site)
-        if record.kind in OUT_OF_SERVICE:
-            site.bring_back(record.kind)
-            if record.kind in ("kill", "stop"):
-                self.emit(SiteUp(t=self.now, site=record.site))
-        elif record.kind in SIP_AWARE:
+        if "toxics" in record.undo:
             ip, names = site.spec.ip, set(record.undo.get("toxics", []))
             left = [t for t in self.network.toxics.get(ip, []) if t.name not in names]
             self.network.toxics[ip] = left
             if not left:
                 del self.network.toxics[ip]
+        elif record.kind in OUT_OF_SERVICE:
+            site.bring_back(record.kind)
+            if record.kind in ("kill", "stop"):
+                self.emit(SiteUp(t=self.now, site=record.site))
         else:
             self.network.degraded.pop(site.spec.ip, None)
         self._healed(record)

@@ -18,7 +18,7 @@ from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
-from lab.faults.toxics import LinkState, Toxic, apply
+from lab.faults.toxics import UDP_ONLY, LinkState, Toxic, apply
 from lab.labs.wire import Deliver, Payload, Wire, decode, encode
 
 
@@ -104,7 +104,8 @@ class SimNetwork:
         client = src if stream == "upstream" else dst
         link = self._toxic_links.setdefault((client, stream), LinkState())
         now = (self.clock or asyncio.get_running_loop().time)()
-        out = apply(self.toxics[site], data, stream, now, link, per_unit_toxicity=True)
+        toxics = [t for t in self.toxics[site] if transport != "tcp" or t.type not in UDP_ONLY]
+        out = apply(toxics, data, stream, now, link, per_unit_toxicity=True)
         if not out.deliveries and out.reply is None:
             self.dropped += 1
         for extra, chunk in out.deliveries:

@@ -8,7 +8,7 @@ import pytest
 
 from endpoint.sip import make_response, parse_message
 from lab.errors import ToxicError
-from lab.faults.toxics import LinkState, apply, make_toxic
+from lab.faults.toxics import LinkState, apply, fault_specs, make_toxic
 
 from ..sip.helpers import request
 
@@ -105,6 +105,65 @@ def test_sip_delay_only_matching_messages() -> None:
     t = toxic("sip_delay", status=200, latency=250)
     assert run(t, OK).deliveries[0][0] == pytest.approx(0.25)
     assert run(t, REGISTER).deliveries[0][0] == 0.0
+
+
+def test_drop_takes_everything_on_its_stream_only() -> None:
+    t = toxic("drop")
+    assert run(t).deliveries == []
+    kept = apply([t], REGISTER, "downstream", 0.0, LinkState(), per_unit_toxicity=True)
+    assert kept.deliveries == [(0.0, REGISTER)]
+    (one_way,) = fault_specs(3, "partition", {"direction": "from_site"})
+    assert (one_way["type"], one_way["stream"], one_way["attributes"]) == (
+        "drop", "downstream", {})  # fmt: skip
+    assert [s["stream"] for s in fault_specs(3, "partition", {"direction": "to_site"})] == [
+        "upstream"]  # fmt: skip
+
+
+def test_duplicate_sends_a_second_copy_gap_ms_later() -> None:
+    out = run(toxic("duplicate", percent=100, gap=5)).deliveries
+    assert out == [(0.0, REGISTER), (0.005, REGISTER)]
+    t = toxic("duplicate", percent=30)
+    twice = sum(len(run(t).deliveries) == 2 for _ in range(2000))
+    assert abs(twice - 600) < 4 * math.sqrt(2000 * 0.3 * 0.7)
+
+
+def test_reorder_holds_some_back_so_later_ones_overtake() -> None:
+    t = toxic("reorder", percent=50, delay=30)
+    delays = [run(t).deliveries[0][0] for _ in range(1000)]
+    assert set(delays) == {0.0, 0.03}
+    assert abs(delays.count(0.03) - 500) < 4 * math.sqrt(1000 * 0.25)
+
+
+def test_burst_loss_comes_in_bursts_at_gilbert_elliott_s_rate() -> None:
+    t, link = toxic("burst_loss", p=5, r=50), LinkState()
+    lost = [not run(t, link=link).deliveries for _ in range(20000)]
+    rate = sum(lost) / len(lost)
+    assert abs(rate - 0.05 / 0.55) < 0.02  # the bad state's share: p / (p + r)
+    bursts = [n for n in _runs(lost) if n]
+    assert 1.6 < sum(bursts) / len(bursts) < 2.4  # mean burst 1 / r = 2 units
+    independent = toxic("loss", percent=round(rate * 100))
+    alone = [not run(independent).deliveries for _ in range(20000)]
+    alone_bursts = [n for n in _runs(alone) if n]
+    assert sum(alone_bursts) / len(alone_bursts) < 1.2  # plain loss hardly comes in runs
+
+
+def _runs(flags: list[bool]) -> list[int]:
+    out, n = [], 0
+    for f in flags:
+        if f:
+            n += 1
+        elif n:
+            out.append(n)
+            n = 0
+    return out
+
+
+def test_corrupt_flips_bytes_keeping_the_length_seeded() -> None:
+    ((_, garbled),) = run(toxic("corrupt", bytes=40)).deliveries
+    assert len(garbled) == len(REGISTER) and garbled != REGISTER
+    assert sum(a != b for a, b in zip(garbled, REGISTER, strict=True)) <= 40
+    again = run(toxic("corrupt", bytes=40)).deliveries[0][1]
+    assert again == garbled  # seeded: the same bytes, the same flips
 
 
 @pytest.mark.parametrize(
