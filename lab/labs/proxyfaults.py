@@ -57,9 +57,12 @@ class ProxyFaults:
                     if "tcp: Toxiproxy has no SIP toxics" not in skipped:
                         skipped.append("tcp: Toxiproxy has no SIP toxics")
                     continue
+                typ, attributes = toxic_type, spec["attributes"]
+                if protocol == "tcp" and real_toxiproxy_tcp and toxic_type == "drop":
+                    typ, attributes = "timeout", {"timeout": 0}  # Toxiproxy's blackhole
                 await self.apis[protocol].add_toxic(
-                    proxies[protocol], toxic_type, name=spec["name"], stream=spec["stream"],
-                    toxicity=spec["toxicity"], **spec["attributes"],
+                    proxies[protocol], typ, name=spec["name"], stream=spec["stream"],
+                    toxicity=spec["toxicity"], **attributes,
                 )  # fmt: skip
                 added.append((protocol, proxies[protocol], spec["name"]))
         if not added:

@@ -12,7 +12,8 @@ keep-alive (site-a-killed-renewal, site-a-killed-tcp) and the ``connection`` eve
 the simulated sites' tags and ids drawn from the seed like every other choice; the
 library's sip-rules drill (SIP-aware faults, now simulated) and the flapping drill's end
 checked as states; parties registering again when their site returns (``registered``) and
-the callee-back-with-its-site drill."""
+the callee-back-with-its-site drill; the drills of the new network faults
+(partition-one-way, noisy-path, corrupt-sip)."""
 
 from __future__ import annotations
 
