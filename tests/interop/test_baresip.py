@@ -84,8 +84,8 @@ def test_baresip_killed_mid_drill_is_a_lab_error_and_nothing_is_left(tmp_path: P
     result = asyncio.run(runner.run())
     assert not result.passed
     (error,) = result.errors
-    assert error.startswith("lab error: endpoint (driver baresip: baresip) exited (code -9) "
-                            "while the drill ran"), error  # fmt: skip
+    assert error.startswith("lab error: endpoint (driver baresip: baresip) exited (code "), error
+    assert "while the drill ran" in error
     assert "baresip is ready" in error  # the tail of its log, in the report
     assert processes_mentioning(str(tmp_path / "lab")) == []
 
