@@ -39,6 +39,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from bench.fuzz import main as bench_fuzz
 
         return bench_fuzz(datagrams=args.datagrams, seed=args.seed)
+    if args.what == "fidelity":
+        from bench.fidelity import main as bench_fidelity
+
+        return bench_fidelity(seeds=args.seeds, backend=args.backend)
     print(f"unknown benchmark {args.what!r}", file=sys.stderr)
     return EXIT_INVALID
 
@@ -49,8 +53,11 @@ def add_command(sub: Any) -> None:
         "bench", help="run a benchmark and print its figures", epilog="example: geolab bench sip"
     )
     bench.add_argument(
-        "what", choices=["sip", "endpoint", "lab", "sim", "fleet", "fuzz", "drivers"]
+        "what", choices=["sip", "endpoint", "lab", "sim", "fleet", "fuzz", "drivers", "fidelity"]
     )
+    bench.add_argument("--seeds", type=positive, default=200, help="fidelity: drills")
+    bench.add_argument("--backend", default="auto", choices=["auto", "kamailio", "embedded"],
+                       help="fidelity: the real sites")  # fmt: skip
     bench.add_argument(
         "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 5,000)"
     )

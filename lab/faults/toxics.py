@@ -36,7 +36,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "sip_drop": {},
     "sip_respond": {"code": 503},
     "sip_delay": {"latency": 0},
-    "drop": {},  # everything on its stream: one direction of a partition
+    "drop": {},  # everything on its stream: a partition (one direction, or both)
     "duplicate": {"percent": 100, "gap": 1},  # the copy `gap` ms later
     "reorder": {"percent": 30, "delay": 20},  # held back `delay` ms: later ones overtake
     # Gilbert-Elliott: `p` % good -> bad, `r` % bad -> good per unit; loss in each state

@@ -38,7 +38,7 @@ class ProxyFaults:
     async def apply(self, record: FaultRecord) -> None:
         name, kind, p = record.site, record.kind, record.params
         proxies = {"udp": f"{name}-udp", "tcp": f"{name}-tcp"}
-        if kind == "down" or (kind == "partition" and "direction" not in p):
+        if kind == "down":  # the proxy refuses: TCP connects reset, UDP dropped
             await self.ports(name, up=False, why=record.id)
             record.undo["disabled"] = list(proxies.items())
             return

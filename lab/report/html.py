@@ -21,6 +21,7 @@ from lab.report.figures import (
     summary_cells,
 )
 from lab.report.ladder import LADDER_SCRIPT, ladder_html
+from lab.report.markdown import shrinkable
 from lab.stream.events import EndpointEvent, FaultApplied, FaultHealed
 from lab.stream.handlers import RunContext
 from lab.stream.results import ScenarioResult
@@ -301,6 +302,9 @@ def render_html(
         errs = "".join(f'<li class="bad">error: {html.escape(err)}</li>' for err in r.errors)
         errs += "".join(f'<li class="na">not applicable: {esc(why)}</li>'
                         for why in r.not_applicable)  # fmt: skip
+        if shrinkable(r):
+            errs += (f'<li class="bad">a minimal fault schedule that still fails: <code>geolab '
+                     f"shrink {esc(r.source)} --seed {esc(r.seed)}</code></li>")  # fmt: skip
         sections.append(
             f'<section class="scenario"><h2>{html.escape(r.name)} — '
             f"{r.verdict}</h2><p>{html.escape(r.source)} · "

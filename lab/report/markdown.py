@@ -16,6 +16,7 @@ from lab.report.figures import (
     summary_cells,
 )
 from lab.report.fleettext import fleet_lines
+from lab.stream.events import StepStarted
 from lab.stream.results import ScenarioResult
 
 
@@ -25,6 +26,12 @@ def md(value: object) -> str:
     for ch, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
         text = text.replace(ch, entity)
     return text.replace("`", "'")
+
+
+def shrinkable(r: ScenarioResult) -> bool:
+    """A failing simulated drill with a nemesis: ``geolab shrink`` can reduce it."""
+    nemesis = any(isinstance(e, StepStarted) and e.action == "nemesis" for e in r.events)
+    return r.mode == "sim" and r.verdict == "FAIL" and nemesis
 
 
 def verdict_md(r: ScenarioResult) -> str:
@@ -116,6 +123,9 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
             for e in r.failures
         ]
         lines += [f"- error: {md(err)}" for err in r.errors]
+        if shrinkable(r):
+            lines.append(f"- a minimal fault schedule that still fails: `geolab shrink "
+                         f"{md(r.source)} --seed {md(r.seed)}`")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from lab.faults.kinds import FaultKind, unsupported
@@ -91,22 +92,43 @@ async def heal(run: StepRun, step: Heal, place: Place) -> None:
         await run.lab.heal(record)
 
 
-@handles(Nemesis)
-async def nemesis(run: StepRun, step: Nemesis, place: Place) -> None:
-    """A seeded random fault schedule (Jepsen-style): every interval one fault on one
-    site, healed half an interval later, until the duration is over."""
-    n = step.nemesis
+@dataclass(frozen=True)
+class Planned:
+    """One fault of a nemesis: applied at ``at`` s after it began, healed ``hold`` s later."""
+
+    at: float
+    kind: str
+    site: str
+    params: dict[str, Any]
+    hold: float
+
+
+def nemesis_schedule(n: NemesisSpec, sites: list[str], duration: float, interval: float
+                     ) -> list[Planned]:  # fmt: skip
+    """The seeded schedule: every interval one fault on one site, healed half an interval
+    later, until the duration is over (the last one cut short at the end)."""
     rng = random.Random(n.seed)
-    sites = n.sites or list(run.lab.sites)
-    end = run.now() + run.seconds(n.duration)
-    interval = run.seconds(n.interval)
-    while run.now() < end:
-        kind, site = rng.choice(n.faults), rng.choice(sites)
+    plan, at = [], 0.0
+    while at < duration:
+        kind, site = rng.choice(n.faults), rng.choice(n.sites or sites)
         params: dict[str, Any] = {}
         if kind == "latency":
             params = {"latency": rng.randint(50, 500), "jitter": rng.randint(0, 50)}
         elif kind == "loss":
             params = {"percent": rng.randint(10, 60), "transport": "udp"}
-        async with run.lab.fault(kind, site, **params):
-            await asyncio.sleep(min(interval / 2, max(0.0, end - run.now())))
-        await asyncio.sleep(min(interval / 2, max(0.0, end - run.now())))
+        plan.append(Planned(at, kind, site, params, min(interval / 2, duration - at)))
+        at += interval
+    return plan
+
+
+@handles(Nemesis)
+async def nemesis(run: StepRun, step: Nemesis, place: Place) -> None:
+    """A seeded random fault schedule (Jepsen-style), :func:`nemesis_schedule`."""
+    n = step.nemesis
+    duration, interval = run.seconds(n.duration), run.seconds(n.interval)
+    start = run.now()
+    for planned in nemesis_schedule(n, list(run.lab.sites), duration, interval):
+        await asyncio.sleep(max(0.0, start + planned.at - run.now()))  # its time slot
+        async with run.lab.fault(planned.kind, planned.site, **planned.params):
+            await asyncio.sleep(planned.hold)
+    await asyncio.sleep(max(0.0, start + duration - run.now()))

@@ -1,0 +1,134 @@
+"""Seeded random drills for differential testing: the same drill on real sites and in
+virtual time must give the same verdict and, per connection, the same sequence of status
+changes.
+
+A generated drill keeps to what the simulation models (``README``: not ICMP, not kernel
+buffers, not a killed site's TCP reset): UDP; two connections, each on its own site, with
+settings drawn within bounds; a schedule of faults (kill, hang, partition both or one
+way, latency, loss, the SIP-aware ones), each lasting well past what the phone needs to
+notice it (or, for the ones it must ride out, short of that), each followed by a check
+that both connections are Available again; dials between faults. Its expectations are
+bounds derived from the drawn settings, so a verdict can fail either way."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+# faults that take a site away (noticed) and faults it must ride out (latency under the
+# transaction timeout, light loss with retransmissions)
+AWAY = ("kill", "hang", "partition", "partition_to", "partition_from", "sip_respond",
+        "sip_drop")  # fmt: skip
+RIDE_OUT = ("latency", "loss")
+
+
+@dataclass(frozen=True)
+class Connection:
+    site: str
+    reg_interval: float
+    retry_interval: float
+    transaction_timeout: float
+    keepalive: bool
+    keepalive_interval: float
+    keepalive_timeout: float
+
+    @property
+    def detection(self) -> float:
+        """How long the phone may take to notice its site gone (the drill's bound)."""
+        if self.keepalive:
+            return self.keepalive_interval + self.keepalive_timeout
+        return self.reg_interval + self.transaction_timeout
+
+    @property
+    def recovery(self) -> float:
+        return self.retry_interval + self.transaction_timeout
+
+    def yaml(self) -> str:
+        keep = ""
+        if self.keepalive:
+            keep = (f", keepalive: options, keepalive_interval: {self.keepalive_interval},"
+                    f" keepalive_timeout: {self.keepalive_timeout}")  # fmt: skip
+        return (f"    - {{site: {self.site}, reg_interval: {self.reg_interval}, retry_interval: "
+                f"{self.retry_interval}, transaction_timeout: {self.transaction_timeout}"
+                f"{keep}}}")  # fmt: skip
+
+
+def _r(rng: random.Random, lo: float, hi: float) -> float:
+    return round(rng.uniform(lo, hi), 1)
+
+
+def generate(seed: int) -> str:
+    """Drill ``seed`` as YAML text."""
+    rng = random.Random(f"drill:{seed}")
+    conns = []
+    for site in ("a", "b"):
+        tt = _r(rng, 0.5, 1.5)
+        conns.append(Connection(
+            site=site, reg_interval=_r(rng, max(2.0, tt + 1), 5), retry_interval=_r(rng, 0.5, 1.5),
+            transaction_timeout=tt, keepalive=rng.random() < 0.6,
+            keepalive_interval=_r(rng, 0.3, 1.0), keepalive_timeout=_r(rng, 0.3, 0.8),
+        ))  # fmt: skip
+    lines = [
+        f"name: generated drill {seed}",
+        "description: >",
+        f"  A seeded random drill (lab.fidelity.generate, seed {seed}), run both ways.",
+        "endpoint:",
+        "  invite_timeout: 2",
+        "  connections:",
+        *(c.yaml() for c in conns),
+        "parties:",
+        '  - {name: callee, kind: callee, site: [a, b], user: "6001", calls: 10}',
+        "steps:",
+    ]
+    for i in range(2):
+        lines += [f"  - wait_for: {{event: ConnectionStatusChanged, connection: {i}, "
+                  "status: Available}", "    within: 5s"]  # fmt: skip
+    for n in range(rng.randint(1, 3)):
+        i = rng.randrange(2)
+        c = conns[i]
+        if rng.random() < 0.75:
+            kind = rng.choice(AWAY)
+            # the SIP rules act on REGISTER: the next renewal meets them, keep-alive or not
+            notice = c.reg_interval + c.transaction_timeout if kind.startswith("sip_") \
+                else c.detection  # fmt: skip
+            hold = round(notice + 1.0, 1)
+            lines += _fault(n, kind, c.site, hold, rng)
+            lines += [f"  - expect: {{event: ConnectionStatusChanged, connection: {i}, "
+                      "status: Unavailable}", f"    within: {hold}s"]  # fmt: skip
+            bound = round(c.recovery + 1.5, 1)
+        else:
+            kind = rng.choice(RIDE_OUT)
+            lines += _fault(n, kind, c.site, round(c.detection + 0.5, 1), rng)
+            bound = round(c.detection + 0.5 + c.recovery + 1.5, 1)
+        lines += [f"  - heal: f{n}",
+                  f"  - expect: {{state: {{connection: {i}, status: Available}}}}",
+                  f"    within: {bound}s"]  # fmt: skip
+        if rng.random() < 0.5:
+            lines += _dial(n, rng.randrange(2))
+    lines += ["invariants:", "  - check: one_event_per_change"]
+    return "\n".join(lines) + "\n"
+
+
+def _fault(n: int, kind: str, site: str, hold: float, rng: random.Random) -> list[str]:
+    params = {
+        "partition_to": ", direction: to_site",
+        "partition_from": ", direction: from_site",
+        "sip_respond": ", method: REGISTER, code: 503",
+        "sip_drop": ", status: 200, cseq_method: REGISTER, stream: downstream",
+        "latency": f", latency: {rng.randint(20, 150)}",
+        "loss": f", percent: {rng.randint(3, 10)}, transport: udp",
+    }.get(kind, "")
+    real = kind.split("_", maxsplit=1)[0] if kind.startswith("partition") else kind
+    return [f"  - id: f{n}", f"    fault: {{kind: {real}, site: {site}{params}}}",
+            f"  - sleep: {hold}s   # how long the fault lasts"]  # fmt: skip
+
+
+def _dial(n: int, conn: int) -> list[str]:
+    return [
+        f"  - dial: {{connection: {conn}, destination: \"6001\", as: d{n}}}",
+        f"  - expect: {{event: SessionStatusChanged, session: d{n}, status: Established}}",
+        "    within: 3s",
+        f"  - hangup: d{n}",
+        f"  - expect: {{event: SessionStatusChanged, session: d{n}, status: Disconnected}}",
+        "    within: 2s",
+    ]
