@@ -13,7 +13,8 @@ the simulated sites' tags and ids drawn from the seed like every other choice; t
 library's sip-rules drill (SIP-aware faults, now simulated) and the flapping drill's end
 checked as states; parties registering again when their site returns (``registered``) and
 the callee-back-with-its-site drill; the drills of the new network faults
-(partition-one-way, noisy-path, corrupt-sip)."""
+(partition-one-way, noisy-path, corrupt-sip); the nemesis's fault times counted from its
+start (the last digits of a float differ)."""
 
 from __future__ import annotations
 
