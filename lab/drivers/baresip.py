@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import shutil
 import signal
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +28,11 @@ from lab.drivers.baresip_events import (
     netstring,
     unsupported_by_account,
 )
-from lab.drivers.base import DriverContext
+from lab.drivers.base import DriverContext, kill_endpoint
 from lab.drivers.capabilities import CAPABILITIES
 from lab.errors import LabError
 from lab.system.net import allocate_address, free_port
-from lab.system.procs import die_with_parent, signal_group, wait_group_gone
+from lab.system.procs import die_with_parent, file_tail
 
 READY_TIMEOUT = 10.0  # s for "baresip is ready."
 REPLY_TIMEOUT = 5.0  # s for the answer to a command
@@ -57,7 +55,6 @@ class BaresipDriver:
         self.tr = Translator()
         self.conns: dict[int, ConnectionConfig] = {}
         self.stopping = False
-        self.lines: deque[str] = deque(maxlen=5)
         self._ready: asyncio.Future[None] | None = None
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tokens = itertools.count(1)
@@ -73,12 +70,8 @@ class BaresipDriver:
     def _what(self) -> str:
         return f"endpoint (driver {self.name}: {' '.join(self.command)})"
 
-    def log_tail(self, lines: int = 15) -> str:
-        if self.log_path is None:
-            return ""
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
+    def log_tail(self) -> str:
+        return file_tail(self.log_path)
 
     # --- starting -------------------------------------------------------------------------
     async def start(self, config: EndpointConfig, ctx: DriverContext) -> None:
@@ -149,7 +142,6 @@ class BaresipDriver:
                     log.write(raw)
                     log.flush()
                     line = raw.decode("utf-8", "replace").strip()
-                    self.lines.append(line[:200])
                     if "baresip is ready" in line and self._ready and not self._ready.done():
                         self._ready.set_result(None)
         finally:
@@ -326,7 +318,4 @@ class BaresipDriver:
         if self.proc is None:
             return
         self.stopping = True
-        signal_group(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGKILL)
-        await wait_group_gone(self.proc.pid, 5.0)
+        await kill_endpoint(self.proc)

@@ -6,6 +6,10 @@ kicks, no retries): what the endpoint does is what the lab grades."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +21,7 @@ from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.drivers.capabilities import Capabilities
 from lab.run.control import EndpointControl
+from lab.system.procs import signal_group, wait_group_gone
 
 # the in-process wire tap: (direction "in"/"out", message, peer, transport, connection)
 WireTap = Callable[[str, Message, Address, str, "int | None"], None]
@@ -32,6 +37,14 @@ class DriverContext:
     on_wire: WireTap | None = None
     sockets: Callable[..., object] | None = None  # the lab's (simulated) sockets, in-process
     rng_seed: str | None = None
+
+
+async def kill_endpoint(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the endpoint's process group, whatever it left (its own children too)."""
+    signal_group(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGKILL)
+    await wait_group_gone(proc.pid, 5.0)
 
 
 class EndpointDriver(EndpointControl, Protocol):

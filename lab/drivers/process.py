@@ -11,19 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import sys
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 from endpoint.config import ConnectionConfig, EndpointConfig, to_xml
-from lab.drivers.base import DriverContext
+from lab.drivers.base import DriverContext, kill_endpoint
 from lab.drivers.capabilities import CAPABILITIES
 from lab.errors import LabError
 from lab.stream.events import phone_event
-from lab.system.procs import die_with_parent, signal_group, wait_group_gone
+from lab.system.procs import die_with_parent, file_tail
 
 READY_TIMEOUT = 10.0  # s for the process to say Ready
 REPLY_TIMEOUT = 5.0  # s for the answer to a command
@@ -57,13 +55,8 @@ class ProcessDriver:
     def _what(self) -> str:
         return f"endpoint (driver {self.name}: {' '.join(self.command)})"
 
-    def stderr_tail(self, lines: int = 15) -> str:
-        if self.stderr_path is None:
-            return ""
-        with contextlib.suppress(OSError):
-            text = self.stderr_path.read_text(errors="replace")
-            return "\n".join(text.splitlines()[-lines:])
-        return ""
+    def stderr_tail(self) -> str:
+        return file_tail(self.stderr_path)
 
     async def start(self, config: EndpointConfig, ctx: DriverContext) -> None:
         self.ctx = ctx
@@ -264,10 +257,7 @@ class ProcessDriver:
         if self.proc is None:
             return
         self.stopping = True
-        signal_group(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.proc.pid, signal.SIGKILL)
-        await wait_group_gone(self.proc.pid, 5.0)
+        await kill_endpoint(self.proc)
 
 
 def _json_object(line: str) -> dict[str, Any] | None:

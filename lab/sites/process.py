@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lab.errors import LabError, SiteStartError
 from lab.sites.base import Site, SiteSpec
-from lab.system.procs import ProcessGroup, live_members
+from lab.system.procs import ProcessGroup, file_tail, live_members
 
 
 class ProcessSite(Site):
@@ -83,7 +83,4 @@ class ProcessSite(Site):
         self._signal(signal.SIGCONT)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return file_tail(self.log_path, lines)

@@ -4,6 +4,7 @@ is still alive in them, and waiting for them to go."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -137,3 +138,13 @@ class ProcessGroup:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         return gone
+
+
+def file_tail(path: Path | None, lines: int = 15) -> str:
+    """The last ``lines`` of a process's log file ("" when there is none or it cannot be
+    read): what a lab error shows of it."""
+    if path is None:
+        return ""
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""

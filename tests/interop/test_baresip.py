@@ -6,7 +6,6 @@ nothing of it is left running."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import xml.etree.ElementTree as ET
@@ -17,10 +16,10 @@ import pytest
 import yaml
 
 from lab.cli.main import main
-from lab.run.runner import ScenarioRunner
-from lab.scenario import load_scenario
 from lab.sites.kamailio import kamailio_binary
 from lab.system.procs import processes_mentioning
+
+from .test_drivers import killed_at_first_available
 
 pytestmark = [
     pytest.mark.interop,
@@ -69,19 +68,8 @@ def test_baresip_s_grade_on_the_library_is_the_pinned_one(
 
 
 def test_baresip_killed_mid_drill_is_a_lab_error_and_nothing_is_left(tmp_path: Path) -> None:
-    scenario = load_scenario(ROOT / "scenarios" / "site-a-killed-renewal.yaml")
-    runner = ScenarioRunner(scenario, backend="embedded", driver="baresip",
-                            workdir=tmp_path / "lab")  # fmt: skip
-    original = runner._on_phone
-
-    def on_phone(event: object) -> None:
-        original(event)  # type: ignore[arg-type]
-        proc = getattr(runner.driver, "proc", None)
-        if getattr(event, "status", None) == "Available" and proc is not None:
-            proc.kill()  # baresip dies on its own, mid-drill
-
-    runner._on_phone = on_phone  # type: ignore[method-assign]
-    result = asyncio.run(runner.run())
+    result = killed_at_first_available(ROOT / "scenarios" / "site-a-killed-renewal.yaml",
+                                       "baresip", tmp_path / "lab")  # fmt: skip
     assert not result.passed
     (error,) = result.errors
     assert error.startswith("lab error: endpoint (driver baresip: baresip) exited (code "), error

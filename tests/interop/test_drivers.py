@@ -17,6 +17,7 @@ from lab.run.control import observed_on_wire
 from lab.run.runner import ScenarioRunner
 from lab.scenario import load_scenario
 from lab.stream.events import SipObserved
+from lab.stream.results import ScenarioResult
 from lab.system.procs import processes_mentioning
 
 pytestmark = pytest.mark.interop
@@ -107,20 +108,26 @@ def test_an_endpoint_that_ignores_quit_is_killed_and_that_is_said(tmp_path: Path
     assert processes_mentioning(str(tmp_path / "lab")) == []
 
 
-def test_an_endpoint_killed_mid_drill_fails_it_and_nothing_is_left(tmp_path: Path) -> None:
-    scenario = load_scenario(LIBRARY / "site-a-killed.yaml")
-    runner = ScenarioRunner(scenario, backend="embedded", driver="process",
-                            workdir=tmp_path / "lab")  # fmt: skip
+def killed_at_first_available(drill: Path, driver: str, workdir: Path) -> ScenarioResult:
+    """``drill`` with ``driver``'s endpoint process SIGKILLed once a connection is
+    Available: the endpoint dies on its own, mid-drill."""
+    runner = ScenarioRunner(load_scenario(drill), backend="embedded", driver=driver,
+                            workdir=workdir)  # fmt: skip
     original = runner._on_phone
 
     def on_phone(event: object) -> None:
         original(event)  # type: ignore[arg-type]
         proc = getattr(runner.driver, "proc", None)
         if getattr(event, "status", None) == "Available" and proc is not None:
-            proc.kill()  # the endpoint dies on its own, mid-drill
+            proc.kill()
 
     runner._on_phone = on_phone  # type: ignore[method-assign]
-    result = asyncio.run(runner.run())
+    return asyncio.run(runner.run())
+
+
+def test_an_endpoint_killed_mid_drill_fails_it_and_nothing_is_left(tmp_path: Path) -> None:
+    result = killed_at_first_available(LIBRARY / "site-a-killed.yaml", "process",
+                                       tmp_path / "lab")  # fmt: skip
     assert not result.passed
     assert any("exited (code -9) while the drill ran" in e for e in result.errors), result.errors
     assert processes_mentioning(str(tmp_path / "lab")) == []
