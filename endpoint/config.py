@@ -25,6 +25,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 PROTOCOLS = ("udp", "tcp", "tls")
@@ -37,6 +38,8 @@ Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 User = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,64}$")]
 Host = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,253}$")]
 Secret = Annotated[str, StringConstraints(pattern=r"^[\x20-\x7e]{1,128}$")]
+# a file's path: printable, no control characters
+FilePath = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,4096}$")]
 Display = Annotated[str, StringConstraints(pattern=r'^[^"\\\x00-\x1f\x7f]{0,64}$')]
 
 
@@ -77,6 +80,21 @@ class ConnectionConfig(BaseModel):
     keepalive_interval: Seconds = 30.0
     keepalive_timeout: Seconds = 5.0
     enabled: bool = True
+    # TLS: the CA bundle the site's certificate must chain to (default: the system's),
+    # the name it must carry and SNI asks for (default: the AOR domain), sips: URIs
+    tls_ca: FilePath | None = None
+    tls_server_name: Host | None = None
+    sips: bool = False
+
+    @model_validator(mode="after")
+    def _tls_only(self) -> ConnectionConfig:
+        if self.protocol != "tls":
+            for name in ("tls_ca", "tls_server_name"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} applies to protocol TLS only")
+            if self.sips:
+                raise ValueError("sips applies to protocol TLS only")
+        return self
 
     @field_validator("server", mode="before")
     @classmethod
@@ -102,8 +120,6 @@ class ConnectionConfig(BaseModel):
             value = value.strip().lower()
             if value not in PROTOCOLS:
                 raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
-            if value == "tls":  # never send what was meant to be encrypted in clear
-                raise ValueError("protocol TLS is not offered by this endpoint yet (udp or tcp)")
         return value
 
     @field_validator("keepalive", mode="before")
@@ -120,6 +136,11 @@ class ConnectionConfig(BaseModel):
     @property
     def aor_domain(self) -> str:
         return self.domain or self.server
+
+    @property
+    def server_name(self) -> str:
+        """The name the site's TLS certificate must carry (and SNI asks for)."""
+        return self.tls_server_name or self.aor_domain
 
 
 class EndpointConfig(BaseModel):
@@ -232,6 +253,9 @@ PROXY_SETTINGS = {
     "keepalive_interval": "keepalive_interval",
     "keepalive_timeout": "keepalive_timeout",
     "enabled": "enabled",
+    "tls_ca": "tls_ca",
+    "tls_server_name": "tls_server_name",
+    "sips": "sips",
 }
 ENDPOINT_SETTINGS = (
     "invite_timeout", "ring_timeout", "failover", "local_host", "local_port", "auto_answer",
@@ -307,6 +331,8 @@ def from_xml(text: str, *, file: str = "<config>") -> EndpointConfig:
             n, key = loc[1], str(loc[2])
             line = setting_lines.get((n, key), lines.get(n))
             where = f"proxy{n}.{key}" if (n, key) in setting_lines else f"Connectivity[{n}].{key}"
+        elif len(loc) == 2 and loc[0] == "connections" and isinstance(loc[1], int):
+            line, where = lines.get(loc[1]), f"Connectivity[{loc[1]}]"  # the whole connection
         else:
             key = str(loc[0]) if loc else ""
             line, where = setting_lines.get((None, key)), key

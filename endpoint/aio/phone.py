@@ -12,6 +12,7 @@ from typing import Any
 from endpoint.aio.resolve import is_address, resolve_config
 from endpoint.aio.sockets import Sockets
 from endpoint.aio.stack import OneTimer
+from endpoint.aio.tls import TlsPeer
 from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig
 from endpoint.core.connection import Connection
 from endpoint.core.events import PhoneEvent
@@ -39,11 +40,12 @@ class AsyncPhone:
         self.sockets = sockets(
             config.local_host,
             config.local_port,
-            ("udp", "tcp"),
+            ("udp", "tcp", "tls"),
             on_message=self._on_message,
             on_failure=self._on_failure,
             on_keepalive=self._on_keepalive,
             on_lost=self._on_lost,
+            tls_peer=self._tls_peer,
         )
         self._rng = rng
         self.core: Phone | None = None
@@ -203,13 +205,17 @@ class AsyncPhone:
         self.phone.receive(message, source, transport, self.now)
         self._pump()
 
-    def _on_failure(self, dest: Address, transport: str) -> None:
-        self.phone.transport_failed(dest, transport, self.now)
+    def _on_failure(self, dest: Address, transport: str, why: str = "") -> None:
+        self.phone.transport_failed(dest, transport, self.now, why)
         self._pump()
 
-    def _on_lost(self, dest: Address) -> None:
-        self.phone.connection_lost(dest, self.now)
+    def _on_lost(self, dest: Address, transport: str = "tcp") -> None:
+        self.phone.connection_lost(dest, self.now, transport)
         self._pump()
+
+    def _tls_peer(self, dest: Address) -> TlsPeer | None:
+        settings = self.core.tls_settings(dest) if self.core is not None else None
+        return TlsPeer(*settings) if settings is not None else None
 
     def _on_keepalive(self, kind: KeepAlive, source: Address, transport: str) -> None:
         self.phone.keepalive_received(kind, source, transport, self.now)

@@ -1,5 +1,7 @@
 """The sockets under a sans-I/O SIP core: one UDP socket and TCP connections (inbound and
-outbound, reused per peer address), all bound to one local address."""
+outbound, reused per peer address), all bound to one local address; TLS connections
+outbound (the peer's certificate checked as ``tls_peer`` says) and, for a site given a
+server context, inbound on ``tls_port``."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import contextlib
 import errno
 import logging
 import socket
+import ssl
 from collections.abc import Callable
 
+from endpoint.aio.tls import TlsPeer, TlsSettingsError, client_context, refusal
 from endpoint.aio.transport import OnKeepAlive, OnMessage, TcpConnection, UdpProtocol
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
@@ -30,11 +34,16 @@ class Sockets:
         transports: tuple[str, ...],
         *,
         on_message: OnMessage,
-        on_failure: Callable[[Address, str], None],
+        on_failure: Callable[..., None],
         on_keepalive: OnKeepAlive | None = None,
-        on_lost: Callable[[Address], None] | None = None,
+        on_lost: Callable[[Address, str], None] | None = None,
         connect_timeout: float = 5.0,
+        tls_peer: Callable[[Address], TlsPeer | None] | None = None,
+        tls_server: ssl.SSLContext | None = None,
+        tls_port: int = 0,
     ) -> None:
+        """``on_failure(dest, transport[, why])``: sending failed (``why`` when a TLS
+        handshake was refused); ``on_lost(peer, transport)``: an open connection closed."""
         self.host = host
         self.port = port
         self.transports = tuple(t.lower() for t in transports)
@@ -43,11 +52,15 @@ class Sockets:
         self.on_keepalive = on_keepalive
         self.on_lost = on_lost
         self.connect_timeout = connect_timeout
+        self.tls_peer = tls_peer
+        self.tls_server = tls_server
+        self.tls_port = tls_port
+        self._tls_listener: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._udp: UdpProtocol | None = None
         self._server: asyncio.Server | None = None
         self._conns: dict[Address, TcpConnection] = {}
-        self._connecting: dict[Address, asyncio.Task[TcpConnection | None]] = {}
+        self._connecting: dict[Address, asyncio.Task[tuple[TcpConnection | None, str]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
 
@@ -93,6 +106,13 @@ class Sockets:
                     errno.EMFILE, f"no TCP socket on {self.host}:{self.port} (open files limit?)"
                 )
             self.port = self._server.sockets[0].getsockname()[1]
+        if "tls" in self.transports and self.tls_server is not None:
+            self._tls_listener = await loop.create_server(
+                lambda: self._new_connection("tls"), self.host, self.tls_port,
+                reuse_address=True, ssl=self.tls_server,
+                ssl_handshake_timeout=self.connect_timeout,
+            )  # fmt: skip
+            self.tls_port = self._tls_listener.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         if self.closed:
@@ -102,12 +122,13 @@ class Sockets:
             task.cancel()
         if self._udp is not None and self._udp.transport is not None:
             self._udp.transport.close()
-        if self._server is not None:
-            self._server.close()
+        servers = [s for s in (self._server, self._tls_listener) if s is not None]
+        for server in servers:
+            server.close()
         for conn in list(self._conns.values()):
             conn.close()
-        if self._server is not None:
-            await self._server.wait_closed()
+        for server in servers:
+            await server.wait_closed()
         await asyncio.sleep(0)  # transports release their sockets on the next loop pass
 
     @property
@@ -150,44 +171,54 @@ class Sockets:
         if isinstance(msg, KeepAlive):  # a keep-alive never opens a connection
             self.on_failure(out.dest, out.transport)
             return
-        task = asyncio.ensure_future(self._connect_and_send(out.dest, data))
+        name = "tls" if out.transport == "tls" else "tcp"
+        task = asyncio.ensure_future(self._connect_and_send(out.dest, data, name))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect_and_send(self, dest: Address, data: bytes) -> None:
-        conn = await self._connection_to(dest)
+    async def _connect_and_send(self, dest: Address, data: bytes, name: str) -> None:
+        conn, why = await self._connection_to(dest, name)
         if conn is None:
             if not self.closed:
-                self.on_failure(dest, "tcp")
+                self.on_failure(dest, name, why) if why else self.on_failure(dest, name)
         else:
             conn.write(data)
 
-    async def _connection_to(self, dest: Address) -> TcpConnection | None:
+    async def _connection_to(self, dest: Address, name: str) -> tuple[TcpConnection | None, str]:
         pending = self._connecting.get(dest)
         if pending is None:
-            pending = asyncio.ensure_future(self._connect(dest))
+            pending = asyncio.ensure_future(self._connect(dest, name))
             self._connecting[dest] = pending
             pending.add_done_callback(lambda _: self._connecting.pop(dest, None))
         return await asyncio.shield(pending)
 
-    async def _connect(self, dest: Address) -> TcpConnection | None:
+    async def _connect(self, dest: Address, name: str) -> tuple[TcpConnection | None, str]:
+        """A new connection to ``dest`` (a TLS one verified), or None and why not."""
         assert self._loop is not None
+        peer: TlsPeer | None = None
+        if name == "tls":
+            peer = self.tls_peer(dest) if self.tls_peer is not None else None
+            peer = peer or TlsPeer(None, dest[0])
         try:
+            context = client_context(peer.ca_file) if peer is not None else None
             _, conn = await asyncio.wait_for(
                 self._loop.create_connection(
-                    self._new_connection, dest[0], dest[1], local_addr=(self.host, 0)
+                    lambda: self._new_connection(name), dest[0], dest[1],
+                    local_addr=(self.host, 0), ssl=context,
+                    server_hostname=peer.server_name if peer is not None else None,
+                    ssl_handshake_timeout=self.connect_timeout if peer is not None else None,
                 ),
                 timeout=self.connect_timeout,
-            )
-        except (OSError, TimeoutError) as exc:
-            log.info("TCP connect to %s:%s failed: %s", *dest, exc)
-            return None
+            )  # fmt: skip
+        except (OSError, TimeoutError, TlsSettingsError) as exc:
+            why = refusal(exc, peer.server_name) if peer is not None else ""
+            log.info("%s connect to %s:%s failed: %s", name.upper(), *dest, why or exc)
+            return None, why
         self._conns[conn.peer] = conn
-        return conn
+        return conn, ""
 
-    def _new_connection(self) -> TcpConnection:
-        conn = _Tracked(self._message, self._keepalive, self._lost, self._conns)
-        return conn
+    def _new_connection(self, name: str = "tcp") -> TcpConnection:
+        return _Tracked(self._message, self._keepalive, self._lost, self._conns, name)
 
     def _lost(self, conn: TcpConnection) -> None:
         if self._conns.get(conn.peer) is conn:
@@ -195,9 +226,9 @@ class Sockets:
         if self.closed:
             return
         if self.on_lost is not None:
-            self.on_lost(conn.peer)
+            self.on_lost(conn.peer, conn.name)
         else:
-            self.on_failure(conn.peer, "tcp")
+            self.on_failure(conn.peer, conn.name)
 
 
 class _Tracked(TcpConnection):
@@ -209,8 +240,9 @@ class _Tracked(TcpConnection):
         on_keepalive: OnKeepAlive | None,
         on_lost: Callable[[TcpConnection], None],
         registry: dict[Address, TcpConnection],
+        name: str = "tcp",
     ) -> None:
-        super().__init__(on_message, on_keepalive, on_lost)
+        super().__init__(on_message, on_keepalive, on_lost, name)
         self.registry = registry
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

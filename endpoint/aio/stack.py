@@ -195,10 +195,10 @@ class SipStack:
         self.layer.handle_timer(self.now)
         self._pump()
 
-    def _fail(self, dest: Address, transport: str) -> None:
+    def _fail(self, dest: Address, transport: str, why: str = "") -> None:
         if self.closed:
             return
-        self.layer.transport_error(dest, transport, self.now)
+        self.layer.transport_error(dest, transport, self.now, why)
         self._pump()
 
     def _pump(self) -> None:

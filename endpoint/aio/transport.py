@@ -62,14 +62,17 @@ class UdpProtocol(asyncio.DatagramProtocol):
 
 
 class TcpConnection(asyncio.Protocol):
-    """One TCP connection, inbound or outbound."""
+    """One TCP connection, inbound or outbound; over TLS (``name`` "tls") asyncio's SSL
+    transport hands it the plain bytes."""
 
     def __init__(
         self,
         on_message: OnMessage,
         on_keepalive: OnKeepAlive | None,
         on_lost: Callable[[TcpConnection], None],
+        name: str = "tcp",
     ) -> None:
+        self.name = name
         self.on_message = on_message
         self.on_keepalive = on_keepalive
         self.on_lost = on_lost
@@ -89,7 +92,7 @@ class TcpConnection(asyncio.Protocol):
             frames = self.framer.feed(data)
         except ParseError as exc:
             self.rejected += 1
-            log.warning("closing TCP connection from %s:%s: %s", *self.peer, exc)
+            log.warning("closing %s connection from %s:%s: %s", self.name, *self.peer, exc)
             self.close()
             return
         for frame in frames:
@@ -97,7 +100,7 @@ class TcpConnection(asyncio.Protocol):
                 if frame is KeepAlive.PING:
                     self.write(KeepAlive.PONG.value)
                 if self.on_keepalive is not None:
-                    self.on_keepalive(frame, self.peer, "tcp")
+                    self.on_keepalive(frame, self.peer, self.name)
                 continue
             try:
                 message = parse_message(frame, stream=True)
@@ -105,7 +108,7 @@ class TcpConnection(asyncio.Protocol):
                 self.rejected += 1
                 log.warning("dropped malformed message from %s:%s: %s", *self.peer, exc)
                 continue
-            self.on_message(message, self.peer, "tcp")
+            self.on_message(message, self.peer, self.name)
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():

@@ -105,7 +105,6 @@ class CallsBase:
         self._status(s, S.DISCONNECTED, now, reason=text, code=code)
 
 
-
 def wants_auto_answer(request: Request) -> bool:
     """Call-Info ``answer-after=N`` or Alert-Info ``info=alert-autoanswer`` (and the like)."""
     values = request.headers.get_all("Call-Info") + request.headers.get_all("Alert-Info")

@@ -32,7 +32,6 @@ _USER = re.compile(r"[A-Za-z0-9_.!~*'()&=+$,;?/%-]{1,128}")
 
 
 class CallControl(InboundCalls):
-
     # --- API ------------------------------------------------------------------------------
     def dial(self, conn_id: int, destination: str, now: float) -> str:
         self.port.connection(conn_id)  # raises for an unknown connection

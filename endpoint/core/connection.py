@@ -94,8 +94,17 @@ class Connection:
 
     @property
     def transport(self) -> str:
-        """Wire transport (the configuration refuses TLS until it is offered)."""
-        return "tcp" if self.config.protocol == "tcp" else "udp"
+        """Wire transport: udp, tcp or tls."""
+        return self.config.protocol
+
+    @property
+    def reliable(self) -> bool:
+        """Over a connection (TCP or TLS): its loss is news of the site."""
+        return self.config.protocol != "udp"
+
+    @property
+    def scheme(self) -> str:
+        return "sips" if self.config.sips else "sip"
 
     @property
     def timers(self) -> TimerConfig:
@@ -103,7 +112,7 @@ class Connection:
 
     @property
     def aor(self) -> str:
-        return f"sip:{self.config.user}@{self.config.aor_domain}"
+        return f"{self.scheme}:{self.config.user}@{self.config.aor_domain}"
 
     @property
     def usable(self) -> bool:

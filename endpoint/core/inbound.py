@@ -71,7 +71,7 @@ class InboundCalls(CallsBase):
         for conn in self.port.connections.values():
             if (
                 conn.address[0] == event.source[0]
-                and (conn.address == event.source or event.transport == "tcp")
+                and (conn.address == event.source or event.transport in ("tcp", "tls"))
                 and conn.user == user
                 and conn.status is not ConnectionStatus.DISABLED
             ):
@@ -133,9 +133,7 @@ class InboundCalls(CallsBase):
                 self.port.send_response(make_response(req, 200), now, event.key)
                 if not s.ended and s.status is S.RINGING:
                     assert s.invite is not None
-                    self.port.send_response(
-                        self._response(s, s.invite, 487), now, invite_key
-                    )
+                    self.port.send_response(self._response(s, s.invite, 487), now, invite_key)
                     self._disconnect(s, "RemoteCancel", 487, now)
                 return
         self.port.send_response(make_response(req, 481), now, event.key)
@@ -186,4 +184,3 @@ class InboundCalls(CallsBase):
         if s.invite_transport == "udp":
             self.port.set_deadline(s.id, "2xx", now + t1)
         self.port.set_deadline(s.id, "ack", now + 64 * t1)
-

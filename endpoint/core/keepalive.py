@@ -52,8 +52,8 @@ class KeepAlives:
 
     def _send_keepalive(self, conn: Connection, now: float) -> None:
         cfg = conn.config
-        if cfg.keepalive == "crlf" and conn.transport == "tcp":
-            self.layer.send_stateless(KeepAlive.PING, conn.address, "tcp")
+        if cfg.keepalive == "crlf" and conn.reliable:
+            self.layer.send_stateless(KeepAlive.PING, conn.address, conn.transport)
             self.deadlines.set(conn.id, "pong", now + cfg.keepalive_timeout)
             return
         request = keepalive_options(conn, self.via(conn), self.ids, self.local_host)

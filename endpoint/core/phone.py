@@ -120,19 +120,29 @@ class Phone(KeepAlives):
             log.warning("dropped message from %s:%s: %s", *source, exc)
         self._drain_layer(now)
 
-    def transport_failed(self, dest: Address, transport: str, now: float) -> None:
-        """Sending to ``dest`` failed (e.g. a TCP connect was refused)."""
-        self.layer.transport_error(dest, transport, now)
+    def transport_failed(self, dest: Address, transport: str, now: float, why: str = "") -> None:
+        """Sending to ``dest`` failed (a TCP connect refused, a TLS certificate refused:
+        ``why`` says so)."""
+        self.layer.transport_error(dest, transport, now, why)
         self._drain_layer(now)
 
-    def connection_lost(self, dest: Address, now: float) -> None:
-        """An established TCP connection to ``dest`` closed: re-register over a new one."""
-        self.layer.transport_error(dest, "tcp", now)
+    def connection_lost(self, dest: Address, now: float, transport: str = "tcp") -> None:
+        """An established TCP or TLS connection to ``dest`` closed: re-register over a new
+        one."""
+        self.layer.transport_error(dest, transport, now)
         for conn in self.connections.values():
-            tcp_up = conn.transport == "tcp" and conn.status is C.AVAILABLE
-            if conn.address == dest and tcp_up and not conn.registering:
+            up = conn.transport == transport and conn.status is C.AVAILABLE
+            if conn.address == dest and up and not conn.registering:
                 self._register(conn, now)
         self._drain_layer(now)
+
+    def tls_settings(self, dest: Address) -> tuple[str | None, str] | None:
+        """For a TLS connection to ``dest``: the CA bundle its certificate must chain to
+        and the name it must carry (the first connection there that uses TLS)."""
+        for conn in self.connections.values():
+            if conn.address == dest and conn.transport == "tls":
+                return conn.config.tls_ca, conn.config.server_name
+        return None
 
     def handle_timer(self, now: float) -> None:
         self.layer.handle_timer(now)
@@ -184,6 +194,8 @@ class Phone(KeepAlives):
         self.deadlines.cancel(owner, name)
 
     def contact(self, conn: Connection) -> str:
+        if conn.config.sips:  # a sips: Contact is TLS by its scheme (RFC 5630)
+            return f"<sips:{conn.user}@{self.local_host}:{self.local_port}>"
         return f"<sip:{conn.user}@{self.local_host}:{self.local_port};transport={conn.transport}>"
 
     def via(self, conn: Connection) -> str:
@@ -282,6 +294,7 @@ class Phone(KeepAlives):
                 contact=self.contact(conn),
                 expires=value,
                 extra=[("User-Agent", "geolab-endpoint")],
+                scheme=conn.scheme,
             )
         what = "unregister" if request.headers.get("Expires") == "0" else "register"
         conn.registering = what == "register"

@@ -39,7 +39,10 @@ def failure_reason(event: ResponseReceived) -> str:
     if event.local and event.response.status == 408:
         return "timeout"
     if event.local:
-        return "transport error"
+        phrase = event.response.reason
+        return (
+            "transport error" if phrase == "Service Unavailable" else f"transport error: {phrase}"
+        )
     return f"SIP {event.response.status} {event.response.reason}".strip()
 
 

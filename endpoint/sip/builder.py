@@ -49,9 +49,10 @@ def build_request(
 
 
 @functools.lru_cache(maxsize=1024)
-def registrar_uri(domain: str) -> SipURI:
+@functools.lru_cache(maxsize=1024)
+def registrar_uri(domain: str, scheme: str = "sip") -> SipURI:
     """A REGISTER's Request-URI, the domain alone (URIs are frozen: one per domain will do)."""
-    return SipURI(host=domain)
+    return SipURI(host=domain, scheme=scheme)
 
 
 def build_register(
@@ -65,13 +66,14 @@ def build_register(
     expires: int,
     cseq: int = 1,
     extra: list[tuple[str, str]] | None = None,
+    scheme: str = "sip",
 ) -> Request:
     """A REGISTER binding ``contact`` to ``sip:user@domain`` (RFC 3261 10.2): the AoR in
-    From and To, the domain as Request-URI."""
-    aor = f"<sip:{user}@{domain}>"
+    From and To, the domain as Request-URI (``scheme`` "sips" for both over TLS)."""
+    aor = f"<{scheme}:{user}@{domain}>"
     return build_request(
         "REGISTER",
-        registrar_uri(domain),
+        registrar_uri(domain, scheme),
         via=via,
         from_=f"{aor};tag={tag}",
         to=aor,

@@ -147,11 +147,11 @@ class TransactionLayer:
         """Put a message on the wire outside any transaction (2xx retransmits, ACK for 2xx)."""
         self._outbox.append(Outgoing(message=message, dest=dest, transport=transport))
 
-    def transport_error(self, dest: Address, transport: str, now: float) -> None:
+    def transport_error(self, dest: Address, transport: str, now: float, why: str = "") -> None:
         """Tell every transaction talking to ``dest`` over ``transport`` that it failed."""
         for tx in list(self.transactions.values()):
             if tx.peer == dest and tx.transport == transport and not tx.terminated:
-                tx.transport_error(now)
+                tx.transport_error(now, why)
                 self._collect(tx)
 
     # --- the network's side -------------------------------------------------------------

@@ -176,8 +176,8 @@ class Transaction:
     """One transaction. Create through :class:`endpoint.sip.layer.TransactionLayer`."""
 
     __slots__ = (
-        "_deadlines", "_intervals", "_next", "config", "events", "key", "kind", "last_response",
-        "outbox", "peer", "reliable", "request", "state", "transport",
+        "_deadlines", "_intervals", "_next", "config", "events", "failure", "key", "kind",
+        "last_response", "outbox", "peer", "reliable", "request", "state", "transport",
     )  # fmt: skip
 
     def __init__(
@@ -198,6 +198,7 @@ class Transaction:
         self.config = timers
         self.state = INITIAL[kind]
         self.last_response: Response | None = None
+        self.failure = ""  # why the transport failed, when it did
         self.outbox: list[Outgoing] = []
         self.events: list[Event] = []
         self._deadlines: dict[Timer, float] = {}
@@ -277,7 +278,10 @@ class Transaction:
     def receive_request(self, request: Request, now: float) -> None:
         self.fire(I.ACK if request.method == "ACK" else I.REQUEST, now, request)
 
-    def transport_error(self, now: float) -> None:
+    def transport_error(self, now: float, why: str = "") -> None:
+        """The transport failed; ``why`` (a TLS certificate refused, say) becomes the
+        reason phrase of the local 503."""
+        self.failure = why
         self.fire(I.TRANSPORT_ERROR, now)
 
     # --- actions ------------------------------------------------------------------------
@@ -319,7 +323,7 @@ class Transaction:
         self._terminated("timeout")
 
     def _transport_error(self, now: float, message: Response | Request | None) -> None:
-        self._local_response(503, "Service Unavailable")
+        self._local_response(503, self.failure or "Service Unavailable")
         self._terminated("transport error")
 
     def _transport_error_quiet(self, now: float, message: Response | Request | None) -> None:

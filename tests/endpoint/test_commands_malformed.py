@@ -27,7 +27,7 @@ BAD = [
     '{"cmd": "add_connection", "connection": 5, "user": "a\\nb", "server": "127.0.0.1"}',
     '{"cmd": "add_connection", "connection": 5, "user": "5002", "server": "::1"}',
     '{"cmd": "add_connection", "connection": 5, "user": "5002", "server": "h", "reg_interval": -1}',
-    '{"cmd": "add_connection", "connection": 5, "user": "5002", "server": "h", "protocol": "tls"}',
+    '{"cmd": "add_connection", "connection": 5, "user": "5002", "server": "h", "protocol": "sctp"}',
     '{"cmd": "enable_connection", "connection": 42}', '{"cmd": "remove_connection"}',
     "[" * 60_000, '{"cmd": "connections", "cmd": ' + '"x"}',
 ]  # fmt: skip

@@ -28,7 +28,7 @@ YAML = "connections:\n  - {user: '5001', server: '127.0.0.1:5060', reg_interval:
 XML_CHANGES = [
     ('value="10"', 'value="inf"'), ('value="10"', 'value="1e400"'), ('value="10"', 'value="-1"'),
     ('value="10"', 'value="nan"'), ('value="10"', 'value="soon"'), ('value="10"', 'value="0"'),
-    ('protocol="UDP"', 'protocol="TLS"'), ('protocol="UDP"', 'protocol="SCTP"'),
+    ('name="reg_interval" value="10"', 'name="sips" value="true"'), ('protocol="UDP"', 'protocol="SCTP"'),
     ('user="DN1"', 'user="DN1&#13;&#10;X-Evil: 1"'), ('user="DN1"', 'user=""'),
     ('user="DN1"', 'user="a b"'), ('server="SipServer1:5060"', 'server="[::1]:5060"'),
     ('server="SipServer1:5060"', 'server="host:99999"'), ('server="SipServer1:5060"', 'server="host:x"'),
@@ -39,7 +39,7 @@ YAML_CHANGES = [
     ("reg_interval: 10", "reg_interval: .inf"), ("reg_interval: 10", "reg_interval: 1e400"),
     ("reg_interval: 10", "reg_interval: [1]"), ("'5001'", "'50 01'"), ("'5001'", "\"5001\\r\\nX: y\""),
     ("'127.0.0.1:5060'", "'[::1]:5060'"), ("'127.0.0.1:5060'", "'bad host'"),
-    ("reg_interval: 10", "reg_intervall: 10"), ("reg_interval: 10", "protocol: tls"),
+    ("reg_interval: 10", "reg_intervall: 10"), ("reg_interval: 10", "reg_interval: 10, sips: true"),
     ("connections:", "connections: 7\nx:"), ("{user", "{{user"),
 ]  # fmt: skip
 
