@@ -306,13 +306,16 @@ class _TcpLink:
         link = LinkState()
         queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
         sender = asyncio.create_task(self._send(queue, writer))
-        last = 0.0
+        last, first = 0.0, True
         try:
             while not self.closing:
                 data = await reader.read(65536)
                 if not data:
                     break
                 units: list[bytes]
+                if first and _binary(data):
+                    framer = None  # TLS (its records start with a byte SIP never does): raw
+                first = False
                 if framer is not None:
                     try:
                         units = [
@@ -353,6 +356,12 @@ class _TcpLink:
         if not writer.is_closing() and writer.can_write_eof():
             with contextlib.suppress(OSError):
                 writer.write_eof()
+
+
+def _binary(data: bytes) -> bool:
+    """A stream that opens with a control byte other than CR or LF is not SIP: a TLS
+    record's first byte is its content type (20 to 23)."""
+    return bool(data) and data[0] < 0x20 and data[0] not in (0x0D, 0x0A)
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

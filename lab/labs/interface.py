@@ -44,6 +44,8 @@ class LabConfig:
     seed: int = 0
     workdir: Path | None = None
     external: dict[str, tuple[str, int]] = field(default_factory=dict)  # external backend
+    # what each site presents on TLS (lab.system.certs.CERTIFICATES; default "valid")
+    certificates: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

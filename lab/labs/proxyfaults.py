@@ -11,18 +11,21 @@ from lab.labs.interface import FaultRecord
 
 
 class ProxyFaults:
-    """The lab's faults on its proxies, per protocol's API (TCP may be a real Toxiproxy)."""
+    """The lab's faults on its proxies, per protocol's API (TCP may be a real Toxiproxy).
+    TLS crosses its own TCP proxy ("<site>-tls"): the TCP faults apply to it, the SIP-aware
+    ones cannot (they would have to read what TLS encrypts)."""
 
     def __init__(self, apis: dict[str, ToxiproxyClient]) -> None:
         self.apis = apis
+        self.protocols = tuple(apis)  # "udp", "tcp" and, where sites speak it, "tls"
         self.closed: dict[tuple[str, str], set[int]] = {}  # (site, protocol) -> faults
 
     async def ports(
-        self, name: str, *, up: bool, why: int, protocols: tuple[str, ...] = ("udp", "tcp")
+        self, name: str, *, up: bool, why: int, protocols: tuple[str, ...] | None = None
     ) -> None:
         """The site's ports on the fault proxy closed (``up`` False) for fault ``why``, or
         open again once the last fault that closed them is healed."""
-        for protocol in protocols:
+        for protocol in protocols or self.protocols:
             closing = self.closed.setdefault((name, protocol), set())
             (closing.discard if up else closing.add)(why)
             await self.apis[protocol].set_enabled(f"{name}-{protocol}", not closing)
@@ -33,32 +36,39 @@ class ProxyFaults:
         to the proxy would succeed and then hang where connecting to the site fails at
         once). Its UDP port stays open, so what the endpoint sends to the dead site is
         still recorded; the ICMP port unreachable a dead host would send is not."""
-        await self.ports(name, up=not dead, why=why, protocols=("tcp",))
+        streams = tuple(p for p in self.protocols if p != "udp")
+        await self.ports(name, up=not dead, why=why, protocols=streams)
 
     async def apply(self, record: FaultRecord) -> None:
         name, kind, p = record.site, record.kind, record.params
-        proxies = {"udp": f"{name}-udp", "tcp": f"{name}-tcp"}
+        proxies = {protocol: f"{name}-{protocol}" for protocol in self.protocols}
         if kind == "down":  # the proxy refuses: TCP connects reset, UDP dropped
             await self.ports(name, up=False, why=record.id)
             record.undo["disabled"] = list(proxies.items())
             return
-        protocols = [p["transport"]] if "transport" in p else ["udp", "tcp"]
+        protocols = [p["transport"]] if "transport" in p else list(self.protocols)
         added = []
         real_toxiproxy_tcp = self.apis["tcp"] is not self.apis["udp"]
         for spec in fault_specs(record.id, kind, dict(p)):
             toxic_type = spec["type"]
             for protocol in protocols:
-                if (protocol == "tcp" and toxic_type in UDP_ONLY) or (
-                    protocol == "udp" and toxic_type in TCP_ONLY
-                ):
+                if protocol not in proxies:
+                    raise LabError(f"site {name!r} has no {protocol} proxy")
+                stream = protocol != "udp"  # TCP, and TLS over TCP
+                if (stream and toxic_type in UDP_ONLY) or (not stream and toxic_type in TCP_ONLY):
                     continue
-                if protocol == "tcp" and real_toxiproxy_tcp and toxic_type.startswith("sip_"):
+                why_not = None
+                if protocol == "tls" and toxic_type.startswith("sip_"):
+                    why_not = "tls: SIP toxics cannot read TLS"
+                elif stream and real_toxiproxy_tcp and toxic_type.startswith("sip_"):
+                    why_not = f"{protocol}: Toxiproxy has no SIP toxics"
+                if why_not is not None:
                     skipped = record.undo.setdefault("skipped", [])
-                    if "tcp: Toxiproxy has no SIP toxics" not in skipped:
-                        skipped.append("tcp: Toxiproxy has no SIP toxics")
+                    if why_not not in skipped:
+                        skipped.append(why_not)
                     continue
                 typ, attributes = toxic_type, spec["attributes"]
-                if protocol == "tcp" and real_toxiproxy_tcp and toxic_type == "drop":
+                if stream and real_toxiproxy_tcp and toxic_type == "drop":
                     typ, attributes = "timeout", {"timeout": 0}  # Toxiproxy's blackhole
                 await self.apis[protocol].add_toxic(
                     proxies[protocol], typ, name=spec["name"], stream=spec["stream"],

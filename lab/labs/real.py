@@ -49,8 +49,9 @@ from lab.parties.python import Net, UdpNet
 from lab.parties.sipp import sipp_binary
 from lab.sites.base import Site, SiteSpec
 from lab.sites.containers import ComposeProject, ContainerSite, free_subnet
-from lab.sites.factory import make_site, resolve_backend
+from lab.sites.factory import make_site, resolve_backend, tls_unavailable
 from lab.stream.events import LabDown, LabEvent, LabUp, SiteDown, SiteUp
+from lab.system.certs import LabCertificates
 from lab.system.net import allocate_address
 from lab.system.state import LabState
 
@@ -72,6 +73,9 @@ class Lab(FaultScope):
         self.backend = resolve_backend(self.config.backend)
         self.sites: dict[str, Site] = {}
         self.proxies: dict[str, tuple[str, int]] = {}
+        self.tls_proxies: dict[str, tuple[str, int]] = {}
+        self.certs: LabCertificates | None = None
+        self.tls_unavailable: str | None = "the lab has not started"
         self.faults_server: FaultServerProcess | None = None
         self.api: ToxiproxyClient | None = None  # geolab's fault proxy (UDP, and TCP too)
         self.apis: dict[str, ToxiproxyClient] = {}  # per protocol: TCP may go to Toxiproxy
@@ -125,12 +129,21 @@ class Lab(FaultScope):
             specs[name] = SiteSpec(name=name, ip=ip, port=port, password=self.config.password)
         # the proxies' addresses first: each site knows its proxy's as its own
         targets = {name: allocate_address() for name in names} if self.config.proxy else {}
+        self.tls_unavailable = tls_unavailable(self.backend)
+        if self.tls_unavailable is None:
+            self.certs = LabCertificates(self.workdir / "tls")
         for name, base in specs.items():
             peers = {s.domain: (s.ip, s.port) for n, s in specs.items() if n != name}
             aliases = ((targets[name], 5060),) if name in targets else ()
+            cert = None
+            if self.certs is not None:
+                kind = self.config.certificates.get(name, "valid")
+                cert = self.certs.for_site(name, base.domain, (base.ip, *targets.get(name, ())[:1]),
+                                           kind)  # fmt: skip
             spec = SiteSpec(
                 name=name, ip=base.ip, port=base.port, password=base.password, peers=peers,
-                aliases=aliases,
+                aliases=aliases, certificate=cert,
+                tls_port=base.port + 1 if cert is not None else None,
             )  # fmt: skip
             if self.project is not None:
                 site: Site = ContainerSite(spec, self.project)
@@ -156,6 +169,8 @@ class Lab(FaultScope):
                 self.toxiproxy = ToxiproxyServerProcess(binary, "127.0.0.1", self.workdir)
                 self.apis["tcp"] = await self.toxiproxy.start()
                 self.state.track("toxiproxy", self.toxiproxy.pid, binary)
+            if self.certs is not None:  # TLS crosses the proxy as TCP, on a port of its own
+                self.apis["tls"] = self.apis["tcp"]
             for name, site in self.sites.items():
                 ip = targets[name]
                 for protocol in ("udp", "tcp"):
@@ -166,11 +181,18 @@ class Lab(FaultScope):
                         protocol=protocol,
                     )
                 self.proxies[name] = (ip, 5060)
+                if site.tls_address is not None:
+                    await self.apis["tls"].create_proxy(
+                        f"{name}-tls", f"{ip}:5061", "{}:{}".format(*site.tls_address)
+                    )
+                    self.tls_proxies[name] = (ip, 5061)
             self.proxy_faults = ProxyFaults(self.apis)
         self.state.info["targets"] = {n: f"{ip}:{port}" for n, (ip, port) in self.targets().items()}
         self.state.save()
 
     def _observed(self, seen: WireObservation) -> None:
+        if seen.proxy.endswith("-tls"):  # encrypted: nothing of it reads as SIP
+            return
         for observer in self.wire_observers:
             observer(seen)
 
@@ -199,6 +221,8 @@ class Lab(FaultScope):
         if self.nft is not None:
             await self.nft.delete()
             self.state.nft_tables = []
+        if self.certs is not None:
+            self.certs.remove()
         self.state.remove()
         if self._party_net is not None:
             self._party_net.close()
@@ -223,10 +247,20 @@ class Lab(FaultScope):
         except KeyError:
             raise LabError(f"no site {name!r}; sites: {', '.join(self.sites)}") from None
 
-    def target(self, name: str) -> tuple[str, int]:
-        """The address an endpoint should use for site ``name`` (its proxy, if any)."""
+    def target(self, name: str, transport: str = "udp") -> tuple[str, int]:
+        """The address an endpoint should use for site ``name`` (its proxy, if any), over
+        ``transport`` (TLS has a port of its own)."""
         site = self.site(name)
+        if transport == "tls":
+            if site.tls_address is None:
+                raise LabError(f"site {name!r} does not offer TLS here: {self.tls_unavailable}")
+            return self.tls_proxies.get(name, site.tls_address)
         return self.proxies.get(name, site.address)
+
+    def tls_ca(self) -> str | None:
+        """The CA bundle the lab's sites' certificates chain to (what an endpoint under test
+        is told to trust), or None where the sites offer no TLS."""
+        return str(self.certs.ca_file) if self.certs is not None else None
 
     def targets(self) -> dict[str, tuple[str, int]]:
         return {name: self.target(name) for name in self.sites}

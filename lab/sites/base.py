@@ -11,6 +11,7 @@ from types import TracebackType
 
 from lab.errors import LabError
 from lab.sites.probe import wait_until_answering
+from lab.system.certs import SiteCertificate
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")  # it names folders, proxies, containers
 _SECRET = re.compile(r"[\x20-\x7e]{1,128}")
@@ -31,6 +32,9 @@ class SiteSpec:
     # header names when the proxy is its outbound proxy (else the site would route the
     # request back through the proxy until Max-Forwards runs out)
     aliases: tuple[tuple[str, int], ...] = ()
+    # TLS next to UDP and TCP: on this port, presenting this certificate (None: no TLS)
+    tls_port: int | None = None
+    certificate: SiteCertificate | None = None
     fr_timer: float = 4.0  # Kamailio tm: non-INVITE / no-response timeout
     fr_inv_timer: float = 60.0  # Kamailio tm: INVITE ringing timeout
 
@@ -69,6 +73,11 @@ class Site(abc.ABC):
     @property
     def address(self) -> tuple[str, int]:
         return (self.spec.ip, self.spec.port)
+
+    @property
+    def tls_address(self) -> tuple[str, int] | None:
+        port = self.spec.tls_port
+        return (self.spec.ip, port) if port is not None else None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.spec.ip}:{self.spec.port} {self.state}>"

@@ -8,7 +8,7 @@ from lab.errors import LabError
 from lab.sites.base import Site, SiteSpec
 from lab.sites.embedded.site import EmbeddedSite
 from lab.sites.external import ExternalSite
-from lab.sites.kamailio import KamailioSite, kamailio_binary
+from lab.sites.kamailio import KamailioSite, kamailio_binary, tls_module_installed
 
 BACKENDS = ("kamailio", "embedded", "compose", "external")
 
@@ -20,6 +20,16 @@ def resolve_backend(name: str) -> str:
     if name not in BACKENDS:
         raise LabError(f"unknown site backend {name!r}; choose from auto, {', '.join(BACKENDS)}")
     return name
+
+
+def tls_unavailable(backend: str) -> str | None:
+    """Why sites of ``backend`` cannot offer TLS here, or None when they do (all but an
+    external site's, whose certificate the lab did not make)."""
+    if backend == "external":
+        return "an external site's TLS is not the lab's to offer"
+    if backend == "kamailio" and not tls_module_installed():
+        return "Kamailio's TLS module is not installed (apt-get install -y kamailio-tls-modules)"
+    return None
 
 
 def make_site(backend: str, spec: SiteSpec, rundir: Path) -> Site:

@@ -64,7 +64,31 @@ def cfg_string(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def render_config(spec: SiteSpec, rundir: Path, *, debug: int = 1) -> str:
+def tls_module_installed() -> bool:
+    """Whether Kamailio's TLS module is there (Debian package ``kamailio-tls-modules``)."""
+    try:
+        return Path(module_path(), "tls.so").exists()
+    except LabError:
+        return False
+
+
+def tls_settings(cert_file: str, key_file: str) -> str:
+    """The TLS module's own file: the site's certificate for every client; clients are not
+    asked for one."""
+    return (
+        "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+        "require_certificate = no\n"
+        f"private_key = {key_file}\ncertificate = {cert_file}\n\n"
+        "[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+        "require_certificate = no\n"
+    )
+
+
+def render_config(
+    spec: SiteSpec, rundir: Path, *, debug: int = 1, tls_file: str | None = None
+) -> str:
+    """kamailio.cfg for ``spec``; with ``tls_file`` (the TLS module's settings, see
+    :func:`tls_settings`) it listens on TLS too, on ``spec.tls_port``."""
     auth = ""
     if spec.password is not None:
         auth = (
@@ -95,7 +119,14 @@ def render_config(spec: SiteSpec, rundir: Path, *, debug: int = 1) -> str:
         "FR_INV_TIMER": str(int(spec.fr_inv_timer * 1000)),
         "AUTH_CHECK": auth,
         "PEER_ROUTES": peers or "    return;",
+        "TLS_LISTEN": "",
+        "TLS_MODULE": "",
     }
+    if tls_file is not None and spec.tls_port is not None:
+        values["TLS_LISTEN"] = f"enable_tls=yes\nlisten=tls:{spec.ip}:{spec.tls_port}"
+        values["TLS_MODULE"] = (
+            f'loadmodule "tls.so"\nmodparam("tls", "config", "{cfg_string(tls_file)}")'
+        )
     text = TEMPLATE.read_text()
     for key, value in values.items():
         text = text.replace(f"@@{key}@@", value)
@@ -117,7 +148,18 @@ class KamailioSite(ProcessSite):
         self.rundir.chmod(0o700)  # the config holds the digest password
         self.cfg_path.touch(mode=0o600)
         self.cfg_path.chmod(0o600)
-        self.cfg_path.write_text(render_config(self.spec, self.rundir))
+        tls_file = None
+        cert = self.spec.certificate
+        if cert is not None and self.spec.tls_port is not None:
+            if not tls_module_installed():
+                raise LabError(
+                    "Kamailio's TLS module is not installed",
+                    hint="apt-get install -y kamailio-tls-modules",
+                )
+            tls_path = self.rundir / "tls.cfg"
+            tls_path.write_text(tls_settings(str(cert.cert_file), str(cert.key_file)))
+            tls_file = str(tls_path)
+        self.cfg_path.write_text(render_config(self.spec, self.rundir, tls_file=tls_file))
 
     async def _terminate(self) -> None:
         await super()._terminate()

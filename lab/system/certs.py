@@ -21,7 +21,7 @@ CERTIFICATES: tuple[Certificate, ...] = ("valid", "wrong_ca", "expired", "wrong_
 class SiteCertificate:
     cert_file: Path  # the site's certificate, then its CA's
     key_file: Path
-    kind: Certificate
+    kind: str  # one of CERTIFICATES
 
 
 class LabCertificates:
@@ -37,24 +37,27 @@ class LabCertificates:
         self._stranger: trustme.CA | None = None  # a CA no endpoint of the lab trusts
 
     def for_site(
-        self, name: str, domain: str, addresses: tuple[str, ...], kind: Certificate = "valid"
+        self, name: str, domain: str, addresses: tuple[str, ...], kind: str = "valid"
     ) -> SiteCertificate:
         """A certificate for site ``name``: for its domain and addresses when ``valid``;
         signed by another CA (``wrong_ca``), out of date (``expired``), or for another
         name (``wrong_name``) when a drill wants it refused."""
         identities: tuple[str, ...] = (domain, *addresses)
-        issuer, dates = self.ca, {}
+        issuer = self.ca
+        not_before = not_after = None
         if kind == "wrong_ca":
             if self._stranger is None:
                 self._stranger = trustme.CA(organization_name="a CA nobody trusts")
             issuer = self._stranger
         elif kind == "expired":
             now = datetime.datetime.now(datetime.UTC)
-            dates = {"not_before": now - datetime.timedelta(days=30),
-                     "not_after": now - datetime.timedelta(days=1)}  # fmt: skip
+            not_before = now - datetime.timedelta(days=30)
+            not_after = now - datetime.timedelta(days=1)
         elif kind == "wrong_name":
             identities = (f"not-{domain}",)
-        leaf = issuer.issue_cert(*identities, **dates)
+        elif kind != "valid":
+            raise ValueError(f"a site's certificate is one of {', '.join(CERTIFICATES)}")
+        leaf = issuer.issue_cert(*identities, not_before=not_before, not_after=not_after)
         folder = self.folder / name
         folder.mkdir(mode=0o700, exist_ok=True)
         cert_file, key_file = folder / "cert.pem", folder / "key.pem"

@@ -1,5 +1,6 @@
 """``python -m lab.sites.embedded --name a --ip 127.0.1.1 [--port 5060] [--domain …]
-[--password-file F] [--peer DOMAIN=IP:PORT …]``: run one embedded site until SIGTERM."""
+[--password-file F] [--peer DOMAIN=IP:PORT …] [--tls-port 5061 --cert F --key F]``: run
+one embedded site until SIGTERM (on UDP and TCP, and on TLS when given a certificate)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 from endpoint.aio.sockets import Sockets
+from endpoint.aio.tls import server_context
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.sites.embedded.core import SiteCore
@@ -38,18 +40,21 @@ async def serve(args: argparse.Namespace) -> None:
         for out in core.datagrams_to_send():
             sockets.transmit(out)
 
+    tls = args.tls_port is not None and args.cert and args.key
     sockets = Sockets(
         args.ip,
         args.port,
-        ("udp", "tcp"),
+        ("udp", "tcp", "tls") if tls else ("udp", "tcp"),
         on_message=on_message,
-        on_failure=lambda dest, transport: None,
+        on_failure=lambda *_: None,
+        tls_server=server_context(args.cert, args.key) if tls else None,
+        tls_port=args.tls_port or 0,
     )
     await sockets.start()
-    print(
-        json.dumps({"event": "Ready", "site": args.name, "address": f"{args.ip}:{args.port}"}),
-        flush=True,
-    )
+    ready = {"event": "Ready", "site": args.name, "address": f"{args.ip}:{args.port}"}
+    if tls:
+        ready["tls"] = f"{args.ip}:{sockets.tls_port}"
+    print(json.dumps(ready), flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -72,6 +77,9 @@ def main() -> int:
     parser.add_argument("--password-file", help="a file holding the digest password")
     parser.add_argument("--peer", action="append", default=[], metavar="DOMAIN=IP:PORT")
     parser.add_argument("--alias", action="append", default=[], metavar="IP:PORT")
+    parser.add_argument("--tls-port", type=int, help="listen on TLS too, on this port")
+    parser.add_argument("--cert", help="the site's certificate chain (PEM), for TLS")
+    parser.add_argument("--key", help="its private key (PEM)")
     parser.add_argument("--lab-dir", help="the site's folder (marks the process for clean-up)")
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)

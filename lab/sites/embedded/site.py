@@ -42,4 +42,7 @@ class EmbeddedSite(ProcessSite):
             cmd += ["--peer", f"{domain}={ip}:{port}"]
         for ip, port in spec.aliases:
             cmd += ["--alias", f"{ip}:{port}"]
+        if spec.certificate is not None and spec.tls_port is not None:
+            cmd += ["--tls-port", str(spec.tls_port), "--cert", str(spec.certificate.cert_file),
+                    "--key", str(spec.certificate.key_file)]  # fmt: skip
         return cmd
