@@ -51,19 +51,30 @@ _HOSTNAME_MISMATCH = 62
 _IP_MISMATCH = 64
 
 
+def refused(why: str, server_name: str) -> str:
+    """A refused certificate in words (``why``: untrusted, expired, not_yet_valid,
+    wrong_name); the simulation says the same of its sites."""
+    return {
+        "untrusted": "TLS: the site's certificate is not signed by a trusted CA",
+        "expired": "TLS: the site's certificate has expired",
+        "not_yet_valid": "TLS: the site's certificate is not valid yet",
+        "wrong_name": f"TLS: the site's certificate is not for {server_name}",
+    }[why]
+
+
 def refusal(exc: BaseException, server_name: str) -> str:
     """Why a TLS connection failed, for a status event's reason: the certificate
     refused (and why), or the handshake failed."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = exc.verify_code
         if code in _UNTRUSTED:
-            return "TLS: the site's certificate is not signed by a trusted CA"
+            return refused("untrusted", server_name)
         if code == _EXPIRED:
-            return "TLS: the site's certificate has expired"
+            return refused("expired", server_name)
         if code == _NOT_YET_VALID:
-            return "TLS: the site's certificate is not valid yet"
+            return refused("not_yet_valid", server_name)
         if code in (_HOSTNAME_MISMATCH, _IP_MISMATCH):
-            return f"TLS: the site's certificate is not for {server_name}"
+            return refused("wrong_name", server_name)
         return f"TLS: the site's certificate was refused ({exc.verify_message})"
     if isinstance(exc, ssl.SSLError):
         return f"TLS: handshake failed ({exc.reason or exc})"

@@ -97,8 +97,13 @@ class BaresipDriver:
             host = config.local_host
             self.local = (host, config.local_port or free_port(host))
             control = (host, free_port(host))
+        cafiles = {c.tls_ca for c in config.connections if c.tls_ca is not None}
+        if len(cafiles) > 1:
+            raise LabError(f"{self._what()} trusts one CA file (sip_cafile), and connections "
+                           f"name several: {', '.join(sorted(cafiles))}")  # fmt: skip
         (folder / "config").write_text(config_text(sip=self.local, control=control,
-                                                   modules=MODULES))  # fmt: skip
+                                                   modules=MODULES,
+                                                   cafile=next(iter(cafiles), None)))  # fmt: skip
         for name in ("accounts", "contacts"):
             (folder / name).write_text("")
         self.log_path = folder / "baresip.log"

@@ -27,10 +27,14 @@ from endpoint.core.events import (
 MAX_NETSTRING = 1 << 20  # a reply longer than this is not baresip's
 
 
-def config_text(*, sip: tuple[str, int], control: tuple[str, int], modules: str) -> str:
+def config_text(
+    *, sip: tuple[str, int], control: tuple[str, int], modules: str, cafile: str | None = None
+) -> str:
     """baresip's ``config``: loopback only (SIP, SDP, DNS and the control port), no sound
-    card (``aubridge``), G.711, the menu's commands on ``ctrl_tcp``."""
+    card (``aubridge``), G.711, the menu's commands on ``ctrl_tcp``; ``cafile`` the CA its
+    TLS connections are to trust (``sip_cafile``)."""
     return "\n".join([
+        *([f"sip_cafile {cafile}"] if cafile else []),
         "poll_method epoll",
         f"sip_listen {sip[0]}:{sip[1]}",
         f"net_interface {sip[0]}",
@@ -50,7 +54,7 @@ def config_text(*, sip: tuple[str, int], control: tuple[str, int], modules: str)
 
 
 def aor(conn: ConnectionConfig) -> str:
-    return f"sip:{conn.user}@{conn.aor_domain}"
+    return f"{'sips' if conn.sips else 'sip'}:{conn.user}@{conn.aor_domain}"
 
 
 def account_line(conn: ConnectionConfig) -> str:

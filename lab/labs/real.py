@@ -393,4 +393,5 @@ class Lab(FaultScope):
             site.spec.ip, percent=percent, direction=str(direction) if direction else None
         )
 
+
 _ids = itertools.count(1)

@@ -194,12 +194,15 @@ class ScenarioRunner:
                                to=call.to, state="started"))  # fmt: skip
 
     def connection_config(self, c: ConnectionSpec, conn_id: int) -> ConnectionConfig:
-        """A scenario's connection, pointed at its site's target (the fault proxy)."""
-        ip, port = self.lab.target(c.site)
+        """A scenario's connection, pointed at its site's target (the fault proxy); over
+        TLS, told to trust the lab's CA."""
+        protocol = c.protocol or self.s.topology.transport
+        ip, port = self.lab.target(c.site, protocol)
+        tls = protocol == "tls"
         config = ConnectionConfig(
             id=conn_id, user=c.user, server=ip, port=port,
-            domain=self.lab.site(c.site).spec.domain,
-            protocol=c.protocol or self.s.topology.transport, reg_interval=c.reg_interval,
+            domain=self.lab.site(c.site).spec.domain, tls_ca=self.lab.tls_ca() if tls else None,
+            sips=c.sips and tls, protocol=protocol, reg_interval=c.reg_interval,
             retry_interval=c.retry_interval, transaction_timeout=c.transaction_timeout,
             keepalive=c.keepalive, keepalive_interval=c.keepalive_interval,
             keepalive_timeout=c.keepalive_timeout, password=c.password, enabled=c.enabled,
@@ -249,7 +252,7 @@ class ScenarioRunner:
         topo = self.s.topology
         config = LabConfig(
             sites=topo.sites, backend=self.backend, proxy=topo.proxy, password=topo.password,
-            seed=self.seed, workdir=self.workdir,
+            seed=self.seed, workdir=self.workdir, certificates=dict(topo.certificates),
         )  # fmt: skip
         # a fleet's simulated messages travel as objects: the parser is not under test there
         lab = make_lab(config, self.s.mode, wire="objects" if self.s.fleet else "bytes")
@@ -319,10 +322,13 @@ class ScenarioRunner:
                     raise LabError(
                         f"endpoint config {spec.config}: server {cfg.server!r} is not a site"
                     )
-                ip, port = self.lab.target(cfg.server)
+                ip, port = self.lab.target(cfg.server, cfg.protocol)
                 domain = self.lab.site(cfg.server).spec.domain
                 self.emit(ConnectionPlaced(t=self.now(), connection=cfg.id, site=cfg.server))
-                conns.append(cfg.model_copy(update={"server": ip, "port": port, "domain": domain}))
+                update: dict[str, object] = {"server": ip, "port": port, "domain": domain}
+                if cfg.protocol == "tls":  # the lab's sites present the lab's certificates
+                    update |= {"tls_ca": self.lab.tls_ca(), "tls_server_name": None}
+                conns.append(cfg.model_copy(update=update))
             return base.model_copy(update={"connections": conns})
         conns = [
             self.connection_config(c, c.id if c.id is not None else i)

@@ -26,6 +26,8 @@ CONNECTION_FIELDS = (
     "keepalive_timeout",
 )
 ENDPOINT_FIELDS = ("invite_timeout",)
+
+
 def _not_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")  # noqa: TRY004 (pydantic's error)
@@ -41,7 +43,7 @@ Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
 # a SIP user part: no separators, no white space, no control characters
 User = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,64}$")]
 # a secret that goes into generated configs and digests: printable, no quotes or backslash
-Secret = Annotated[str, StringConstraints(pattern=r'^[\x21\x23-\x5b\x5d-\x7e]{1,128}$')]
+Secret = Annotated[str, StringConstraints(pattern=r"^[\x21\x23-\x5b\x5d-\x7e]{1,128}$")]
 
 
 class Strict(BaseModel):
@@ -51,16 +53,22 @@ class Strict(BaseModel):
 class Topology(Strict):
     sites: list[Name] = Field(default_factory=lambda: ["a", "b"], min_length=1, max_length=16)
     backend: Literal["auto", "kamailio", "embedded", "compose"] = "auto"
-    transport: Literal["udp", "tcp"] = "udp"
+    transport: Literal["udp", "tcp", "tls"] = "udp"
     password: Secret | None = None
     proxy: bool = True
+    # what a site presents on TLS: a certificate the endpoint should accept (valid, the
+    # default), or one it must refuse
+    certificates: dict[Name, Literal["valid", "wrong_ca", "expired", "wrong_name"]] = Field(
+        default_factory=dict
+    )
 
 
 class ConnectionSpec(Strict):
     site: str
     user: User = "5001"
     id: int | None = Field(default=None, ge=0, le=1_000_000)
-    protocol: Literal["udp", "tcp"] | None = None
+    protocol: Literal["udp", "tcp", "tls"] | None = None
+    sips: bool = False  # sips: URIs (TLS only)
     reg_interval: Seconds = 3600
     retry_interval: Seconds = 30
     transaction_timeout: Seconds = 32

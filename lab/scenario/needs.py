@@ -36,7 +36,17 @@ def not_applicable(s: Scenario, driver: str) -> list[str]:
         if keepalive is not None and keepalive not in caps.keepalives:
             reasons.append(f"connection {conn} ({where}) uses keep-alive {keepalive!r}, which "
                            f"driver {driver} cannot ask its endpoint for")  # fmt: skip
+        if transport == "tls" and not caps.wire_tap and _checks_sip(s):
+            reasons.append(f"connection {conn} ({where}) runs on TLS and the drill checks sip "
+                           f"events: driver {driver}'s are the fault proxy's record of the "
+                           "wire, which cannot read TLS")  # fmt: skip
     return reasons
+
+
+def _checks_sip(s: Scenario) -> bool:
+    matches = [getattr(step, "expect", None) or getattr(step, "wait_for", None)
+               for step in s.steps] + [inv.never for inv in s.invariants]  # fmt: skip
+    return any(getattr(m, "event", None) == "sip" for m in matches)
 
 
 def _uses(s: Scenario) -> Uses:

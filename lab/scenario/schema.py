@@ -127,8 +127,14 @@ def semantic_errors(
                              "record of the wire, and this drill has none (topology.proxy "
                              "is false)")  # fmt: skip
     c.bound(s.timeout, ("timeout",))
+    for name in s.topology.certificates:
+        c.site(name, ("topology", "certificates", name))
+    if c.backend == "external" and s.topology.certificates:
+        c.error(("topology", "certificates"), "an external site's certificate is its own")
     for i, conn in enumerate(s.endpoint.connections):
         c.site(conn.site, ("endpoint", "connections", i, "site"))
+        if conn.sips and (conn.protocol or s.topology.transport) != "tls":
+            c.error(("endpoint", "connections", i, "sips"), "sips: URIs are for TLS only")
     for i, party in enumerate(s.parties):
         for name in [party.site] if isinstance(party.site, str) else party.site:
             c.site(name, ("parties", i, "site"))

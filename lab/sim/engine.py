@@ -112,8 +112,8 @@ class PhoneNode:
         self.core.handle_timer(self.engine.now)
         self._pump()
 
-    def _failed(self, dest: Address, transport: str) -> None:
-        self.core.transport_failed(dest, transport, self.engine.now)
+    def _failed(self, dest: Address, transport: str, why: str = "") -> None:
+        self.core.transport_failed(dest, transport, self.engine.now, why)
         self._pump()
 
     def _pump(self) -> None:

@@ -33,7 +33,7 @@ from lab.labs.interface import (
 from lab.labs.wire import Wire
 from lab.parties.python import Net
 from lab.sim.fleet import SimFleet
-from lab.sim.network import Link, SimNetwork, SimSockets
+from lab.sim.network import SIM_CA, Link, SimNetwork, SimSockets
 from lab.sim.site import SimSite, site_specs
 from lab.sim.storm import simulate_fleet
 from lab.stream.events import LabDown, LabEvent, LabUp, SiteDown, SiteUp
@@ -50,6 +50,7 @@ def _as_toxics(kind: str, params: dict[str, Any]) -> bool:
 
 class SimLab(FaultScope):
     backend = "sim"
+
     @property
     def mode(self) -> Literal["sim"]:
         return "sim"
@@ -80,7 +81,12 @@ class SimLab(FaultScope):
     async def start(self) -> SimLab:
         specs = site_specs(tuple(self.config.sites), self.config.password)
         for name, spec in specs.items():
-            self.sites[name] = SimSite(spec, self.network, seed=self.config.seed)
+            self.sites[name] = SimSite(
+                spec,
+                self.network,
+                seed=self.config.seed,
+                certificate=self.config.certificates.get(name, "valid"),
+            )
             await self.sites[name].start()
             self.emit(SiteUp(t=self.now, site=name))
         self.emit(LabUp(t=self.now, backend="sim", sites=tuple(self.sites)))
@@ -97,8 +103,14 @@ class SimLab(FaultScope):
         except KeyError:
             raise LabError(f"no site {name!r}; sites: {', '.join(self.sites)}") from None
 
-    def target(self, name: str) -> tuple[str, int]:
-        return self.site(name).address
+    def target(self, name: str, transport: str = "udp") -> tuple[str, int]:
+        site = self.site(name)
+        return site.tls_address if transport == "tls" else site.address
+
+    def tls_ca(self) -> str | None:
+        """What stands for the lab's CA in virtual time (no file: the simulated handshake
+        compares names, lab.sim.network)."""
+        return SIM_CA
 
     # --- the network of the endpoint and the parties ------------------------------------
     def endpoint_sockets(self) -> SocketsFactory:

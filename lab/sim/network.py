@@ -14,12 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from endpoint.aio.tls import TlsPeer, refused
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
 from lab.faults.toxics import UDP_ONLY, LinkState, Toxic, apply
 from lab.labs.wire import Deliver, Payload, Wire, decode, encode
+
+SIM_CA = "sim:geolab-lab-ca"  # the simulated lab's CA, as a connection's tls_ca names it
+# a TLS handshake's own cost over the round trips it takes (TCP's and TLS 1.3's): the
+# cryptography, as `geolab bench endpoint` measures it on loopback
+TLS_HANDSHAKE_CPU = 0.002
+CONNECT_TIMEOUT = 5.0  # a connect that gets no answer fails after this long (as Sockets')
 
 
 @dataclass
@@ -44,6 +51,9 @@ class SimNetwork:
         # the fault proxy's toxics on a site's path, as the real proxy applies them
         self.toxics: dict[str, list[Toxic]] = {}
         self._toxic_links: dict[tuple[Address, str], LinkState] = {}
+        # what each TLS listener presents: (lab.system.certs kind, the names it is for)
+        self.certificates: dict[Address, tuple[str, tuple[str, ...]]] = {}
+        self.epochs: dict[Address, int] = {}  # bumped when a node attaches: a new life
         self.sent = 0
         self.dropped = 0
         # how a delivery is scheduled: the running asyncio loop's (virtual) timers, or a
@@ -53,6 +63,24 @@ class SimNetwork:
 
     def attach(self, address: Address, deliver: Deliver) -> None:
         self.nodes[address] = deliver
+        self.epochs[address] = self.epochs.get(address, 0) + 1
+
+    def handshake_time(self, src: Address, dst: Address) -> float:
+        """A TLS connection's set-up: TCP's round trip, TLS 1.3's, and the cryptography."""
+        return 4 * self.link(src[0], dst[0]).latency + TLS_HANDSHAKE_CPU
+
+    def verify(self, dest: Address, peer: TlsPeer | None) -> str:
+        """Why ``dest``'s certificate is refused by a client that trusts ``peer``'s CA and
+        wants its name (in the words a real handshake's failure gets), or "" if it is not."""
+        kind, names = self.certificates.get(dest, ("valid", ()))
+        name = peer.server_name if peer is not None else dest[0]
+        if kind == "wrong_ca" or peer is None or peer.ca_file != SIM_CA:
+            return refused("untrusted", name)
+        if kind == "expired":
+            return refused("expired", name)
+        if kind == "wrong_name" or name not in names:
+            return refused("wrong_name", name)
+        return ""
 
     def detach(self, address: Address) -> None:
         self.nodes.pop(address, None)
@@ -80,7 +108,7 @@ class SimNetwork:
             return True  # silence, as on a cut path
         if dst not in self.nodes:
             self.dropped += 1
-            return transport != "tcp"
+            return transport == "udp"  # a connection (TCP, TLS) is refused
         if transport == "udp" and link.loss and self.rng.random() < link.loss:
             self.dropped += 1
             return True
@@ -104,7 +132,10 @@ class SimNetwork:
         client = src if stream == "upstream" else dst
         link = self._toxic_links.setdefault((client, stream), LinkState())
         now = (self.clock or asyncio.get_running_loop().time)()
-        toxics = [t for t in self.toxics[site] if transport != "tcp" or t.type not in UDP_ONLY]
+        toxics = [t for t in self.toxics[site]  # over TLS the SIP-aware toxics read nothing
+                  if transport == "udp" or (t.type not in UDP_ONLY
+                                            and not (transport == "tls"
+                                                     and t.type.startswith("sip_")))]  # fmt: skip
         out = apply(toxics, data, stream, now, link, per_unit_toxicity=True)
         if not out.deliveries and out.reply is None:
             self.dropped += 1
@@ -137,9 +168,10 @@ class SimSockets:
         transports: tuple[str, ...],
         *,
         on_message: Callable[[Message, Address, str], None],
-        on_failure: Callable[[Address, str], None],
+        on_failure: Callable[..., None],
         on_keepalive: Callable[[KeepAlive, Address, str], None] | None = None,
-        on_lost: Callable[[Address], None] | None = None,
+        on_lost: Callable[[Address, str], None] | None = None,
+        tls_peer: Callable[[Address], TlsPeer | None] | None = None,
     ) -> None:
         self.network = network
         self.host = host
@@ -149,8 +181,11 @@ class SimSockets:
         self.on_failure = on_failure
         self.on_keepalive = on_keepalive
         self.on_lost = on_lost
+        self.tls_peer = tls_peer
         self.closed = False
         self.rejected = 0
+        self._tls: dict[Address, int] = {}  # TLS connections set up: the peer's life then
+        self._handshaking: dict[Address, list[Outgoing]] = {}  # what waits for one
 
     def open(self) -> None:
         self.network.attach((self.host, self.port), self._arrive)
@@ -173,8 +208,8 @@ class SimSockets:
             return
         if isinstance(data, bytes) and data in (KeepAlive.PING.value, KeepAlive.PONG.value):
             kind = KeepAlive(data)
-            if kind is KeepAlive.PING and transport == "tcp":
-                self.network.send((self.host, self.port), source, KeepAlive.PONG.value, "tcp")
+            if kind is KeepAlive.PING and transport != "udp":
+                self.network.send((self.host, self.port), source, KeepAlive.PONG.value, transport)
             if self.on_keepalive is not None:
                 self.on_keepalive(kind, source, transport)
             return
@@ -188,6 +223,44 @@ class SimSockets:
     def transmit(self, out: Outgoing) -> None:
         if self.closed:
             return
+        if out.transport == "tls" and self._tls.get(out.dest) != self.network.epochs.get(out.dest):
+            self._tls.pop(out.dest, None)
+            self._handshake(out)
+            return
         data = encode(out.message, self.network.wire)
         if not self.network.send((self.host, self.port), out.dest, data, out.transport):
+            self._tls.pop(out.dest, None)
             self.network.schedule(0.0, self.on_failure, out.dest, out.transport)
+
+    def _handshake(self, out: Outgoing) -> None:
+        """A TLS connection to ``out.dest`` first (a keep-alive never opens one): refused
+        at once where nothing listens, after the connect timeout where the path is cut,
+        else set up after its round trips, or refused for its certificate."""
+        dest = out.dest
+        if dest in self._handshaking:
+            self._handshaking[dest].append(out)
+            return
+        if isinstance(out.message, KeepAlive) or dest not in self.network.nodes:
+            self.network.schedule(0.0, self.on_failure, dest, "tls")
+            return
+        self._handshaking[dest] = [out]
+        if self.network.link(self.host, dest[0]).cut:
+            self.network.schedule(CONNECT_TIMEOUT, self._handshaken, dest, False)
+        else:
+            delay = self.network.handshake_time((self.host, self.port), dest)
+            self.network.schedule(delay, self._handshaken, dest, True)
+
+    def _handshaken(self, dest: Address, answered: bool) -> None:
+        waiting = self._handshaking.pop(dest, [])
+        if self.closed:
+            return
+        if not answered or dest not in self.network.nodes:
+            self.on_failure(dest, "tls")
+            return
+        why = self.network.verify(dest, self.tls_peer(dest) if self.tls_peer else None)
+        if why:
+            self.on_failure(dest, "tls", why)
+            return
+        self._tls[dest] = self.network.epochs[dest]
+        for out in waiting:
+            self.transmit(out)

@@ -37,9 +37,10 @@ class SimSite:
 
     def __init__(
         self, spec: SiteSpec, network: SimNetwork, clock: Callable[[], float] | None = None,
-        *, seed: object = 0,
+        *, seed: object = 0, certificate: str = "valid",
     ) -> None:  # fmt: skip
         self.spec = spec
+        self.certificate = certificate  # what it presents on TLS (lab.system.certs)
         self.network = network
         self.seed = seed  # its tags and ids, as every other choice in virtual time
         self.lives = 0
@@ -56,6 +57,11 @@ class SimSite:
     @property
     def address(self) -> Address:
         return (self.spec.ip, self.spec.port)
+
+    @property
+    def tls_address(self) -> Address:
+        """TLS next to UDP and TCP, on the next port (as on real sites)."""
+        return (self.spec.ip, self.spec.port + 1)
 
     def _new_core(self) -> SiteCore:
         self.lives += 1
@@ -79,15 +85,22 @@ class SimSite:
         self.core.receive(message, source, transport, self.clock())
         wire = self.network.wire
         for out in self.core.datagrams_to_send():
-            self.network.send(self.address, out.dest, encode(out.message, wire), out.transport)
+            source = self.tls_address if out.transport == "tls" else self.address
+            self.network.send(source, out.dest, encode(out.message, wire), out.transport)
 
     # --- the operations, at once (the async ones below are the Site interface) ----------
     def up(self) -> None:
         self.network.attach(self.address, self._arrive)
+        self.network.attach(self.tls_address, self._arrive)
+        self.network.certificates[self.tls_address] = (
+            self.certificate,
+            (self.spec.domain, self.spec.ip),
+        )
         self.state, self.hung = SiteState.UP, False
 
     def down(self) -> None:
         self.network.detach(self.address)
+        self.network.detach(self.tls_address)
         self.core = self._new_core()  # registrations live in memory: they are gone
         self.state = SiteState.DOWN
 
