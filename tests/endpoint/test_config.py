@@ -151,3 +151,43 @@ def test_a_config_written_as_sipendpoint_config_reads_back_the_same() -> None:
     text = to_xml(config)
     assert "<Connectivity " in text and 'protocol="TCP"' in text
     assert from_xml(text, file="written") == config
+
+
+TLS_FILE = """<Configuration>
+  <Container name="Basic">
+    <Connectivity user="DN1" server="SipServer1:5061" protocol="TLS"/>
+    <Connectivity user="DN2" server="SipServer2:5060" protocol="UDP"/>
+  </Container>
+  <domain name="proxies">
+    <section name="proxy0">
+      <setting name="tls_ca" value="/etc/ssl/site-ca.pem"/>
+      <setting name="tls_server_name" value="sip.example.test"/>
+      <setting name="sips" value="true"/>
+    </section>
+    <section name="proxy1">
+      <setting name="sips" value="true"/>
+    </section>
+  </domain>
+</Configuration>
+"""
+
+
+def test_a_tls_connection_is_read_with_its_ca_name_and_sips() -> None:
+    cfg = from_xml(TLS_FILE.replace('<setting name="sips" value="true"/>\n    </section>\n  </domain>',
+                                    "</section>\n  </domain>"))  # fmt: skip
+    c0 = cfg.connections[0]
+    assert (c0.protocol, c0.port, c0.tls_ca, c0.server_name, c0.sips) == (
+        "tls",
+        5061,
+        "/etc/ssl/site-ca.pem",
+        "sip.example.test",
+        True,
+    )
+    assert cfg.connections[1].server_name == "SipServer2"  # default: the AOR domain
+
+
+def test_tls_settings_on_a_udp_connection_name_its_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        from_xml(TLS_FILE, file="SipEndpoint.config")
+    assert "sips applies to protocol TLS only" in str(info.value)
+    assert info.value.line == 4 and info.value.where == "Connectivity[1]"

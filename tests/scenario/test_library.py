@@ -67,3 +67,26 @@ def test_simulation_replays_byte_for_byte() -> None:
     first, again, other = timeline(5), timeline(5), timeline(6)
     assert first == again
     assert first != other  # the seed drives jitter: another seed, other timings
+
+
+def _uses_tcp(path: Path) -> bool:
+    s = load_scenario(path)
+    transports = {c.protocol or s.topology.transport for c in s.endpoint.connections}
+    return "tcp" in transports
+
+
+def test_every_tcp_drill_of_the_library_runs_over_tls_too() -> None:
+    """A TCP drill's TLS twin (``-tcp`` → ``-tls``) is the same drill with TLS for TCP."""
+    tcp = [p for p in LIBRARY if _uses_tcp(p)]
+    assert tcp, "the library has TCP drills"
+    for path in tcp:
+        twin = path.with_name(path.name.replace("-tcp", "-tls"))
+        assert twin != path and twin.exists(), f"{path.name} has no TLS twin {twin.name}"
+        a, b = load_scenario(path), load_scenario(twin)
+        assert b.topology.transport == "tls" or all(
+            c.protocol == "tls" for c in b.endpoint.connections
+        )
+        assert a.steps == b.steps and a.invariants == b.invariants
+        assert [c.model_dump(exclude={"protocol"}) for c in a.endpoint.connections] == [
+            c.model_dump(exclude={"protocol"}) for c in b.endpoint.connections
+        ]
