@@ -21,7 +21,7 @@ import docker
 
 from lab.errors import LabError, SiteStartError
 from lab.sites.base import Site, SiteSpec
-from lab.sites.kamailio import render_config
+from lab.sites.kamailio import render_config, tls_settings
 
 COMPOSE_DIR = Path(__file__).resolve().parents[2] / "compose"
 ENGINE_SOCK = "/var/lib/geolab-engine/docker.sock"
@@ -155,7 +155,19 @@ class ContainerSite(Site):
     async def _launch(self) -> None:
         cfg_dir = self.project.rundir / self.name
         cfg_dir.mkdir(parents=True, exist_ok=True)
-        (cfg_dir / "kamailio.cfg").write_text(render_config(self.spec, Path("/run/geolab")))
+        tls_file = None
+        cert = self.spec.certificate
+        if cert is not None and self.spec.tls_port is not None:  # the folder is /etc/geolab
+            shutil.copyfile(cert.cert_file, cfg_dir / "cert.pem")
+            (cfg_dir / "key.pem").touch(mode=0o600)
+            shutil.copyfile(cert.key_file, cfg_dir / "key.pem")
+            (cfg_dir / "tls.cfg").write_text(
+                tls_settings("/etc/geolab/cert.pem", "/etc/geolab/key.pem")
+            )
+            tls_file = "/etc/geolab/tls.cfg"
+        (cfg_dir / "kamailio.cfg").write_text(
+            render_config(self.spec, Path("/run/geolab"), tls_file=tls_file)
+        )
         await self.project.ensure_up()
         container = self.project.container(self.name)
         await asyncio.to_thread(container.reload)

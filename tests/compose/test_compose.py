@@ -127,3 +127,35 @@ def test_compose_without_an_engine_says_how_to_get_one(monkeypatch: pytest.Monke
     with pytest.raises(LabError) as info:
         asyncio.run(Lab(LabConfig(backend="compose")).start())
     assert "container engine" in str(info.value) and "engine.sh up" in str(info.value)
+
+
+def test_container_sites_speak_tls_with_the_lab_certificates() -> None:
+    """Site a's container presents a valid certificate, b's one for another name: a TLS
+    connection registers on a, and one on b is refused for it; a killed and restarted a
+    takes the connection again."""
+
+    def conn_is(c: int, status: ConnectionStatus):  # type: ignore[no-untyped-def]
+        return lambda e: (
+            isinstance(e, ConnectionStatusChanged) and e.connection == c and e.status is status
+        )
+
+    async def main() -> str:
+        async with Lab(LabConfig(backend="compose", certificates={"b": "wrong_name"})) as lab:
+            cfg = EndpointConfig(connections=[
+                ConnectionConfig(
+                    id=i, user="5001", server=lab.target(n, "tls")[0],
+                    port=lab.target(n, "tls")[1], protocol="tls", tls_ca=lab.tls_ca(),
+                    domain=lab.site(n).spec.domain, transaction_timeout=1.0, retry_interval=0.5,
+                ) for i, n in enumerate(("a", "b"))
+            ])  # fmt: skip
+            async with AsyncPhone(cfg) as phone:
+                await phone.wait_for(conn_is(0, ConnectionStatus.AVAILABLE), 10)
+                refused = await phone.wait_for(conn_is(1, ConnectionStatus.UNAVAILABLE), 10)
+                mark = len(phone.history)
+                async with lab.fault("kill", "a"):
+                    await phone.wait_for(conn_is(0, ConnectionStatus.UNAVAILABLE), 10, since=mark)
+                await phone.wait_for(conn_is(0, ConnectionStatus.AVAILABLE), 10, since=mark)
+                assert isinstance(refused, ConnectionStatusChanged)
+                return refused.reason
+
+    assert "certificate is not for b.geolab.test" in asyncio.run(main())
