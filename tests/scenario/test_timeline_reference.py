@@ -14,7 +14,8 @@ library's sip-rules drill (SIP-aware faults, now simulated) and the flapping dri
 checked as states; parties registering again when their site returns (``registered``) and
 the callee-back-with-its-site drill; the drills of the new network faults
 (partition-one-way, noisy-path, corrupt-sip); the nemesis's fault times counted from its
-start (the last digits of a float differ)."""
+start (the last digits of a float differ); the library's TLS drills (site-a-killed-tls,
+tls-certificate-refused), the other drills' timelines unchanged."""
 
 from __future__ import annotations
 
