@@ -1,6 +1,8 @@
 """Endpoint failover benchmark against two local Kamailio sites, N trials each:
 
-- SIGKILL of site A -> Unavailable on connection 0 (UDP with OPTIONS keep-alive; TCP)
+- registration: a phone's start -> Available, over UDP, TCP and TLS
+- the TLS handshake's own cost on loopback: a TLS connect against a TCP connect
+- SIGKILL of site A -> Unavailable on connection 0 (UDP with OPTIONS keep-alive; TCP; TLS)
 - restart of site A -> Available again
 - failover dial: dial on connection 0 while A is dead -> 200 OK through site B
   (A silently dead and not yet detected; and A already known Unavailable)
@@ -12,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from endpoint.aio.phone import AsyncPhone
+from endpoint.aio.tls import client_context
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import (
     ConnectionStatus,
@@ -30,6 +34,7 @@ from lab.parties.register import register_party
 from lab.parties.sipp import callee_process
 from lab.sites.base import SiteSpec
 from lab.sites.kamailio import KamailioSite
+from lab.system.certs import LabCertificates
 from lab.system.net import allocate_address
 
 KEEPALIVE = {"keepalive_interval": 1.0, "keepalive_timeout": 0.5}
@@ -49,21 +54,70 @@ def figures(name: str, samples: list[float]) -> str:
     )
 
 
-def config(a: KamailioSite, b: KamailioSite, protocol: str, **kw: object) -> EndpointConfig:
+def config(
+    a: KamailioSite, b: KamailioSite, protocol: str, settings: Mapping[str, object] | None = None,
+    *, count: int = 2,
+) -> EndpointConfig:  # fmt: skip
     common = {
         "user": "5001",
         "protocol": protocol,
         "retry_interval": 0.25,
         "transaction_timeout": 1.0,
-        **kw,
+        **(settings or {}),
     }
+
+    def where(s: KamailioSite) -> dict[str, object]:
+        cert = s.spec.certificate
+        if protocol != "tls" or cert is None or s.tls_address is None:
+            return {"server": s.spec.ip}
+        ca_file = cert.cert_file.parents[1] / "ca.pem"  # LabCertificates: <folder>/ca.pem
+        return {"server": s.spec.ip, "port": s.tls_address[1], "domain": s.spec.domain,
+                "tls_ca": str(ca_file)}  # fmt: skip
+
     return EndpointConfig(
         connections=[
-            ConnectionConfig.model_validate({"id": i, "server": s.spec.ip, **common})
-            for i, s in enumerate((a, b))
+            ConnectionConfig.model_validate({"id": i, **where(s), **common})
+            for i, s in enumerate((a, b)[:count])
         ],
         invite_timeout=1.0,
     )
+
+
+async def registrations(
+    a: KamailioSite, b: KamailioSite, protocol: str, trials: int
+) -> list[float]:
+    """A fresh phone's start -> Available on site A (a new connection each time)."""
+    samples = []
+    for _ in range(trials):
+        phone = AsyncPhone(config(a, b, protocol, count=1))
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        async with phone:
+            event = await phone.wait_for(conn_event(0, ConnectionStatus.AVAILABLE), 5)
+            samples.append(event.t - t0)
+    return samples
+
+
+async def connects(a: KamailioSite, trials: int, ca_file: str) -> tuple[list[float], list[float]]:
+    """Plain TCP connects to site A's TCP port, and TLS connects (handshake done) to its TLS
+    port, each closed again."""
+    assert a.tls_address is not None
+    context = client_context(ca_file)
+    loop = asyncio.get_running_loop()
+    tcp: list[float] = []
+    tls: list[float] = []
+    for _ in range(trials):
+        for samples, address, tls_args in (
+            (tcp, a.address, {}),
+            (tls, a.tls_address, {"ssl": context, "server_hostname": a.spec.domain}),
+        ):
+            t0 = loop.time()
+            _, writer = await asyncio.open_connection(*address, **tls_args)  # type: ignore[arg-type]
+            samples.append(loop.time() - t0)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+    return tcp, tls
 
 
 async def kill_and_restart(
@@ -74,7 +128,7 @@ async def kill_and_restart(
 ) -> tuple[list[float], list[float]]:
     ka = {"keepalive": "options" if protocol == "udp" else "crlf", **KEEPALIVE}
     down, up = [], []
-    async with AsyncPhone(config(a, b, protocol, **ka)) as phone:
+    async with AsyncPhone(config(a, b, protocol, ka)) as phone:
         await phone.wait_for(conn_event(0, ConnectionStatus.AVAILABLE), 5)
         loop = asyncio.get_running_loop()
         for _ in range(trials):
@@ -102,7 +156,7 @@ async def failover_dials(
     await register_party(b.address, b.spec.domain, "6001", host=uas.host, port=port)
     samples = []
     ka = {"keepalive": "options", **KEEPALIVE} if known_down else {}
-    async with uas, AsyncPhone(config(a, b, "udp", **ka)) as phone:
+    async with uas, AsyncPhone(config(a, b, "udp", ka)) as phone:
         loop = asyncio.get_running_loop()
         for _ in range(trials):
             await phone.wait_for(
@@ -136,8 +190,14 @@ async def bench(trials: int) -> None:
     print(f"geolab bench endpoint ({trials} trials each, two local Kamailio sites)")
     with tempfile.TemporaryDirectory(prefix="geolab-bench-") as tmp:
         base = Path(tmp)
-        a = KamailioSite(SiteSpec(name="a", ip=allocate_address()), base / "a")
-        b = KamailioSite(SiteSpec(name="b", ip=allocate_address()), base / "b")
+        certs = LabCertificates(base / "tls")
+        sites = []
+        for name in ("a", "b"):
+            spec = SiteSpec(name=name, ip=allocate_address())
+            cert = certs.for_site(name, spec.domain, (spec.ip,))
+            spec = SiteSpec(name=name, ip=spec.ip, tls_port=5061, certificate=cert)
+            sites.append(KamailioSite(spec, base / name))
+        a, b = sites
         await a.start()
         await b.start()
         try:
@@ -146,7 +206,15 @@ async def bench(trials: int) -> None:
                 f"(timeout {KEEPALIVE['keepalive_timeout']}s), retry 0.25s, "
                 "transaction timeout 1s, INVITE timeout 1s"
             )
-            for protocol in ("udp", "tcp"):
+            for protocol in ("udp", "tcp", "tls"):
+                samples = await registrations(a, b, protocol, trials)
+                print(figures(f"registration (start -> Available), {protocol.upper()}", samples))
+            tcp, tls = await connects(a, trials, str(certs.ca_file))
+            print(figures("TCP connect", tcp))
+            print(figures("TLS connect (TCP + TLS 1.3 handshake, verified)", tls))
+            cost = statistics.median(tls) - statistics.median(tcp)
+            print(f"  {'TLS handshake cost (median TLS - median TCP)':<52} {cost * 1000:8.1f} ms")
+            for protocol in ("udp", "tcp", "tls"):
                 down, up = await kill_and_restart(a, b, protocol, trials)
                 how = (
                     "OPTIONS keep-alive"
