@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from lab.cli.common import EXIT_INVALID, positive
+from lab.cli.common import EXIT_INVALID, cluster_address, positive
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -26,7 +26,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "sim":
         from bench.sim import main as bench_sim
 
-        return bench_sim(endpoints=args.endpoints or 10_000, workers=args.workers)
+        return bench_sim(endpoints=args.endpoints or 10_000, workers=args.workers,
+                         cluster=args.cluster)  # fmt: skip
     if args.what == "fleet":
         from bench.fleet import main as bench_fleet
 
@@ -62,6 +63,8 @@ def add_command(sub: Any) -> None:
         "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 5,000)"
     )
     bench.add_argument("--workers", type=positive, default=2, help="sim, fleet: worker processes")
+    bench.add_argument("--cluster", type=cluster_address, default=None, metavar="tcp://HOST:PORT",
+                       help="sim: the storm's shards on this Dask scheduler's workers")  # fmt: skip
     bench.add_argument("--registrations", type=positive, default=5000, help="sip: how many")
     bench.add_argument(
         "--trials", type=positive, default=20, help="endpoint, lab: trials per figure"

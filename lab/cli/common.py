@@ -10,6 +10,8 @@ import signal
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from lab.system.net import check_cluster
+
 EXIT_PASS, EXIT_FAILED, EXIT_INVALID, EXIT_LAB_ERROR = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # Ctrl-C, SIGTERM: 128 + the signal
 T = TypeVar("T")
@@ -78,3 +80,11 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def cluster_address(text: str) -> str:
+    """An argument that names a Dask scheduler: tcp://HOST:PORT."""
+    try:
+        return check_cluster(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

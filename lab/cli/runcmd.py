@@ -16,6 +16,7 @@ from lab.cli.common import (
     EXIT_INVALID,
     EXIT_LAB_ERROR,
     EXIT_PASS,
+    cluster_address,
     positive,
     run_async,
 )
@@ -100,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             scenario.mode = args.mode
         if args.fleet_size and scenario.fleet is not None:  # the storm at another size
             scenario.fleet.endpoints = scenario.fleet.real_endpoints = args.fleet_size
+        if args.cluster and scenario.fleet is not None:  # its simulated shards on Dask
+            scenario.fleet.cluster = args.cluster
     run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
     meta = {
         "id": run_id,
@@ -230,6 +233,13 @@ def add_commands(sub: Any) -> None:
         type=positive,
         metavar="N",
         help="fleet drills: run N endpoints (in either mode) instead of the file's sizes",
+    )
+    run.add_argument(
+        "--cluster",
+        type=cluster_address,
+        metavar="tcp://HOST:PORT",
+        help="fleet drills in simulation: run the storm's shards on this Dask scheduler's "
+        "workers (default: the file's fleet.cluster, else local processes)",
     )
     run.add_argument(
         "--driver",

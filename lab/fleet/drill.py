@@ -40,7 +40,8 @@ async def run_fleet_drill(run: DrillHost, scenario: Scenario, fleet: FleetSpec) 
     line = scenario.lines.get("fleet", 0)
     run.emit(StepStarted(t=run.now(), index=0, id="fleet", action="fleet", line=line, note=note))
     plan = plan_of(run, scenario, fleet, size)
-    result = await run.lab.run_storm(plan, t0=run.t0, workers=fleet.workers)
+    result = await run.lab.run_storm(plan, t0=run.t0, workers=fleet.workers,
+                                     cluster=fleet.cluster)  # fmt: skip
     run.emit(FleetMeasured(t=run.now(), declared=fleet.endpoints, storm=result.to_json()))
     run.emit(StepFinished(t=run.now(), index=0, id="fleet", action="fleet"))
     for exp in verdicts(run, scenario, fleet, result):

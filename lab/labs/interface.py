@@ -147,7 +147,9 @@ class LabInterface(Protocol):
         tap: Tap,
         on_phone: Callable[[int, PhoneEvent], None] | None,
     ) -> FleetRunner: ...
-    async def run_storm(self, plan: FleetPlan, *, t0: float, workers: int) -> FleetResult: ...
+    async def run_storm(
+        self, plan: FleetPlan, *, t0: float, workers: int, cluster: str | None = None
+    ) -> FleetResult: ...
 
 
 class FaultScope:

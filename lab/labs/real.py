@@ -297,7 +297,11 @@ class Lab(FaultScope):
     ) -> FleetRunner:
         return OneSocketFleet(configs, rng, tap, on_phone)
 
-    async def run_storm(self, plan: FleetPlan, *, t0: float, workers: int) -> FleetResult:
+    async def run_storm(
+        self, plan: FleetPlan, *, t0: float, workers: int, cluster: str | None = None
+    ) -> FleetResult:
+        """A real fleet here (``cluster`` is for simulated storms: real endpoints send from
+        this machine's sockets)."""
         if workers > 1:
             return await run_sharded(self, plan, t0=t0, workers=workers)
         return await run_fleet(self, plan, t0=t0)

@@ -3,11 +3,14 @@ storm."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from lab.scenario.models import Duration, Strict
+from lab.system.net import CLUSTER_PATTERN
+
+Cluster = Annotated[str, StringConstraints(pattern=CLUSTER_PATTERN)]  # a Dask scheduler
 
 
 class OutageSpec(Strict):
@@ -49,6 +52,9 @@ class FleetSpec(Strict):
     # in simulation, run the fleet's shards (one per 1,000 endpoints) this many processes at
     # a time; the storm is the same whatever the number
     workers: int = Field(default=1, ge=1, le=64)
+    # in simulation, run the shards on the Dask cluster whose scheduler this names instead
+    # (tcp://HOST:PORT; `geolab run --cluster` sets it for every fleet drill)
+    cluster: Cluster | None = None
     duration: Duration | None = None  # in simulation, run on to this time after the storm
 
     def size(self, mode: str) -> int:

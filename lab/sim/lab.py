@@ -203,12 +203,15 @@ class SimLab(FaultScope):
     ) -> FleetRunner:
         return SimFleet(configs, self.network, rng, tap, on_phone)
 
-    async def run_storm(self, plan: FleetPlan, *, t0: float, workers: int) -> FleetResult:
-        """The storm on the discrete-event engine (its shards run ``workers`` at a time);
+    async def run_storm(
+        self, plan: FleetPlan, *, t0: float, workers: int, cluster: str | None = None
+    ) -> FleetResult:
+        """The storm on the discrete-event engine (its shards run ``workers`` at a time, or
+        on the Dask cluster ``cluster`` names);
         its outage is journaled and told at the times it happened, and the lab's clock
         catches up. Times in the result count from ``t0``."""
         start = self.now
-        result, totals = simulate_fleet(plan, workers)
+        result, totals = simulate_fleet(plan, workers, cluster=cluster)
         record = self._record(plan.outage_kind, plan.outage_site, None, {})
         record.requested_at = start + plan.outage_at
         record.applied_at = record.requested_at

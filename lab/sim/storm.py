@@ -1,5 +1,5 @@
 """A fleet's registration storm on the discrete-event engine, optionally split over worker
-processes.
+processes or a Dask cluster (:mod:`lab.sim.executors`).
 
 Endpoints do not talk to each other and a simulated site has no capacity limit, so a
 fleet splits exactly into shards: shard k of n runs endpoints k, k+n, k+2n … against its
@@ -12,9 +12,7 @@ shard: the same seed gives the same storm, figure for figure, on any number of w
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import multiprocessing
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.fleet.meter import FleetPlan, FleetResult, StormMeter
 from lab.sim.engine import Engine, PhoneNode
+from lab.sim.executors import shard_executor
 from lab.sim.network import Link, SimNetwork
 from lab.sim.site import SimSite, site_specs
 
@@ -111,23 +110,21 @@ def shard_count(endpoints: int, size: int = SHARD) -> int:
 
 
 def simulate_fleet(
-    plan: FleetPlan, workers: int = 1, *, shard_size: int = SHARD
+    plan: FleetPlan, workers: int = 1, *, shard_size: int = SHARD, cluster: str | None = None
 ) -> tuple[FleetResult, ShardResult]:
-    """The whole fleet, its shards run ``workers`` at a time: the merged result and totals
+    """The whole fleet, its shards run ``workers`` at a time in local processes, or on the
+    Dask cluster whose scheduler ``cluster`` names: the merged result and totals
     (messages, engine steps, virtual end)."""
     shards = shard_count(plan.endpoints, shard_size)
     tasks = [(plan, k, shards) for k in range(shards)]
-    if shards == 1:
+    if shards == 1 and cluster is None:
         one = run_shard(plan)
         return one.result, one
-    if workers <= 1:
-        parts = [_run_shard(task) for task in tasks]
-    else:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(
-            min(workers, shards), mp_context=context
-        ) as pool:
-            parts = list(pool.map(_run_shard, tasks))
+    with shard_executor(workers, cluster, tasks=shards) as executor:
+        if executor is None:
+            parts = [_run_shard(task) for task in tasks]
+        else:
+            parts = list(executor.map(_run_shard, tasks))
     merged = FleetResult(plan.endpoints, plan.outage_site, load={s: Counter() for s in plan.sites})
     for part in parts:
         merged.recovery.extend(part.result.recovery)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import socket
 
 _counter = itertools.count()
@@ -51,3 +52,14 @@ def free_port(ip: str) -> int:
         if port_free(ip, port):
             return port
     raise RuntimeError(f"no free port on {ip}")
+
+
+# a Dask scheduler's address, as --cluster and fleet.cluster name one
+CLUSTER_PATTERN = r"^tcp://[A-Za-z0-9._-]{1,253}:\d{1,5}$"
+
+
+def check_cluster(address: str) -> str:
+    """``address`` if it names a Dask scheduler (``tcp://HOST:PORT``), else ValueError."""
+    if not re.fullmatch(CLUSTER_PATTERN, address) or not 0 < int(address.rsplit(":", 1)[1]) < 65536:
+        raise ValueError(f"a cluster is a Dask scheduler's tcp://HOST:PORT, not {address!r}")
+    return address
