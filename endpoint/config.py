@@ -88,12 +88,9 @@ class ConnectionConfig(BaseModel):
 
     @model_validator(mode="after")
     def _tls_only(self) -> ConnectionConfig:
-        if self.protocol != "tls":
-            for name in ("tls_ca", "tls_server_name"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"{name} applies to protocol TLS only")
-            if self.sips:
-                raise ValueError("sips applies to protocol TLS only")
+        given = [n for n in ("tls_ca", "tls_server_name", "sips") if getattr(self, n)]
+        if self.protocol != "tls" and given:
+            raise ValueError(f"{given[0]} applies to protocol TLS only")
         return self
 
     @field_validator("server", mode="before")
@@ -278,12 +275,8 @@ def from_xml(text: str, *, file: str = "<config>") -> EndpointConfig:
         where = f"Connectivity[{index}]"
         for required in ("user", "server"):
             if not node.attrs.get(required):
-                raise ConfigError(
-                    f"attribute {required!r} is missing or empty",
-                    file=file,
-                    line=node.line,
-                    where=where,
-                )
+                raise ConfigError(f"attribute {required!r} is missing or empty", file=file,
+                                  line=node.line, where=where)  # fmt: skip
         try:
             host, port = split_server(node.attrs["server"])
         except ValueError as exc:
@@ -378,10 +371,8 @@ def load(path: str | Path) -> EndpointConfig:
     """Load a SipEndpoint.config (XML) or a YAML/JSON file of the same settings."""
     p = Path(path)
     try:
-        if p.stat().st_size > MAX_FILE:
-            raise ConfigError(
-                f"too big: {p.stat().st_size} bytes (at most {MAX_FILE})", file=str(p)
-            )
+        if (size := p.stat().st_size) > MAX_FILE:
+            raise ConfigError(f"too big: {size} bytes (at most {MAX_FILE})", file=str(p))
         raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
@@ -398,11 +389,8 @@ def load(path: str | Path) -> EndpointConfig:
         raise ConfigError("nested too deep", file=str(p)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}",
-            file=str(p),
-            line=mark.line + 1 if mark else None,
-        ) from None
+        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(p),
+                          line=mark.line + 1 if mark else None) from None  # fmt: skip
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of settings", file=str(p))
     return from_mapping(data.get("endpoint", data), file=str(p))

@@ -56,6 +56,11 @@ class Proxy:
         # every unit that crosses (see :meth:`process`), for the lab's record of the wire
         self.recorder: Callable[[dict[str, Any]], None] | None = None
 
+    @property
+    def idle(self) -> bool:
+        """No toxic and no recorder: a unit crosses untouched, and need not be looked at."""
+        return not self.toxics and self.recorder is None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -185,6 +190,10 @@ class _Udp:
             except OSError:
                 return
             up, up_link, _ = self._session(client)
+            if self.proxy.idle:  # nothing to do to it, no one watching: straight on
+                with contextlib.suppress(OSError):
+                    up.send(data)
+                continue
             out = self.proxy.process(data, "upstream", up_link, self.loop.time(), client)
             for delay, chunk in out.deliveries:
                 self._later(delay, up.send, chunk)
@@ -203,6 +212,10 @@ class _Udp:
                 return
             except OSError:  # e.g. ICMP port unreachable from a dead site
                 return
+            if self.proxy.idle:
+                with contextlib.suppress(OSError):
+                    self.sock.sendto(data, client)
+                continue
             out = self.proxy.process(data, "downstream", down_link, self.loop.time(), client)
             for delay, chunk in out.deliveries:
                 self._later(delay, self.sock.sendto, chunk, client)
@@ -282,6 +295,7 @@ class _TcpLink:
         self.upstream = upstream
         self.loop = asyncio.get_running_loop()
         self.closing = False
+        self.sending = 0  # chunks taken off a queue and not yet written (keeps the order)
         peer = client.get_extra_info("peername")
         self.peer: Addr | None = (str(peer[0]), int(peer[1])) if peer else None  # the endpoint
 
@@ -326,6 +340,11 @@ class _TcpLink:
                         units = [data]
                 else:
                     units = [data]
+                if self.proxy.idle and queue.empty() and not self.sending:
+                    writer.write(data)  # untouched and unwatched: no queue, no copy per unit
+                    with contextlib.suppress(ConnectionError):
+                        await writer.drain()
+                    continue
                 now = self.loop.time()
                 for unit in units:
                     out = self.proxy.process(unit, stream, link, now, self.peer)
@@ -344,15 +363,16 @@ class _TcpLink:
         self, queue: asyncio.Queue[tuple[float, bytes] | None], writer: asyncio.StreamWriter
     ) -> None:
         while (item := await queue.get()) is not None:
+            self.sending += 1
             at, chunk = item
             delay = at - self.loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)  # the toxic's delay itself
-            if writer.is_closing():
-                continue
-            writer.write(chunk)
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
+            if not writer.is_closing():
+                writer.write(chunk)
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+            self.sending -= 1
         if not writer.is_closing() and writer.can_write_eof():
             with contextlib.suppress(OSError):
                 writer.write_eof()

@@ -135,11 +135,9 @@ class Lab(FaultScope):
         for name, base in specs.items():
             peers = {s.domain: (s.ip, s.port) for n, s in specs.items() if n != name}
             aliases = ((targets[name], 5060),) if name in targets else ()
-            cert = None
-            if self.certs is not None:
-                kind = self.config.certificates.get(name, "valid")
-                cert = self.certs.for_site(name, base.domain, (base.ip, *targets.get(name, ())[:1]),
-                                           kind)  # fmt: skip
+            kind = self.config.certificates.get(name, "valid")
+            addresses = (base.ip, *([targets[name]] if name in targets else []))
+            cert = self.certs.for_site(name, base.domain, addresses, kind) if self.certs else None
             spec = SiteSpec(
                 name=name, ip=base.ip, port=base.port, password=base.password, peers=peers,
                 aliases=aliases, certificate=cert,

@@ -82,7 +82,7 @@ def test_over_long_deep_and_odd_commands_are_errors_and_it_goes_on(tmp_path: Pat
         ({"reg_interval": 1e300}, "reg_interval"),
         ({"user": "5001\r\nX-Evil: 1"}, "user"),
         ({"server": "[::1]:5060"}, "IPv6 is not supported"),
-        ({"protocol": "TLS"}, "protocol TLS is not offered"),
+        ({"protocol": "UDP", "sips": True}, "sips applies to protocol TLS only"),
         ({"server": "bad host:5060"}, "server"),
     ],
 )
