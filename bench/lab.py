@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -20,6 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from endpoint.aio.stack import SipStack
+from endpoint.sip.builder import build_request
+from endpoint.sip.uri import SipURI
 from lab.faults.kernel import geolab_tables, nft_available
 from lab.labs.interface import LabConfig
 from lab.labs.real import Lab
@@ -63,6 +67,36 @@ async def proxy_latency(samples: int, *, watched: bool = False) -> dict[str, lis
                     assert await options_ping(*addr, transport=transport) == 200
                     times.append(time.perf_counter() - t0)
                 out[f"{transport} {path}"] = times
+    return out
+
+
+async def kept_latency(samples: int) -> dict[str, list[float]]:
+    """OPTIONS round trips direct and through the proxy, one stack each with its TCP
+    connection kept, taken in turn (so the machine's drift falls on both alike): what the
+    proxy adds to a message, not to a connect."""
+    out: dict[str, list[float]] = {}
+    async with Lab(LabConfig(backend="embedded", sites=["a"])) as lab:
+        paths = {"direct": lab.site("a").address, "proxy": lab.target("a")}
+        for transport in ("udp", "tcp"):
+            async with contextlib.AsyncExitStack() as stacks:
+                mine = {path: await stacks.enter_async_context(
+                            SipStack("127.0.0.1", 0, transports=(transport,)))
+                        for path in paths}  # fmt: skip
+                for i in range(samples + 1):
+                    for path, addr in paths.items():
+                        stack = mine[path]
+                        request = build_request(
+                            "OPTIONS", SipURI(host=addr[0], port=addr[1]),
+                            via=stack.via(transport), from_=f"<sip:b@x>;tag={stack.ids.tag()}",
+                            to=f"<sip:{addr[0]}>", call_id=stack.ids.call_id("x"), cseq=1,
+                        )  # fmt: skip
+                        t0 = time.perf_counter()
+                        response = await stack.request(request, addr, transport)
+                        assert response.status == 200
+                        if i:  # the first opens the connection
+                            out.setdefault(f"{transport} {path}", []).append(
+                                time.perf_counter() - t0
+                            )
     return out
 
 
@@ -118,6 +152,23 @@ async def bench(trials: int) -> None:
             f"  p95 {pct(ups, 0.95) * 1000:7.1f} ms;  tear-down median "
             f"{down_ms:7.1f} ms  p95 {pct(downs, 0.95) * 1000:7.1f} ms"
         )
+    loops = ["asyncio"]
+    try:
+        import uvloop  # noqa: F401, PLC0415 (optional)
+
+        loops.append("uvloop")
+    except ImportError:
+        print("  the fault proxy on uvloop: not measured (pip install uvloop)")
+    for name in loops:  # the fault proxy's event loop, side by side
+        os.environ["GEOLAB_PROXY_LOOP"] = name
+        kept = await kept_latency(1000)
+        for transport in ("udp", "tcp"):
+            added = statistics.median(kept[f"{transport} proxy"]) - statistics.median(
+                kept[f"{transport} direct"]
+            )
+            print(f"  fault proxy on {name:<7} adds (median, {transport.upper()}, one stack, "
+                  f"connection kept): {added * 1000:.3f} ms")  # fmt: skip
+    os.environ.pop("GEOLAB_PROXY_LOOP", None)
     latency = await proxy_latency(200)
     for key, times in latency.items():
         print(

@@ -1,4 +1,7 @@
-"""``python -m lab.faults --api HOST:PORT [--seed N]``: run the fault proxy server."""
+"""``python -m lab.faults --api HOST:PORT [--seed N]``: run the fault proxy server.
+
+Its event loop is uvloop's where uvloop is installed (``GEOLAB_PROXY_LOOP=asyncio`` keeps
+the standard one; ``geolab bench lab`` measures both side by side)."""
 
 from __future__ import annotations
 
@@ -6,8 +9,11 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from lab.faults.api import FaultServer
 from lab.faults.proxy import parse_addr
@@ -36,8 +42,21 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     host, port = parse_addr(args.api)
-    asyncio.run(serve(host, port, args.seed))
+    run_loop(serve(host, port, args.seed))
     return 0
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """``main`` on uvloop where it is installed and not turned off, else on asyncio's."""
+    if os.environ.get("GEOLAB_PROXY_LOOP", "uvloop") != "asyncio":
+        try:
+            import uvloop  # noqa: PLC0415 (optional)
+        except ImportError:
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 if __name__ == "__main__":
