@@ -131,6 +131,7 @@ class Proxy:
 
 
 UDP_RECEIVE_BUFFER = 4 << 20
+HIGH_WATER = 64 << 10  # bytes a TCP writer may hold before the reader waits for it
 
 
 def _room_for_bursts(sock: socket.socket) -> None:
@@ -342,8 +343,9 @@ class _TcpLink:
                     units = [data]
                 if self.proxy.idle and queue.empty() and not self.sending:
                     writer.write(data)  # untouched and unwatched: no queue, no copy per unit
-                    with contextlib.suppress(ConnectionError):
-                        await writer.drain()
+                    if writer.transport.get_write_buffer_size() > HIGH_WATER:
+                        with contextlib.suppress(ConnectionError):
+                            await writer.drain()
                     continue
                 now = self.loop.time()
                 for unit in units:
