@@ -101,7 +101,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         return EXIT_LAB_ERROR
     print(f"lab {ready['id']} is up ({ready['backend']}), logs and journal in {ready['workdir']}")
     for name, site in ready["sites"].items():
-        print(f"  site {name}: {site['address']}   endpoint target (fault proxy): {site['target']}")
+        print(f"  site {name}: {site['address']}   endpoint target (fault proxy): {site['target']}"
+              + (f", TLS {site['tls_target']}" if site.get("tls_target") else ""))  # fmt: skip
+    if ready.get("tls_ca"):
+        print(f"  TLS: the sites' certificates chain to the lab's CA {ready['tls_ca']}")
     print(
         "next: geolab fault kill a | geolab fault latency b --param latency=200 | geolab heal | "
         "geolab down"

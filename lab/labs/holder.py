@@ -41,9 +41,12 @@ class Holder:
                     "address": f"{s.spec.ip}:{s.spec.port}",
                     "state": s.state.value,
                     "target": "{}:{}".format(*self.lab.target(n)),
+                    **({"tls_target": "{}:{}".format(*self.lab.target(n, "tls"))}
+                       if s.tls_address is not None else {}),
                 }
                 for n, s in self.lab.sites.items()
             },
+            "tls_ca": self.lab.tls_ca(),  # what a TLS endpoint is to trust
             "faults": [r.to_json() for r in self.lab.journal],
         }
 

@@ -41,6 +41,9 @@ def leftovers(workdirs: list[str]) -> list[int]:
 def test_up_fault_heal_status_down(backend: str, state_dir: Path) -> None:
     up = geolab("up", "--backend", backend)
     assert "is up" in up.stdout and "endpoint target (fault proxy)" in up.stdout
+    assert ", TLS 127." in up.stdout  # each site's TLS target, and the CA to trust
+    ca = up.stdout.split("chain to the lab's CA ")[1].split()[0]
+    assert Path(ca).read_text().startswith("-----BEGIN CERTIFICATE-----")
     workdir = up.stdout.split("journal in ")[1].split()[0]
     try:
         fault = geolab("fault", "kill", "a")
@@ -65,6 +68,7 @@ def test_up_fault_heal_status_down(backend: str, state_dir: Path) -> None:
     assert "is down" in down.stdout
     assert leftovers([workdir]) == []
     assert list(state_dir.glob("*.json")) == [] and list(state_dir.glob("*.sock")) == []
+    assert not Path(ca).exists()  # the certificates go with the lab
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
