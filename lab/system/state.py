@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import stat
 import time
@@ -170,5 +171,9 @@ async def cleanup(state: LabState) -> list[str]:
             done.append(f"deleted nft table {table}")
     if state.containers or state.compose_projects:
         done += await remove_containers(state.containers, state.compose_projects)
+    keys = Path(state.workdir) / "tls"  # the lab's CA and site keys (lab.system.certs)
+    if _workdir_ok(state.workdir) and keys.is_dir() and keys.stat().st_uid == os.getuid():
+        shutil.rmtree(keys, ignore_errors=True)
+        done.append(f"removed the lab's certificates ({keys})")
     state.remove()
     return done

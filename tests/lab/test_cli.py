@@ -100,6 +100,7 @@ def test_killed_runner_then_down_leaves_nothing(sig: int, state_dir: Path) -> No
         geolab("down", "--all")
         assert list(state_dir.glob("*.json")) == []
     assert leftovers(workdirs) == []
+    assert [w for w in workdirs if Path(w, "tls").exists()] == []  # no lab's keys are left
     if os.geteuid() == 0:  # only these labs' tables: another test's lab may hold its own now
         mine = {f"geolab_{i.replace('-', '_')}" for i in ids}
         assert [t for t in __import__("asyncio").run(geolab_tables()) if t in mine] == []
