@@ -188,9 +188,7 @@ class _Udp:
                 data, client = self.sock.recvfrom(65535)
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:  # an ICMP error from a client gone: watched afresh, as above
-                self.loop.remove_reader(self.sock)
-                self.loop.add_reader(self.sock, self._from_clients)
+            except OSError:
                 return
             up, up_link, _ = self._session(client)
             if self.proxy.idle:  # nothing to do to it, no one watching: straight on
@@ -213,9 +211,8 @@ class _Udp:
                 data = up.recv(65535)
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:  # e.g. ICMP port unreachable from a dead site: the socket
-                # stays the session's (its port is what the site knows), watched afresh (an
-                # error ends the watch on uvloop)
+            except OSError:  # ICMP port unreachable from a dead site: the socket stays
+                # the session's (its port is what the site knows), watched afresh (uvloop)
                 self.loop.remove_reader(up)
                 self.loop.add_reader(up, self._from_upstream, client)
                 return

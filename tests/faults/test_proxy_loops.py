@@ -1,6 +1,7 @@
-"""The fault proxy on either event loop (uvloop where installed, asyncio's): one client
-socket keeps its session across the site's death and return (the ICMP error the dead site
-brings does not end the session's watch), and an idle proxy passes TCP in order."""
+"""The fault proxy on either event loop (asyncio's, and uvloop where installed): one
+client socket keeps its session across the site's death and return (the ICMP error the
+dead site brings does not end the session's watch), and an idle proxy passes TCP in
+order."""
 
 from __future__ import annotations
 
