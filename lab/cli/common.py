@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import os
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from lab.system.net import check_cluster
@@ -21,8 +21,16 @@ class Terminated(BaseException):
     """The run was ended by SIGTERM (after its clean-up ran)."""
 
 
+_ending: list[Callable[[], None]] = []  # how to end run_async's coroutine, while it runs
+
+
 def raise_terminated(signum: int, frame: object) -> None:
-    """SIGTERM outside the event loop (starting, validating, writing reports)."""
+    """SIGTERM outside the event loop (starting, validating, writing reports). While
+    ``run_async`` runs, its coroutine is ended as its own handler ends it instead: an
+    exception raised at any point of it could land inside a library that swallows it."""
+    if _ending:
+        _ending[-1]()
+        return
     raise Terminated
 
 
@@ -45,6 +53,10 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
             task.cancel()
 
         loop.add_signal_handler(signal.SIGTERM, on_term)
+        def end_soon() -> None:
+            loop.call_soon_threadsafe(on_term)
+
+        _ending.append(end_soon)
         try:
             return await coro
         except asyncio.CancelledError:
@@ -52,6 +64,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
                 raise Terminated from None
             raise
         finally:
+            _ending.pop()
             loop.remove_signal_handler(signal.SIGTERM)
             catch_sigterm()  # removing the loop's handler left the default one
 
