@@ -157,21 +157,27 @@ async def _counting_relay(
     return int(relay.sockets[0].getsockname()[1])
 
 
+def watch_registers(phone: AsyncPhone) -> tuple[list[float], asyncio.Event]:
+    """When the phone sends each REGISTER, and an event set at the second."""
+    registers: list[float] = []
+    again = asyncio.Event()
+
+    def tap(direction: str, message: Message, *_: object) -> None:
+        if direction == "out" and getattr(message, "method", "") == "REGISTER":
+            registers.append(phone.now)
+            if len(registers) == 2:
+                again.set()
+
+    phone.taps.append(tap)
+    return registers, again
+
+
 def test_a_lost_tls_connection_to_an_available_site_re_registers_at_once() -> None:
     async def main() -> tuple[float, float]:
         async with Lab(LabConfig(sites=["a"], backend="embedded")) as lab:
             config = EndpointConfig(connections=[tls_connection(lab, "a", reg_interval=3600)])
-            registers: list[float] = []
-            again = asyncio.Event()
             phone = AsyncPhone(config)
-
-            def tap(direction: str, message: Message, _peer: object, _transport: str) -> None:
-                if direction == "out" and getattr(message, "method", "") == "REGISTER":
-                    registers.append(phone.now)
-                    if len(registers) == 2:
-                        again.set()
-
-            phone.taps.append(tap)
+            registers, again = watch_registers(phone)
             async with phone:
                 await phone.wait_for(status_of(0, ConnectionStatus.AVAILABLE), timeout=5)
                 record = await lab.apply("restart", "a")  # its connections close with it

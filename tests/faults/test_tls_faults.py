@@ -11,9 +11,9 @@ from collections.abc import Callable
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatus, ConnectionStatusChanged, PhoneEvent
-from endpoint.sip.message import Message
 from lab.labs.interface import LabConfig
 from lab.labs.real import Lab
+from tests.aio.test_tls import watch_registers
 
 
 def status(status: ConnectionStatus) -> Callable[[PhoneEvent], bool]:
@@ -54,17 +54,8 @@ def test_sliced_and_delayed_tls_still_registers_and_the_delay_shows() -> None:
 def test_a_reset_tls_connection_is_registered_again_at_once() -> None:
     async def main() -> tuple[float, float]:
         async with Lab(LabConfig(sites=["a"], backend="embedded")) as lab:
-            registers: list[float] = []
-            again = asyncio.Event()
             phone = phone_on(lab, keepalive="crlf", keepalive_interval=0.3)  # data to reset
-
-            def tap(direction: str, message: Message, *_: object) -> None:
-                if direction == "out" and getattr(message, "method", "") == "REGISTER":
-                    registers.append(phone.now)
-                    if len(registers) == 2:
-                        again.set()
-
-            phone.taps.append(tap)
+            registers, again = watch_registers(phone)
             async with phone:
                 await phone.wait_for(status(ConnectionStatus.AVAILABLE), 5)
                 async with lab.fault("reset_peer", "a", transport="tls", timeout=0) as record:
