@@ -158,7 +158,10 @@ class BaresipDriver:
     async def _read_control(self, reader: asyncio.StreamReader) -> None:
         frames = NetstringReader()
         while True:
-            data = await reader.read(65536)
+            try:
+                data = await reader.read(65536)
+            except ConnectionError:  # reset: a killed baresip's port, closed as below
+                data = b""
             if not data:  # it closed the port: most likely it is exiting, which says more
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._exited.wait(), 1.0)

@@ -4,10 +4,13 @@ protocol's words, sessions bound to baresip's calls)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from endpoint.config import ConnectionConfig
 from endpoint.core.events import ConnectionStatusChanged, SessionStatusChanged
+from lab.drivers.baresip import BaresipDriver
 from lab.drivers.baresip_events import (
     NetstringReader,
     Translator,
@@ -105,7 +108,10 @@ def test_a_dial_is_bound_to_its_call_and_reasons_are_the_protocol_s() -> None:
     (closed,) = tr.event(call("CALL_CLOSED", "c2", "sip:5001@b.test",
                               param="Connection timed out"), 8.0)  # fmt: skip
     assert (closed.reason, closed.code, closed.connection) == (  # type: ignore[union-attr]
-        "SipError 408 Request Timeout", 408, 1)
+        "SipError 408 Request Timeout",
+        408,
+        1,
+    )
     third = tr.dial_pending(0, "6002")
     tr.dial_accepted(third, 9.0)
     (busy,) = tr.event(call("CALL_CLOSED", "c3", param="486 Busy Here"), 10.0)
@@ -118,8 +124,33 @@ def test_an_incoming_call_is_on_the_account_it_came_to() -> None:
                                peeruri="sip:caller@127.1.1.9"), 1.0)  # fmt: skip
     assert isinstance(ringing, SessionStatusChanged)
     assert (ringing.direction, ringing.connection, ringing.status, ringing.remote) == (
-        "inbound", 1, "Ringing", "sip:caller@127.1.1.9")
+        "inbound",
+        1,
+        "Ringing",
+        "sip:caller@127.1.1.9",
+    )
     (gone,) = tr.event(call("CALL_CLOSED", "in1", "sip:5001@b.test",
                             param="Connection reset by peer"), 2.0)  # fmt: skip
     assert gone.reason == "RemoteCancel"  # type: ignore[union-attr]  # it hung up while ringing
     assert tr.event(call("CALL_RINGING", "unknown"), 3.0) == []  # no dial waits for it
+
+
+def test_a_reset_control_port_is_a_closed_one() -> None:
+    """A killed baresip's control port may answer with RST: the driver reads that as the
+    port closed (and, not stopping, as the endpoint failing), never as a crash of its own."""
+
+    async def main() -> list[str]:
+        driver = BaresipDriver()
+        failures: list[str] = []
+        driver._fail = failures.append  # type: ignore[method-assign]
+        driver._exited.set()  # it has exited: no waiting for that
+        reader = asyncio.StreamReader()
+        reader.set_exception(ConnectionResetError(104, "Connection reset by peer"))
+        await driver._read_control(reader)
+        driver.stopping = True
+        reader = asyncio.StreamReader()
+        reader.set_exception(ConnectionResetError(104, "Connection reset by peer"))
+        await driver._read_control(reader)  # while stopping: nothing to say
+        return failures
+
+    assert asyncio.run(main()) == []
