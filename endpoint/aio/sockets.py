@@ -179,8 +179,12 @@ class Sockets:
     async def _connect_and_send(self, dest: Address, data: bytes, name: str) -> None:
         conn, why = await self._connection_to(dest, name)
         if conn is None:
-            if not self.closed:
-                self.on_failure(dest, name, why) if why else self.on_failure(dest, name)
+            if self.closed:
+                return
+            if why:
+                self.on_failure(dest, name, why)
+            else:
+                self.on_failure(dest, name)
         else:
             conn.write(data)
 

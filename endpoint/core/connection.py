@@ -11,7 +11,7 @@ from endpoint.core.events import ConnectionStatus
 from endpoint.sip.auth import DigestClient
 from endpoint.sip.errors import LocalProtocolError
 from endpoint.sip.events import Address
-from endpoint.sip.timers import TimerConfig
+from endpoint.sip.timers import TimerConfig, is_reliable
 
 C = ConnectionStatus
 # Which status changes can happen at all; anything else is a bug, raised by name.
@@ -100,7 +100,7 @@ class Connection:
     @property
     def reliable(self) -> bool:
         """Over a connection (TCP or TLS): its loss is news of the site."""
-        return self.config.protocol != "udp"
+        return is_reliable(self.config.protocol)
 
     @property
     def scheme(self) -> str:

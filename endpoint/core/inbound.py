@@ -11,6 +11,7 @@ from endpoint.sip.errors import ParseError
 from endpoint.sip.events import RequestReceived
 from endpoint.sip.message import Request, Response, make_response
 from endpoint.sip.sdp import Sdp, parse_sdp
+from endpoint.sip.timers import is_reliable
 from endpoint.sip.uri import SipURI
 
 MAX_RINGING = 16  # inbound calls ringing at once; one more is answered 486 Busy Here
@@ -71,7 +72,7 @@ class InboundCalls(CallsBase):
         for conn in self.port.connections.values():
             if (
                 conn.address[0] == event.source[0]
-                and (conn.address == event.source or event.transport in ("tcp", "tls"))
+                and (conn.address == event.source or is_reliable(event.transport))
                 and conn.user == user
                 and conn.status is not ConnectionStatus.DISABLED
             ):

@@ -49,7 +49,6 @@ def build_request(
 
 
 @functools.lru_cache(maxsize=1024)
-@functools.lru_cache(maxsize=1024)
 def registrar_uri(domain: str, scheme: str = "sip") -> SipURI:
     """A REGISTER's Request-URI, the domain alone (URIs are frozen: one per domain will do)."""
     return SipURI(host=domain, scheme=scheme)

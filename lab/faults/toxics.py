@@ -89,6 +89,15 @@ class Toxic:
         )
 
 
+def applies(kind: str, transport: str) -> bool:
+    """Whether a toxic of type ``kind`` acts on ``transport``: datagram faults on UDP,
+    stream faults on TCP and TLS (TLS crosses the proxy as TCP), and the SIP-aware ones
+    not on TLS, whose messages they cannot read."""
+    if transport == "udp":
+        return kind not in TCP_ONLY
+    return kind not in UDP_ONLY and not (transport == "tls" and kind.startswith("sip_"))
+
+
 def make_toxic(spec: dict[str, Any], *, protocol: str, seed: int, proxy: str) -> Toxic:
     kind = spec.get("type")
     if kind not in TYPES:

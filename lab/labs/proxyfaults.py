@@ -6,7 +6,7 @@ import contextlib
 
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
-from lab.faults.toxics import TCP_ONLY, UDP_ONLY, fault_specs
+from lab.faults.toxics import applies, fault_specs
 from lab.labs.interface import FaultRecord
 
 
@@ -55,12 +55,13 @@ class ProxyFaults:
                 if protocol not in proxies:
                     raise LabError(f"site {name!r} has no {protocol} proxy")
                 stream = protocol != "udp"  # TCP, and TLS over TCP
-                if (stream and toxic_type in UDP_ONLY) or (not stream and toxic_type in TCP_ONLY):
-                    continue
+                sip_aware = toxic_type.startswith("sip_")
                 why_not = None
-                if protocol == "tls" and toxic_type.startswith("sip_"):
-                    why_not = "tls: SIP toxics cannot read TLS"
-                elif stream and real_toxiproxy_tcp and toxic_type.startswith("sip_"):
+                if protocol == "tls" and sip_aware:
+                    why_not = "tls: SIP toxics cannot read TLS"  # said: the drill asked
+                elif not applies(toxic_type, protocol):
+                    continue  # a datagram fault on a stream, or the other way round
+                elif stream and real_toxiproxy_tcp and sip_aware:
                     why_not = f"{protocol}: Toxiproxy has no SIP toxics"
                 if why_not is not None:
                     skipped = record.undo.setdefault("skipped", [])

@@ -19,7 +19,7 @@ from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
-from lab.faults.toxics import UDP_ONLY, LinkState, Toxic, apply
+from lab.faults.toxics import LinkState, Toxic, applies, apply
 from lab.labs.wire import Deliver, Payload, Wire, decode, encode
 
 SIM_CA = "sim:geolab-lab-ca"  # the simulated lab's CA, as a connection's tls_ca names it
@@ -132,10 +132,7 @@ class SimNetwork:
         client = src if stream == "upstream" else dst
         link = self._toxic_links.setdefault((client, stream), LinkState())
         now = (self.clock or asyncio.get_running_loop().time)()
-        toxics = [t for t in self.toxics[site]  # over TLS the SIP-aware toxics read nothing
-                  if transport == "udp" or (t.type not in UDP_ONLY
-                                            and not (transport == "tls"
-                                                     and t.type.startswith("sip_")))]  # fmt: skip
+        toxics = [t for t in self.toxics[site] if applies(t.type, transport)]
         out = apply(toxics, data, stream, now, link, per_unit_toxicity=True)
         if not out.deliveries and out.reply is None:
             self.dropped += 1

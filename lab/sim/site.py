@@ -49,6 +49,7 @@ class SimSite:
         self.state = SiteState.DOWN
         self.hung = False
         network.sites.add(spec.ip)  # site-to-site paths are never hurt
+        network.certificates[self.tls_address] = (certificate, (spec.domain, spec.ip))
 
     @property
     def name(self) -> str:
@@ -92,10 +93,6 @@ class SimSite:
     def up(self) -> None:
         self.network.attach(self.address, self._arrive)
         self.network.attach(self.tls_address, self._arrive)
-        self.network.certificates[self.tls_address] = (
-            self.certificate,
-            (self.spec.domain, self.spec.ip),
-        )
         self.state, self.hung = SiteState.UP, False
 
     def down(self) -> None:
