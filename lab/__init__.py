@@ -1,0 +1,3 @@
+"""geolab's lab: sites, faults, drivers, the runner and the simulation."""
+
+import endpoint  # noqa: F401  # decides, before lab.sim loads, whether compiled modules may

@@ -176,7 +176,7 @@ class Headers:
     @classmethod
     def of_entries(cls, entries: list[tuple[str, str, str]]) -> Headers:
         """From ready (key, canonical name, value) entries (the parser's)."""
-        new = object.__new__(cls)
+        new = cls()
         new._items = entries
         return new
 

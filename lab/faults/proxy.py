@@ -14,12 +14,10 @@ import base64
 import contextlib
 import logging
 import socket
-import struct
 from collections.abc import Callable
 from typing import Any
 
-from endpoint.sip import ParseError
-from endpoint.sip.framing import KeepAlive, StreamFramer
+from lab.faults.tcp import Tcp
 from lab.faults.toxics import LinkState, Outcome, Toxic, apply, make_toxic
 
 log = logging.getLogger("lab.faults.proxy")
@@ -52,7 +50,7 @@ class Proxy:
         self.seed = seed
         self.enabled = False
         self.toxics: list[Toxic] = []
-        self._impl: _Udp | _Tcp | None = None
+        self._impl: _Udp | Tcp | None = None
         # every unit that crosses (see :meth:`process`), for the lab's record of the wire
         self.recorder: Callable[[dict[str, Any]], None] | None = None
 
@@ -75,7 +73,8 @@ class Proxy:
         if enabled == self.enabled:
             return
         if enabled:
-            impl: _Udp | _Tcp = _Udp(self) if self.protocol == "udp" else _Tcp(self)
+            bind = upstream_bind(self.listen, self.upstream)
+            impl: _Udp | Tcp = _Udp(self) if self.protocol == "udp" else Tcp(self, bind)
             await impl.start()
             self._impl = impl
             if self.listen[1] == 0:
@@ -131,7 +130,6 @@ class Proxy:
 
 
 UDP_RECEIVE_BUFFER = 4 << 20
-HIGH_WATER = 64 << 10  # bytes a TCP writer may hold before the reader waits for it
 
 
 def _room_for_bursts(sock: socket.socket) -> None:
@@ -235,164 +233,3 @@ class _Udp:
             fire()
         else:
             self.loop.call_later(delay, fire)
-
-
-class _Tcp:
-    def __init__(self, proxy: Proxy) -> None:
-        self.proxy = proxy
-        self.server: asyncio.Server | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.bound: Addr = proxy.listen
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(
-            self._client, *self.proxy.listen, reuse_address=True
-        )
-        self.bound = self.server.sockets[0].getsockname()[:2]
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-        for writer in list(self.writers):
-            writer.close()
-        for task in list(self.tasks):
-            task.cancel()
-        if self.server is not None:
-            await self.server.wait_closed()
-
-    async def _client(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.tasks.add(task)
-        self.writers.add(c_writer)
-        try:
-            try:
-                u_reader, u_writer = await asyncio.open_connection(
-                    *self.proxy.upstream,
-                    local_addr=(upstream_bind(self.proxy.listen, self.proxy.upstream), 0),
-                )
-            except OSError:
-                _reset(c_writer)
-                return
-            self.writers.add(u_writer)
-            conn = _TcpLink(self.proxy, c_writer, u_writer)
-            await asyncio.gather(
-                conn.pump(c_reader, u_writer, c_writer, "upstream"),
-                conn.pump(u_reader, c_writer, u_writer, "downstream"),
-            )
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            self.tasks.discard(task)
-            for writer in (c_writer,):
-                self.writers.discard(writer)
-                writer.close()
-
-
-class _TcpLink:
-    def __init__(
-        self, proxy: Proxy, client: asyncio.StreamWriter, upstream: asyncio.StreamWriter
-    ) -> None:
-        self.proxy = proxy
-        self.client = client
-        self.upstream = upstream
-        self.loop = asyncio.get_running_loop()
-        self.closing = False
-        self.sending = 0  # chunks taken off a queue and not yet written (keeps the order)
-        peer = client.get_extra_info("peername")
-        self.peer: Addr | None = (str(peer[0]), int(peer[1])) if peer else None  # the endpoint
-
-    def end(self, how: str) -> None:
-        if self.closing:
-            return
-        self.closing = True
-        for writer in (self.client, self.upstream):
-            if how == "reset":
-                _reset(writer)
-            else:
-                writer.close()
-
-    async def pump(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        back: asyncio.StreamWriter,
-        stream: str,
-    ) -> None:
-        framer: StreamFramer | None = StreamFramer()
-        link = LinkState()
-        queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
-        sender = asyncio.create_task(self._send(queue, writer))
-        last, first = 0.0, True
-        try:
-            while not self.closing:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                units: list[bytes]
-                if first and _binary(data):
-                    framer = None  # TLS (its records start with a byte SIP never does): raw
-                first = False
-                if framer is not None:
-                    try:
-                        units = [
-                            f.value if isinstance(f, KeepAlive) else f for f in framer.feed(data)
-                        ]
-                    except ParseError:
-                        framer = None  # not SIP: pass the rest as raw chunks
-                        units = [data]
-                else:
-                    units = [data]
-                if self.proxy.idle and queue.empty() and not self.sending:
-                    writer.write(data)  # untouched and unwatched: no queue, no copy per unit
-                    if writer.transport.get_write_buffer_size() > HIGH_WATER:
-                        with contextlib.suppress(ConnectionError):
-                            await writer.drain()
-                    continue
-                now = self.loop.time()
-                for unit in units:
-                    out = self.proxy.process(unit, stream, link, now, self.peer)
-                    for delay, chunk in out.deliveries:
-                        last = max(last, now + delay)
-                        queue.put_nowait((last, chunk))
-                    if out.reply is not None:
-                        back.write(out.reply)
-                    if out.close is not None:
-                        self.loop.call_later(out.close_after, self.end, out.close)
-        finally:
-            queue.put_nowait(None)
-            await sender
-
-    async def _send(
-        self, queue: asyncio.Queue[tuple[float, bytes] | None], writer: asyncio.StreamWriter
-    ) -> None:
-        while (item := await queue.get()) is not None:
-            self.sending += 1
-            at, chunk = item
-            delay = at - self.loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)  # the toxic's delay itself
-            if not writer.is_closing():
-                writer.write(chunk)
-                with contextlib.suppress(ConnectionError):
-                    await writer.drain()
-            self.sending -= 1
-        if not writer.is_closing() and writer.can_write_eof():
-            with contextlib.suppress(OSError):
-                writer.write_eof()
-
-
-def _binary(data: bytes) -> bool:
-    """A stream that opens with a control byte other than CR or LF is not SIP: a TLS
-    record's first byte is its content type (20 to 23)."""
-    return bool(data) and data[0] < 0x20 and data[0] not in (0x0D, 0x0A)
-
-
-def _reset(writer: asyncio.StreamWriter) -> None:
-    """Close with RST instead of FIN (SO_LINGER 0)."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.close()
