@@ -7,10 +7,12 @@ import argparse
 import sys
 from typing import Any
 
+from endpoint.compiled import describe
 from lab.cli.common import EXIT_INVALID, cluster_address, positive
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    print(f"core: {describe()}")  # figures of the compiled core and of the sources differ
     if args.what == "sip":
         from bench.sip import main as bench_sip
 

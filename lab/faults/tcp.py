@@ -45,6 +45,7 @@ class Tcp:
         self.server: asyncio.Server | None = None
         self.links: set[Link] = set()
         self.bound: Addr = proxy.listen
+        self.stopped = False
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -54,6 +55,8 @@ class Tcp:
         self.bound = self.server.sockets[0].getsockname()[:2]
 
     async def stop(self) -> None:
+        """Close the port and every connection (one accepted as the port closes, too)."""
+        self.stopped = True
         if self.server is not None:
             self.server.close()
         for link in list(self.links):
@@ -73,6 +76,9 @@ class Side(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # (uvloop's is not a subclass)
+        if self.link is None and self.tcp.stopped:  # accepted as the port closed
+            self.transport.close()
+            return
         if self.link is None:  # a client: reach the site before reading what it sends
             self.transport.pause_reading()
             self.link = Link(self.tcp, self)

@@ -4,11 +4,17 @@ file. Every action goes to the journal (``journal.jsonl`` in the lab's folder)."
 
 from __future__ import annotations
 
+import signal
+
+if __name__ == "__main__":  # SIGINT and SIGTERM wait until main() takes them: one that came
+    # during the imports below could be swallowed there (pydantic ignores an exception raised
+    # while it builds a schema) and the lab would then stay up for good
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
 import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -126,6 +132,7 @@ def main() -> int:
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # (held ones land)
     try:
         return asyncio.run(serve(LabConfig(**data), stopping))
     except LabError as exc:

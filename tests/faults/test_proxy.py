@@ -215,3 +215,4 @@ def test_api_errors_and_reset() -> None:
             assert proxies["site"].enabled and proxies["site"].toxics == []
 
     run(main)
+
