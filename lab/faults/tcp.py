@@ -205,6 +205,8 @@ class Link:
         self._flush(way)
 
     def _flush(self, way: Direction) -> None:
+        if way.timer is not None:
+            way.timer.cancel()  # (called early: data came meanwhile)
         way.timer = None
         target = self.upstream if way.name == "upstream" else self.client
         if target is None:
