@@ -7,6 +7,7 @@ import asyncio
 import functools
 import itertools
 import random
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -61,6 +62,8 @@ class SimLab(FaultScope):
         self.network.default = Link(latency=0.001, jitter=0.0005)  # the seed decides timings
         self.id = f"sim-{config.seed}"
         self.workdir = config.workdir or Path(tempfile.mkdtemp(prefix="geolab-sim-"))
+        self._own_workdir = config.workdir is None  # made here: removed at stop
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.sites: dict[str, SimSite] = {}
         self.journal: list[FaultRecord] = []
         self.events: list[LabEvent] = []
@@ -95,6 +98,8 @@ class SimLab(FaultScope):
     async def stop(self) -> None:
         for site in self.sites.values():
             await site.kill()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         self.emit(LabDown(t=self.now))
 
     def site(self, name: str) -> SimSite:

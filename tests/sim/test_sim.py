@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +138,22 @@ def test_open_binds_without_registering_and_start_registers() -> None:
     before, attached, after = run(main())
     assert before == 0 and attached  # bound, nothing sent
     assert after >= 1  # start() registered (and opened nothing twice)
+
+
+def test_a_simulated_lab_removes_the_folder_it_made_and_keeps_one_it_was_given(
+    tmp_path: Path,
+) -> None:
+    from lab.labs.interface import LabConfig
+    from lab.sim.lab import SimLab
+
+    async def lifetime(config: LabConfig) -> Path:
+        lab = SimLab(config)
+        await lab.start()
+        (lab.workdir / "parties").mkdir()  # as the runner's parties use it
+        await lab.stop()
+        return lab.workdir
+
+    made = run(lifetime(LabConfig(sites=["a"])))
+    assert made.name.startswith("geolab-sim-") and not made.exists()
+    given = run(lifetime(LabConfig(sites=["a"], workdir=tmp_path / "mine")))
+    assert given == tmp_path / "mine" and (given / "parties").is_dir()
