@@ -145,8 +145,13 @@ class _Udp:
         self.sock: socket.socket | None = None
         self.sessions: dict[Addr, tuple[socket.socket, LinkState, LinkState]] = {}
         self.bound: Addr = proxy.listen
+        self.site: Addr = proxy.upstream  # its address as datagrams from it carry it
 
     async def start(self) -> None:
+        found = await self.loop.getaddrinfo(
+            *self.proxy.upstream, family=socket.AF_INET, type=socket.SOCK_DGRAM
+        )
+        self.site = (str(found[0][4][0]), int(found[0][4][1]))
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         _room_for_bursts(sock)
@@ -172,7 +177,9 @@ class _Udp:
             up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             _room_for_bursts(up)  # one client may be a whole fleet on one socket
             up.bind((upstream_bind(self.proxy.listen, self.proxy.upstream), 0))
-            up.connect(self.proxy.upstream)
+            # not connected: a dead site's ICMP errors then never reach the socket (uvloop,
+            # like libuv, stops watching a socket that reports one), and what it receives is
+            # taken from the site's address only
             up.setblocking(False)
             found = (up, LinkState(), LinkState())
             self.sessions[client] = found
@@ -191,11 +198,11 @@ class _Udp:
             up, up_link, _ = self._session(client)
             if self.proxy.idle:  # nothing to do to it, no one watching: straight on
                 with contextlib.suppress(OSError):
-                    up.send(data)
+                    up.sendto(data, self.site)
                 continue
             out = self.proxy.process(data, "upstream", up_link, self.loop.time(), client)
             for delay, chunk in out.deliveries:
-                self._later(delay, up.send, chunk)
+                self._later(delay, up.sendto, chunk, self.site)
             if out.reply is not None:
                 self._later(0.0, self.sock.sendto, out.reply, client)
 
@@ -206,14 +213,13 @@ class _Udp:
         up, _, down_link = found
         for _ in range(64):
             try:
-                data = up.recv(65535)
+                data, source = up.recvfrom(65535)
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:  # ICMP port unreachable from a dead site: the socket stays
-                # the session's (its port is what the site knows), watched afresh (uvloop)
-                self.loop.remove_reader(up)
-                self.loop.add_reader(up, self._from_upstream, client)
+            except OSError:
                 return
+            if source[:2] != self.site:
+                continue  # not from the site
             if self.proxy.idle:
                 with contextlib.suppress(OSError):
                     self.sock.sendto(data, client)
@@ -222,7 +228,7 @@ class _Udp:
             for delay, chunk in out.deliveries:
                 self._later(delay, self.sock.sendto, chunk, client)
             if out.reply is not None:
-                self._later(0.0, up.send, out.reply)
+                self._later(0.0, up.sendto, out.reply, self.site)
 
     def _later(self, delay: float, send: Callable[..., object], *args: object) -> None:
         def fire() -> None:

@@ -1,7 +1,7 @@
-"""The fault proxy on either event loop (asyncio's, and uvloop where installed): one
-client socket keeps its session across the site's death and return (the ICMP error the
-dead site brings does not end the session's watch), and an idle proxy passes TCP in
-order."""
+"""The fault proxy on either event loop (uvloop, the default, and asyncio's): one client
+socket keeps its session across the site's death and return, also after a burst of
+requests into the dead site (its ICMP errors never reach the session's socket), and an
+idle proxy passes TCP in order."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from endpoint.sip.uri import SipURI
 from lab.labs.interface import LabConfig
 from lab.labs.real import Lab
 
-LOOPS = ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(
-    __import__("importlib.util").util.find_spec("uvloop") is None, reason="uvloop not installed"))]  # fmt: skip
+LOOPS = ["asyncio", "uvloop"]  # uvloop, the default, is a dependency
 
 
 async def ping(stack: SipStack, addr: tuple[str, int], transport: str) -> int:
@@ -49,6 +48,32 @@ def test_a_client_keeps_its_session_across_the_site_s_death(
             return seen
 
     assert asyncio.run(main()) == [200, 408, 200, 200, 200]
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_burst_to_a_dead_site_does_not_end_the_session(
+    loop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fifty requests (and their retransmissions) into a killed site: the proxy's session
+    socket is still watched afterwards, and every request after the restart is answered."""
+    monkeypatch.setenv("GEOLAB_PROXY_LOOP", loop)
+
+    async def main() -> tuple[list[int], list[int]]:
+        timers = {"udp": TimerConfig(t1=0.02, t2=0.04, t4=0.02)}
+        async with (
+            Lab(LabConfig(backend="embedded", sites=["a"])) as lab,
+            SipStack("127.0.0.1", 0, transports=("udp",), timers=timers) as stack,
+        ):
+            addr = lab.target("a")
+            assert await ping(stack, addr, "udp") == 200
+            async with lab.fault("kill", "a"):
+                dead = await asyncio.gather(*(ping(stack, addr, "udp") for _ in range(400)))
+            back = await asyncio.gather(*(ping(stack, addr, "udp") for _ in range(400)))
+            return list(dead), list(back)
+
+    dead, back = asyncio.run(main())
+    assert dead == [408] * 400
+    assert back == [200] * 400
 
 
 @pytest.mark.parametrize("loop", LOOPS)
