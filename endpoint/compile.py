@@ -16,8 +16,9 @@ from setuptools import setup
 from endpoint.compiled import GROUP, MANIFEST, MODULES, ROOT, built, digest, sources, verdict
 
 
-def build(jobs: int = 2) -> None:
-    """Compile :data:`MODULES` in place (mypyc, then the C compiler, ``jobs`` at once)."""
+def build() -> None:
+    """Compile :data:`MODULES` in place: mypyc writes C for the group, the C compiler builds
+    its shared library and one small extension per module next to its source."""
     clean()
     here = Path.cwd()
     os.chdir(ROOT)
@@ -26,7 +27,7 @@ def build(jobs: int = 2) -> None:
         setup(
             name="geolab-compiled",
             ext_modules=extensions,  # type: ignore[arg-type]  # distutils' and setuptools' Extension
-            script_args=["-q", "build_ext", "--inplace", f"--parallel={jobs}"],
+            script_args=["-q", "build_ext", "--inplace"],
         )
     finally:
         os.chdir(here)
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     elif command == "clean":
         clean()
     elif command != "status":
-        print("usage: python -m endpoint.compiled [build | clean | status]", file=sys.stderr)
+        print("usage: python -m endpoint.compile [build | clean | status]", file=sys.stderr)
         return 2
     why = verdict()  # afresh: a build or clean in this process changed it
     print(f"pure Python ({why})" if why else f"compiled with mypyc ({len(MODULES)} modules)")

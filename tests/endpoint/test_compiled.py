@@ -98,6 +98,22 @@ def loaded(env: dict[str, str]) -> list[str]:
     return done.stdout.split()
 
 
+def test_the_build_command_says_what_it_takes() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "endpoint.compile", "frobnicate"], capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "usage: python -m endpoint.compile [build | clean | status]" in done.stderr
+    status = subprocess.run(
+        [sys.executable, "-m", "endpoint.compile", "status"], capture_output=True,
+        text=True, timeout=60, check=True,
+    )  # fmt: skip
+    why = verdict()
+    assert status.stdout.strip() == (f"pure Python ({why})" if why else
+                                     f"compiled with mypyc ({len(MODULES)} modules)")  # fmt: skip
+
+
 def test_geolab_pure_loads_every_source() -> None:
     files = loaded({"GEOLAB_PURE": "1"})
     assert len(files) > 20
