@@ -91,7 +91,8 @@ def verdict(root: Path = ROOT, pure: str | None = None) -> str:
     pure = os.environ.get("GEOLAB_PURE", "") if pure is None else pure
     if pure not in ("", "0"):
         return "GEOLAB_PURE is set"
-    if not built(root):
+    extensions = built(root)
+    if not extensions:
         return "not compiled (python -m endpoint.compile build)"
     manifest_file = root / MANIFEST.relative_to(ROOT)
     try:
@@ -102,12 +103,13 @@ def verdict(root: Path = ROOT, pure: str | None = None) -> str:
         return f"the build has no readable manifest ({manifest_file.name})"
     if python != sys.implementation.cache_tag:
         return f"the build is for {python}, not {sys.implementation.cache_tag}"
-    for source in sources(root):
+    compiled = sources(root)
+    for source in compiled:
         if recorded.get(str(source)) != digest(source, root):
             return f"the build is stale: {source} changed since it was compiled"
-    expected = {module_name(s) for s in sources(root)} | {GROUP + "__mypyc"}
-    if set(recorded) != {str(s) for s in sources(root)} or expected != {
-        extension_module(p, root) for p in built(root)
+    expected = {module_name(s) for s in compiled} | {GROUP + "__mypyc"}
+    if set(recorded) != {str(s) for s in compiled} or expected != {
+        extension_module(p, root) for p in extensions
     }:
         return "the build is stale: the set of compiled modules changed"
     return ""
@@ -140,8 +142,9 @@ def guard() -> None:
     why = verdict()
     _state.append(why)
     if why:
-        sys.meta_path.insert(0, PureFinder(MODULES | {extension_module(p) for p in built()}))
-        if built() and not why.startswith("GEOLAB_PURE"):
+        extensions = built()
+        sys.meta_path.insert(0, PureFinder(MODULES | {extension_module(p) for p in extensions}))
+        if extensions and not why.startswith("GEOLAB_PURE"):
             log.warning("running the pure-Python core: %s", why)
 
 

@@ -74,7 +74,7 @@ class Proxy:
             return
         if enabled:
             bind = upstream_bind(self.listen, self.upstream)
-            impl: _Udp | Tcp = _Udp(self) if self.protocol == "udp" else Tcp(self, bind)
+            impl: _Udp | Tcp = _Udp(self, bind) if self.protocol == "udp" else Tcp(self, bind)
             await impl.start()
             self._impl = impl
             if self.listen[1] == 0:
@@ -139,8 +139,9 @@ def _room_for_bursts(sock: socket.socket) -> None:
 
 
 class _Udp:
-    def __init__(self, proxy: Proxy) -> None:
+    def __init__(self, proxy: Proxy, bind: str) -> None:
         self.proxy = proxy
+        self.bind = bind  # the address session sockets send to the site from
         self.loop = asyncio.get_running_loop()
         self.sock: socket.socket | None = None
         self.sessions: dict[Addr, tuple[socket.socket, LinkState, LinkState]] = {}
@@ -176,7 +177,7 @@ class _Udp:
         if found is None:
             up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             _room_for_bursts(up)  # one client may be a whole fleet on one socket
-            up.bind((upstream_bind(self.proxy.listen, self.proxy.upstream), 0))
+            up.bind((self.bind, 0))
             # not connected: a dead site's ICMP errors then never reach the socket (uvloop,
             # like libuv, stops watching a socket that reports one), and what it receives is
             # taken from the site's address only

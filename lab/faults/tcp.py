@@ -178,6 +178,10 @@ class Link:
         for data in early:
             self.received(self.client, data)
 
+    def _way(self, side: Side) -> Direction:
+        """The direction of what ``side`` receives."""
+        return self.ways["upstream" if side is self.client else "downstream"]
+
     def other(self, side: Side) -> Side:
         return self.upstream if side is self.client and self.upstream else self.client
 
@@ -187,7 +191,7 @@ class Link:
         if self.upstream is None:  # the client spoke before the site answered the connect
             self.early.append(data)
             return
-        way = self.ways["upstream" if side is self.client else "downstream"]
+        way = self._way(side)
         units = way.units(data)
         if self.proxy.idle and not way.pending:  # untouched and unwatched: straight on
             self._write(self.other(side), data)
@@ -220,7 +224,7 @@ class Link:
             self._half_close(target)
 
     def eof(self, side: Side) -> None:
-        way = self.ways["upstream" if side is self.client else "downstream"]
+        way = self._way(side)
         way.eof = True
         if way.timer is None:
             self._flush(way)
