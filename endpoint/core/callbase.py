@@ -7,15 +7,16 @@ import itertools
 import logging
 
 from endpoint.core.connection import Connection
-from endpoint.core.events import SessionStatus, SessionStatusChanged
+from endpoint.core.events import SessionStatusChanged
 from endpoint.core.port import CallPort
 from endpoint.core.session import Session
+from endpoint.core.status import SessionStatus
+from endpoint.core.status import SessionStatus as S
 from endpoint.sip.builder import same_branch_request
 from endpoint.sip.headers import Headers
 from endpoint.sip.message import Request, Response, make_response
 
 log = logging.getLogger("endpoint.calls")
-S = SessionStatus
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 FORGET_AFTER = 300.0  # s an ended session is kept (late retransmissions, queries)
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 
-from endpoint.core.callbase import ALLOW, S, log
+from endpoint.core.callbase import ALLOW, log
 from endpoint.core.connection import Connection
-from endpoint.core.events import ConnectionStatus
 from endpoint.core.inbound import InboundCalls
 from endpoint.core.session import Session
+from endpoint.core.status import ConnectionStatus
+from endpoint.core.status import SessionStatus as S
 from endpoint.sip.builder import build_request
 from endpoint.sip.errors import LocalProtocolError, ParseError
 from endpoint.sip.events import ResponseReceived, StrayResponse

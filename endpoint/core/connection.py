@@ -7,13 +7,13 @@ import math
 from dataclasses import dataclass, field
 
 from endpoint.config import ConnectionConfig
-from endpoint.core.events import ConnectionStatus
+from endpoint.core.status import ConnectionStatus
+from endpoint.core.status import ConnectionStatus as C
 from endpoint.sip.auth import DigestClient
 from endpoint.sip.errors import LocalProtocolError
 from endpoint.sip.events import Address
 from endpoint.sip.timers import TimerConfig, is_reliable
 
-C = ConnectionStatus
 # Which status changes can happen at all; anything else is a bug, raised by name.
 TRANSITIONS: frozenset[tuple[ConnectionStatus, ConnectionStatus]] = frozenset(
     {

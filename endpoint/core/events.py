@@ -1,27 +1,20 @@
-"""What the phone tells its application. Status strings are a contract: the JSON-lines
-protocol, scenario files and reports use them exactly as written here."""
+"""What the phone tells its application; the statuses they carry are
+:mod:`endpoint.core.status`'s."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from endpoint.core.status import ConnectionStatus, SessionStatus
 
-class ConnectionStatus(enum.StrEnum):
-    REGISTERING = "Registering"
-    AVAILABLE = "Available"
-    UNAVAILABLE = "Unavailable"
-    DISABLED = "Disabled"
-    REMOVED = "Removed"
-
-
-class SessionStatus(enum.StrEnum):
-    DIALING = "Dialing"
-    RINGING = "Ringing"
-    ESTABLISHED = "Established"
-    ON_HOLD = "OnHold"
-    DISCONNECTED = "Disconnected"
+__all__ = [
+    "ConnectionStatus",
+    "ConnectionStatusChanged",
+    "PhoneEvent",
+    "SessionStatus",
+    "SessionStatusChanged",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

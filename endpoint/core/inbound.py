@@ -3,10 +3,11 @@ refused), CANCEL, a remote re-INVITE, in-dialog requests, and the 2xx kept until
 
 from __future__ import annotations
 
-from endpoint.core.callbase import CallsBase, S, wants_auto_answer
+from endpoint.core.callbase import CallsBase, wants_auto_answer
 from endpoint.core.connection import Connection
-from endpoint.core.events import ConnectionStatus
 from endpoint.core.session import Session
+from endpoint.core.status import ConnectionStatus
+from endpoint.core.status import SessionStatus as S
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import RequestReceived
 from endpoint.sip.message import Request, Response, make_response

@@ -5,16 +5,14 @@ sign its site is down. The phone's part, as a base of :class:`endpoint.core.phon
 from __future__ import annotations
 
 from endpoint.core.connection import Connection
-from endpoint.core.events import ConnectionStatus
 from endpoint.core.replies import failure_reason, keepalive_options
+from endpoint.core.status import ConnectionStatus as C
 from endpoint.core.timers import Deadlines
 from endpoint.sip.events import Address, ResponseReceived, TxKey
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.ids import IdSource
 from endpoint.sip.layer import TransactionLayer
 from endpoint.sip.message import Request
-
-C = ConnectionStatus
 
 
 class KeepAlives:

@@ -22,13 +22,11 @@ from collections.abc import Hashable
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.calls import CallControl
 from endpoint.core.connection import Connection, requested_expires, timers_for
-from endpoint.core.events import (
-    ConnectionStatus,
-    ConnectionStatusChanged,
-    PhoneEvent,
-)
+from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
 from endpoint.core.keepalive import KeepAlives
 from endpoint.core.replies import failure_reason, granted_expires
+from endpoint.core.status import ConnectionStatus
+from endpoint.core.status import ConnectionStatus as C
 from endpoint.core.timers import Deadlines
 from endpoint.sip.builder import build_register, via_value
 from endpoint.sip.errors import LocalProtocolError, SipError
@@ -46,7 +44,6 @@ from endpoint.sip.layer import TransactionLayer
 from endpoint.sip.message import Message, Request, Response, make_response
 
 log = logging.getLogger("endpoint.phone")
-C = ConnectionStatus
 
 
 class Phone(KeepAlives):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from endpoint.core.events import SessionStatus
+from endpoint.core.status import SessionStatus
 from endpoint.sip.events import Address, TxKey
 from endpoint.sip.message import Request, Response
 from endpoint.sip.sdp import Sdp

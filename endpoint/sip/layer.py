@@ -95,6 +95,10 @@ class TransactionLayer:
         # the earliest live deadline, kept until a transaction changes (_collect, timers)
         self._next: float | None = None
         self._next_known = False
+        # quiet deadlines (deadline, seq, key): a transaction whose one timer left only
+        # ends it (K, J, D, I, L, M) does not wake the owner; it ends when its time has
+        # come and the layer is next used, before what is done then (_expire)
+        self._quiet: list[tuple[float, int, TxKey]] = []
 
     def timer_config(self, transport: str) -> TimerConfig:
         return self.timers.get(transport.lower(), self.timers["udp"])
@@ -111,6 +115,7 @@ class TransactionLayer:
     ) -> TxKey:
         """Start a client transaction. The request's top Via must carry a fresh branch;
         ``timers`` overrides the transport's timer values for this transaction."""
+        self._expire(now)
         if request.method == "ACK":
             self._outbox.append(Outgoing(message=request, dest=dest, transport=transport))
             return client_key(top_branch(request) or "", "ACK")
@@ -137,6 +142,7 @@ class TransactionLayer:
         """Answer through the server transaction the response belongs to."""
         if key is None:
             raise LocalProtocolError("send_response needs the key of the request's transaction")
+        self._expire(now)
         tx = self.transactions.get(key)
         if tx is None:
             raise LocalProtocolError(f"no server transaction {key}")
@@ -149,6 +155,7 @@ class TransactionLayer:
 
     def transport_error(self, dest: Address, transport: str, now: float, why: str = "") -> None:
         """Tell every transaction talking to ``dest`` over ``transport`` that it failed."""
+        self._expire(now)
         for tx in list(self.transactions.values()):
             if tx.peer == dest and tx.transport == transport and not tx.terminated:
                 tx.transport_error(now, why)
@@ -156,6 +163,7 @@ class TransactionLayer:
 
     # --- the network's side -------------------------------------------------------------
     def receive(self, message: Message, source: Address, transport: str, now: float) -> None:
+        self._expire(now)
         if isinstance(message, Response):
             self._receive_response(message, source, transport, now)
         else:
@@ -219,6 +227,7 @@ class TransactionLayer:
         return self._next
 
     def handle_timer(self, now: float) -> None:
+        self._expire(now)
         self._next_known = False
         heap = self._heap
         while heap and heap[0][0] <= now:
@@ -248,4 +257,16 @@ class TransactionLayer:
             tx.events.clear()
         deadline = tx.next_timer()
         if deadline is not None and tx.key in self.transactions:
-            heapq.heappush(self._heap, (deadline, next(self._seq), tx.key))
+            heap = self._quiet if tx.quiet else self._heap
+            heapq.heappush(heap, (deadline, next(self._seq), tx.key))
+
+    def _expire(self, now: float) -> None:
+        """End the transactions whose quiet timer is due by ``now``, as if it had woken the
+        owner at its time: before any input at ``now`` is taken."""
+        quiet = self._quiet
+        while quiet and quiet[0][0] <= now:
+            deadline, _, key = heapq.heappop(quiet)
+            if self._live(deadline, key):
+                tx = self.transactions[key]
+                tx.handle_timer(now)
+                self._collect(tx)

@@ -115,6 +115,18 @@ class Request(_Message):
     method: str = "OPTIONS"
     uri: URI | None = None
 
+    def __init__(  # written out: compiled code then builds a message natively
+        self,
+        headers: Headers | None = None,
+        body: bytes = b"",
+        method: str = "OPTIONS",
+        uri: URI | None = None,
+    ) -> None:
+        self.headers = Headers() if headers is None else headers
+        self.body = body
+        self.method = method
+        self.uri = uri
+
     def start_line(self) -> str:
         return f"{self.method} {self.uri} SIP/2.0"
 
@@ -130,6 +142,18 @@ class Request(_Message):
 class Response(_Message):
     status: int = 200
     reason: str = "OK"
+
+    def __init__(
+        self,
+        headers: Headers | None = None,
+        body: bytes = b"",
+        status: int = 200,
+        reason: str = "OK",
+    ) -> None:
+        self.headers = Headers() if headers is None else headers
+        self.body = body
+        self.status = status
+        self.reason = reason
 
     def start_line(self) -> str:
         return f"SIP/2.0 {self.status} {self.reason}"

@@ -74,7 +74,8 @@ class Input(enum.StrEnum):
 
 
 TIMER_INPUT = {timer: Input(f"Timer {timer.value}") for timer in Timer}
-S, I = State, Input  # noqa: E741
+S, I = State, Input  # noqa: E741 (the tables' shorthand; code below names the classes,
+# whose members compiled code reads as constants)
 
 # (state, input) -> (next state, action)
 Table = dict[tuple[State, Input], tuple[State, str]]
@@ -156,6 +157,14 @@ TABLES: dict[Kind, Table] = {
         (S.ACCEPTED, I.TIMER_L): (S.TERMINATED, "terminate"),
     },
 }
+# states whose one running timer only ends the transaction (K, D, M, J, I, L): it absorbs
+# retransmissions until then and has nothing to send or say when the timer fires
+QUIET = frozenset(
+    (kind, state)
+    for kind, table in TABLES.items()
+    for (state, event), (_, action) in table.items()
+    if event.startswith("Timer ") and action == "terminate"
+)
 INITIAL = {
     Kind.CLIENT_INVITE: S.CALLING,
     Kind.CLIENT_NON_INVITE: S.TRYING,
@@ -166,10 +175,10 @@ INITIAL = {
 
 def response_input(status: int, *, from_tu: bool) -> Input:
     if status < 200:
-        return I.TU_1XX if from_tu else I.R1XX
+        return Input.TU_1XX if from_tu else Input.R1XX
     if status < 300:
-        return I.TU_2XX if from_tu else I.R2XX
-    return I.TU_3XX_6XX if from_tu else I.R3XX_6XX
+        return Input.TU_2XX if from_tu else Input.R2XX
+    return Input.TU_3XX_6XX if from_tu else Input.R3XX_6XX
 
 
 class Transaction:
@@ -210,7 +219,12 @@ class Transaction:
 
     @property
     def terminated(self) -> bool:
-        return self.state is S.TERMINATED
+        return self.state is State.TERMINATED
+
+    @property
+    def quiet(self) -> bool:
+        """Only a timer that ends it silently is left (see :data:`QUIET`)."""
+        return (self.kind, self.state) in QUIET
 
     # --- timers -------------------------------------------------------------------------
     def next_timer(self) -> float | None:
@@ -249,7 +263,7 @@ class Transaction:
             raise TransactionStateError(self.kind.value, self.state.value, event.value) from None
         self.state = next_state
         _ACTIONS[action](self, now, message)
-        if next_state is S.TERMINATED:
+        if next_state is State.TERMINATED:
             self._deadlines.clear()
             self._next = None
 
@@ -267,7 +281,7 @@ class Transaction:
                 self._start(Timer.A, now, c.t1)
             self._start(Timer.B, now, c.timeout)
         elif self.kind is Kind.SERVER_INVITE:
-            self.fire(I.TU_1XX, now, make_response(self.request, 100))
+            self.fire(Input.TU_1XX, now, make_response(self.request, 100))
 
     def receive_response(self, response: Response, now: float) -> None:
         self.fire(response_input(response.status, from_tu=False), now, response)
@@ -276,13 +290,13 @@ class Transaction:
         self.fire(response_input(response.status, from_tu=True), now, response)
 
     def receive_request(self, request: Request, now: float) -> None:
-        self.fire(I.ACK if request.method == "ACK" else I.REQUEST, now, request)
+        self.fire(Input.ACK if request.method == "ACK" else Input.REQUEST, now, request)
 
     def transport_error(self, now: float, why: str = "") -> None:
         """The transport failed; ``why`` (a TLS certificate refused, say) becomes the
         reason phrase of the local 503."""
         self.failure = why
-        self.fire(I.TRANSPORT_ERROR, now)
+        self.fire(Input.TRANSPORT_ERROR, now)
 
     # --- actions ------------------------------------------------------------------------
     def _send(self, message: Request | Response) -> None:
@@ -306,7 +320,7 @@ class Transaction:
         self._send(self.request)
         if self.kind is Kind.CLIENT_INVITE:
             self._start(Timer.A, now, 2 * self._intervals[Timer.A])
-        elif self.state is S.PROCEEDING:
+        elif self.state is State.PROCEEDING:
             self._start(Timer.E, now, self.config.t2)
         else:
             self._start(Timer.E, now, min(2 * self._intervals[Timer.E], self.config.t2))

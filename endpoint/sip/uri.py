@@ -8,6 +8,7 @@ import ipaddress
 import re
 import string
 from dataclasses import dataclass
+from typing import Final
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.grammar import (
@@ -47,17 +48,36 @@ def format_params(params: Params) -> str:
     return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class SipURI:
     """A ``sip:`` or ``sips:`` URI. Components are kept escaped, as written."""
 
-    scheme: str = "sip"
-    user: str | None = None
-    password: str | None = None
-    host: str
-    port: int | None = None
-    params: Params = ()
-    headers: tuple[tuple[str, str], ...] = ()
+    scheme: Final[str]
+    user: Final[str | None]
+    password: Final[str | None]
+    host: Final[str]
+    port: Final[int | None]
+    params: Final[Params]
+    headers: Final[tuple[tuple[str, str], ...]]
+
+    def __init__(
+        self,
+        *,
+        scheme: str = "sip",
+        user: str | None = None,
+        password: str | None = None,
+        host: str,
+        port: int | None = None,
+        params: Params = (),
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.scheme = scheme
+        self.user = user
+        self.password = password
+        self.host = host
+        self.port = port
+        self.params = params
+        self.headers = headers
 
     def __str__(self) -> str:
         out = [self.scheme, ":"]
@@ -95,12 +115,16 @@ class SipURI:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class AbsoluteURI:
     """A URI of a scheme other than sip/sips (``tel:``, ``isbn:`` …), kept opaque."""
 
-    scheme: str
-    opaque: str
+    scheme: Final[str]
+    opaque: Final[str]
+
+    def __init__(self, *, scheme: str, opaque: str) -> None:
+        self.scheme = scheme
+        self.opaque = opaque
 
     def __str__(self) -> str:
         return f"{self.scheme}:{self.opaque}"

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.grammar import TOKEN, WORD, Scanner, is_token, quote, unquote
@@ -74,12 +75,20 @@ def _parse_params_scanned(scanner: Scanner) -> Params:
     return tuple(params)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class Via:
-    transport: str
-    host: str
-    port: int | None = None
-    params: Params = ()
+    transport: Final[str]
+    host: Final[str]
+    port: Final[int | None]
+    params: Final[Params]
+
+    def __init__(
+        self, *, transport: str, host: str, port: int | None = None, params: Params = ()
+    ) -> None:
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.params = params
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -151,14 +160,27 @@ def _parse_via_scanned(value: str) -> Via:
     return Via(transport=transport.upper(), host=host, port=port, params=params)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class NameAddr:
     """A From, To, Contact, Route or Record-Route value. ``display`` is unquoted."""
 
-    uri: URI
-    display: str | None = None
-    params: Params = ()
-    wildcard: bool = False
+    uri: Final[URI]
+    display: Final[str | None]
+    params: Final[Params]
+    wildcard: Final[bool]
+
+    def __init__(
+        self,
+        *,
+        uri: URI,
+        display: str | None = None,
+        params: Params = (),
+        wildcard: bool = False,
+    ) -> None:
+        self.uri = uri
+        self.display = display
+        self.params = params
+        self.wildcard = wildcard
 
     def __str__(self) -> str:
         if self.wildcard:
@@ -291,10 +313,14 @@ def _parse_name_addr_scanned(value: str, where: str) -> NameAddr:
     return NameAddr(uri=uri, display=display, params=parse_params(s))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CSeq:
-    seq: int
-    method: str
+    seq: Final[int]
+    method: Final[str]
+
+    def __init__(self, seq: int, method: str) -> None:
+        self.seq = seq
+        self.method = method
 
     def __str__(self) -> str:
         return f"{self.seq} {self.method}"

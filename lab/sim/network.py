@@ -36,6 +36,14 @@ class Link:
     loss: float = 0.0  # 0..1, per datagram (UDP only)
     cut: bool = False
 
+    def __init__(  # written out: compiled code then builds one natively
+        self, latency: float = 0.001, jitter: float = 0.0, loss: float = 0.0, cut: bool = False
+    ) -> None:
+        self.latency = latency
+        self.jitter = jitter
+        self.loss = loss
+        self.cut = cut
+
 
 class SimNetwork:
     def __init__(self, seed: int = 0, wire: Wire = "bytes") -> None:

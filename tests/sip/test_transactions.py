@@ -9,10 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from endpoint.sip import Request, Response, TransactionStateError, make_response
-from endpoint.sip.events import RequestReceived, ResponseReceived, TransactionTerminated
+from endpoint.sip.events import (
+    RequestReceived,
+    ResponseReceived,
+    StrayResponse,
+    TransactionTerminated,
+)
 from endpoint.sip.layer import TransactionLayer
 from endpoint.sip.timers import Timer, TimerConfig
-from endpoint.sip.transaction import INITIAL, TABLES, Input, Kind, State, Transaction
+from endpoint.sip.transaction import INITIAL, QUIET, TABLES, Input, Kind, State, Transaction
 
 from .helpers import request
 
@@ -87,9 +92,16 @@ def test_final_response_stops_retransmission_and_absorbs_copies() -> None:
     layer.receive(ok, SITE, "udp", now=0.8)  # a retransmitted 200 is absorbed
     events = drain_events(layer)
     assert [type(e) for e in events] == [ResponseReceived]
-    assert run_until(layer, 10.0) == []  # Timer K ends it quietly, nothing re-sent
+    # Timer K ends it quietly: it wakes nobody, nothing is re-sent, and the next use of the
+    # layer after K (5 s after the 200) finds it ended
+    assert layer.next_timer() is None
+    assert run_until(layer, 10.0) == []
+    layer.receive(ok, SITE, "udp", now=5.69)  # still within K: absorbed
+    assert drain_events(layer) == []
+    layer.handle_timer(5.7)
     (terminated,) = drain_events(layer)
     assert isinstance(terminated, TransactionTerminated) and terminated.reason == "completed"
+    assert layer.transactions == {}
 
 
 def test_provisional_moves_non_invite_to_t2_retransmits() -> None:
@@ -139,7 +151,13 @@ def test_invite_2xx_is_accepted_and_retransmissions_go_to_the_user() -> None:
     layer.receive(ok, SITE, "udp", now=0.6)
     responses = [e for e in drain_events(layer) if isinstance(e, ResponseReceived)]
     assert [r.response.status for r in responses] == [200, 200]
-    assert layer.next_timer() == pytest.approx(0.1 + 32.0)  # Timer M
+    assert layer.next_timer() is None  # Timer M (32 s) is quiet: it wakes nobody
+    layer.receive(ok, SITE, "udp", now=32.09)  # within M: still the user's
+    assert [type(e) for e in drain_events(layer)] == [ResponseReceived]
+    layer.receive(ok, SITE, "udp", now=32.1)  # M has passed: the transaction ended first
+    terminated, stray = drain_events(layer)
+    assert isinstance(terminated, TransactionTerminated) and terminated.reason == "completed"
+    assert isinstance(stray, StrayResponse)
 
 
 def test_server_non_invite_resends_its_final_response() -> None:
@@ -157,6 +175,40 @@ def test_server_non_invite_resends_its_final_response() -> None:
         TransactionStateError, match="server non-INVITE transaction in state Completed"
     ):
         layer.send_response(make_response(received.request, 200), 0.6, received.key)
+
+
+def test_server_non_invite_retransmission_after_timer_j_is_a_new_request() -> None:
+    layer = TransactionLayer()
+    layer.receive(request(), ("192.0.2.10", 5060), "udp", now=0.0)
+    (received,) = drain_events(layer)
+    assert isinstance(received, RequestReceived) and received.key is not None
+    layer.send_response(make_response(received.request, 200, to_tag="t"), 0.1, received.key)
+    layer.datagrams_to_send()
+    assert layer.next_timer() is None  # Timer J (32 s) wakes nobody
+    layer.receive(request(), ("192.0.2.10", 5060), "udp", now=32.0)  # within J: absorbed
+    assert [o.message.status for o in layer.datagrams_to_send()] == [200]  # type: ignore[union-attr]
+    assert drain_events(layer) == []
+    layer.receive(request(), ("192.0.2.10", 5060), "udp", now=32.2)  # J has passed
+    assert layer.datagrams_to_send() == []
+    terminated, again = drain_events(layer)
+    assert isinstance(terminated, TransactionTerminated)
+    assert isinstance(again, RequestReceived) and again.key == received.key
+
+
+def test_quiet_states_are_those_whose_one_timer_only_ends_the_transaction() -> None:
+    """The states whose timer wakes nobody: each runs that one timer alone, and firing it
+    sends nothing and tells the user only that the transaction ended."""
+    assert {(k, s.value) for k, s in QUIET} == {
+        (Kind.CLIENT_NON_INVITE, "Completed"),  # K
+        (Kind.CLIENT_INVITE, "Completed"),  # D
+        (Kind.CLIENT_INVITE, "Accepted"),  # M
+        (Kind.SERVER_NON_INVITE, "Completed"),  # J
+        (Kind.SERVER_INVITE, "Confirmed"),  # I
+        (Kind.SERVER_INVITE, "Accepted"),  # L
+    }
+    for kind, state in QUIET:
+        timers = [e for (s, e) in TABLES[kind] if s is state and e.startswith("Timer ")]
+        assert len(timers) == 1, (kind, state, timers)
 
 
 def test_server_invite_retransmits_failure_until_ack() -> None:

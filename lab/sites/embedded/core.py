@@ -37,6 +37,14 @@ class Binding:
     transport: str
     expires_at: float
 
+    def __init__(  # written out: compiled code then builds one natively
+        self, contact: str, received: Address, transport: str, expires_at: float
+    ) -> None:
+        self.contact = contact
+        self.received = received
+        self.transport = transport
+        self.expires_at = expires_at
+
 
 class SiteCore:
     def __init__(
