@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
-import re
 from collections import deque
 
 from endpoint.sip.errors import LocalProtocolError
@@ -43,17 +42,18 @@ def server_key(request: Request) -> TxKey:
     return (hashlib.sha1(ident.encode()).hexdigest(), method, "2543")
 
 
-_BRANCH = re.compile(r";branch=([^;,\s\"=]+)")
-
-
 def top_branch(message: Message) -> str | None:
     """The top Via's branch. Read from the text when it is written plainly (one lower-case
-    ``;branch=``, no quotes, no second Via on the line), else through the Via parser."""
+    ``;branch=``, no quotes, no second Via on the line, a value up to the next parameter
+    with no white space or ``=`` in it), else through the Via parser."""
     top = message.headers.get("Via") or ""
-    if '"' not in top and "," not in top and top.lower().count(";branch=") == 1:
-        found = _BRANCH.search(top)
-        if found is not None and (found.end() == len(top) or top[found.end()] == ";"):
-            return found.group(1)
+    start = top.find(";branch=")
+    if start >= 0 and '"' not in top and "," not in top and top.lower().count(";branch=") == 1:
+        start += 8
+        end = top.find(";", start)
+        value = top[start:] if end < 0 else top[start:end]
+        if value and "=" not in value and value.split() == [value]:
+            return value
     return message.via.branch
 
 

@@ -235,10 +235,12 @@ def check_via(value: str) -> None:
         parse_via(value)
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def plain_param_of(value: str, uri: str, name: str) -> tuple[str | None] | None:
     """The parameter ``name`` of a plain name-addr ``<uri;uri-params>;params`` whose URI is
     written exactly ``uri`` before its parameters: ``(value,)`` (``(None,)`` when absent or
-    valueless). None when the value is not plain or names another URI: parse it in full."""
+    valueless). None when the value is not plain or names another URI: parse it in full.
+    (Cached: a registrar echoes the same Contact at every renewal.)"""
     end = len(uri) + 1
     if (
         len(value) <= end

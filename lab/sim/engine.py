@@ -9,7 +9,6 @@ here; scenario steps, which are coroutines, run on :mod:`lab.sim.loop`.
 from __future__ import annotations
 
 import heapq
-import itertools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -26,30 +25,50 @@ from lab.sim.network import SimNetwork, SimSockets
 Tap = Callable[[str, Message, Address], None]
 
 
+Callback = tuple[Callable[..., None], tuple[Any, ...]]
+
+
 class Engine:
     """Virtual time and a heap of callbacks; ``run_until`` runs them in time order (ties in
-    the order they were scheduled), so a run is a pure function of its inputs."""
+    the order they were scheduled), so a run is a pure function of its inputs.
+
+    The heap holds each time once, as a float (floats compare faster than the tuples a
+    (time, sequence) heap would); the callbacks due at a time wait in a list under it, in
+    the order they came. One scheduled for the time being run goes into a new list, run
+    after the current one: the order is the same as a (time, sequence) heap's."""
 
     def __init__(self) -> None:
         self.now = 0.0
-        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
-        self._seq = itertools.count()
+        self._heap: list[float] = []
+        self._due: dict[float, list[Callback]] = {}
         self.steps = 0
 
     def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), fn, args))
+        due = self._due.get(when)
+        if due is None:
+            self._due[when] = [(fn, args)]
+            heapq.heappush(self._heap, when)
+        else:
+            due.append((fn, args))
 
     def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
-        heapq.heappush(self._heap, (self.now + delay, next(self._seq), fn, args))
+        when = self.now + delay  # (call_at's body: a call passing *args on costs a tuple)
+        due = self._due.get(when)
+        if due is None:
+            self._due[when] = [(fn, args)]
+            heapq.heappush(self._heap, when)
+        else:
+            due.append((fn, args))
 
     def run_until(self, end: float) -> None:
-        heap, pop = self._heap, heapq.heappop
+        heap, dues, pop = self._heap, self._due, heapq.heappop
         steps = 0
-        while heap and heap[0][0] <= end:
-            when, _, fn, args = pop(heap)
+        while heap and heap[0] <= end:
+            when = pop(heap)
             self.now = when
-            fn(*args)
-            steps += 1
+            for fn, args in dues.pop(when):
+                fn(*args)
+                steps += 1
         self.steps += steps
         self.now = max(self.now, end)
 

@@ -8,8 +8,29 @@ import pytest
 
 from bench.sim import day_on_engine, day_on_loop
 from lab.fleet.meter import FleetPlan
+from lab.sim.engine import Engine
 from lab.sim.loop import run
 from lab.sim.storm import simulate_fleet
+
+
+def test_engine_runs_callbacks_in_time_order_and_ties_in_the_order_scheduled() -> None:
+    engine = Engine()
+    ran: list[tuple[float, str]] = []
+
+    def note(name: str, then: tuple[float, str] | None = None) -> None:
+        ran.append((engine.now, name))
+        if then is not None:  # schedule another from within a callback
+            engine.call_at(then[0], note, then[1])
+
+    engine.call_at(2.0, note, "b1", (2.0, "b3"))  # due at the very time being run
+    engine.call_at(1.0, note, "a")
+    engine.call_later(2.0, note, "b2", (2.0, "b4"))
+    engine.call_at(3.0, note, "c")
+    engine.run_until(2.5)
+    assert ran == [(1.0, "a"), (2.0, "b1"), (2.0, "b2"), (2.0, "b3"), (2.0, "b4")]
+    assert engine.now == 2.5 and engine.steps == 5
+    engine.run_until(10.0)
+    assert ran[-1] == (3.0, "c") and engine.now == 10.0
 
 
 @pytest.mark.parametrize("wire", ["bytes", "objects"])
