@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from typing import Final
 
 from endpoint.config import ConnectionConfig
 from endpoint.core.status import ConnectionStatus
@@ -45,74 +45,43 @@ def requested_expires(reg_interval: float) -> int:
     return math.ceil(reg_interval * 1.2 + 2)
 
 
-@dataclass
 class Connection:
-    """One connection's state. The :class:`~endpoint.core.phone.Phone` drives it."""
+    """One connection's state. The :class:`~endpoint.core.phone.Phone` drives it.
 
-    config: ConnectionConfig
-    status: ConnectionStatus = C.DISABLED
-    last_registration: float | None = None  # time of the last 2xx to REGISTER
-    last_error: str | None = None
-    last_code: int | None = None
-    call_id: str = ""
-    cseq: int = 0
-    generation: int = 0  # bumped on disable/remove: late responses are ignored
-    registering: bool = False  # a REGISTER transaction is under way
-    sent_at: float = 0.0  # when the current REGISTER went out: renewals count from there
-    auth: DigestClient | None = None
-    granted_expires: int | None = None
-    events: list[tuple[ConnectionStatus, ConnectionStatus]] = field(default_factory=list)
+    What the phone reads of the connection's configuration at every message (its address,
+    transport, timers, AoR …) is worked out once here: the configuration is frozen."""
 
-    def __post_init__(self) -> None:
-        c = self.config
-        if c.password is not None:
-            self.auth = DigestClient(c.auth_user or c.user, c.password)
+    def __init__(self, config: ConnectionConfig, *, call_id: str = "") -> None:
+        self.config: Final = config
+        self.id: Final = config.id
+        self.user: Final = config.user
+        self.server: Final = config.server
+        self.protocol: Final = config.protocol
+        self.transport: Final = config.protocol  # the wire transport: udp, tcp or tls
+        self.reg_interval: Final[float] = config.reg_interval
+        self.address: Final[Address] = (config.server, config.port)
+        # over a connection (TCP or TLS): its loss is news of the site
+        self.reliable: Final = is_reliable(config.protocol)
+        self.scheme: Final = "sips" if config.sips else "sip"
+        self.timers: Final = timers_for(config.transaction_timeout)
+        self.aor: Final = f"{self.scheme}:{config.user}@{config.aor_domain}"
+        self.status = C.DISABLED
+        self.last_registration: float | None = None  # time of the last 2xx to REGISTER
+        self.last_error: str | None = None
+        self.last_code: int | None = None
+        self.call_id = call_id
+        self.cseq = 0
+        self.generation = 0  # bumped on disable/remove: late responses are ignored
+        self.registering = False  # a REGISTER transaction is under way
+        self.sent_at = 0.0  # when the current REGISTER went out: renewals count from there
+        self.auth: DigestClient | None = None
+        if config.password is not None:
+            self.auth = DigestClient(config.auth_user or config.user, config.password)
+        self.granted_expires: int | None = None
+        self.events: list[tuple[ConnectionStatus, ConnectionStatus]] = []
 
-    @property
-    def id(self) -> int:
-        return self.config.id
-
-    @property
-    def user(self) -> str:
-        return self.config.user
-
-    @property
-    def server(self) -> str:
-        return self.config.server
-
-    @property
-    def protocol(self) -> str:
-        return self.config.protocol
-
-    @property
-    def reg_interval(self) -> float:
-        return self.config.reg_interval
-
-    @property
-    def address(self) -> Address:
-        return (self.config.server, self.config.port)
-
-    @property
-    def transport(self) -> str:
-        """Wire transport: udp, tcp or tls."""
-        return self.config.protocol
-
-    @property
-    def reliable(self) -> bool:
-        """Over a connection (TCP or TLS): its loss is news of the site."""
-        return is_reliable(self.config.protocol)
-
-    @property
-    def scheme(self) -> str:
-        return "sips" if self.config.sips else "sip"
-
-    @property
-    def timers(self) -> TimerConfig:
-        return timers_for(self.config.transaction_timeout)
-
-    @property
-    def aor(self) -> str:
-        return f"{self.scheme}:{self.config.user}@{self.config.aor_domain}"
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.aor} {self.status}>"
 
     @property
     def usable(self) -> bool:

@@ -173,10 +173,10 @@ class Headers:
         """The (key, name, value) entries, in order (not a copy: do not change it)."""
         return self._items
 
-    @classmethod
-    def of_entries(cls, entries: list[tuple[str, str, str]]) -> Headers:
+    @staticmethod
+    def of_entries(entries: list[tuple[str, str, str]]) -> Headers:
         """From ready (key, canonical name, value) entries (the parser's)."""
-        new = cls()
+        new = Headers()
         new._items = entries
         return new
 

@@ -23,6 +23,8 @@ def _fits(value: Any, hint: Any) -> bool:
     origin = typing.get_origin(hint)
     if hint is Any:
         return True
+    if origin is typing.Final:  # an immutable field: its type is inside
+        return _fits(value, typing.get_args(hint)[0])
     if origin in (types.UnionType, typing.Union):
         return any(_fits(value, h) for h in typing.get_args(hint))
     if hint is type(None):

@@ -23,6 +23,7 @@ from lab.scenario.models import EventMatch
 from lab.stream import events as ev
 from lab.stream.handlers import Collector, RunContext, replay
 from lab.stream.results import ScenarioResult
+from lab.stream.typecheck import checked
 
 SAMPLES: list[ev.Event] = [
     ev.RunStarted(t=0.0, name="n", source="s.yaml", backend="auto", seed=3, mode="sim"),
@@ -157,6 +158,22 @@ def test_a_drill_can_match_exactly_the_matchable_labels() -> None:
 def test_what_does_not_fit_is_a_value_error(form: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         ev.from_json(form)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("connection", "1"), ("status", "Available"), ("code", 4.5)]
+)
+def test_an_endpoint_event_s_fields_are_checked_for_their_declared_types(
+    field: str, value: object
+) -> None:
+    # the phone's events are typed with Final fields: the check looks inside them
+    form = {"event": "ConnectionStatusChanged", "connection": 1, "status": "Available",
+            "previous": None, "reason": "registered", "code": 200}  # fmt: skip
+    good = ev.from_json({"t": 1.0, "kind": "endpoint", "data": form})
+    assert isinstance(good, ev.EndpointEvent)
+    bad = dataclasses.replace(good.event, **{field: value})  # type: ignore[type-var]
+    with pytest.raises(ValueError, match=f"ConnectionStatusChanged.{field}"):
+        checked(bad)
 
 
 class Recorder:
