@@ -25,6 +25,12 @@ Params = tuple[tuple[str, str | None], ...]
 _SCHEME_FIRST = frozenset(string.ascii_letters)
 _SCHEME = frozenset(string.ascii_letters + string.digits + "+-.")
 _HOST = frozenset(string.ascii_letters + string.digits + "-._")
+# the characters each part may hold unescaped, made once (check_escaped looks its pattern
+# up by the set: a set built at every call would be hashed, and compared, every time)
+_USER_CHARS: Final = UNRESERVED | USER_UNRESERVED
+_PASSWORD_CHARS: Final = UNRESERVED | PASSWORD_EXTRA
+_PARAM_CHARS: Final = UNRESERVED | PARAM_UNRESERVED
+_HEADER_CHARS: Final = UNRESERVED | HNV_UNRESERVED
 _HOST_RE = re.compile(r"[A-Za-z0-9\-._]+")
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
 _OPAQUE_FORBIDDEN = frozenset(' \t\r\n<>"')
@@ -139,12 +145,11 @@ def _parse_params(text: str, where: str) -> Params:
         name, eq, value = item.partition("=")
         if not name:
             raise ParseError(f"empty URI parameter in {text!r}", where)
-        allowed = UNRESERVED | PARAM_UNRESERVED
-        check_escaped(name, allowed, where)
+        check_escaped(name, _PARAM_CHARS, where)
         if eq:
             if not value:
                 raise ParseError(f"URI parameter {name!r} has an empty value", where)
-            check_escaped(value, allowed, where)
+            check_escaped(value, _PARAM_CHARS, where)
             params.append((name, value))
         else:
             params.append((name, None))
@@ -153,7 +158,7 @@ def _parse_params(text: str, where: str) -> Params:
 
 def _parse_headers(text: str, where: str) -> tuple[tuple[str, str], ...]:
     headers: list[tuple[str, str]] = []
-    allowed = UNRESERVED | HNV_UNRESERVED
+    allowed = _HEADER_CHARS
     for item in text.split("&"):
         name, eq, value = item.partition("=")
         if not name or not eq:
@@ -218,9 +223,9 @@ def _parse_uri(text: str, where: str, allow_headers: bool) -> URI:
         user, pcolon, pw = userinfo.partition(":")
         if not user:
             raise ParseError(f"empty user part in {text!r}", where)
-        check_escaped(user, UNRESERVED | USER_UNRESERVED, where)
+        check_escaped(user, _USER_CHARS, where)
         if pcolon:
-            check_escaped(pw, UNRESERVED | PASSWORD_EXTRA, where)
+            check_escaped(pw, _PASSWORD_CHARS, where)
             password = pw
     rest, qmark, header_text = rest.partition("?")
     hostport, semi, param_text = rest.partition(";")
