@@ -33,7 +33,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "fleet":
         from bench.fleet import main as bench_fleet
 
-        return bench_fleet(endpoints=args.endpoints or 5000, workers=args.workers)
+        return bench_fleet(endpoints=args.endpoints or 5000, workers=args.workers,
+                           rounds=args.rounds)  # fmt: skip
     if args.what == "drivers":
         from bench.drivers import main as bench_drivers
 
@@ -68,6 +69,7 @@ def add_command(sub: Any) -> None:
     bench.add_argument("--cluster", type=cluster_address, default=None, metavar="tcp://HOST:PORT",
                        help="sim: the storm's shards on this Dask scheduler's workers")  # fmt: skip
     bench.add_argument("--registrations", type=positive, default=5000, help="sip: how many")
+    bench.add_argument("--rounds", type=positive, default=5, help="fleet: rounds of every side")
     bench.add_argument(
         "--trials", type=positive, default=20, help="endpoint, lab: trials per figure"
     )

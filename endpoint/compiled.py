@@ -1,8 +1,9 @@
 """The sans-I/O core compiled with mypyc, and the pure-Python code as its fallback.
 
 ``python -m endpoint.compile build`` compiles :data:`MODULES` (the SIP core, the phone's
-logic, the simulation's engine, network and sites) into extension modules next to their
-sources, one mypyc group whose shared library is ``endpoint/geolab__mypyc*.so``, and
+logic, the simulation's engine, network and sites, a storm's meter) into extension modules
+next to their sources, one mypyc group whose shared library is
+``endpoint/geolab__mypyc*.so``, and
 writes a manifest of the sources it compiled. ``clean`` removes them; ``status`` says
 which code runs.
 
@@ -41,6 +42,7 @@ MODULES_OUTSIDE = (
     "lab/sim/site.py",
     "lab/sites/embedded/core.py",
     "lab/labs/wire.py",
+    "lab/fleet/stormmeter.py",
 )
 
 log = logging.getLogger("geolab.compiled")

@@ -24,10 +24,13 @@ def _addr(raw: tuple[str, int] | tuple[str, int, int, int]) -> Address:
     return (raw[0], raw[1])
 
 
+_BLANK = (b"", b"\r", b"\n", b"\x00", b" ")
+
+
 def read_datagram(data: bytes, source: Address) -> Message | KeepAlive | None:
     """What a datagram carries: a message, a keep-alive (blank), or None when it is
     malformed (logged and dropped)."""
-    if not data.strip(b"\r\n\x00 "):
+    if data[:1] in _BLANK and not data.strip(b"\r\n\x00 "):  # (a message starts otherwise)
         return KeepAlive.PONG
     try:
         return parse_message(data)

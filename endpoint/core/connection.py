@@ -10,6 +10,7 @@ from endpoint.config import ConnectionConfig
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import ConnectionStatus as C
 from endpoint.sip.auth import DigestClient
+from endpoint.sip.builder import via_around
 from endpoint.sip.errors import LocalProtocolError
 from endpoint.sip.events import Address
 from endpoint.sip.timers import TimerConfig, is_reliable
@@ -51,7 +52,9 @@ class Connection:
     What the phone reads of the connection's configuration at every message (its address,
     transport, timers, AoR …) is worked out once here: the configuration is frozen."""
 
-    def __init__(self, config: ConnectionConfig, *, call_id: str = "") -> None:
+    def __init__(
+        self, config: ConnectionConfig, *, call_id: str = "", local: Address = ("", 0)
+    ) -> None:
         self.config: Final = config
         self.id: Final = config.id
         self.user: Final = config.user
@@ -59,12 +62,25 @@ class Connection:
         self.protocol: Final = config.protocol
         self.transport: Final = config.protocol  # the wire transport: udp, tcp or tls
         self.reg_interval: Final[float] = config.reg_interval
+        self.retry_interval: Final[float] = config.retry_interval
+        self.keepalive: Final = config.keepalive
+        self.keepalive_interval: Final[float] = config.keepalive_interval
+        self.keepalive_timeout: Final[float] = config.keepalive_timeout
         self.address: Final[Address] = (config.server, config.port)
         # over a connection (TCP or TLS): its loss is news of the site
         self.reliable: Final = is_reliable(config.protocol)
         self.scheme: Final = "sips" if config.sips else "sip"
         self.timers: Final = timers_for(config.transaction_timeout)
-        self.aor: Final = f"{self.scheme}:{config.user}@{config.aor_domain}"
+        self.aor_domain: Final = config.aor_domain
+        self.aor: Final = f"{self.scheme}:{config.user}@{self.aor_domain}"
+        # ``local``: the phone's address, which its Contact and Via name
+        host, port = local
+        self.contact: Final = (
+            f"<sips:{config.user}@{host}:{port}>"  # a sips: Contact is TLS by its scheme
+            if config.sips  # (RFC 5630)
+            else f"<sip:{config.user}@{host}:{port};transport={config.protocol}>"
+        )
+        self.via_around: Final = via_around(config.protocol, host, port)  # (before, after)
         self.status = C.DISABLED
         self.last_registration: float | None = None  # time of the last 2xx to REGISTER
         self.last_error: str | None = None

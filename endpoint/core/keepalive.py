@@ -45,17 +45,16 @@ class KeepAlives:
                 self._schedule_keepalive(conn, now)
 
     def _schedule_keepalive(self, conn: Connection, now: float) -> None:
-        if conn.config.keepalive is not None and conn.status is C.AVAILABLE:
-            self.deadlines.set(conn.id, "keepalive", now + conn.config.keepalive_interval)
+        if conn.keepalive is not None and conn.status is C.AVAILABLE:
+            self.deadlines.set(conn.id, "keepalive", now + conn.keepalive_interval)
 
     def _send_keepalive(self, conn: Connection, now: float) -> None:
-        cfg = conn.config
-        if cfg.keepalive == "crlf" and conn.reliable:
+        if conn.keepalive == "crlf" and conn.reliable:
             self.layer.send_stateless(KeepAlive.PING, conn.address, conn.transport)
-            self.deadlines.set(conn.id, "pong", now + cfg.keepalive_timeout)
+            self.deadlines.set(conn.id, "pong", now + conn.keepalive_timeout)
             return
         request = keepalive_options(conn, self.via(conn), self.ids, self.local_host)
-        self.send_request(request, conn, now, what="keepalive", timeout=cfg.keepalive_timeout)
+        self.send_request(request, conn, now, what="keepalive", timeout=conn.keepalive_timeout)
 
     def _keepalive_answered(self, conn: Connection, event: ResponseReceived, now: float) -> None:
         if event.local:

@@ -28,7 +28,7 @@ from endpoint.core.replies import failure_reason, granted_expires
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import ConnectionStatus as C
 from endpoint.core.timers import Deadlines
-from endpoint.sip.builder import build_register, via_value
+from endpoint.sip.builder import build_register
 from endpoint.sip.errors import LocalProtocolError, SipError
 from endpoint.sip.events import (
     Address,
@@ -191,12 +191,11 @@ class Phone(KeepAlives):
         self.deadlines.cancel(owner, name)
 
     def contact(self, conn: Connection) -> str:
-        if conn.config.sips:  # a sips: Contact is TLS by its scheme (RFC 5630)
-            return f"<sips:{conn.user}@{self.local_host}:{self.local_port}>"
-        return f"<sip:{conn.user}@{self.local_host}:{self.local_port};transport={conn.transport}>"
+        return conn.contact
 
     def via(self, conn: Connection) -> str:
-        return via_value(conn.transport, self.local_host, self.local_port, self.ids.branch())
+        head, tail = conn.via_around
+        return head + self.ids.branch() + tail
 
     def send_request(
         self,
@@ -221,11 +220,13 @@ class Phone(KeepAlives):
             self.deadlines.cancel(conn.id, "keepalive")
             self.deadlines.cancel(conn.id, "pong")
             if not conn.registering:
-                self.deadlines.set(conn.id, "retry", now + conn.config.retry_interval)
+                self.deadlines.set(conn.id, "retry", now + conn.retry_interval)
 
     # --- internals -------------------------------------------------------------------------
     def _add(self, cfg: ConnectionConfig, now: float) -> Connection:
-        conn = Connection(cfg, call_id=self.ids.call_id(self.local_host))
+        conn = Connection(
+            cfg, call_id=self.ids.call_id(self.local_host), local=(self.local_host, self.local_port)
+        )
         self.connections[cfg.id] = conn
         if cfg.enabled:
             conn.status = C.REGISTERING
@@ -282,8 +283,8 @@ class Phone(KeepAlives):
             conn.cseq += 1
             value = requested_expires(conn.reg_interval) if expires is None else expires
             request = build_register(
-                conn.config.user,
-                conn.config.aor_domain,
+                conn.user,
+                conn.aor_domain,
                 via=self.via(conn),
                 tag=self.ids.tag(),
                 call_id=conn.call_id,
@@ -378,7 +379,7 @@ class Phone(KeepAlives):
         self.deadlines.cancel(conn.id, "keepalive")
         if conn.status in (C.REGISTERING, C.AVAILABLE):
             self._set_status(conn, C.UNAVAILABLE, reason, response.status, now)
-        self.deadlines.set(conn.id, "retry", now + conn.config.retry_interval)
+        self.deadlines.set(conn.id, "retry", now + conn.retry_interval)
 
     def _connection_timer(self, conn: Connection, name: str, now: float) -> None:
         if name in ("refresh", "retry"):

@@ -10,8 +10,14 @@ from endpoint.sip.uri import URI, SipURI
 
 
 def via_value(transport: str, host: str, port: int, branch: str) -> str:
+    head, tail = via_around(transport, host, port)
+    return head + branch + tail
+
+
+def via_around(transport: str, host: str, port: int) -> tuple[str, str]:
+    """What a Via value of ours holds before its branch and after it (one per sender)."""
     hostpart = f"[{host}]" if ":" in host else host
-    return f"SIP/2.0/{transport.upper()} {hostpart}:{port};branch={branch};rport"
+    return f"SIP/2.0/{transport.upper()} {hostpart}:{port};branch=", ";rport"
 
 
 def build_request(

@@ -1,6 +1,6 @@
-"""What a fleet drill is and what it measures: the plan (the fleet and its outage), the
-result (recovery times, load per site per second) and the meter both the real and the
-simulated storm measure with."""
+"""What a fleet drill is and what it measures: the plan (the fleet and its outage) and the
+result (recovery times, load per site per second); the meter both the real and the
+simulated storm measure with is :mod:`lab.fleet.stormmeter`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from endpoint.sip.events import Address
-from endpoint.sip.message import Message, Response
 from lab.labs.wire import Wire
 
 
@@ -96,46 +94,6 @@ class FleetResult:
                 for site, per_s in self.load.items()
             },
         }
-
-
-class StormMeter:
-    """What a storm measures, from the REGISTERs phones send and the answers they get:
-    REGISTERs per site per second, and for each phone the time from the site's return to
-    its first 2xx from there (whether or not it had noticed the outage: one that had not is
-    back only at its next renewal). Times are the caller's clock, counted from ``t0``."""
-
-    def __init__(
-        self, result: FleetResult, sites: dict[Address, str], watched: Address, t0: float = 0.0
-    ) -> None:
-        self.result = result
-        self.sites = sites  # site address -> name
-        self.watched = watched  # the address of the site that goes down
-        self.t0 = t0
-        self.back_at: float | None = None  # set when the site's return begins
-        self.recovered: set[int] = set()
-
-    def returned(self, now: float) -> None:
-        self.back_at = now
-        self.result.back_at = now - self.t0
-
-    def sent(self, message: Message, peer: Address, now: float) -> None:
-        if getattr(message, "method", None) == "REGISTER" and peer in self.sites:
-            self.result.load[self.sites[peer]][int(now - self.t0)] += 1
-
-    def received(self, phone: int, message: Message, peer: Address, now: float) -> bool:
-        """Note an answer to ``phone``; True when it is that phone's recovery."""
-        if (
-            self.back_at is None
-            or peer != self.watched
-            or phone in self.recovered
-            or not isinstance(message, Response)
-            or not 200 <= message.status < 300
-            or message.cseq.method != "REGISTER"
-        ):
-            return False
-        self.recovered.add(phone)
-        self.result.recovery.append(now - self.back_at)
-        return True
 
 
 async def booted(count: int, spread: float) -> AsyncIterator[int]:

@@ -18,8 +18,9 @@ from typing import Any
 from endpoint.aio.fleet import PhoneFleet
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import PhoneEvent
-from lab.fleet.meter import FleetPlan, FleetResult, StormMeter, booted
+from lab.fleet.meter import FleetPlan, FleetResult, booted
 from lab.fleet.shards import Shards
+from lab.fleet.stormmeter import StormMeter
 from lab.labs.interface import LabInterface, Tap
 
 

@@ -28,7 +28,8 @@ from endpoint.aio.fleet import PhoneFleet
 from endpoint.config import EndpointConfig
 from endpoint.sip.events import Address
 from lab.errors import LabError
-from lab.fleet.meter import FleetResult, StormMeter, booted
+from lab.fleet.meter import FleetResult, booted
+from lab.fleet.stormmeter import StormMeter
 
 START_TIMEOUT = 60.0  # s for a worker to import, build its phones and bind its socket
 REPORT_TIMEOUT = 30.0  # s for the workers to stop and send what they measured

@@ -58,6 +58,13 @@ class SippResult:
         match = re.findall(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", self.output)
         return int(match[-1]) if match else None
 
+    @property
+    def call_rate(self) -> float | None:
+        """Calls per second as SIPp counts them, from its own start to its end (the
+        process's start-up and exit left out): the final statistics' cumulative rate."""
+        match = re.findall(r"Call Rate\s*\|\s*[\d.]+ cps\s*\|\s*([\d.]+) cps", self.output)
+        return float(match[-1]) if match else None
+
 
 class SippProcess:
     """A SIPp run: ``async with SippProcess(args, …) as p: … await p.wait()``."""

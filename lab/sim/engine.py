@@ -20,6 +20,7 @@ from endpoint.sip.events import Address
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.ids import IdSource
 from endpoint.sip.message import Message
+from lab.fleet.stormmeter import StormMeter
 from lab.sim.network import SimNetwork, SimSockets
 
 Tap = Callable[[str, Message, Address], None]
@@ -102,6 +103,9 @@ class PhoneNode:
             config, local_host=self.sockets.host, local_port=self.sockets.port, ids=IdSource(rng)
         )
         self.taps: list[Tap] = []
+        # a storm's meter sees what the phone sends and gets, as phone ``index``
+        self.meter: StormMeter | None = None
+        self.index = 0
         self.on_event: Callable[[PhoneEvent], None] | None = None
         self._armed: float | None = None
 
@@ -117,6 +121,8 @@ class PhoneNode:
     def _message(self, message: Message, source: Address, transport: str) -> None:
         for tap in self.taps:
             tap("in", message, source)
+        if self.meter is not None:
+            self.meter.received(self.index, message, source, self.engine.now)
         self.core.receive(message, source, transport, self.engine.now)
         self._pump()
 
@@ -137,10 +143,14 @@ class PhoneNode:
 
     def _pump(self) -> None:
         core, engine = self.core, self.engine
+        meter = self.meter
         for out in core.datagrams_to_send():
-            if self.taps and not isinstance(out.message, KeepAlive):
+            message = out.message
+            if not isinstance(message, KeepAlive):
                 for tap in self.taps:
-                    tap("out", out.message, out.dest)
+                    tap("out", message, out.dest)
+                if meter is not None:
+                    meter.sent(message, out.dest, engine.now)
             self.sockets.transmit(out)
         while (event := core.next_event()) is not None:
             if self.on_event is not None:

@@ -66,3 +66,21 @@ def test_a_storm_split_into_shards_adds_up() -> None:
     # the shards follow from the size alone: two processes give the very same storm
     parallel, _ = simulate_fleet(plan, workers=2, shard_size=100)
     assert parallel.summary() == split.summary() and parallel.load == split.load
+
+
+def test_a_shard_starts_with_the_parsers_caches_empty() -> None:
+    """Each shard's users are its own: it does not inherit the last one's cached values."""
+    from endpoint.sip.values import clear_parse_caches, parse_name_addr
+    from lab.sim.storm import run_shard
+
+    plan = FleetPlan(
+        40, reg_interval=60, retry_interval=10, transaction_timeout=4,
+        outage_at=30, outage_for=30, settle=30, duration=120, boot=10, seed=5,
+    )  # fmt: skip
+    clear_parse_caches()
+    run_shard(plan, 1, 2)
+    alone = parse_name_addr.cache_info().currsize
+    run_shard(plan, 0, 2)
+    assert parse_name_addr.cache_info().currsize > 0
+    run_shard(plan, 1, 2)  # after shard 0: holds what shard 1 alone held, no more
+    assert parse_name_addr.cache_info().currsize == alone > 0
