@@ -165,6 +165,7 @@ QUIET = frozenset(
     for (state, event), (_, action) in table.items()
     if event.startswith("Timer ") and action == "terminate"
 )
+_QUIET_STATES = {kind: frozenset(s for k, s in QUIET if k is kind) for kind in Kind}
 INITIAL = {
     Kind.CLIENT_INVITE: S.CALLING,
     Kind.CLIENT_NON_INVITE: S.TRYING,
@@ -185,8 +186,9 @@ class Transaction:
     """One transaction. Create through :class:`endpoint.sip.layer.TransactionLayer`."""
 
     __slots__ = (
-        "_deadlines", "_intervals", "_next", "config", "events", "failure", "key", "kind",
-        "last_response", "outbox", "peer", "reliable", "request", "state", "transport",
+        "_deadlines", "_intervals", "_next", "_quiet_states", "config", "events", "failure",
+        "key", "kind", "last_response", "outbox", "peer", "reliable", "request", "state",
+        "transport",
     )  # fmt: skip
 
     def __init__(
@@ -199,6 +201,7 @@ class Transaction:
         timers: TimerConfig,
     ) -> None:
         self.kind = kind
+        self._quiet_states = _QUIET_STATES[kind]
         self.key = key
         self.request = request
         self.peer = peer
@@ -224,7 +227,7 @@ class Transaction:
     @property
     def quiet(self) -> bool:
         """Only a timer that ends it silently is left (see :data:`QUIET`)."""
-        return (self.kind, self.state) in QUIET
+        return self.state in self._quiet_states
 
     # --- timers -------------------------------------------------------------------------
     def next_timer(self) -> float | None:

@@ -32,8 +32,13 @@ class StormMeter:
         self.result.back_at = now - self.t0
 
     def sent(self, message: Message, peer: Address, now: float) -> None:
-        if isinstance(message, Request) and message.method == "REGISTER" and peer in self.sites:
-            self.load[self.sites[peer]][int(now - self.t0)] += 1
+        if not isinstance(message, Request) or message.method != "REGISTER":
+            return
+        site = self.sites.get(peer)
+        if site is not None:
+            counts = self.load[site]
+            second = int(now - self.t0)
+            counts[second] = counts.get(second, 0) + 1  # (a Counter's += runs Python)
 
     def received(self, phone: int, message: Message, peer: Address, now: float) -> bool:
         """Note an answer to ``phone``; True when it is that phone's recovery."""

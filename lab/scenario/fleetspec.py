@@ -49,7 +49,7 @@ class FleetSpec(Strict):
     outage: OutageSpec = Field(default_factory=OutageSpec)
     settle: Duration = "120s"  # how long after the return every endpoint has to come back
     expect: FleetExpect = Field(default_factory=FleetExpect)
-    # in simulation, run the fleet's shards (one per 1,000 endpoints) this many processes at
+    # in simulation, run the fleet's shards (one per 250 endpoints) this many processes at
     # a time; the storm is the same whatever the number
     workers: int = Field(default=1, ge=1, le=64)
     # in simulation, run the shards on the Dask cluster whose scheduler this names instead

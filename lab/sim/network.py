@@ -107,8 +107,12 @@ class SimNetwork:
     def set_link(self, a: str, b: str, link: Link) -> None:
         self.links[frozenset((a, b))] = link
 
-    def send(self, src: Address, dst: Address, data: Payload, transport: str) -> bool:
-        """Put bytes on the wire. False means a TCP peer refused (nothing listens there)."""
+    def send(
+        self, src: Address, dst: Address, data: Payload | KeepAlive, transport: str
+    ) -> bool:
+        """Put bytes, or a message, on the wire (a message is written for it as this
+        network's wire carries them, once it is known to go anywhere). False means a TCP
+        peer refused (nothing listens there)."""
         self.sent += 1
         link = self.link(src[0], dst[0])
         if link.cut:
@@ -120,6 +124,8 @@ class SimNetwork:
         if transport == "udp" and link.loss and self.rng.random() < link.loss:
             self.dropped += 1
             return True
+        if not isinstance(data, bytes):
+            data = encode(data, self.wire)
         delay = link.latency
         if link.jitter:
             delay = max(0.0, delay + self.rng.uniform(-link.jitter, link.jitter))
@@ -232,8 +238,7 @@ class SimSockets:
             self._tls.pop(out.dest, None)
             self._handshake(out)
             return
-        data = encode(out.message, self.network.wire)
-        if not self.network.send((self.host, self.port), out.dest, data, out.transport):
+        if not self.network.send((self.host, self.port), out.dest, out.message, out.transport):
             self._tls.pop(out.dest, None)
             self.network.schedule(0.0, self.on_failure, out.dest, out.transport)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
 from endpoint.sip.ids import IdSource
-from lab.labs.wire import Payload, decode, encode
+from lab.labs.wire import Payload, decode
 from lab.sim.network import SimNetwork
 from lab.sites.base import SiteSpec, SiteState
 from lab.sites.embedded.core import SiteCore
@@ -84,10 +84,9 @@ class SimSite:
         except ParseError:
             return
         self.core.receive(message, source, transport, self.clock())
-        wire = self.network.wire
         for out in self.core.datagrams_to_send():
             source = self.tls_address if out.transport == "tls" else self.address
-            self.network.send(source, out.dest, encode(out.message, wire), out.transport)
+            self.network.send(source, out.dest, out.message, out.transport)
 
     # --- the operations, at once (the async ones below are the Site interface) ----------
     def up(self) -> None:

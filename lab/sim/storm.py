@@ -5,7 +5,7 @@ Endpoints do not talk to each other and a simulated site has no capacity limit, 
 fleet splits exactly into shards: shard k of n runs endpoints k, k+n, k+2n … against its
 own copy of the sites, and the shards' figures add up (recovery times concatenate, REGISTER
 counts per second sum). The number of shards follows from the fleet's size alone (one per
-1,000 endpoints); worker processes only decide how many run at once. Each endpoint's
+250 endpoints); worker processes only decide how many run at once. Each endpoint's
 randomness comes from the seed and its index, each shard's network from the seed and the
 shard: the same seed gives the same storm, figure for figure, on any number of workers.
 """
@@ -97,7 +97,10 @@ def _run_shard(args: tuple[FleetPlan, int, int]) -> ShardResult:
     return run_shard(*args)
 
 
-SHARD = 1000  # endpoints per shard: small enough to stay cache-friendly
+# endpoints per shard: small enough that a shard's phones, sites and heap stay in the CPU's
+# caches (per endpoint, shards of 250 ran 1.3-1.4x faster than shards of 1,000, and ran as
+# fast as shards of 50; at a million endpoints the 4,000 results merge in a second or two)
+SHARD = 250
 
 
 def shard_count(endpoints: int, size: int = SHARD) -> int:
