@@ -17,16 +17,22 @@ from endpoint.sip.values import parse_name_addr, plain_param_of
 
 def keepalive_options(conn: Connection, via: str, ids: IdSource, local_host: str) -> Request:
     """An OPTIONS to the connection's server, out of any dialog."""
-    cfg = conn.config
+    server, port = conn.address
     return build_request(
         "OPTIONS",
-        _server_uri(cfg.server, cfg.port),
+        _server_uri(server, port),
         via=via,
         from_=f"<{conn.aor}>;tag={ids.tag()}",
-        to=f"<sip:{cfg.server}:{cfg.port}>",
+        to=_server_to(server, port),
         call_id=ids.call_id(local_host),
         cseq=1,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _server_to(host: str, port: int) -> str:
+    """The keep-alive's To: the server itself."""
+    return f"<sip:{host}:{port}>"
 
 
 @functools.lru_cache(maxsize=1024)

@@ -17,10 +17,11 @@ class IdSource:
         self._bits = self.rng.getrandbits  # looked up once: Random's methods are Python's
 
     def token(self, length: int = 16) -> str:
-        """``length`` hex digits (4 random bits each), leading zeros kept: the hex form of
-        the bits with a 1 above them, that 1 cut off."""
+        """``length`` hex digits (4 random bits each), leading zeros kept."""
         bits = 4 * length
-        return hex(self._bits(bits) | (1 << bits))[3:]
+        if length % 2 == 0:  # whole bytes: their hex form has the length asked for
+            return self._bits(bits).to_bytes(length // 2, "big").hex()
+        return hex(self._bits(bits) | (1 << bits))[3:]  # the bits under a 1, cut off
 
     def branch(self) -> str:
         return MAGIC_COOKIE + self.token(16)

@@ -52,7 +52,9 @@ def top_branch(message: Message) -> str | None:
         start += 8
         end = top.find(";", start)
         value = top[start:] if end < 0 else top[start:end]
-        if value and "=" not in value and value.split() == [value]:
+        # no white space in it: all of it is printable (Unicode's other spaces are not)
+        # and none is an ASCII space; anything else unprintable goes the long way too
+        if value and value.isprintable() and " " not in value and "=" not in value:
             return value
     return message.via.branch
 

@@ -187,7 +187,11 @@ def make_response(
         elif key in _COPIED and key not in first:
             first[key] = entry
     to = first["to"][2] if "to" in first else ""
-    if to_tag is not None and status > 100 and parse_name_addr(to, "To").tag is None:
+    if (
+        to_tag is not None
+        and status > 100
+        and ("tag" not in to.lower() or parse_name_addr(to, "To").tag is None)  # (no "tag": none)
+    ):
         to = f"{to};tag={to_tag}"
     headers = Headers.of_entries(
         [

@@ -76,6 +76,7 @@ class Engine:
     def attach(self, network: SimNetwork) -> None:
         """Deliver the network's messages through this engine."""
         network.call_later = self.call_later
+        network.engine = self
 
 
 class PhoneNode:

@@ -12,7 +12,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from endpoint.aio.tls import TlsPeer, refused
 from endpoint.sip.errors import ParseError
@@ -21,6 +21,9 @@ from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
 from lab.faults.toxics import LinkState, Toxic, applies, apply
 from lab.labs.wire import Deliver, Payload, Wire, decode, encode
+
+if TYPE_CHECKING:
+    from lab.sim.engine import Engine
 
 SIM_CA = "sim:geolab-lab-ca"  # the simulated lab's CA, as a connection's tls_ca names it
 # a TLS handshake's own cost over the round trips it takes (TCP's and TLS 1.3's): the
@@ -68,6 +71,7 @@ class SimNetwork:
         # discrete-event engine's (lab.sim.engine)
         self.call_later: Callable[..., object] | None = None
         self.clock: Callable[[], float] | None = None  # the same clock's time
+        self.engine: Engine | None = None  # the discrete-event engine's, called directly
 
     def attach(self, address: Address, deliver: Deliver) -> None:
         self.nodes[address] = deliver
@@ -134,7 +138,10 @@ class SimNetwork:
                 dst[0] in self.sites):  # fmt: skip
             self._through_toxics(site, delay, data, src, dst, transport)
             return True
-        self.schedule(delay, self._deliver, data, src, dst, transport)
+        if self.engine is not None:
+            self.engine.call_later(delay, self._deliver, data, src, dst, transport)
+        else:
+            self.schedule(delay, self._deliver, data, src, dst, transport)
         return True
 
     def _through_toxics(
