@@ -31,10 +31,11 @@ from endpoint.sip.message import Message
 from lab.fleet.meter import FleetPlan
 from lab.labs.interface import LabConfig
 from lab.labs.wire import Wire
-from lab.sim.engine import Engine, PhoneNode
+from lab.sim.engine import PhoneNode
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
 from lab.sim.network import Link, SimNetwork, SimSockets
+from lab.sim.schedule import Engine
 from lab.sim.site import SimSite, site_specs
 from lab.sim.storm import simulate_fleet
 
@@ -88,7 +89,7 @@ def day_on_engine(
     engine = Engine()
     network = SimNetwork(seed, wire)
     network.default = Link(latency=0.001, jitter=0.0005)
-    engine.attach(network)
+    network.run_on(engine)
     sites = {n: SimSite(s, network, lambda: engine.now) for n, s in site_specs(("a", "b")).items()}
     for site in sites.values():
         site.up()

@@ -38,6 +38,7 @@ PACKAGES = ("endpoint/sip", "endpoint/core")
 LEFT_OUT = ("endpoint/core/events.py",)
 MODULES_OUTSIDE = (
     "lab/sim/engine.py",
+    "lab/sim/schedule.py",
     "lab/sim/network.py",
     "lab/sim/site.py",
     "lab/sites/embedded/core.py",

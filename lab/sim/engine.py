@@ -1,17 +1,16 @@
-"""A discrete-event engine for simulations too large for an event loop: one heap of
-(time, sequence, callback), nothing else. It drives the same sans-I/O cores the asyncio
-runner drives (the endpoint's :class:`~endpoint.core.phone.Phone`; sites are
-:class:`~lab.sim.site.SimSite` given the engine's clock) on the same :class:`SimNetwork`,
-without the per-callback cost of asyncio handles and coroutines. Fleets and the long benchmarks run
-here; scenario steps, which are coroutines, run on :mod:`lab.sim.loop`.
+"""A discrete-event engine for simulations too large for an event loop: a heap of callbacks
+in virtual time (:class:`~lab.sim.schedule.Engine`), nothing else. It drives the same
+sans-I/O cores the asyncio runner drives (the endpoint's :class:`~endpoint.core.phone.Phone`
+as a :class:`PhoneNode`; sites are :class:`~lab.sim.site.SimSite` given the engine's clock)
+on the same :class:`SimNetwork`, without the per-callback cost of asyncio handles and
+coroutines. Fleets and the long benchmarks run here; scenario steps, which are coroutines,
+run on :mod:`lab.sim.loop`.
 """
 
 from __future__ import annotations
 
-import heapq
 import random
 from collections.abc import Callable
-from typing import Any
 
 from endpoint.config import EndpointConfig
 from endpoint.core.events import PhoneEvent
@@ -22,61 +21,9 @@ from endpoint.sip.ids import IdSource
 from endpoint.sip.message import Message
 from lab.fleet.stormmeter import StormMeter
 from lab.sim.network import SimNetwork, SimSockets
+from lab.sim.schedule import Engine
 
 Tap = Callable[[str, Message, Address], None]
-
-
-Callback = tuple[Callable[..., None], tuple[Any, ...]]
-
-
-class Engine:
-    """Virtual time and a heap of callbacks; ``run_until`` runs them in time order (ties in
-    the order they were scheduled), so a run is a pure function of its inputs.
-
-    The heap holds each time once, as a float (floats compare faster than the tuples a
-    (time, sequence) heap would); the callbacks due at a time wait in a list under it, in
-    the order they came. One scheduled for the time being run goes into a new list, run
-    after the current one: the order is the same as a (time, sequence) heap's."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._heap: list[float] = []
-        self._due: dict[float, list[Callback]] = {}
-        self.steps = 0
-
-    def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> None:
-        due = self._due.get(when)
-        if due is None:
-            self._due[when] = [(fn, args)]
-            heapq.heappush(self._heap, when)
-        else:
-            due.append((fn, args))
-
-    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
-        when = self.now + delay  # (call_at's body: a call passing *args on costs a tuple)
-        due = self._due.get(when)
-        if due is None:
-            self._due[when] = [(fn, args)]
-            heapq.heappush(self._heap, when)
-        else:
-            due.append((fn, args))
-
-    def run_until(self, end: float) -> None:
-        heap, dues, pop = self._heap, self._due, heapq.heappop
-        steps = 0
-        while heap and heap[0] <= end:
-            when = pop(heap)
-            self.now = when
-            for fn, args in dues.pop(when):
-                fn(*args)
-                steps += 1
-        self.steps += steps
-        self.now = max(self.now, end)
-
-    def attach(self, network: SimNetwork) -> None:
-        """Deliver the network's messages through this engine."""
-        network.call_later = self.call_later
-        network.engine = self
 
 
 class PhoneNode:

@@ -12,7 +12,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from endpoint.aio.tls import TlsPeer, refused
 from endpoint.sip.errors import ParseError
@@ -21,9 +21,7 @@ from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
 from lab.faults.toxics import LinkState, Toxic, applies, apply
 from lab.labs.wire import Deliver, Payload, Wire, decode, encode
-
-if TYPE_CHECKING:
-    from lab.sim.engine import Engine
+from lab.sim.schedule import Engine
 
 SIM_CA = "sim:geolab-lab-ca"  # the simulated lab's CA, as a connection's tls_ca names it
 # a TLS handshake's own cost over the round trips it takes (TCP's and TLS 1.3's): the
@@ -72,6 +70,11 @@ class SimNetwork:
         self.call_later: Callable[..., object] | None = None
         self.clock: Callable[[], float] | None = None  # the same clock's time
         self.engine: Engine | None = None  # the discrete-event engine's, called directly
+
+    def run_on(self, engine: Engine) -> None:
+        """Deliver this network's messages through a discrete-event engine."""
+        self.call_later = engine.call_later
+        self.engine = engine
 
     def attach(self, address: Address, deliver: Deliver) -> None:
         self.nodes[address] = deliver

@@ -21,9 +21,10 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.sip.values import clear_parse_caches
 from lab.fleet.meter import FleetPlan, FleetResult
 from lab.fleet.stormmeter import StormMeter
-from lab.sim.engine import Engine, PhoneNode
+from lab.sim.engine import PhoneNode
 from lab.sim.executors import shard_executor
 from lab.sim.network import Link, SimNetwork
+from lab.sim.schedule import Engine
 from lab.sim.site import SimSite, site_specs
 
 
@@ -47,7 +48,7 @@ def run_shard(plan: FleetPlan, shard: int = 0, shards: int = 1) -> ShardResult:
     engine = Engine()
     network = SimNetwork(random.Random(f"net:{plan.seed}:{shard}").getrandbits(32), plan.wire)
     network.default = Link(latency=0.001, jitter=0.0005)
-    engine.attach(network)
+    network.run_on(engine)
     specs = site_specs(plan.sites)
     sites = {name: SimSite(spec, network, lambda: engine.now, seed=f"{plan.seed}:{shard}")
              for name, spec in specs.items()}  # fmt: skip

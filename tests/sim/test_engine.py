@@ -8,8 +8,8 @@ import pytest
 
 from bench.sim import day_on_engine, day_on_loop
 from lab.fleet.meter import FleetPlan
-from lab.sim.engine import Engine
 from lab.sim.loop import run
+from lab.sim.schedule import Engine
 from lab.sim.storm import simulate_fleet
 
 
