@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import gc
 import multiprocessing
 import os
 import statistics
@@ -27,7 +26,7 @@ from collections.abc import Callable
 from multiprocessing.synchronize import Event as MpEvent
 
 from bench.sip import IN_FLIGHT, bench_site, sipp_register_rate
-from endpoint.aio.fleet import PhoneFleet
+from endpoint.aio.fleet import PhoneFleet, collector_paused
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatus, ConnectionStatusChanged, PhoneEvent
@@ -85,9 +84,7 @@ async def register_fleet(
 
     async with PhoneFleet(configs(target, first_user, count), on_event=on_event) as fleet:
         fleet.prepare()
-        gc.collect()
-        gc.freeze()  # the endpoints live on: no collection needs to walk them again
-        try:
+        with collector_paused():  # as a fleet drill boots its phones
             if go is not None:
                 ready()
                 await loop.run_in_executor(None, go.wait)
@@ -96,8 +93,6 @@ async def register_fleet(
                 fleet.start(i)
             await asyncio.wait_for(done.wait(), 120)
             return start, time.perf_counter()
-        finally:
-            gc.unfreeze()
 
 
 def _worker(

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import heapq
 import logging
 import random
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from endpoint.aio.transport import read_datagram
 from endpoint.config import EndpointConfig
@@ -39,6 +40,29 @@ FleetTap = Callable[[int, str, Message, Address], None]
 READ_BATCH = 256  # datagrams read per wake-up before the loop serves others
 RECEIVE_BUFFER = 4 << 20
 BRANCH_TTL = 64.0  # s a request's branch routes answers (64*T1 outlives any transaction)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """For a burst of registrations (a fleet booting, a benchmark's window): Python's
+    cyclic garbage collector paused, and what exists when the burst begins (the fleet's
+    phones, built beforehand) frozen out of its reach; after, the collector as it was.
+
+    A registration leaves no cyclic garbage (refcounts free all of it; a test holds the
+    fleet to that), so the pause lets nothing pile up; with the collector running, its
+    passes walk every object a registration leaves behind (a phone's transaction, request
+    and timers), about a sixth of a fleet's time per registration on this machine's
+    benchmark."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 class PhoneFleet:

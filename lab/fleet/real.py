@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from endpoint.aio.fleet import PhoneFleet
+from endpoint.aio.fleet import PhoneFleet, collector_paused
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import PhoneEvent
 from lab.fleet.meter import FleetPlan, FleetResult, booted
@@ -108,16 +108,19 @@ async def run_fleet(
     start = loop.time()
     await fleet.open()
     try:
-        async for i in booted(endpoints, plan.boot):
-            await fleet.start(i)
+        # the phones built, the collector paused for the drill: no collector pass walks
+        # the fleet in the middle of a storm (a registration leaves no cyclic garbage)
+        with collector_paused():
+            async for i in booted(endpoints, plan.boot):
+                await fleet.start(i)
 
-        async def all_back_within(timeout: float) -> None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(all_back.wait(), timeout)
+            async def all_back_within(timeout: float) -> None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(all_back.wait(), timeout)
 
-        await _outage(lab, plan, start, meter.returned, all_back_within)
-        result.unrecovered = endpoints - len(meter.recovered)
-        await _until_the_end(plan, start)
+            await _outage(lab, plan, start, meter.returned, all_back_within)
+            result.unrecovered = endpoints - len(meter.recovered)
+            await _until_the_end(plan, start)
     finally:
         await fleet.close()
     return result
