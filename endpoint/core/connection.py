@@ -55,32 +55,34 @@ class Connection:
     def __init__(
         self, config: ConnectionConfig, *, call_id: str = "", local: Address = ("", 0)
     ) -> None:
+        # each field read once (a configuration's attribute costs more than a local's)
+        user, server, protocol, sips = config.user, config.server, config.protocol, config.sips
         self.config: Final = config
         self.id: Final = config.id
-        self.user: Final = config.user
-        self.server: Final = config.server
-        self.protocol: Final = config.protocol
-        self.transport: Final = config.protocol  # the wire transport: udp, tcp or tls
+        self.user: Final = user
+        self.server: Final = server
+        self.protocol: Final = protocol
+        self.transport: Final = protocol  # the wire transport: udp, tcp or tls
         self.reg_interval: Final[float] = config.reg_interval
         self.retry_interval: Final[float] = config.retry_interval
         self.keepalive: Final = config.keepalive
         self.keepalive_interval: Final[float] = config.keepalive_interval
         self.keepalive_timeout: Final[float] = config.keepalive_timeout
-        self.address: Final[Address] = (config.server, config.port)
+        self.address: Final[Address] = (server, config.port)
         # over a connection (TCP or TLS): its loss is news of the site
-        self.reliable: Final = is_reliable(config.protocol)
-        self.scheme: Final = "sips" if config.sips else "sip"
+        self.reliable: Final = is_reliable(protocol)
+        self.scheme: Final = "sips" if sips else "sip"
         self.timers: Final = timers_for(config.transaction_timeout)
         self.aor_domain: Final = config.aor_domain
-        self.aor: Final = f"{self.scheme}:{config.user}@{self.aor_domain}"
+        self.aor: Final = f"{self.scheme}:{user}@{self.aor_domain}"
         # ``local``: the phone's address, which its Contact and Via name
         host, port = local
         self.contact: Final = (
-            f"<sips:{config.user}@{host}:{port}>"  # a sips: Contact is TLS by its scheme
-            if config.sips  # (RFC 5630)
-            else f"<sip:{config.user}@{host}:{port};transport={config.protocol}>"
+            f"<sips:{user}@{host}:{port}>"  # a sips: Contact is TLS by its scheme (RFC 5630)
+            if sips
+            else f"<sip:{user}@{host}:{port};transport={protocol}>"
         )
-        self.via_around: Final = via_around(config.protocol, host, port)  # (before, after)
+        self.via_around: Final = via_around(protocol, host, port)  # (before, after)
         self.status = C.DISABLED
         self.last_registration: float | None = None  # time of the last 2xx to REGISTER
         self.last_error: str | None = None

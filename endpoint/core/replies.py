@@ -12,7 +12,7 @@ from endpoint.sip.events import ResponseReceived
 from endpoint.sip.ids import IdSource
 from endpoint.sip.message import Request, Response
 from endpoint.sip.uri import SipURI
-from endpoint.sip.values import parse_name_addr, plain_param_of
+from endpoint.sip.values import checked_param_of, parse_name_addr
 
 
 def keepalive_options(conn: Connection, via: str, ids: IdSource, local_host: str) -> Request:
@@ -56,7 +56,7 @@ def granted_expires(response: Response, our_contact: str) -> int | None:
     """The expiry the registrar granted our contact (its Contact param, else Expires)."""
     ours = our_contact.strip("<>").split(";")[0]
     for text in response.headers.get_all("Contact"):
-        plain = plain_param_of(text, ours, "expires")  # the registrar's echo, as a rule
+        plain = checked_param_of(text, ours, "expires")  # the registrar's echo, as a rule
         if plain is not None:
             value = plain[0]
         else:

@@ -14,6 +14,7 @@ def via_value(transport: str, host: str, port: int, branch: str) -> str:
     return head + branch + tail
 
 
+@functools.lru_cache(maxsize=256)
 def via_around(transport: str, host: str, port: int) -> tuple[str, str]:
     """What a Via value of ours holds before its branch and after it (one per sender)."""
     hostpart = f"[{host}]" if ":" in host else host

@@ -43,12 +43,18 @@ def server_key(request: Request) -> TxKey:
 
 
 def top_branch(message: Message) -> str | None:
-    """The top Via's branch. Read from the text when it is written plainly (one lower-case
-    ``;branch=``, no quotes, no second Via on the line, a value up to the next parameter
-    with no white space or ``=`` in it), else through the Via parser."""
+    """The top Via's branch. Read from the text when it is written plainly (a lower-case
+    ``;branch=``, the one parameter whose name begins with a b, no quotes, no second Via on
+    the line, a value up to the next parameter with no white space or ``=`` in it), else
+    through the Via parser."""
     top = message.headers.get("Via") or ""
     start = top.find(";branch=")
-    if start >= 0 and '"' not in top and "," not in top and top.lower().count(";branch=") == 1:
+    if (
+        start >= 0
+        and top.count(";b") + top.count(";B") == 1
+        and '"' not in top
+        and "," not in top
+    ):
         start += 8
         end = top.find(";", start)
         value = top[start:] if end < 0 else top[start:end]

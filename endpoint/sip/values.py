@@ -24,7 +24,7 @@ from endpoint.sip.uri import (
 
 _TOK = r"[A-Za-z0-9\-.!%*_+`'~]"
 _TOKV = r"[A-Za-z0-9\-.!%*_+`'~:\[\]]"  # a parameter's value: a token, a host or an IPv6 reference
-_SIMPLE_PARAMS = re.compile(rf"(?:;{_TOK}+(?:={_TOKV}+)?)*")
+_SIMPLE_PARAMS = re.compile(rf"(?:;{_TOK}++(?:={_TOKV}++)?)*+")
 _SIMPLE_VIA = re.compile(
     rf"SIP/2\.0/({_TOK}+) ([A-Za-z0-9_\-][A-Za-z0-9\-._]*)(?::(\d{{1,5}}))?((?:;.*)?)"
 )
@@ -210,16 +210,18 @@ _SIMPLE_NAME_ADDR = re.compile(r"<([^<>\s\"]+)>((?:;.*)?)")
 # parsers accept, property-tested), so a message can be checked without building the typed
 # values it may never need; anything else is parsed in full to be accepted or rejected.
 _PLAIN_PORT = r"(?:[1-5][0-9]{4}|[0-9]{1,4})"
-_PLAIN_HOST = r"[A-Za-z0-9\-_][A-Za-z0-9\-._]*"
-_PLAIN_URI_PARAM = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+"
+_PLAIN_HOST = r"[A-Za-z0-9\-_][A-Za-z0-9\-._]*+"
+_PLAIN_URI_PARAM = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$]++"
+# (possessive repeats, ``*+`` and ``++``, where what follows a repeat is never a character
+# it takes: the same values match, without the engine keeping places to backtrack to)
 _PLAIN_NAME_ADDR = re.compile(
-    rf"<sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,/]+@)?{_PLAIN_HOST}(?::{_PLAIN_PORT})?"
-    rf"(?:;{_PLAIN_URI_PARAM}(?:={_PLAIN_URI_PARAM})?)*>"
-    rf'(?:;{_TOK}+(?:=(?:{_TOKV}+|"[\x20\x21\x23-\x5b\x5d-\x7e]*"))?)*'
+    rf"<sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,/]++@)?{_PLAIN_HOST}(?::{_PLAIN_PORT})?"
+    rf"(?:;{_PLAIN_URI_PARAM}(?:={_PLAIN_URI_PARAM})?)*+>"
+    rf'(?:;{_TOK}++(?:=(?:{_TOKV}++|"[\x20\x21\x23-\x5b\x5d-\x7e]*+"))?)*+'
 )
 _PLAIN_VIA = re.compile(
-    rf"SIP/2\.0/{_TOK}+ {_PLAIN_HOST}(?::{_PLAIN_PORT})?"
-    rf"(?:;{_TOK}+(?:={_TOKV}+)?)*"
+    rf"SIP/2\.0/{_TOK}++ {_PLAIN_HOST}(?::{_PLAIN_PORT})?"
+    rf"(?:;{_TOK}++(?:={_TOKV}++)?)*+"
 )
 
 
@@ -235,25 +237,30 @@ def check_via(value: str) -> None:
         parse_via(value)
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def plain_param_of(value: str, uri: str, name: str) -> tuple[str | None] | None:
-    """The parameter ``name`` of a plain name-addr ``<uri;uri-params>;params`` whose URI is
-    written exactly ``uri`` before its parameters: ``(value,)`` (``(None,)`` when absent or
-    valueless). None when the value is not plain or names another URI: parse it in full.
-    (Cached: a registrar echoes the same Contact at every renewal.)"""
+def checked_param_of(value: str, uri: str, name: str) -> tuple[str | None] | None:
+    """The parameter ``name`` of a name-addr ``<uri;uri-params>;params`` that was checked
+    well-formed (the parser checks every From, To and Contact it passes on) and whose URI
+    is written exactly ``uri`` before its parameters: ``(value,)`` (``(None,)`` when absent
+    or valueless), read off the text as far as its first quoted string. None when the URI
+    is written otherwise or the parameter may lie past a quote: parse it in full."""
     end = len(uri) + 1
     if (
         len(value) <= end
         or value[0] != "<"
         or not value.startswith(uri, 1)
         or value[end] not in ";>"
-        or _PLAIN_NAME_ADDR.fullmatch(value) is None
     ):
         return None
+    close = value.find(">", end)  # a URI has no ">" in it: this one ends it
+    if close < 0:
+        return None
     lname = name.lower()
-    for match in _ONE_PARAM.finditer(value, value.index(">", end) + 1):
-        if match.group(1).lower() == lname:
-            return (match.group(2),)
+    for item in value[close + 1 :].split(";")[1:]:
+        if '"' in item:  # a quoted string may hold a ";": the rest is not split here
+            return None
+        key, eq, param = item.partition("=")
+        if key.strip(" \t").lower() == lname:
+            return (param.strip(" \t") if eq else None,)
     return (None,)
 
 
@@ -389,5 +396,5 @@ def check_content_type(value: str) -> None:
 def clear_parse_caches() -> None:
     """Forget every parsed value the caches hold (for a caller that knows none of them
     will come again: a simulated storm's next shard, whose users are all new)."""
-    for cached in (parse_uri, parse_via, parse_name_addr, parse_cseq, plain_param_of):
+    for cached in (parse_uri, parse_via, parse_name_addr, parse_cseq):
         cached.cache_clear()

@@ -18,8 +18,8 @@ from endpoint.sip.values import (
     _parse_name_addr_scanned,
     _parse_via_scanned,
     check_name_addr,
+    checked_param_of,
     parse_name_addr,
-    plain_param_of,
 )
 
 
@@ -131,15 +131,28 @@ def test_the_call_id_pattern_agrees_with_the_character_walk(value: str) -> None:
 )
 @example("<sip:g1@a.test:5060>;expires=300", "sip:g1@a.test", "expires")
 @example('<sip:g1@a.test;transport=udp>;Expires=300;x="a;expires=1"', "sip:g1@a.test", "expires")
+@example('<sip:g1@a.test>;x="a;expires=1";expires=2', "sip:g1@a.test", "expires")
+@example("<sip:g1@a.test> ; EXPIRES = 300", "sip:g1@a.test", "expires")
 def test_the_contact_parameter_shortcut_reads_what_the_typed_path_reads(
     value: str, uri: str, name: str
 ) -> None:
-    plain = plain_param_of(value, uri, name)
+    if not accepted(check_name_addr, value, "Contact"):
+        return  # the shortcut is for values the parser let through
+    plain = checked_param_of(value, uri, name)
     if plain is None:
         return
     typed = parse_name_addr(value, "Contact")
     assert str(typed.uri).split(";")[0] == uri
     assert plain == (typed.param(name),)
+
+
+def test_the_contact_parameter_shortcut_reads_a_registrars_echo_itself() -> None:
+    echo = '<sip:500000@127.0.0.1:59665;transport=udp>;expires=4322;received="sip:127.0.0.1"'
+    ours = "sip:500000@127.0.0.1:59665"
+    assert checked_param_of(echo, ours, "expires") == ("4322",)
+    assert checked_param_of(echo, ours, "tag") is None  # past the quote: the typed path
+    assert checked_param_of(echo, "sip:500000@127.0.0.1:5966", "expires") is None
+    assert checked_param_of("<sip:500000@127.0.0.1:59665>", ours, "expires") == (None,)
 
 
 @settings(max_examples=1000)
