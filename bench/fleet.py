@@ -6,8 +6,11 @@ The fleet runs as ``PhoneFleet`` (each endpoint its own phone core, user, contac
 transactions; the endpoints of one process share a UDP socket, as SIPp's users share its
 socket), in one process and split over worker processes. Each figure counts from the first
 REGISTER to the last 200 OK, with endpoints built and sockets bound beforehand (SIPp's
-figure is its own count, its start-up and exit likewise left out). For comparison, one
-``AsyncPhone`` per endpoint (its own sockets, one task per phone) is measured too.
+figure is its own count, its start-up and exit likewise left out). Every side registers
+users the registrar has not seen (SIPp's too: a prefix per round), so the registrar does
+the same work for each: a new record per user, not an update of one it holds. For
+comparison, one ``AsyncPhone`` per endpoint (its own sockets, one task per phone) is
+measured too.
 
     python -m bench.fleet [--endpoints N] [--workers W] [--rounds R]
                                                             (or: geolab bench fleet)
@@ -197,7 +200,8 @@ async def bench(endpoints: int, workers: int, rounds: int = 5) -> None:
         # rate measured over a fraction of a second is then a third of itself)
         rates: dict[str, list[float]] = {k: [] for k in ("sipp", "phones", "one", "many", "paced")}
         for _ in range(rounds):
-            sipp = await sipp_register_rate(site, max(endpoints, 5000))
+            # fresh users on every side: each registers users the registrar has not seen
+            sipp = await sipp_register_rate(site, max(endpoints, 5000), f"s{next(users)}-")
             if sipp is not None:
                 rates["sipp"].append(sipp)
             rates["phones"].append(await phones_rate(target, few, next(users)))

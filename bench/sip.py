@@ -83,13 +83,25 @@ async def stack_register_rate(site: KamailioSite, total: int, window: int = 200)
         return total / elapsed
 
 
-async def sipp_register_rate(site: KamailioSite, total: int) -> float | None:
+async def sipp_register_rate(site: KamailioSite, total: int, users: str = "u") -> float | None:
+    """SIPp's REGISTER rate: ``total`` registrations, user ``<users><call number>`` each
+    (a prefix of its own gives the registrar users it has not seen, as a fleet's are)."""
     if sipp_binary() is None:
         return None
+    with tempfile.TemporaryDirectory(prefix="geolab-sipp-") as tmp:
+        scenario = SCENARIOS / "register.xml"
+        if users != "u":
+            text = scenario.read_text().replace("u[call_number]", f"{users}[call_number]")
+            scenario = Path(tmp) / "register.xml"
+            scenario.write_text(text)
+        return await _sipp_register_rate(site, total, scenario)
+
+
+async def _sipp_register_rate(site: KamailioSite, total: int, scenario: Path) -> float:
     port = free_port("127.0.0.1")
     args = [
         "-sf",
-        str(SCENARIOS / "register.xml"),
+        str(scenario),
         "-i",
         "127.0.0.1",
         "-p",

@@ -145,3 +145,29 @@ def test_sipp_s_own_register_rate_leaves_its_start_up_out(
     assert result.ok and result.successful_calls == 2000
     assert result.call_rate is not None
     assert 2000 / result.seconds < result.call_rate < 2000 / 0.001
+
+
+def test_sipp_registers_the_users_a_benchmark_round_names(
+    kamailio_site: Callable[..., ProcessSite],
+) -> None:
+    """Each side of the fleet benchmark registers users the registrar has not seen: SIPp's
+    users carry the round's prefix, and the registrar holds them under it, in a location
+    table sized for storms."""
+    from bench.sip import sipp_register_rate
+    from lab.parties.sipp import sipp_binary
+
+    if sipp_binary() is None:
+        pytest.skip("sipp is not installed")
+    site = kamailio_site("fresh")
+    assert isinstance(site, KamailioSite)
+    rate = asyncio.run(sipp_register_rate(site, 50, "r7x"))
+    assert rate is not None and rate > 0
+    dump = registered_contacts(site)
+    aors = {
+        line.split(":", 1)[1].strip()
+        for line in dump.splitlines()
+        if line.strip().startswith("AoR:")
+    }
+    assert aors == {f"r7x{n}" for n in range(1, 51)}
+    # a table sized for storms: 16k slots, not the 1k whose chains grow with the users
+    assert "Size: 16384" in dump
