@@ -78,7 +78,7 @@ async def register_fleet(
 
     def on_event(_: int, event: PhoneEvent) -> None:
         nonlocal registered
-        if available(event):
+        if event.status is ConnectionStatus.AVAILABLE:  # (a fleet's phones make no calls)
             registered += 1
             if registered + window <= count:  # one done: the next one starts
                 loop.call_soon(fleet.start, registered + window - 1)

@@ -205,9 +205,12 @@ class Phone(KeepAlives):
         *,
         what: str,
         timeout: float | None = None,
+        branch: str | None = None,
     ) -> TxKey:
         timers = timers_for(timeout) if timeout is not None else conn.timers
-        key = self.layer.send_request(request, conn.address, conn.transport, now, timers=timers)
+        key = self.layer.send_request(
+            request, conn.address, conn.transport, now, timers=timers, branch=branch
+        )
         self._owners[key] = (what, conn.id, conn.generation)
         return key
 
@@ -279,13 +282,16 @@ class Phone(KeepAlives):
         expires: int | None = None,
         request: Request | None = None,
     ) -> None:
+        branch = None  # known when the REGISTER is written here
         if request is None:
             conn.cseq += 1
             value = requested_expires(conn.reg_interval) if expires is None else expires
+            branch = self.ids.branch()
+            head, tail = conn.via_around
             request = build_register(
                 conn.user,
                 conn.aor_domain,
-                via=self.via(conn),
+                via=head + branch + tail,
                 tag=self.ids.tag(),
                 call_id=conn.call_id,
                 cseq=conn.cseq,
@@ -298,7 +304,7 @@ class Phone(KeepAlives):
         conn.registering = what == "register"
         if conn.registering and request.headers.get("Authorization") is None:
             conn.sent_at = now
-        self.send_request(request, conn, now, what=what)
+        self.send_request(request, conn, now, what=what, branch=branch)
 
     def _drain_layer(self, now: float) -> None:
         while (event := self.layer.next_event()) is not None:

@@ -49,12 +49,7 @@ def top_branch(message: Message) -> str | None:
     through the Via parser."""
     top = message.headers.get("Via") or ""
     start = top.find(";branch=")
-    if (
-        start >= 0
-        and top.count(";b") + top.count(";B") == 1
-        and '"' not in top
-        and "," not in top
-    ):
+    if start >= 0 and top.count(";b") + top.count(";B") == 1 and '"' not in top and "," not in top:
         start += 8
         end = top.find(";", start)
         value = top[start:] if end < 0 else top[start:end]
@@ -120,14 +115,17 @@ class TransactionLayer:
         now: float,
         *,
         timers: TimerConfig | None = None,
+        branch: str | None = None,
     ) -> TxKey:
-        """Start a client transaction. The request's top Via must carry a fresh branch;
+        """Start a client transaction. The request's top Via must carry a fresh branch
+        (``branch``, when the caller who wrote the Via says which: not read back from it);
         ``timers`` overrides the transport's timer values for this transaction."""
         self._expire(now)
         if request.method == "ACK":
             self._outbox.append(Outgoing(message=request, dest=dest, transport=transport))
             return client_key(top_branch(request) or "", "ACK")
-        branch = top_branch(request)
+        if branch is None:
+            branch = top_branch(request)
         if not branch or not branch.startswith(MAGIC_COOKIE):
             raise LocalProtocolError(f"top Via needs an RFC 3261 branch, got {branch!r}")
         key = client_key(branch, request.method)

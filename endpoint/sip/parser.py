@@ -62,7 +62,9 @@ def _header_names(name: str, line: str) -> tuple[str, str]:
     return known
 
 
-def parse_head(head: bytes) -> tuple[str, Headers]:
+def parse_head(head: bytes) -> tuple[str, Headers, list[str]]:
+    """The start line, the header fields and, kept apart, the Content-Length values (the
+    framing's, not the message's: a message's length is its body's)."""
     text = head.decode("utf-8", "surrogateescape")
     if "\n " in text or "\n\t" in text:
         text = _FOLD.sub(" ", text)
@@ -70,19 +72,22 @@ def parse_head(head: bytes) -> tuple[str, Headers]:
     if text.count("\n") != len(lines) - 1:  # bare LFs (alone or among CRLFs)
         lines = _LINE_BREAK.split(text)
     entries: list[tuple[str, str, str]] = []
+    lengths: list[str] = []
+    # (no line begins with white space now: a continuation was folded into the line
+    # before it, and one after the start line into the start line, which then fails)
     for line in lines[1:]:
-        if line[:1] in (" ", "\t"):
-            raise ParseError(f"continuation line without a header: {line!r}", "header")
-        name, colon, value = line.partition(":")
-        if not colon:
+        colon = line.find(":")
+        if colon < 0:
             raise ParseError(f"not a header field: {line!r}", "header")
-        key, cname = _header_names(name.rstrip(" \t"), line)
-        value = value.strip(" \t")
+        key, cname = _header_names(line[:colon].rstrip(" \t"), line)
+        value = line[colon + 1 :].strip(" \t")
         if "," in value and cname in LIST_HEADERS:
             entries.extend((key, cname, v) for v in split_values(cname, value))
+        elif key == "content-length":
+            lengths.append(value)
         else:
             entries.append((key, cname, value))
-    return lines[0], Headers.of_entries(entries)
+    return lines[0], Headers.of_entries(entries), lengths
 
 
 _MANDATORY_KEYS = tuple((name.lower(), name) for name in MANDATORY)
@@ -146,8 +151,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> Message:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ParseError(f"expected bytes, got {type(data).__name__}", "message")
     head, body = split_head(bytes(data))
-    start_line, headers = parse_head(head)
-    cl_values = headers.get_all("Content-Length")
+    start_line, headers, cl_values = parse_head(head)
     if len(cl_values) > 1:
         raise ParseError("more than one value", "Content-Length")
     if cl_values:
@@ -157,7 +161,6 @@ def parse_message(data: bytes, *, stream: bool = False) -> Message:
                 f"declares {length} bytes of body, {len(body)} arrived", "Content-Length"
             )
         body = body[:length]
-        headers.remove("Content-Length")
     elif stream:
         raise ParseError("missing on a stream transport", "Content-Length")
     message = _start(start_line, headers)
