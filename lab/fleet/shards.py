@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
-from endpoint.aio.fleet import PhoneFleet
+from endpoint.aio.fleet import PhoneFleet, collector_paused
 from endpoint.config import EndpointConfig
 from endpoint.sip.events import Address
 from lab.errors import LabError
@@ -228,11 +228,12 @@ async def _shard(job: ShardJob) -> None:
     await fleet.open()
     try:
         fleet.prepare()
-        reports.put(("ready", None))
-        await loop.run_in_executor(None, job.go.wait)
-        async for i in booted(len(configs), job.boot):
-            fleet.start(i)
-        await loop.run_in_executor(None, _until_stopped, job.stop, parent)
+        with collector_paused():  # as a fleet in the runner's process (lab/fleet/real.py)
+            reports.put(("ready", None))
+            await loop.run_in_executor(None, job.go.wait)
+            async for i in booted(len(configs), job.boot):
+                fleet.start(i)
+            await loop.run_in_executor(None, _until_stopped, job.stop, parent)
     finally:
         await fleet.close()
     reports.put(
