@@ -1,7 +1,8 @@
 """The sans-I/O core compiled with mypyc, and the pure-Python code as its fallback.
 
 ``python -m endpoint.compile build`` compiles :data:`MODULES` (the SIP core, the phone's
-logic, the simulation's engine, network and sites, a storm's meter) into extension modules
+logic, the simulation's engine, network and sites, a storm's meter, and the one adapter
+that hands a real fleet's every datagram to a core, ``PhoneFleet``) into extension modules
 next to their sources, one mypyc group whose shared library is
 ``endpoint/geolab__mypyc*.so``, and
 writes a manifest of the sources it compiled. ``clean`` removes them; ``status`` says
@@ -44,6 +45,7 @@ MODULES_OUTSIDE = (
     "lab/sites/embedded/core.py",
     "lab/labs/wire.py",
     "lab/fleet/stormmeter.py",
+    "endpoint/aio/fleet.py",
 )
 
 log = logging.getLogger("geolab.compiled")

@@ -1,18 +1,23 @@
 """Loopback addresses for sites and proxies that never collide between parallel labs.
 
 Every 127.0.0.0/8 address works on ``lo`` without setup. A lab takes addresses from a
-block chosen from its process id (and the pytest-xdist worker), and checks each one is
-free by binding it before handing it out.
+block chosen from its process id (and the pytest-xdist worker), from a place in the block
+drawn at random, and checks each one is free by binding it before handing it out. (Two
+processes' blocks may coincide; the draw keeps them from walking the same addresses, which
+the check alone cannot: a site that is down, killed for a drill, leaves its address free
+to be handed to another lab until it comes back.)
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import random
 import re
 import socket
 
-_counter = itertools.count()
+_SPAN = 250 * 250  # addresses in a block: 127.block.(1-250).(1-250)
+_counter = itertools.count(random.SystemRandom().randrange(_SPAN))
 
 
 def _block() -> int:
@@ -36,8 +41,8 @@ def allocate_address(port: int = 5060) -> str:
     """A fresh 127.x.y.z whose ``port`` is free for UDP and TCP."""
     block = _block()
     for _ in range(10000):
-        n = next(_counter)
-        ip = f"127.{block}.{(n // 250) % 250 + 1}.{n % 250 + 1}"
+        n = next(_counter) % _SPAN
+        ip = f"127.{block}.{n // 250 + 1}.{n % 250 + 1}"
         if port_free(ip, port):
             return ip
     raise RuntimeError("no free loopback address left")

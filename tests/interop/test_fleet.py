@@ -241,49 +241,40 @@ def test_a_fleet_refuses_tcp_and_shared_users_and_lets_its_socket_go() -> None:
     asyncio.run(main())
 
 
-class TimedPhone:
-    """Stands in for a phone core: due at the deadlines given, one after the other."""
-
-    def __init__(self, *deadlines: float) -> None:
-        self.deadlines = list(deadlines)
-        self.fired: list[float] = []
-        self.done = asyncio.Event()
-
-    def datagrams_to_send(self) -> list[object]:
-        return []
-
-    def next_event(self) -> None:
-        return None
-
-    def next_timer(self) -> float | None:
-        return self.deadlines[0] if self.deadlines else None
-
-    def handle_timer(self, now: float) -> None:
-        while self.deadlines and self.deadlines[0] <= now:
-            self.deadlines.pop(0)
-            self.fired.append(now)
-        if not self.deadlines:
-            self.done.set()
-
-
-def test_one_phones_far_deadline_does_not_delay_anothers_near_one() -> None:
-    udp = ConnectionConfig(id=0, user="1", server="127.0.0.1")
+def test_one_phones_far_deadline_does_not_delay_anothers_near_one(any_site: Factory) -> None:
+    """Phone 0 registers, its next deadline its renewal 2 s away; phone 1's site is silent,
+    so its REGISTER is due again T1 (0.1 s) after it went out, then 0.2 s after that: the
+    fleet's one timer heap serves phone 1 on time, not at phone 0's renewal."""
+    a = any_site("a")
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # takes datagrams, answers none
+    silent.bind(("127.0.0.1", 0))
     configs = [
-        EndpointConfig(connections=[udp]),
-        EndpointConfig(connections=[udp.model_copy(update={"user": "2"})]),
-    ]
+        EndpointConfig(connections=[ConnectionConfig(id=0, user="800001", server=a.spec.ip,
+            port=a.spec.port, domain=a.spec.domain, reg_interval=2.0)]),
+        EndpointConfig(connections=[ConnectionConfig(id=0, user="800002", server="127.0.0.1",
+            port=silent.getsockname()[1], transaction_timeout=6.4)]),  # T1 = 0.1 s
+    ]  # fmt: skip
+    watch = Watch()
+    sent: dict[int, list[float]] = defaultdict(list)  # phone -> times its REGISTERs went out
 
     async def main() -> None:
-        async with PhoneFleet(configs) as fleet:
-            t0 = asyncio.get_running_loop().time()
-            # phone 0 is due soon, then much later; phone 1 in between
-            first, second = TimedPhone(t0 + 0.05, t0 + 2.0), TimedPhone(t0 + 0.2)
-            for i, phone in enumerate((first, second)):
-                fleet.phones[i] = phone  # type: ignore[call-overload]
-                fleet._pump(i, phone)  # type: ignore[arg-type]
-            await asyncio.wait_for(second.done.wait(), 3)
-            assert second.fired[0] - t0 < 0.2 + 0.5  # not held back to phone 0's 2.0 s
-            await asyncio.wait_for(first.done.wait(), 3)
-            assert first.fired[0] - t0 < 0.05 + 0.5 and first.fired[1] - t0 >= 2.0
+        loop = asyncio.get_running_loop()
 
-    asyncio.run(main())
+        def tap(phone: int, direction: str, message: Message, peer: Address) -> None:
+            watch.tap(phone, direction, message, peer)
+            if direction == "out" and getattr(message, "method", None) == "REGISTER":
+                sent[phone].append(loop.time())
+
+        async with PhoneFleet(configs, on_event=watch.on_event, tap=tap) as fleet:
+            fleet.start(0)
+            await watch.until(lambda: watch.last(0, 0) is C.AVAILABLE, 5)
+            fleet.start(1)
+            await watch.until(lambda: watch.registers[1] >= 3, 3)
+            first, again, third = sent[1][:3]
+            assert again - first < 0.1 + 0.25 and third - again < 0.2 + 0.25
+            assert len(sent[0]) == 1  # phone 0's renewal is not due yet
+
+    try:
+        asyncio.run(main())
+    finally:
+        silent.close()
