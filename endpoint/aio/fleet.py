@@ -4,8 +4,9 @@ many users.
 Each phone keeps its own core (``Phone``): its own connections, user, contact, Call-IDs,
 transactions and timers. What the fleet shares is the plumbing: one socket (so a fleet is
 not capped by the open-files limit), datagrams read in batches, and one timer heap instead
-of a ``call_at`` per phone. Answers find their phone by the Via branch of the request they
-answer; requests by the user part of their Request-URI (every phone's user is its own).
+of a ``call_at`` per phone. Answers to REGISTER find their phone by the user of their
+From, which the phone wrote (its own AoR), other answers by the Via branch of the request
+they answer; requests by the user part of their Request-URI (every phone's user is its own).
 UDP only: a connection over TCP is refused at construction.
 """
 
@@ -63,6 +64,16 @@ def collector_paused() -> Iterator[None]:
         gc.unfreeze()
         if enabled:
             gc.enable()
+
+
+def registering_user(from_value: str) -> str:
+    """The user of a REGISTER's From as a phone writes it, ``<sip:user@domain>;tag=…``
+    (its AoR): "" for anything else, which then routes to no phone."""
+    colon = from_value.find(":")
+    at = from_value.find("@", colon)
+    if not from_value.startswith("<") or colon < 0 or not 0 <= at < from_value.find(">"):
+        return ""
+    return from_value[colon + 1 : at]
 
 
 class PhoneFleet:
@@ -214,6 +225,8 @@ class PhoneFleet:
         if isinstance(message, Request):
             uri = message.uri
             return self._users.get(uri.user) if isinstance(uri, SipURI) and uri.user else None
+        if message.cseq.method == "REGISTER":  # (checked: every answer has a CSeq)
+            return self._users.get(registering_user(message.headers.get("From") or ""))
         branch = top_branch(message)
         if branch is None:
             return None
@@ -230,8 +243,8 @@ class PhoneFleet:
         message = out.message
         if isinstance(message, KeepAlive):
             return  # CRLF keep-alives are for TCP, which a fleet does not run
-        if isinstance(message, Request):
-            branch = top_branch(message)
+        if isinstance(message, Request) and message.method != "REGISTER":
+            branch = top_branch(message)  # its answers are routed by it
             if branch is not None:
                 self._branches[branch] = index
         if self.tap is not None:

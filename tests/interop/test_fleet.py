@@ -208,14 +208,27 @@ def test_bad_datagrams_are_dropped_and_requests_find_their_phone(any_site: Facto
                         "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
                     ).encode()
 
+                def answer(method: str, user: str, branch: str) -> bytes:
+                    return (
+                        "SIP/2.0 200 OK\r\n"
+                        f"Via: SIP/2.0/UDP {fleet.host}:{fleet.port};branch=z9hG4bK{branch}\r\n"
+                        f"From: <sip:{user}@a.geolab.test>;tag=f1\r\n"
+                        f"To: <sip:{user}@a.geolab.test>;tag=t1\r\nCall-ID: stray-{branch}\r\n"
+                        f"CSeq: 9 {method}\r\nContent-Length: 0\r\n\r\n"
+                    ).encode()
+
                 peer.sendto(b"REGISTER sip:x SIP/2.0\r\nVia: broken\r\n\r\n", dest)
                 peer.sendto(options("nobody", "n1"), dest)
+                # answers nobody asked for: a REGISTER's for a user of no phone here, and
+                # another's whose branch no phone's request carried
+                peer.sendto(answer("REGISTER", "nobody", "s1"), dest)
+                peer.sendto(answer("OPTIONS", "700001", "s2"), dest)
                 peer.sendto(options("700001", "k1"), dest)
                 data = await loop.run_in_executor(None, peer.recv, 65535)
-            answer = parse_message(data)
-            assert isinstance(answer, Response) and answer.status == 200
-            assert answer.headers.get("Call-ID") == "probe-k1"  # phone 700001 answered
-            assert fleet.rejected == 1 and fleet.unrouted == 1
+            answer_ = parse_message(data)
+            assert isinstance(answer_, Response) and answer_.status == 200
+            assert answer_.headers.get("Call-ID") == "probe-k1"  # phone 700001 answered
+            assert fleet.rejected == 1 and fleet.unrouted == 3
             assert all(watch.last(p, 0) is C.AVAILABLE for p in range(3))
 
     asyncio.run(main())
