@@ -27,9 +27,8 @@ class ConnectionStatusChanged:
     code: Final[int | None]
     t: Final[float]
 
-    def __init__(
-        self,
-        *,
+    def __init__(  # positional too: the phone's core makes one at every change, and a
+        self,  # class called with keywords from compiled code builds a dict for them
         connection: int,
         status: ConnectionStatus,
         previous: ConnectionStatus | None,

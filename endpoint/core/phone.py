@@ -255,16 +255,7 @@ class Phone(KeepAlives):
         code: int | None,
         now: float,
     ) -> None:
-        self.emit(
-            ConnectionStatusChanged(
-                connection=conn.id,
-                status=status,
-                previous=previous,
-                reason=reason,
-                code=code,
-                t=now,
-            )
-        )
+        self.emit(ConnectionStatusChanged(conn.id, status, previous, reason, code, now))
 
     def _retire(self, conn: Connection, now: float) -> None:
         """Stop everything a connection does; unregister if the site is reachable."""
