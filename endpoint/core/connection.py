@@ -94,7 +94,7 @@ class Connection:
         self.sent_at = 0.0  # when the current REGISTER went out: renewals count from there
         self.auth: DigestClient | None = None
         if config.password is not None:
-            self.auth = DigestClient(config.auth_user or config.user, config.password)
+            self.auth = DigestClient(config.auth_user or user, config.password)
         self.granted_expires: int | None = None
         self.events: list[tuple[ConnectionStatus, ConnectionStatus]] = []
 

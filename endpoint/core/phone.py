@@ -194,8 +194,13 @@ class Phone(KeepAlives):
         return conn.contact
 
     def via(self, conn: Connection) -> str:
+        return self._fresh_via(conn)[1]
+
+    def _fresh_via(self, conn: Connection) -> tuple[str, str]:
+        """A new branch, and our Via for ``conn`` carrying it."""
+        branch = self.ids.branch()
         head, tail = conn.via_around
-        return head + self.ids.branch() + tail
+        return branch, head + branch + tail
 
     def send_request(
         self,
@@ -277,12 +282,11 @@ class Phone(KeepAlives):
         if request is None:
             conn.cseq += 1
             value = requested_expires(conn.reg_interval) if expires is None else expires
-            branch = self.ids.branch()
-            head, tail = conn.via_around
+            branch, via = self._fresh_via(conn)
             request = build_register(
                 conn.user,
                 conn.aor_domain,
-                via=head + branch + tail,
+                via=via,
                 tag=self.ids.tag(),
                 call_id=conn.call_id,
                 cseq=conn.cseq,

@@ -65,15 +65,12 @@ class SimNetwork:
         self.epochs: dict[Address, int] = {}  # bumped when a node attaches: a new life
         self.sent = 0
         self.dropped = 0
-        # how a delivery is scheduled: the running asyncio loop's (virtual) timers, or a
-        # discrete-event engine's (lab.sim.engine)
-        self.call_later: Callable[..., object] | None = None
-        self.clock: Callable[[], float] | None = None  # the same clock's time
-        self.engine: Engine | None = None  # the discrete-event engine's, called directly
+        # the clock a delivery is scheduled on: a discrete-event engine's (lab.sim.engine),
+        # else the running asyncio loop's (virtual) timers
+        self.engine: Engine | None = None
 
     def run_on(self, engine: Engine) -> None:
         """Deliver this network's messages through a discrete-event engine."""
-        self.call_later = engine.call_later
         self.engine = engine
 
     def attach(self, address: Address, deliver: Deliver) -> None:
@@ -114,9 +111,7 @@ class SimNetwork:
     def set_link(self, a: str, b: str, link: Link) -> None:
         self.links[frozenset((a, b))] = link
 
-    def send(
-        self, src: Address, dst: Address, data: Payload | KeepAlive, transport: str
-    ) -> bool:
+    def send(self, src: Address, dst: Address, data: Payload | KeepAlive, transport: str) -> bool:
         """Put bytes, or a message, on the wire (a message is written for it as this
         network's wire carries them, once it is known to go anywhere). False means a TCP
         peer refused (nothing listens there)."""
@@ -141,7 +136,7 @@ class SimNetwork:
                 dst[0] in self.sites):  # fmt: skip
             self._through_toxics(site, delay, data, src, dst, transport)
             return True
-        if self.engine is not None:
+        if self.engine is not None:  # (schedule's first case, without passing *args on)
             self.engine.call_later(delay, self._deliver, data, src, dst, transport)
         else:
             self.schedule(delay, self._deliver, data, src, dst, transport)
@@ -155,7 +150,7 @@ class SimNetwork:
         stream = "upstream" if dst[0] == site else "downstream"
         client = src if stream == "upstream" else dst
         link = self._toxic_links.setdefault((client, stream), LinkState())
-        now = (self.clock or asyncio.get_running_loop().time)()
+        now = self.engine.now if self.engine is not None else asyncio.get_running_loop().time()
         toxics = [t for t in self.toxics[site] if applies(t.type, transport)]
         out = apply(toxics, data, stream, now, link, per_unit_toxicity=True)
         if not out.deliveries and out.reply is None:
@@ -167,7 +162,10 @@ class SimNetwork:
 
     def schedule(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         """Call ``fn(*args)`` after ``delay`` on the clock that drives this network."""
-        (self.call_later or asyncio.get_running_loop().call_later)(delay, fn, *args)
+        if self.engine is not None:
+            self.engine.call_later(delay, fn, *args)
+        else:
+            asyncio.get_running_loop().call_later(delay, fn, *args)
 
     def _deliver(self, data: Payload, src: Address, dst: Address, transport: str) -> None:
         target = self.nodes.get(dst)

@@ -27,21 +27,18 @@ class Engine:
         self.steps = 0
 
     def call_at(self, when: float, fn: Callable[..., None], *args: Any) -> None:
-        due = self._due.get(when)
-        if due is None:
-            self._due[when] = [(fn, args)]
-            heapq.heappush(self._heap, when)
-        else:
-            due.append((fn, args))
+        self._push(when, (fn, args))
 
     def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
-        when = self.now + delay  # (call_at's body: a call passing *args on costs a tuple)
+        self._push(self.now + delay, (fn, args))
+
+    def _push(self, when: float, callback: Callback) -> None:
         due = self._due.get(when)
         if due is None:
-            self._due[when] = [(fn, args)]
+            self._due[when] = [callback]
             heapq.heappush(self._heap, when)
         else:
-            due.append((fn, args))
+            due.append(callback)
 
     def run_until(self, end: float) -> None:
         heap, dues, pop = self._heap, self._due, heapq.heappop
