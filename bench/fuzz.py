@@ -42,10 +42,27 @@ SEEDS = [
 ]
 
 
+def varied(rng: random.Random, large: bool) -> bytes:
+    """A well-formed OPTIONS whose values are all new: tags, branch, Call-ID, sequence
+    number, and (``large``) a From of about 20 KB that no cache may keep."""
+    n = rng.getrandbits(48)
+    user = f"u{n:x}" + ("x" * rng.randint(18_000, 22_000) if large else "")
+    return (
+        f"OPTIONS sip:5001@127.0.0.1 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{n:x};rport\r\n"
+        f"From: <sip:{user}@127.0.0.1>;tag={rng.getrandbits(32):x}\r\n"
+        f"To: <sip:5001@127.0.0.1>\r\nCall-ID: {n:x}@fz\r\n"
+        f"CSeq: {rng.randrange(1, 2**31)} OPTIONS\r\nMax-Forwards: 70\r\n"
+        f"Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
 def mutate(rng: random.Random) -> bytes:
-    """One fuzzed datagram."""
+    """One fuzzed datagram: a real message mutated, or one with values never seen."""
+    how = rng.randrange(8)
+    if how >= 6:  # unique values, small or 20 KB large
+        return varied(rng, large=how == 7)
     data = bytearray(rng.choice(SEEDS))
-    how = rng.randrange(6)
     if how == 0:  # bytes flipped
         for _ in range(rng.randint(1, 8)):
             data[rng.randrange(len(data))] = rng.randrange(256)
@@ -67,6 +84,9 @@ def mutate(rng: random.Random) -> bytes:
             b"Content-Length: 0", f"Content-Length: {rng.randint(-5, 99999)}".encode()
         )
     return bytes(data)
+
+
+ENDPOINT_GROWTH_MB = 20  # the endpoint's memory after the flood, within this of before
 
 
 def rss_kb(pid: int) -> int:
@@ -159,11 +179,14 @@ def main(datagrams: int = 100_000, seed: int = 1) -> int:
     for name, (b, a) in (("site", result.site_rss_kb), ("fault proxy", result.proxy_rss_kb),
                          ("endpoint (this process)", result.endpoint_rss_kb)):  # fmt: skip
         print(f"{name} RSS: {b / 1024:.1f} MB before, {a / 1024:.1f} MB after")
+    before, after = result.endpoint_rss_kb
+    grew = (after - before) / 1024
+    print(f"endpoint RSS grew {grew:.1f} MB (bound {ENDPOINT_GROWTH_MB} MB)")
     print(
         f"endpoint state after: {result.endpoint_sessions} sessions, "
         f"{result.endpoint_transactions} transactions"
     )
-    return 0 if result.serving else 1
+    return 0 if result.serving and grew <= ENDPOINT_GROWTH_MB else 1
 
 
 if __name__ == "__main__":

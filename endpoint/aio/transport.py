@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import cast
 
+from endpoint.aio.logthrottle import throttle_drops
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
 from endpoint.sip.framing import KeepAlive, StreamFramer
@@ -15,6 +16,7 @@ from endpoint.sip.message import Message
 from endpoint.sip.parser import parse_message
 
 log = logging.getLogger("endpoint.transport")
+throttle_drops()  # what peers make us drop is logged at a bounded rate
 
 OnMessage = Callable[[Message, Address, str], None]
 OnKeepAlive = Callable[[KeepAlive, Address, str], None]

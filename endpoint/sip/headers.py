@@ -127,7 +127,7 @@ def _names(name: str) -> tuple[str, str]:
     lname = name.lower()
     canonical = COMPACT_FORMS.get(lname) or CANONICAL_NAMES.get(lname, name)
     result = (canonical.lower(), canonical)
-    if len(_CANON_CACHE) < 4096:
+    if len(_CANON_CACHE) < 4096 and len(name) <= 64:  # (a peer's names, bounded in size)
         _CANON_CACHE[name] = result
     return result
 

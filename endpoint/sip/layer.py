@@ -29,6 +29,18 @@ from endpoint.sip.transaction import Kind, State, Transaction
 from endpoint.sip.values import Via
 
 MAGIC_COOKIE = "z9hG4bK"
+# What the quiet server transactions of one layer may hold of what peers wrote (their
+# requests and our answers, which copy much of them), in characters. Past it the oldest
+# quiet ones end early, as if their timer had come: a retransmission that arrives later
+# is answered again, which is all a quiet transaction is there to spare. A flood of large
+# requests (OPTIONS with 20 KB From headers, each held with its answer for Timer J's 32 s)
+# otherwise grows an endpoint by the flood's size.
+QUIET_HELD = 4 << 20
+
+
+def held_size(message: Message) -> int:
+    """About how much of memory ``message``'s text takes (its values and body)."""
+    return sum(len(value) for _, _, value in message.headers.entries()) + len(message.body)
 
 
 def server_key(request: Request) -> TxKey:
@@ -102,6 +114,8 @@ class TransactionLayer:
         # ends it (K, J, D, I, L, M) does not wake the owner; it ends when its time has
         # come and the layer is next used, before what is done then (_expire)
         self._quiet: list[tuple[float, int, TxKey]] = []
+        self.quiet_held = 0  # what the quiet server transactions hold (QUIET_HELD)
+        self._held: dict[TxKey, int] = {}
 
     def timer_config(self, transport: str) -> TimerConfig:
         return self.timers.get(transport.lower(), self.timers["udp"])
@@ -260,11 +274,34 @@ class TransactionLayer:
                 self._events.append(event)
                 if isinstance(event, TransactionTerminated):
                     self.transactions.pop(tx.key, None)
+                    if self._held:
+                        self.quiet_held -= self._held.pop(tx.key, 0)
             tx.events.clear()
         deadline = tx.next_timer()
         if deadline is not None and tx.key in self.transactions:
-            heap = self._quiet if tx.quiet else self._heap
-            heapq.heappush(heap, (deadline, next(self._seq), tx.key))
+            if tx.quiet:
+                heapq.heappush(self._quiet, (deadline, next(self._seq), tx.key))
+                server = tx.kind is Kind.SERVER_NON_INVITE or tx.kind is Kind.SERVER_INVITE
+                if server and tx.key not in self._held:
+                    self._hold(tx)
+            else:
+                heapq.heappush(self._heap, (deadline, next(self._seq), tx.key))
+
+    def _hold(self, tx: Transaction) -> None:
+        """Count what a server transaction gone quiet holds; past :data:`QUIET_HELD`, end
+        the quiet transactions whose time comes first."""
+        size = held_size(tx.request)
+        if tx.last_response is not None:
+            size += held_size(tx.last_response)
+        self._held[tx.key] = size
+        self.quiet_held += size
+        quiet = self._quiet
+        while self.quiet_held > QUIET_HELD and quiet:
+            deadline, _, key = heapq.heappop(quiet)
+            if self._live(deadline, key):
+                early = self.transactions[key]
+                early.handle_timer(deadline)
+                self._collect(early)
 
     def _expire(self, now: float) -> None:
         """End the transactions whose quiet timer is due by ``now``, as if it had woken the

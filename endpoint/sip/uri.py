@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import ipaddress
 import re
 import string
@@ -19,6 +18,7 @@ from endpoint.sip.grammar import (
     USER_UNRESERVED,
     check_escaped,
 )
+from endpoint.sip.textcache import TextCache
 
 Params = tuple[tuple[str, str | None], ...]
 
@@ -198,11 +198,18 @@ def parse_host(text: str, where: str) -> tuple[str, int | None]:
     return host, port
 
 
-@functools.lru_cache(maxsize=1 << 16)
+URI_CACHE: Final[TextCache[URI]] = TextCache(4096, 256)
+
+
 def parse_uri(text: str, where: str = "URI", *, allow_headers: bool = True) -> URI:
     """Parse a URI. ``allow_headers=False`` rejects ``?headers`` (the Request-URI rule).
-    Cached: URIs are frozen, and a phone or a site sees the same ones over and over."""
-    return _parse_uri(text, where, allow_headers)
+    Cached (bounded: :mod:`endpoint.sip.textcache`): URIs are frozen, and a phone or a
+    site sees the same ones over and over; a text with ``?`` where headers are refused is
+    parsed afresh, so that it is refused."""
+    uri = URI_CACHE.get(text)
+    if uri is not None and (allow_headers or "?" not in text):
+        return uri
+    return URI_CACHE.put(text, _parse_uri(text, where, allow_headers))
 
 
 def _parse_uri(text: str, where: str, allow_headers: bool) -> URI:

@@ -4,15 +4,16 @@ Contact), CSeq; and checks of values a message carries without building them."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from dataclasses import dataclass
 from typing import Final
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.grammar import TOKEN, WORD, Scanner, is_token, quote, unquote
+from endpoint.sip.textcache import TextCache
 from endpoint.sip.uri import (
     URI,
+    URI_CACHE,
     Params,
     SipURI,
     find_param,
@@ -114,9 +115,20 @@ class Via:
         )
 
 
-@functools.lru_cache(maxsize=8192)
+VIA_CACHE: Final[TextCache[Via]] = TextCache(2048, 256)
+NAME_ADDR_CACHE: Final[TextCache[NameAddr]] = TextCache(8192, 256)
+CSEQ_CACHE: Final[TextCache[CSeq]] = TextCache(1024, 32)
+
+
 def parse_via(value: str) -> Via:
-    """Parse one Via value (cached: values are strings, results are frozen)."""
+    """Parse one Via value (cached, bounded: values are strings, results are frozen)."""
+    via = VIA_CACHE.get(value)
+    if via is not None:
+        return via
+    return VIA_CACHE.put(value, _parse_via(value))
+
+
+def _parse_via(value: str) -> Via:
     fast = _SIMPLE_VIA.fullmatch(value)
     if fast is not None and _SIMPLE_PARAMS.fullmatch(fast.group(4)):
         port = fast.group(3)
@@ -264,9 +276,18 @@ def checked_param_of(value: str, uri: str, name: str) -> tuple[str | None] | Non
     return (None,)
 
 
-@functools.lru_cache(maxsize=1 << 17)
 def parse_name_addr(value: str, where: str) -> NameAddr:
-    """Parse one name-addr value (cached: values are strings, results are frozen)."""
+    """Parse one name-addr value (cached, bounded: values are strings, results are frozen).
+    What a value parses to does not depend on ``where`` but for a Contact's ``*``, which
+    is never kept."""
+    cached = NAME_ADDR_CACHE.get(value)
+    if cached is not None:
+        return cached
+    parsed = _parse_name_addr(value, where)
+    return parsed if parsed.wildcard else NAME_ADDR_CACHE.put(value, parsed)
+
+
+def _parse_name_addr(value: str, where: str) -> NameAddr:
     simple = _SIMPLE_NAME_ADDR.fullmatch(value)
     if simple is not None:
         # ``<uri>;params`` without a display name: the URI and plain parameters directly
@@ -335,8 +356,14 @@ class CSeq:
         return f"{self.seq} {self.method}"
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def parse_cseq(value: str) -> CSeq:
+    cseq = CSEQ_CACHE.get(value)
+    if cseq is not None:
+        return cseq
+    return CSEQ_CACHE.put(value, _parse_cseq(value))
+
+
+def _parse_cseq(value: str) -> CSeq:
     parts = value.split()
     if len(parts) != 2 or not parts[0].isdigit() or not parts[0].isascii():
         raise ParseError(f"expected 'number METHOD', got {value!r}", "CSeq")
@@ -396,5 +423,7 @@ def check_content_type(value: str) -> None:
 def clear_parse_caches() -> None:
     """Forget every parsed value the caches hold (for a caller that knows none of them
     will come again: a simulated storm's next shard, whose users are all new)."""
-    for cached in (parse_uri, parse_via, parse_name_addr, parse_cseq):
-        cached.cache_clear()
+    URI_CACHE.clear()
+    VIA_CACHE.clear()
+    NAME_ADDR_CACHE.clear()
+    CSEQ_CACHE.clear()

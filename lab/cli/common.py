@@ -21,53 +21,97 @@ class Terminated(BaseException):
     """The run was ended by SIGTERM (after its clean-up ran)."""
 
 
+# SIGINT and SIGTERM are stop requests, taken in order. While a coroutine runs under
+# ``run_async`` a request ends it (its clean-up runs); while ``holding`` (start-up, a run's
+# phases between its loops) it is only noted, and ``checkpoint`` raises it where nothing
+# can swallow it; elsewhere it raises at once, as Python's own handler would.
+_signalled: list[int] = []
 _ending: list[Callable[[], None]] = []  # how to end run_async's coroutine, while it runs
+_holding: list[bool] = [False]
 
 
-def raise_terminated(signum: int, frame: object) -> None:
-    """SIGTERM outside the event loop (starting, validating, writing reports). While
-    ``run_async`` runs, its coroutine is ended as its own handler ends it instead: an
-    exception raised at any point of it could land inside a library that swallows it."""
+def stop_requested() -> int | None:
+    """The first stop request's signal, or None."""
+    return _signalled[0] if _signalled else None
+
+
+def interruption(signum: int) -> BaseException:
+    """What a stop request by ``signum`` raises: Terminated, or KeyboardInterrupt."""
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def request_stop(signum: int, frame: object) -> None:
+    """The handler of SIGINT and SIGTERM. An exception raised at any point of a
+    coroutine or of an import could land inside a library that swallows it (pydantic's
+    schema build printed ``Exception ignored … KeyboardInterrupt`` and the run went on):
+    so within ``run_async`` the coroutine is cancelled instead, and while holding the
+    request waits for the next checkpoint."""
+    _signalled.append(signum)
     if _ending:
         _ending[-1]()
         return
-    raise Terminated
+    if not _holding[-1]:
+        raise interruption(signum)
 
 
-def catch_sigterm() -> None:
-    signal.signal(signal.SIGTERM, raise_terminated)
+def take_signals(*, holding: bool) -> None:
+    """From here on SIGTERM is a stop request, and so is SIGINT while ``holding`` (noted
+    only, outside ``run_async``); not holding, SIGINT is Python's KeyboardInterrupt again
+    (and ``asyncio.run`` cancels its main task on it, as it does by default)."""
+    _holding[-1] = holding
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop if holding else signal.default_int_handler)
 
 
-def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro``; SIGTERM cancels it like Ctrl-C does, so its clean-up runs, and then
-    raises :class:`Terminated` (Ctrl-C: KeyboardInterrupt, as asyncio.run does)."""
+def hold(on: bool) -> None:
+    """Note stop requests (True) or raise them at once (False) outside ``run_async``."""
+    take_signals(holding=on)
+
+
+def checkpoint() -> None:
+    """Raise the stop request that came while holding (KeyboardInterrupt or Terminated)."""
+    first = stop_requested()
+    if first is not None:
+        raise interruption(first)
+
+
+def forget_signals() -> None:
+    """No stop request so far (``main`` may run again in the same process)."""
+    _signalled.clear()
+
+
+def run_async(coro: Coroutine[Any, Any, T], *, mode: str = "real") -> T:
+    """Run ``coro`` on ``mode``'s clock (``real``: asyncio's loop; ``sim``: virtual
+    time); a stop request (SIGINT, SIGTERM) cancels it, so its clean-up runs, and then
+    raises KeyboardInterrupt or :class:`Terminated`. A request that came before it
+    started ends it at its first step."""
 
     async def main() -> T:
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         assert task is not None
-        terminated = asyncio.Event()
 
-        def on_term() -> None:
-            terminated.set()
-            task.cancel()
+        def end_soon() -> None:  # from the signal handler, between any two bytecodes
+            loop.call_soon_threadsafe(task.cancel)
 
-        loop.add_signal_handler(signal.SIGTERM, on_term)
-        def end_soon() -> None:
-            loop.call_soon_threadsafe(on_term)
-
+        if _signalled:  # asked to stop before anything began
+            coro.close()
+            raise interruption(_signalled[0])
         _ending.append(end_soon)
         try:
             return await coro
         except asyncio.CancelledError:
-            if terminated.is_set():
-                raise Terminated from None
+            first = stop_requested()
+            if first is not None:
+                raise interruption(first) from None
             raise
         finally:
             _ending.pop()
-            loop.remove_signal_handler(signal.SIGTERM)
-            catch_sigterm()  # removing the loop's handler left the default one
 
+    if mode == "sim":
+        from lab.labs.factory import run_in_mode
+
+        return run_in_mode("sim", main())
     return asyncio.run(main())
 
 

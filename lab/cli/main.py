@@ -17,9 +17,12 @@ from lab.cli.common import (
     EXIT_PASS,
     EXIT_TERMINATED,
     Terminated,
-    catch_sigterm,
+    checkpoint,
+    forget_signals,
+    hold,
     leftovers,
     run_async,
+    take_signals,
 )
 from lab.errors import LabError
 
@@ -62,17 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    previous = signal.getsignal(signal.SIGTERM)
-    catch_sigterm()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    forget_signals()
+    take_signals(holding=True)  # from the first line: a signal is a stop request
     try:
         return _main(argv)
     finally:
-        signal.signal(signal.SIGTERM, previous)  # as it was (main may run in-process)
+        for sig, handler in previous.items():  # as they were (main may run in-process)
+            signal.signal(sig, handler)
 
 
 def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        checkpoint()
     except (KeyboardInterrupt, Terminated) as exc:  # while it was starting: nothing had begun
         print("geolab: interrupted; nothing had started", file=sys.stderr, flush=True)
         sys.stdout.flush()
@@ -81,8 +87,13 @@ def _main(argv: list[str] | None) -> int:
         os._exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
     if os.environ.get("NO_COLOR"):
         os.environ.setdefault("TERM", "dumb")
+    # a run takes its signals as stop requests throughout (its verdict must never stand
+    # after a cancel); the other commands are interrupted where the signal lands
+    hold(bool(getattr(args, "holds_signals", False)))
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        checkpoint()  # a request that came as it ended: no verdict stands
+        return code
     except (LabError, OSError) as exc:
         print(f"geolab: lab error: {exc}", file=sys.stderr)
         return EXIT_LAB_ERROR

@@ -16,13 +16,13 @@ from lab.cli.common import (
     EXIT_INVALID,
     EXIT_LAB_ERROR,
     EXIT_PASS,
+    checkpoint,
     cluster_address,
     positive,
     run_async,
 )
 from lab.drivers import DRIVERS
 from lab.errors import Problem
-from lab.labs.factory import run_in_mode
 from lab.report import file_reports, replay_reports
 from lab.report.compare import compare, load_run, render
 from lab.report.console import ConsoleReport
@@ -96,6 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         return EXIT_INVALID
+    checkpoint()  # a stop asked for while the drills were read: nothing has started
     for scenario in scenarios:
         if args.mode:
             scenario.mode = args.mode
@@ -126,7 +127,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                            strict=True))  # fmt: skip
     for job in jobs:
         if job[1].mode == "sim":  # virtual time: each in its own loop, one after the other
-            (results[job[0]],) = run_in_mode("sim", run_all([job], args, stream))
+            checkpoint()
+            (results[job[0]],) = run_async(run_all([job], args, stream), mode="sim")
+    checkpoint()  # no report is written for a run that was asked to stop
     stream.finish()
     if args.check_determinism and not _deterministic(jobs, results, args):
         return EXIT_FAILED
@@ -146,7 +149,7 @@ def _deterministic(jobs: list[Job], results: dict[int, ScenarioResult],
         if scenario.mode != "sim":
             continue
         quiet = Stream(RunContext({}, drills=1, folder=None), [])
-        (again,) = run_in_mode("sim", run_all([(0, scenario, driver)], args, quiet))
+        (again,) = run_async(run_all([(0, scenario, driver)], args, quiet), mode="sim")
         first = [e.to_json() for e in results[n].events]
         second = [e.to_json() for e in again.events]
         if first == second:
@@ -261,7 +264,7 @@ def add_commands(sub: Any) -> None:
         help="run each simulated drill twice with the same seed; fail on any difference "
         "in its timeline",
     )  # fmt: skip
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=cmd_run, holds_signals=True)
     validate = sub.add_parser(
         "validate",
         help="check scenario files without running them",

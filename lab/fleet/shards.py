@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import random
 import signal
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from lab.fleet.stormmeter import StormMeter
 
 START_TIMEOUT = 60.0  # s for a worker to import, build its phones and bind its socket
 REPORT_TIMEOUT = 30.0  # s for the workers to stop and send what they measured
+EXIT_ORPHANED = 70  # a worker's exit code when its parent was gone
 
 
 class Shards:
@@ -190,27 +193,41 @@ class ShardJob:
     reports: multiprocessing.Queue[Any]
 
 
+def _end_with_parent() -> None:
+    """End this worker the moment its parent is gone, in every phase (booting, waiting for
+    the go, registering, stopping): a thread waits on the parent's sentinel, a pipe whose
+    other end only the parent holds, so the kernel closes it when the parent dies however
+    it died. A parent that died before this ran is seen at once."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="geolab-fleet-parent", daemon=True).start()
+
+
 def _worker(job: ShardJob) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller decides when workers end
+    _end_with_parent()
     try:
         asyncio.run(_shard(job))
     except Exception as exc:  # reported, not raised: the caller turns it into a lab error
         job.reports.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _until_stopped(stop: Any, parent: int) -> None:
-    """Until the caller says stop, or is gone (a killed caller must not leave us behind).
+def _until_stopped(stop: Any) -> None:
+    """Until the caller says stop (a caller that is gone ends us: ``_end_with_parent``).
     The flag is polled: it is shared memory without a lock (see Shards)."""
     while not stop.value:
-        if os.getppid() != parent:
-            return
         time.sleep(0.2)
 
 
 async def _shard(job: ShardJob) -> None:
     configs, first, reports, back_at = job.configs, job.first, job.reports, job.back_at
     loop = asyncio.get_running_loop()
-    parent = os.getppid()
     result = FleetResult(len(configs), load={s: Counter() for s in job.sites.values()})
     meter = StormMeter(result, job.sites, job.watched, job.t0)
 
@@ -233,7 +250,7 @@ async def _shard(job: ShardJob) -> None:
             await loop.run_in_executor(None, job.go.wait)
             async for i in booted(len(configs), job.boot):
                 fleet.start(i)
-            await loop.run_in_executor(None, _until_stopped, job.stop, parent)
+            await loop.run_in_executor(None, _until_stopped, job.stop)
     finally:
         await fleet.close()
     reports.put(

@@ -34,6 +34,7 @@ class Parties:
         # (party, site, register again): what a returning site or a refresh redoes
         self.registrations: list[tuple[PartySpec, str, Callable[[bool], Awaitable[None]]]] = []
         self.refreshing: list[asyncio.Task[None]] = []
+        self._hurried = asyncio.Event()
 
     async def start_callees(self, parties: list[PartySpec], budget: float) -> None:
         lab = self.lab
@@ -121,15 +122,39 @@ class Parties:
         await caller.start()
         self.callers.append((name, caller))
 
+    def hurry(self) -> None:
+        """The drill was cancelled while its callers were given their grace: no more."""
+        self._hurried.set()
+
     async def stop_callers(self, *, grace: float = CALLER_WAIT) -> None:
-        """Each caller's result (waiting up to ``grace`` s for it), then stop it."""
+        """Each caller's result (waiting up to ``grace`` s for it, unless hurried), then
+        stop it."""
         for name, caller in self.callers:
-            if grace > 0:
-                with contextlib.suppress(TimeoutError):
-                    result: SippResult | PartyResult = await asyncio.wait_for(caller.wait(), grace)
+            if grace > 0 and not self._hurried.is_set():
+                result = await self._result_within(caller, grace)
+                if result is not None:
                     self.emit(PartyChanged(t=self.now(), name=name, kind="caller", state="ended",
                                            ok=result.ok))  # fmt: skip
             await caller.stop()
+
+    async def _result_within(
+        self, caller: SippProcess | PythonCaller, grace: float
+    ) -> SippResult | PartyResult | None:
+        """The caller's result, or None when ``grace`` ran out or the drill was hurried."""
+        waiting: asyncio.Future[SippResult | PartyResult] = asyncio.ensure_future(caller.wait())
+        hurried = asyncio.ensure_future(self._hurried.wait())
+        try:
+            await asyncio.wait((waiting, hurried), timeout=grace,
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        finally:
+            hurried.cancel()
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
+        if waiting.cancelled():
+            return None
+        return waiting.result()  # (or what it raised)
 
     async def stop_callees(self) -> None:
         for task in self.refreshing:

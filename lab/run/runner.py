@@ -236,7 +236,7 @@ class ScenarioRunner:
             self._interrupted = True  # Ctrl-C, SIGTERM: stop everything now, then go
             raise
         finally:
-            await self._teardown()
+            await self._teardown_whatever_comes()
         for i, inv in enumerate(s.invariants):
             line = s.lines.get(f"invariants[{i}]", 0)
             self.record(check_invariant(inv, self.events, self.sessions, line))
@@ -337,19 +337,41 @@ class ScenarioRunner:
         return EndpointConfig(connections=conns, invite_timeout=spec.invite_timeout,
                               failover=spec.failover, auto_answer=spec.auto_answer)  # fmt: skip
 
+    async def _teardown_whatever_comes(self) -> None:
+        """The teardown as a task of its own that no cancellation reaches: a Ctrl-C or
+        SIGTERM landing while the drill is being torn down only hurries it (callers get no
+        more grace), the lab is stopped all the same, and then the cancellation goes on."""
+        teardown = asyncio.ensure_future(self._teardown())
+        cancelled = False
+        while not teardown.done():
+            try:
+                await asyncio.shield(teardown)
+            except asyncio.CancelledError:
+                if teardown.done() and teardown.cancelled():
+                    raise
+                cancelled = True
+                self._interrupted = True
+                if self._parties is not None:
+                    self._parties.hurry()
+        teardown.result()
+        if cancelled:
+            raise asyncio.CancelledError
+
     async def _teardown(self) -> None:
         for task in list(self.tasks):
             task.cancel()
-        if self._parties is not None:
-            await self._parties.stop_callers(grace=0 if self._interrupted else CALLER_WAIT)
-        if self.driver is not None:
-            problem = await self.driver.stop()
-            if problem is not None:
-                self._error(f"lab error: {problem}")
-        if self._parties is not None:
-            await self._parties.stop_callees()
-        if self._lab is not None:
-            await self._lab.stop()
+        try:
+            if self._parties is not None:
+                await self._parties.stop_callers(grace=0 if self._interrupted else CALLER_WAIT)
+            if self.driver is not None:
+                problem = await self.driver.stop()
+                if problem is not None:
+                    self._error(f"lab error: {problem}")
+            if self._parties is not None:
+                await self._parties.stop_callees()
+        finally:  # whatever went wrong above, the sites and faults go
+            if self._lab is not None:
+                await self._lab.stop()
         if self.capture is not None and self.wire_record:
             with contextlib.suppress(OSError):
                 self.capture.parent.mkdir(parents=True, exist_ok=True)

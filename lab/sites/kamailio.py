@@ -64,6 +64,13 @@ def cfg_string(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def cfg_format(value: str) -> str:
+    """``value`` as the contents of a string Kamailio reads as a format (a function's
+    parameter where pseudo-variables are expanded, as ``pv_auth_check``'s password): as
+    :func:`cfg_string`, and ``$``, which would start a pseudo-variable, doubled."""
+    return cfg_string(value).replace("$", "$$")
+
+
 def tls_module_installed() -> bool:
     """Whether Kamailio's TLS module is there (Debian package ``kamailio-tls-modules``)."""
     try:
@@ -92,7 +99,7 @@ def render_config(
     auth = ""
     if spec.password is not None:
         auth = (
-            f'    if (!pv_auth_check("$td", "{cfg_string(spec.password)}", "0", "1")) {{\n'
+            f'    if (!pv_auth_check("$td", "{cfg_format(spec.password)}", "0", "1")) {{\n'
             '        auth_challenge("$td", "0");\n'
             "        exit;\n"
             "    }\n"

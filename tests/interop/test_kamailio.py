@@ -171,3 +171,31 @@ def test_sipp_registers_the_users_a_benchmark_round_names(
     assert aors == {f"r7x{n}" for n in range(1, 51)}
     # a table sized for storms: 16k slots, not the 1k whose chains grow with the users
     assert "Size: 16384" in dump
+
+
+# every character a drill's password may hold (lab/scenario/models.py Secret), in one
+EVERY_ALLOWED = "".join(chr(c) for c in (0x21, *range(0x23, 0x5C), *range(0x5D, 0x7F)))
+
+
+@pytest.mark.parametrize("password", ["Pw$ru-88", "Pw$zz9-88", EVERY_ALLOWED])
+def test_a_password_with_any_allowed_character_registers(
+    kamailio_site: Factory, password: str
+) -> None:
+    """``$`` starts a pseudo-variable in Kamailio's format strings: a password holding
+    one must still be the password (``$ru`` was read as the Request-URI, ``$zz9`` made
+    Kamailio refuse its config)."""
+    site = kamailio_site("a", password=password)
+
+    async def main() -> None:
+        async with SipStack("127.0.0.1") as stack:
+            _, ok = await stack.request_with_auth(
+                register(stack, site, "udp"), site.address, "udp", DigestClient("1001", password)
+            )
+            assert ok.status == 200
+            _, refused = await stack.request_with_auth(
+                register(stack, site, "udp"), site.address, "udp",
+                DigestClient("1001", password[:-1] + "#"),
+            )  # fmt: skip
+            assert refused.status in (401, 403)
+
+    asyncio.run(main())

@@ -21,6 +21,16 @@ pytestmark = pytest.mark.interop
 DRILL = Path(__file__).parents[2] / "scenarios" / "inbound-via-b-while-a-down.yaml"
 
 
+def catches_sigterm(pid: int) -> bool:
+    """Whether ``pid`` has a handler of its own for SIGTERM (/proc's SigCgt mask)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+
 def watch_state(folder: Path, run: subprocess.Popen[bytes], seconds: float) -> set[str]:
     """The lab folders the run's state files name, sampled for ``seconds`` (or until it
     ends): what must be gone afterwards."""
@@ -123,3 +133,84 @@ def test_sigterm_to_a_fleet_drill_s_whole_group_ends_it(tmp_path: Path) -> None:
         assert list((tmp_path / "state").glob("*.json")) == []
         assert [p for w in workdirs for p in processes_mentioning(w)] == []
     assert hit  # the storm lasts far longer than the moment it was signalled
+
+
+@pytest.mark.parametrize("backend", ["embedded", "kamailio"])
+def test_a_cancel_landing_in_the_teardown_still_stops_the_lab(
+    backend: str, state_dir: Path
+) -> None:
+    """The drill ends, its teardown begins (callers given their grace, the endpoint
+    stopping), and Ctrl-C lands then, again at every event the teardown tells from its
+    first, second or third on (a user pressing it repeatedly): the lab is stopped all
+    the same, the cancellation goes on (no verdict), and nothing is left without
+    ``geolab cleanup``."""
+    import asyncio
+
+    from lab.run.runner import ScenarioRunner
+    from lab.scenario import load_scenario
+    from lab.stream.events import Event, RunFinished, StepFinished
+
+    if backend == "kamailio" and not Path("/usr/sbin/kamailio").exists():
+        pytest.skip("kamailio is not installed")
+    drill = load_scenario(DRILL)
+    last = len(drill.steps) - 1
+    landed = []
+    for nth in range(3):  # cancelled at every event from the teardown's nth on
+
+        async def main(nth: int = nth) -> tuple[list[Event], list[str]]:
+            task = asyncio.current_task()
+            assert task is not None
+            runner = ScenarioRunner(drill, backend=backend)
+            seen = {"after": -1}
+
+            def listener(event: Event) -> None:
+                if isinstance(event, StepFinished) and event.index == last:
+                    seen["after"] = 0
+                elif seen["after"] >= 0:
+                    if seen["after"] >= nth:
+                        task.cancel()
+                        landed.append(nth)
+                    seen["after"] += 1
+
+            runner.listeners.append(listener)
+            try:
+                await runner.run()
+            except asyncio.CancelledError:
+                workdir = str(runner.lab.workdir)
+                return runner.events, processes_mentioning(workdir)
+            raise AssertionError("the cancel was not carried on")
+
+        events, processes = asyncio.run(main())
+        assert not [e for e in events if isinstance(e, RunFinished)]  # no verdict
+        assert processes == []
+        assert list(state_dir.glob("*.json")) == []
+    assert set(landed) == {0, 1, 2}  # the cancels landed inside the teardown
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_start_up_is_never_swallowed(sig: int, code: int, tmp_path: Path) -> None:
+    """A signal while ``geolab run`` imports, builds its schemas, reads the drill or
+    starts the lab is a stop request from the first line: the run ends with the signal's
+    code and never with a verdict (a Ctrl-C swallowed inside a library's import had let
+    a cancelled drill run on and exit 0 with a PASS report)."""
+    env = {**os.environ, "GEOLAB_STATE_DIR": str(tmp_path / "state"), "NO_COLOR": "1"}
+    for at in (0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.1):
+        run = subprocess.Popen(
+            [sys.executable, "-m", "lab.cli.main", "run", str(DRILL), "--backend", "embedded",
+             "--report-dir", str(tmp_path / "reports")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+        )  # fmt: skip
+        # geolab's first line: its handler of SIGTERM is set (before it, the interpreter
+        # itself is starting, and a signal is Python's to handle)
+        while not catches_sigterm(run.pid) and run.poll() is None:
+            time.sleep(0.002)  # (polling the process's status, nothing to await)
+        try:
+            run.wait(timeout=at)  # the moment the signal lands (the drill lasts seconds)
+        except subprocess.TimeoutExpired:
+            os.kill(run.pid, sig)
+        _, err = run.communicate(timeout=30)
+        text = err.decode()
+        assert run.returncode == code, (at, text)
+        assert "Traceback" not in text and "Exception ignored" not in text, text
+    assert list((tmp_path / "state").glob("*.json")) == []
+    assert not list((tmp_path / "reports").glob("*/junit.xml"))  # no verdict was written

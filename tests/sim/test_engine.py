@@ -70,7 +70,7 @@ def test_a_storm_split_into_shards_adds_up() -> None:
 
 def test_a_shard_starts_with_the_parsers_caches_empty() -> None:
     """Each shard's users are its own: it does not inherit the last one's cached values."""
-    from endpoint.sip.values import clear_parse_caches, parse_name_addr
+    from endpoint.sip.values import NAME_ADDR_CACHE, clear_parse_caches
     from lab.sim.storm import run_shard
 
     plan = FleetPlan(
@@ -79,8 +79,8 @@ def test_a_shard_starts_with_the_parsers_caches_empty() -> None:
     )  # fmt: skip
     clear_parse_caches()
     run_shard(plan, 1, 2)
-    alone = parse_name_addr.cache_info().currsize
+    alone = len(NAME_ADDR_CACHE)
     run_shard(plan, 0, 2)
-    assert parse_name_addr.cache_info().currsize > 0
+    assert len(NAME_ADDR_CACHE) > 0
     run_shard(plan, 1, 2)  # after shard 0: holds what shard 1 alone held, no more
-    assert parse_name_addr.cache_info().currsize == alone > 0
+    assert len(NAME_ADDR_CACHE) == alone > 0

@@ -313,3 +313,35 @@ def test_random_input_sequences_keep_the_machine_consistent(
     assert terminated_events == (1 if tx.state is State.TERMINATED else 0)
     reachable = {nxt for (nxt, _) in TABLES[kind].values()} | {INITIAL[kind]}
     assert tx.state in reachable
+
+
+def test_quiet_server_transactions_hold_a_bounded_amount_of_what_peers_wrote() -> None:
+    """A flood of large requests, each answered and then held for Timer J: past the
+    layer's budget the oldest quiet ones end early (TransactionTerminated as at their
+    time); a retransmission of a recent one is still absorbed with the same answer."""
+    from endpoint.sip.layer import QUIET_HELD
+
+    layer = TransactionLayer()
+    big = "x" * 20_000
+    keys = []
+    for n in range(600):
+        req = request("OPTIONS", branch=f"z9hG4bKflood{n}")
+        req.headers.set("Subject", big)
+        layer.receive(req, SITE, "udp", now=n * 0.001)
+        (received,) = [e for e in drain_events(layer) if isinstance(e, RequestReceived)]
+        assert received.key is not None
+        keys.append(received.key)
+        layer.send_response(make_response(req, 200), now=n * 0.001, key=received.key)
+        layer.datagrams_to_send()
+    assert layer.quiet_held <= QUIET_HELD
+    assert 0 < len(layer.transactions) <= QUIET_HELD // 20_000 + 1
+    assert keys[0] not in layer.transactions and keys[-1] in layer.transactions
+    again = request("OPTIONS", branch="z9hG4bKflood599")
+    again.headers.set("Subject", big)
+    layer.receive(again, SITE, "udp", now=0.7)
+    (resent,) = layer.datagrams_to_send()
+    assert isinstance(resent.message, Response) and resent.message.status == 200
+    assert not [e for e in drain_events(layer) if isinstance(e, RequestReceived)]
+    layer.handle_timer(100.0)  # quiet ones end when the layer is next used after their time
+    assert layer.datagrams_to_send() == []
+    assert layer.transactions == {} and layer.quiet_held == 0
