@@ -109,6 +109,7 @@ class FuzzResult:
     endpoint_rss_kb: tuple[int, int]  # this process (the endpoint runs in it)
     endpoint_sessions: int
     endpoint_transactions: int
+    endpoint_held: int  # characters its quiet server transactions hold (layer.QUIET_HELD)
 
     @property
     def serving(self) -> bool:
@@ -164,6 +165,7 @@ async def fuzz(datagrams: int, seed: int = 1, *, rate: int = 20_000) -> FuzzResu
                 datagrams, took, endpoint_ok, proxy_ok, site_ok, still,
                 (before[0], after[0]), (before[1], after[1]), (before[2], after[2]),
                 len(phone.phone.calls.sessions), len(phone.phone.layer.transactions),
+                phone.phone.layer.quiet_held,
             )  # fmt: skip
 
 

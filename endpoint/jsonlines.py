@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from endpoint.aio.phone import AsyncPhone
 from endpoint.aio.resolve import is_address, resolve_connection
-from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, load, split_server
+from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, split_server
+from endpoint.configfile import load
 from endpoint.core.events import PhoneEvent
 from endpoint.sip.errors import SipError
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from lab.cli.common import EXIT_LAB_ERROR, EXIT_PASS
 from lab.errors import LabError
-from lab.faults.kinds import FaultKind
+from lab.faults.kinds import FaultKind, param_problems
 from lab.system.state import LabState, all_states, cleanup, runner_alive, state_dir
 
 
@@ -76,6 +76,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         "proxy": not args.no_proxy,
         "password": args.password,
         "seed": args.seed,
+        "keep_workdir": True,  # its journal and logs: a manual drill's record (no secrets)
     }
     state_dir().mkdir(parents=True, exist_ok=True)
     with (state_dir() / "holder.log").open("ab") as log:  # the lab outlives this command
@@ -114,6 +115,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_fault(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
+    problems = param_problems(FaultKind(args.kind), params)
+    if problems:  # said here, before the lab is asked
+        raise ValueError("; ".join(problems))
     if args.via:
         params["via"] = args.via
     state = pick(args.lab)

@@ -16,7 +16,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from endpoint.config import ConnectionConfig, EndpointConfig, to_xml
+from endpoint.config import ConnectionConfig, EndpointConfig
+from endpoint.configfile import to_xml
 from lab.drivers.base import DriverContext, kill_endpoint
 from lab.drivers.capabilities import CAPABILITIES
 from lab.errors import LabError

@@ -10,7 +10,11 @@ starts."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from endpoint.sip.grammar import is_token
 
 
 class FaultKind(enum.StrEnum):
@@ -47,11 +51,61 @@ class Layer(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Param:
+    """One parameter of a fault: a number within ``low``..``high`` (``whole``: an
+    integer), one of ``choices``, or a SIP token (``token``)."""
+
+    type: str = "number"  # number | whole | choice | token
+    low: float = 0.0
+    high: float = math.inf
+    choices: tuple[str, ...] = ()
+    unit: str = ""
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` cannot be this parameter's, or None."""
+        if self.type == "choice":
+            if value in self.choices:
+                return None
+            return f"one of {', '.join(self.choices)}, not {value!r}"
+        if self.type == "token":
+            if isinstance(value, str) and is_token(value):
+                return None
+            return f"a SIP token (a method such as REGISTER), not {value!r}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            what = "a whole number" if self.type == "whole" else "a number"
+            return f"{what}{' of ' + self.unit if self.unit else ''}, not {value!r}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"finite, not {value}"
+        if self.type == "whole" and not float(value).is_integer():
+            return f"a whole number, not {value!r}"
+        if not self.low <= value <= self.high:
+            high = "" if self.high == math.inf else f" and at most {self.high:g}"
+            return f"at least {self.low:g}{high}, not {value!r}"
+        return None
+
+
+MS, PERCENT, SHARE = Param(unit="ms"), Param(high=100, unit="%"), Param(high=1)
+STATUS = Param("whole", 100, 699)
+_COMMON: dict[str, Param] = {
+    "stream": Param("choice", choices=("upstream", "downstream")),
+    "toxicity": SHARE,
+    "transport": Param("choice", choices=("udp", "tcp", "tls")),
+}
+_SIP: dict[str, Param] = {
+    "method": Param("token"), "status": STATUS, "cseq_method": Param("token"), **_COMMON,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
 class KindInfo:
     layers: tuple[Layer, ...]  # the first is the default
     transports: frozenset[str]
     simulated: bool
     heals: bool = True  # False: done at once, nothing to undo
+    # the fault's parameters (a proxy fault's: its toxics' attributes, and where they apply)
+    params: Mapping[str, Param] = field(default_factory=dict)
+    outage: bool = False  # the site is out of the endpoint's reach while it lasts
+    ends_site: bool = False  # the site's process is gone (its heal starts it again)
 
     @property
     def default(self) -> Layer:
@@ -61,28 +115,58 @@ class KindInfo:
 _BOTH, _UDP, _TCP = frozenset({"udp", "tcp"}), frozenset({"udp"}), frozenset({"tcp"})
 _P, _X, _K, _N = Layer.PROCESS, Layer.PROXY, Layer.KERNEL, Layer.NETWORK
 KINDS: dict[FaultKind, KindInfo] = {
-    FaultKind.KILL: KindInfo((_P,), _BOTH, simulated=True),
-    FaultKind.HANG: KindInfo((_P,), _BOTH, simulated=True),
-    FaultKind.STOP: KindInfo((_P,), _BOTH, simulated=True),
+    FaultKind.KILL: KindInfo((_P,), _BOTH, simulated=True, outage=True, ends_site=True),
+    FaultKind.HANG: KindInfo((_P,), _BOTH, simulated=True, outage=True),
+    FaultKind.STOP: KindInfo((_P,), _BOTH, simulated=True, outage=True, ends_site=True),
     FaultKind.RESTART: KindInfo((_P,), _BOTH, simulated=True, heals=False),
-    FaultKind.DOWN: KindInfo((_X,), _BOTH, simulated=True),
-    FaultKind.PARTITION: KindInfo((_X, _K, _N), _BOTH, simulated=True),
-    FaultKind.LATENCY: KindInfo((_X,), _BOTH, simulated=True),
-    FaultKind.LOSS: KindInfo((_X, _K), _UDP, simulated=True),
-    FaultKind.TIMEOUT: KindInfo((_X,), _BOTH, simulated=False),
-    FaultKind.BLACKHOLE: KindInfo((_X,), _BOTH, simulated=False),
-    FaultKind.RESET_PEER: KindInfo((_X,), _TCP, simulated=False),
-    FaultKind.BANDWIDTH: KindInfo((_X,), _BOTH, simulated=False),
-    FaultKind.SLICER: KindInfo((_X,), _TCP, simulated=False),
-    FaultKind.LIMIT_DATA: KindInfo((_X,), _BOTH, simulated=False),
-    FaultKind.SIP_DROP: KindInfo((_X,), _BOTH, simulated=True),
-    FaultKind.SIP_RESPOND: KindInfo((_X,), _BOTH, simulated=True),
-    FaultKind.SIP_DELAY: KindInfo((_X,), _BOTH, simulated=True),
-    FaultKind.DUPLICATE: KindInfo((_X,), _UDP, simulated=True),
-    FaultKind.REORDER: KindInfo((_X,), _UDP, simulated=True),
-    FaultKind.BURST_LOSS: KindInfo((_X,), _UDP, simulated=True),
-    FaultKind.CORRUPT: KindInfo((_X,), _UDP, simulated=True),
-}
+    FaultKind.DOWN: KindInfo((_X,), _BOTH, simulated=True, outage=True),
+    FaultKind.PARTITION: KindInfo(
+        (_X, _K, _N), _BOTH, simulated=True, outage=True,
+        params={"direction": Param("choice", choices=("to_site", "from_site"))},
+    ),
+    FaultKind.LATENCY: KindInfo(
+        (_X,), _BOTH, simulated=True, params={"latency": MS, "jitter": MS, **_COMMON}
+    ),
+    FaultKind.LOSS: KindInfo(
+        (_X, _K), _UDP, simulated=True, params={"percent": PERCENT, **_COMMON}
+    ),
+    FaultKind.TIMEOUT: KindInfo(
+        (_X,), _BOTH, simulated=False, outage=True, params={"timeout": MS, **_COMMON}
+    ),
+    FaultKind.BLACKHOLE: KindInfo((_X,), _BOTH, simulated=False, outage=True, params=_COMMON),
+    FaultKind.RESET_PEER: KindInfo((_X,), _TCP, simulated=False, params={"timeout": MS, **_COMMON}),
+    FaultKind.BANDWIDTH: KindInfo(
+        (_X,), _BOTH, simulated=False, params={"rate": Param(unit="KB/s"), **_COMMON}
+    ),
+    FaultKind.SLICER: KindInfo(
+        (_X,), _TCP, simulated=False,
+        params={"average_size": Param("whole"), "size_variation": Param("whole"),
+                "delay": Param(unit="µs"), **_COMMON},
+    ),
+    FaultKind.LIMIT_DATA: KindInfo(
+        (_X,), _BOTH, simulated=False, params={"bytes": Param("whole"), **_COMMON}
+    ),
+    FaultKind.SIP_DROP: KindInfo((_X,), _BOTH, simulated=True, params=_SIP),
+    FaultKind.SIP_RESPOND: KindInfo(
+        (_X,), _BOTH, simulated=True, params={"code": STATUS, **_SIP}
+    ),
+    FaultKind.SIP_DELAY: KindInfo((_X,), _BOTH, simulated=True, params={"latency": MS, **_SIP}),
+    FaultKind.DUPLICATE: KindInfo(
+        (_X,), _UDP, simulated=True, params={"percent": PERCENT, "gap": MS, **_COMMON}
+    ),
+    FaultKind.REORDER: KindInfo(
+        (_X,), _UDP, simulated=True, params={"percent": PERCENT, "delay": MS, **_COMMON}
+    ),
+    FaultKind.BURST_LOSS: KindInfo(
+        (_X,), _UDP, simulated=True,
+        params={"p": PERCENT, "r": PERCENT, "bad_loss": PERCENT, "good_loss": PERCENT,
+                **_COMMON},
+    ),
+    FaultKind.CORRUPT: KindInfo(
+        (_X,), _UDP, simulated=True,
+        params={"percent": PERCENT, "bytes": Param("whole", high=65535), **_COMMON},
+    ),
+}  # fmt: skip
 # which site backends each layer works with (the proxy: any, when the lab has it)
 LAYER_BACKENDS: dict[Layer, frozenset[str]] = {
     Layer.PROCESS: frozenset({"auto", "kamailio", "embedded", "compose", "sim"}),
@@ -91,6 +175,24 @@ LAYER_BACKENDS: dict[Layer, frozenset[str]] = {
     Layer.NETWORK: frozenset({"compose", "sim"}),
 }
 SIMULATED = tuple(k for k, info in KINDS.items() if info.simulated)
+OUTAGES = frozenset(k for k, info in KINDS.items() if info.outage)
+
+
+def param_problems(kind: FaultKind, params: Mapping[str, object]) -> list[str]:
+    """What is wrong with ``params`` for ``kind``: unknown names, values of the wrong type
+    or out of range (each said with the parameter's name)."""
+    known = KINDS[kind].params
+    problems = []
+    for name, value in params.items():
+        param = known.get(name)
+        if param is None:
+            problems.append(
+                f"fault {kind.value!r} has no parameter {name!r}"
+                + (f"; its parameters: {', '.join(known)}" if known else "")
+            )
+        elif (why := param.problem(value)) is not None:
+            problems.append(f"fault {kind.value!r} parameter {name!r}: {why}")
+    return problems
 
 
 def layer_of(kind: FaultKind, via: str | None) -> Layer:

@@ -43,6 +43,7 @@ class LabConfig:
     password: str | None = None
     seed: int = 0
     workdir: Path | None = None
+    keep_workdir: bool = False  # a folder the lab made stays when it stops (its logs)
     external: dict[str, tuple[str, int]] = field(default_factory=dict)  # external backend
     # what each site presents on TLS (lab.system.certs.CERTIFICATES; default "valid")
     certificates: dict[str, str] = field(default_factory=dict)

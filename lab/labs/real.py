@@ -53,7 +53,7 @@ from lab.sites.factory import make_site, resolve_backend, tls_unavailable
 from lab.stream.events import LabDown, LabEvent, LabUp, SiteDown, SiteUp
 from lab.system.certs import LabCertificates
 from lab.system.net import allocate_address
-from lab.system.state import LabState
+from lab.system.state import LabState, remove_lab_folder
 
 log = logging.getLogger("lab")
 
@@ -69,7 +69,9 @@ class Lab(FaultScope):
         self.config = config or LabConfig()
         self.id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_ids)}"
         self.workdir = self.config.workdir or Path(tempfile.mkdtemp(prefix=f"geolab-{self.id}-"))
-        self.state = LabState(id=self.id, workdir=str(self.workdir))
+        self.state = LabState(id=self.id, workdir=str(self.workdir),
+                              made_workdir=self.config.workdir is None,
+                              keep_workdir=self.config.keep_workdir)  # fmt: skip
         self.backend = resolve_backend(self.config.backend)
         self.sites: dict[str, Site] = {}
         self.proxies: dict[str, tuple[str, int]] = {}
@@ -221,6 +223,7 @@ class Lab(FaultScope):
             self.state.nft_tables = []
         if self.certs is not None:
             self.certs.remove()
+        remove_lab_folder(self.state)  # (or, where it stays, the secrets in it)
         self.state.remove()
         if self._party_net is not None:
             self._party_net.close()

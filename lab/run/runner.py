@@ -9,7 +9,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, load
+from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig
+from endpoint.configfile import load
 from endpoint.core.events import PhoneEvent, SessionStatusChanged
 from endpoint.sip.errors import LocalProtocolError
 from endpoint.sip.events import Address

@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from endpoint.config import ConfigError
-from endpoint.config import load as load_endpoint_config
+from endpoint.configfile import load as load_endpoint_config
 from lab.errors import Problem, ScenarioError
 from lab.scenario.schema import Scenario, semantic_errors
 
@@ -26,6 +26,10 @@ class _TooBig(Exception):
     def __init__(self, line: int, what: str) -> None:
         self.line = line
         self.what = what
+
+
+class _Refused(_TooBig):
+    """Not too big, but refused all the same (a key given twice)."""
 
 
 def _to_python(
@@ -46,13 +50,24 @@ def _to_python(
                 if key_node.tag != "tag:yaml.org,2002:str"
                 else key_node.value
             )
+            if key in out:
+                raise _Refused(
+                    key_node.start_mark.line + 1,
+                    f"{dotted((*path, key))}: given twice (first on line {lines[(*path, key)]}); "
+                    "a key may be given once",
+                )
             lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = _to_python(value_node, (*path, key), lines, budget)
             lines[(*path, key)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, (*path, i), lines, budget) for i, item in enumerate(node.value)]
-    return _CONSTRUCTOR.construct_object(node, deep=True)
+    try:
+        return _CONSTRUCTOR.construct_object(node, deep=True)
+    except (ValueError, TypeError, yaml.YAMLError) as exc:  # a number past Python's digits
+        what = "a number too long to read" if "digits" in str(exc) else str(exc)
+        what = f"{dotted(path) or 'value'}: not a valid value: {what}"
+        raise _Refused(node.start_mark.line + 1, what) from None
 
 
 def load_marked(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
@@ -71,6 +86,8 @@ def load_marked(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
         return None, lines
     try:
         return _to_python(node, (), lines), lines
+    except _Refused as exc:
+        raise ScenarioError([Problem(file, exc.line, "", exc.what)]) from None
     except _TooBig as exc:
         raise ScenarioError([Problem(file, exc.line, "", f"too big: {exc.what}")]) from None
     except (RecursionError, yaml.YAMLError, ValueError, TypeError) as exc:

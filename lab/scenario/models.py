@@ -3,7 +3,6 @@ unknown fields are errors, so a typo never silently does nothing."""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,7 +15,7 @@ from pydantic import (
 )
 
 from endpoint.core.events import ConnectionStatus, SessionStatus
-from lab.faults.kinds import FaultKind, Layer
+from lab.faults.kinds import FaultKind, Layer, param_problems
 
 CONNECTION_FIELDS = (
     "reg_interval",
@@ -211,47 +210,14 @@ class FaultSpec(BaseModel):
 
     @model_validator(mode="after")
     def _known_params(self) -> FaultSpec:
-        known = FAULT_PARAMS.get(self.kind, ())
-        for key, value in self.params.items():
-            if key not in known:
-                raise ValueError(
-                    f"fault {self.kind.value!r} has no parameter {key!r}"
-                    + (f"; its parameters: {', '.join(known)}" if known else "")
-                )
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"fault parameter {key!r} must be finite, not {value}")
-            if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-                raise ValueError(f"fault parameter {key!r} must not be negative ({value})")
-            if key == "direction" and value not in ("to_site", "from_site"):
-                raise ValueError(f"a partition's direction is to_site or from_site, not {value!r}")
+        problems = param_problems(self.kind, self.params)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
-
-
-_COMMON = ("stream", "toxicity", "transport")
-_SIP = ("method", "status", "cseq_method", *_COMMON)
-# each fault kind's parameters (the proxy's toxics' attributes, and where they apply)
-FAULT_PARAMS: dict[FaultKind, tuple[str, ...]] = {
-    FaultKind.LATENCY: ("latency", "jitter", *_COMMON),
-    FaultKind.LOSS: ("percent", *_COMMON),
-    FaultKind.BANDWIDTH: ("rate", *_COMMON),
-    FaultKind.SLICER: ("average_size", "size_variation", "delay", *_COMMON),
-    FaultKind.TIMEOUT: ("timeout", *_COMMON),
-    FaultKind.BLACKHOLE: _COMMON,
-    FaultKind.RESET_PEER: ("timeout", *_COMMON),
-    FaultKind.LIMIT_DATA: ("bytes", *_COMMON),
-    FaultKind.SIP_DROP: _SIP,
-    FaultKind.SIP_RESPOND: ("code", *_SIP),
-    FaultKind.SIP_DELAY: ("latency", *_SIP),
-    FaultKind.PARTITION: ("direction",),
-    FaultKind.DUPLICATE: ("percent", "gap", *_COMMON),
-    FaultKind.REORDER: ("percent", "delay", *_COMMON),
-    FaultKind.BURST_LOSS: ("p", "r", "bad_loss", "good_loss", *_COMMON),
-    FaultKind.CORRUPT: ("percent", "bytes", *_COMMON),
-}
 
 
 class DialSpec(Strict):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from endpoint.config import ConfigError, load
+from endpoint.config import ConfigError
+from endpoint.configfile import load
 from lab.drivers.capabilities import CAPABILITIES, COMMANDS
 from lab.scenario.schema import Scenario
 

@@ -65,6 +65,18 @@ def live_members(pgid: int) -> list[int]:
     return members
 
 
+def leads_own_session(pid: int) -> bool:
+    """Whether ``pid`` leads a session of its own (``setsid``, as the lab starts every
+    process: ``start_new_session``). A job a user started from a shell leads at most a
+    process group, inside the shell's session."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rfind(")") + 2 :].split()
+        return int(fields[3]) == pid and fields[0] != "Z"
+    except (OSError, IndexError, ValueError):
+        return False
+
+
 def signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)

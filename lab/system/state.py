@@ -20,7 +20,13 @@ from pathlib import Path
 
 from lab.faults.kernel import delete_table
 from lab.sites.containers import remove_containers
-from lab.system.procs import live_members, processes_mentioning, signal_group, start_time
+from lab.system.procs import (
+    leads_own_session,
+    live_members,
+    processes_mentioning,
+    signal_group,
+    start_time,
+)
 
 log = logging.getLogger("lab.state")
 
@@ -54,6 +60,8 @@ class LabState:
     compose_projects: list[str] = field(default_factory=list)
     control: str | None = None  # the holder's control socket (geolab up)
     info: dict[str, object] = field(default_factory=dict)
+    made_workdir: bool = False  # the lab made its folder (and removes it when it stops)
+    keep_workdir: bool = False  # … but keeps it: `geolab up`'s journal and logs are in it
 
     @property
     def path(self) -> Path:
@@ -142,6 +150,35 @@ def _workdir_ok(workdir: str) -> bool:
     return path.is_absolute() and len(path.parts) >= 3
 
 
+# the files of a lab's folder that hold a secret: a Kamailio site's config (its digest
+# password), an embedded site's password file, a container site's TLS key
+SECRET_NAMES = ("kamailio.cfg", "password", "key.pem")
+
+
+def remove_lab_folder(state: LabState) -> list[str]:
+    """The lab's folder removed when the lab made it and need not keep it; else only the
+    files in it that hold a secret. What was done, said."""
+    folder = Path(state.workdir)
+    if not _workdir_ok(state.workdir) or not folder.is_dir():
+        return []
+    try:
+        if folder.stat().st_uid != os.getuid():
+            return []
+    except OSError:
+        return []
+    if state.made_workdir and not state.keep_workdir:
+        shutil.rmtree(folder, ignore_errors=True)
+        return [f"removed the lab's folder ({folder})"]
+    removed = 0
+    for name in SECRET_NAMES:
+        for path in folder.rglob(name):
+            with contextlib.suppress(OSError):
+                if path.is_file() and not path.is_symlink():
+                    path.unlink()
+                    removed += 1
+    return [f"removed {removed} file(s) holding secrets from {folder}"] if removed else []
+
+
 async def cleanup(state: LabState) -> list[str]:
     """Remove everything ``state`` records; return what was done."""
     done = []
@@ -159,8 +196,13 @@ async def cleanup(state: LabState) -> list[str]:
             if _matches(pid, proc.marker):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-    # anything started for this lab whose PID never reached the state file
+    # anything started for this lab whose PID never reached the state file: the lab starts
+    # each process in a session of its own, so only a session leader naming the lab's
+    # folder is one of its own, and only its group is one the lab made (a `less` of the
+    # lab's log in a terminal is another's, and so is the terminal's job around it)
     for pid in processes_mentioning(state.workdir) if _workdir_ok(state.workdir) else []:
+        if not leads_own_session(pid):
+            continue
         signal_group(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
@@ -175,5 +217,6 @@ async def cleanup(state: LabState) -> list[str]:
     if _workdir_ok(state.workdir) and keys.is_dir() and keys.stat().st_uid == os.getuid():
         shutil.rmtree(keys, ignore_errors=True)
         done.append(f"removed the lab's certificates ({keys})")
+    done += remove_lab_folder(state)
     state.remove()
     return done

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from endpoint.config import ConfigError, from_mapping, from_xml, load
+from endpoint.config import ConfigError, from_mapping
+from endpoint.configfile import from_xml, load
 
 SEED_STYLE = """<?xml version="1.0" encoding="utf-8"?>
 <Configuration>
@@ -125,7 +126,7 @@ def test_mapping_and_yaml(tmp_path: Path) -> None:
     path.write_text(
         "connections:\n  - user: '5001'\n    server: 127.0.0.2\n    reg_intervall: 10\n"
     )
-    with pytest.raises(ConfigError, match=r"endpoint.yaml: connections.0.reg_intervall"):
+    with pytest.raises(ConfigError, match=r"endpoint.yaml:4: connections.0.reg_intervall"):
         load(path)
     path.write_text("connections: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
@@ -135,7 +136,8 @@ def test_mapping_and_yaml(tmp_path: Path) -> None:
 
 
 def test_a_config_written_as_sipendpoint_config_reads_back_the_same() -> None:
-    from endpoint.config import ConnectionConfig, EndpointConfig, to_xml
+    from endpoint.config import ConnectionConfig, EndpointConfig
+    from endpoint.configfile import to_xml
 
     config = EndpointConfig(
         connections=[
@@ -191,3 +193,31 @@ def test_tls_settings_on_a_udp_connection_name_its_line() -> None:
         from_xml(TLS_FILE, file="SipEndpoint.config")
     assert "sips applies to protocol TLS only" in str(info.value)
     assert info.value.line == 4 and info.value.where == "Connectivity[1]"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        ("connections:\n  - 5\n", 2, "connections.0: a mapping of the connection's settings"),
+        ("connections: 7\n", 1, "connections: a list of connections"),
+        ("connections:\n  - user: '5001'\n    server: 127.0.0.2\n    port: 99999\n", 4,
+         "connections.0.port: Input should be less than or equal to 65535"),
+        ("connections:\n  - user: '5001'\n    server: 127.0.0.2:x\n", 3,
+         "connections.0.server:"),
+        ("invite_timeout: 5\ninvite_timeout: 6\nconnections: []\n", 2,
+         "invite_timeout: given twice (first on line 1)"),
+        ("endpoint:\n  connections:\n    - user: '5001'\n      server: 127.0.0.2\n"
+         "      user: '5002'\n", 5, "endpoint.connections.0.user: given twice (first on line 3)"),
+        ("invite_timeout: " + "9" * 5000 + "\n", 1,
+         "invite_timeout: not a valid value: a number too long to read"),
+        ("endpoint:\n  invite_timeout: -1\n", 2, "invite_timeout: Input should be greater than"),
+    ],
+)
+def test_every_error_of_a_yaml_settings_file_names_its_line(
+    tmp_path: Path, text: str, line: int, what: str
+) -> None:
+    path = tmp_path / "endpoint.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert str(err.value).startswith(f"{path}:{line}: {what}"), str(err.value)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from endpoint.config import ConfigError, load
+from endpoint.config import ConfigError
+from endpoint.configfile import load
 
 XML = """<?xml version="1.0" encoding="utf-8"?>
 <Configuration>

@@ -4,8 +4,10 @@ known by PID *and* start time, a record without a specific folder selects nothin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.system.procs import start_time
+from lab.system.procs import processes_mentioning, start_time
 from lab.system.state import LabState, Tracked
 
 pytestmark = pytest.mark.interop
@@ -108,3 +110,69 @@ def test_down_and_cleanup_leave_a_running_drill_alone(state_dir: Path, tmp_path:
             run.kill()
             run.wait()
     assert list(state_dir.glob("*.json")) == []
+
+
+def test_cleanup_ends_an_unrecorded_lab_process_but_not_a_job_reading_the_lab_s_folder(
+    state_dir: Path, tmp_path: Path
+) -> None:
+    """A lab starts every process in a session of its own; one whose PID never reached
+    the state file is ended by ``cleanup`` with its group. A user's job that merely names
+    the lab's folder (a ``less`` of a site's log in a terminal: its own process group in
+    the terminal's session) is not the lab's, and neither is its group."""
+    workdir = tmp_path / "geolab-lab"
+    (workdir / "a").mkdir(parents=True)
+    log = workdir / "a" / "kamailio.log"
+    log.write_text("")
+    mine = subprocess.Popen(["tail", "-f", str(log)], start_new_session=True)  # the lab's
+    shell = subprocess.Popen(  # a terminal's session, and a job in it reading the log
+        ["setsid", "bash", "-c", 'set -m; tail -f "$LOG" & sleep 60 & wait'],
+        env={**os.environ, "LOG": str(log)},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while not (jobs := [p for p in processes_mentioning(str(log)) if p != mine.pid]):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)  # the shell starting its job
+        (job,) = jobs
+        assert os.getpgid(job) == job  # a group of its own, as a shell's job is
+        state = LabState(id="unrecorded", workdir=str(workdir), runner_pid=999_999,
+                         runner_started=None)  # fmt: skip
+        state.save()
+        out = geolab("cleanup")
+        assert out.returncode == 0, out.stderr
+        assert f"killed unrecorded process {mine.pid}" in out.stdout
+        assert mine.wait(timeout=10) == -9
+        assert processes_mentioning(str(log)) == [job]  # the user's job is alive
+        assert shell.poll() is None
+    finally:
+        for proc in (mine, shell):
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+
+
+def test_a_stopped_lab_leaves_no_folder_and_no_secret(backend: str, tmp_path: Path) -> None:
+    """The folder a lab made goes with it; a folder it was given stays, without the files
+    that held the digest password; `geolab up`'s folder (its journal) stays too."""
+    from lab.labs.interface import LabConfig
+    from lab.labs.real import Lab
+
+    async def main(config: LabConfig) -> Path:
+        async with Lab(config) as lab:
+            assert any(p.name in ("kamailio.cfg", "password") for p in lab.workdir.rglob("*"))
+            return lab.workdir
+
+    made = asyncio.run(main(LabConfig(backend=backend, password="s3cret")))
+    assert not made.exists()
+    given = tmp_path / "given"
+    given.mkdir()
+    assert asyncio.run(main(LabConfig(backend=backend, password="s3cret", workdir=given))) == given
+    left = [p for p in given.rglob("*") if p.is_file()]
+    assert left and not [p for p in left if b"s3cret" in p.read_bytes()]
+    kept = asyncio.run(main(LabConfig(backend=backend, password="s3cret", keep_workdir=True)))
+    try:
+        assert kept.is_dir() and not [
+            p for p in kept.rglob("*") if p.is_file() and b"s3cret" in p.read_bytes()
+        ]
+    finally:
+        shutil.rmtree(kept)

@@ -164,7 +164,38 @@ CHANGES = [
     (
         "param-negative",
         ("kind: kill, site: a}", "kind: latency, site: a, latency: -5}"),
-        "must not be negative",
+        "parameter 'latency': at least 0, not -5",
+    ),
+    (
+        "param-words",
+        ("kind: kill, site: a}", "kind: latency, site: a, latency: fast}"),
+        "parameter 'latency': a number of ms, not 'fast'",
+    ),
+    (
+        "param-percent",
+        ("kind: kill, site: a}", "kind: loss, site: a, percent: 150}"),
+        "parameter 'percent': at least 0 and at most 100, not 150",
+    ),
+    (
+        "param-choice",
+        ("kind: kill, site: a}", "kind: partition, site: a, direction: up}"),
+        "parameter 'direction': one of to_site, from_site, not 'up'",
+    ),
+    (
+        "param-status",
+        ("kind: kill, site: a}", "kind: sip_respond, site: a, code: 1000}"),
+        "parameter 'code': at least 100 and at most 699, not 1000",
+    ),
+    ("dup-key", ("name: x\n", "name: x\nname: y\n"), "drill.yaml:2: name: given twice (first on line 1)"),
+    (
+        "dup-key-flow",
+        ("kind: kill, site: a}", "kind: kill, site: a, site: b}"),
+        "drill.yaml:10: steps[1].fault.site: given twice (first on line 10)",
+    ),
+    (
+        "bound-digits",
+        ("within: 5s\n  - heal", "within: " + "9" * 5000 + "\n  - heal"),
+        "drill.yaml:12: steps[2].within: not a valid value: a number too long to read",
     ),
 ]
 
