@@ -28,6 +28,7 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
+from lab.faults.kinds import Effect
 from lab.fleet.meter import FleetPlan
 from lab.labs.interface import LabConfig
 from lab.labs.wire import Wire
@@ -107,9 +108,9 @@ def day_on_engine(
     while engine.now < length:
         engine.run_until(engine.now + FLAP)
         if down:
-            sites["a"].bring_back("kill")
+            sites["a"].bring_back(Effect.ENDS)
         else:
-            sites["a"].take_out("kill")
+            sites["a"].take_out(Effect.ENDS)
         down = not down
     return count, network.sent, engine.steps
 

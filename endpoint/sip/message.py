@@ -5,16 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from endpoint.sip.headers import Headers
+from endpoint.sip.plainvalues import parse_uint
 from endpoint.sip.uri import URI
-from endpoint.sip.values import (
-    CSeq,
-    NameAddr,
-    Via,
-    parse_cseq,
-    parse_name_addr,
-    parse_uint,
-    parse_via,
-)
+from endpoint.sip.values import CSeq, NameAddr, Via, parse_cseq, parse_name_addr, parse_via
 
 REASONS = {
     100: "Trying",

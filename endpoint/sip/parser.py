@@ -14,16 +14,9 @@ from endpoint.sip.headers import (
     split_values,
 )
 from endpoint.sip.message import Message, Request, Response
+from endpoint.sip.plainvalues import check_call_id, check_content_type, check_date, parse_uint
 from endpoint.sip.uri import parse_uri
-from endpoint.sip.values import (
-    check_call_id,
-    check_content_type,
-    check_date,
-    check_name_addr,
-    check_via,
-    parse_cseq,
-    parse_uint,
-)
+from endpoint.sip.values import check_name_addr, check_via, parse_cseq
 
 _END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 _LINE_BREAK = re.compile(r"\r?\n")

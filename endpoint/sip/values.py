@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from endpoint.sip.errors import ParseError
-from endpoint.sip.grammar import TOKEN, WORD, Scanner, is_token, quote, unquote
+from endpoint.sip.grammar import TOKEN, Scanner, is_token, quote, unquote
 from endpoint.sip.textcache import TextCache
 from endpoint.sip.uri import (
     URI,
@@ -373,51 +373,6 @@ def _parse_cseq(value: str) -> CSeq:
     if not is_token(parts[1]):
         raise ParseError(f"bad method {parts[1]!r}", "CSeq")
     return CSeq(seq, parts[1])
-
-
-def parse_uint(value: str, where: str, maximum: int) -> int:
-    text = value.strip()
-    if not text.isdigit() or not text.isascii():
-        raise ParseError(f"expected a number, got {value!r}", where)
-    number = int(text)
-    if number > maximum:
-        raise ParseError(f"{number} is above {maximum}", where)
-    return number
-
-
-_WORD_RE = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+"
-_CALL_ID = re.compile(rf"{_WORD_RE}(?:@{_WORD_RE})?")
-
-
-def check_call_id(value: str) -> None:
-    if _CALL_ID.fullmatch(value) is None:
-        _check_call_id_scanned(value)
-
-
-def _check_call_id_scanned(value: str) -> None:
-    word_id, at, host = value.partition("@")
-    for part in (word_id, host) if at else (word_id,):
-        if not part or any(c not in WORD for c in part):
-            raise ParseError(f"bad Call-ID {value!r}", "Call-ID")
-
-
-_DATE = re.compile(
-    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} "
-    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT"
-)
-
-
-def check_date(value: str) -> None:
-    if not _DATE.fullmatch(value):
-        raise ParseError(f"not an RFC 1123 date in GMT: {value!r}", "Date")
-
-
-def check_content_type(value: str) -> None:
-    s = Scanner(value, "Content-Type")
-    s.token("media type")
-    s.expect("/")
-    s.token("media subtype")
-    parse_params(s)
 
 
 def clear_parse_caches() -> None:

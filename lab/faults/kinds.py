@@ -96,6 +96,15 @@ _SIP: dict[str, Param] = {
 }  # fmt: skip
 
 
+class Effect(enum.Enum):
+    """What a fault does to its site, as both labs make it and reports read it."""
+
+    NONE = "none"  # the site stays reachable: the path is degraded, or rules bend its SIP
+    ENDS = "ends"  # the site's process is gone, its registrations with it (heal: start it)
+    SILENT = "silent"  # up, holding its registrations, answering nothing (hang)
+    CUT = "cut"  # up, but nothing crosses between the endpoint and it
+
+
 @dataclass(frozen=True)
 class KindInfo:
     layers: tuple[Layer, ...]  # the first is the default
@@ -104,36 +113,58 @@ class KindInfo:
     heals: bool = True  # False: done at once, nothing to undo
     # the fault's parameters (a proxy fault's: its toxics' attributes, and where they apply)
     params: Mapping[str, Param] = field(default_factory=dict)
-    outage: bool = False  # the site is out of the endpoint's reach while it lasts
-    ends_site: bool = False  # the site's process is gone (its heal starts it again)
+    effect: Effect = Effect.NONE
+    # in virtual time the fault proxy's own rules make it, on the simulated path
+    simulated_as_rules: bool = False
+    nemesis: bool = False  # a nemesis may draw it (its default: kill, hang, partition)
+    fleet: bool = False  # a fleet's outage may be one
 
     @property
     def default(self) -> Layer:
         return self.layers[0]
 
+    @property
+    def outage(self) -> bool:
+        """The site is out of the endpoint's reach while it lasts: a drill's DR figures
+        (detection, recovery) are measured around it, and it must be healed at the end."""
+        return self.effect is not Effect.NONE
+
+    @property
+    def ends_site(self) -> bool:
+        return self.effect is Effect.ENDS
+
 
 _BOTH, _UDP, _TCP = frozenset({"udp", "tcp"}), frozenset({"udp"}), frozenset({"tcp"})
 _P, _X, _K, _N = Layer.PROCESS, Layer.PROXY, Layer.KERNEL, Layer.NETWORK
 KINDS: dict[FaultKind, KindInfo] = {
-    FaultKind.KILL: KindInfo((_P,), _BOTH, simulated=True, outage=True, ends_site=True),
-    FaultKind.HANG: KindInfo((_P,), _BOTH, simulated=True, outage=True),
-    FaultKind.STOP: KindInfo((_P,), _BOTH, simulated=True, outage=True, ends_site=True),
+    FaultKind.KILL: KindInfo(
+        (_P,), _BOTH, simulated=True, effect=Effect.ENDS, nemesis=True, fleet=True
+    ),
+    FaultKind.HANG: KindInfo(
+        (_P,), _BOTH, simulated=True, effect=Effect.SILENT, nemesis=True, fleet=True
+    ),
+    FaultKind.STOP: KindInfo((_P,), _BOTH, simulated=True, effect=Effect.ENDS, fleet=True),
     FaultKind.RESTART: KindInfo((_P,), _BOTH, simulated=True, heals=False),
-    FaultKind.DOWN: KindInfo((_X,), _BOTH, simulated=True, outage=True),
+    FaultKind.DOWN: KindInfo(
+        (_X,), _BOTH, simulated=True, effect=Effect.CUT, nemesis=True, fleet=True
+    ),
     FaultKind.PARTITION: KindInfo(
-        (_X, _K, _N), _BOTH, simulated=True, outage=True,
+        (_X, _K, _N), _BOTH, simulated=True, effect=Effect.CUT, nemesis=True, fleet=True,
         params={"direction": Param("choice", choices=("to_site", "from_site"))},
     ),
     FaultKind.LATENCY: KindInfo(
-        (_X,), _BOTH, simulated=True, params={"latency": MS, "jitter": MS, **_COMMON}
+        (_X,), _BOTH, simulated=True, nemesis=True,
+        params={"latency": MS, "jitter": MS, **_COMMON},
     ),
     FaultKind.LOSS: KindInfo(
-        (_X, _K), _UDP, simulated=True, params={"percent": PERCENT, **_COMMON}
+        (_X, _K), _UDP, simulated=True, nemesis=True, params={"percent": PERCENT, **_COMMON}
     ),
     FaultKind.TIMEOUT: KindInfo(
-        (_X,), _BOTH, simulated=False, outage=True, params={"timeout": MS, **_COMMON}
+        (_X,), _BOTH, simulated=False, effect=Effect.CUT, params={"timeout": MS, **_COMMON}
     ),
-    FaultKind.BLACKHOLE: KindInfo((_X,), _BOTH, simulated=False, outage=True, params=_COMMON),
+    FaultKind.BLACKHOLE: KindInfo(
+        (_X,), _BOTH, simulated=False, effect=Effect.CUT, params=_COMMON
+    ),
     FaultKind.RESET_PEER: KindInfo((_X,), _TCP, simulated=False, params={"timeout": MS, **_COMMON}),
     FaultKind.BANDWIDTH: KindInfo(
         (_X,), _BOTH, simulated=False, params={"rate": Param(unit="KB/s"), **_COMMON}
@@ -146,24 +177,30 @@ KINDS: dict[FaultKind, KindInfo] = {
     FaultKind.LIMIT_DATA: KindInfo(
         (_X,), _BOTH, simulated=False, params={"bytes": Param("whole"), **_COMMON}
     ),
-    FaultKind.SIP_DROP: KindInfo((_X,), _BOTH, simulated=True, params=_SIP),
-    FaultKind.SIP_RESPOND: KindInfo(
-        (_X,), _BOTH, simulated=True, params={"code": STATUS, **_SIP}
+    FaultKind.SIP_DROP: KindInfo(
+        (_X,), _BOTH, simulated=True, simulated_as_rules=True, params=_SIP
     ),
-    FaultKind.SIP_DELAY: KindInfo((_X,), _BOTH, simulated=True, params={"latency": MS, **_SIP}),
+    FaultKind.SIP_RESPOND: KindInfo(
+        (_X,), _BOTH, simulated=True, simulated_as_rules=True, params={"code": STATUS, **_SIP}
+    ),
+    FaultKind.SIP_DELAY: KindInfo(
+        (_X,), _BOTH, simulated=True, simulated_as_rules=True, params={"latency": MS, **_SIP}
+    ),
     FaultKind.DUPLICATE: KindInfo(
-        (_X,), _UDP, simulated=True, params={"percent": PERCENT, "gap": MS, **_COMMON}
+        (_X,), _UDP, simulated=True, simulated_as_rules=True,
+        params={"percent": PERCENT, "gap": MS, **_COMMON},
     ),
     FaultKind.REORDER: KindInfo(
-        (_X,), _UDP, simulated=True, params={"percent": PERCENT, "delay": MS, **_COMMON}
+        (_X,), _UDP, simulated=True, simulated_as_rules=True,
+        params={"percent": PERCENT, "delay": MS, **_COMMON},
     ),
     FaultKind.BURST_LOSS: KindInfo(
-        (_X,), _UDP, simulated=True,
+        (_X,), _UDP, simulated=True, simulated_as_rules=True,
         params={"p": PERCENT, "r": PERCENT, "bad_loss": PERCENT, "good_loss": PERCENT,
                 **_COMMON},
     ),
     FaultKind.CORRUPT: KindInfo(
-        (_X,), _UDP, simulated=True,
+        (_X,), _UDP, simulated=True, simulated_as_rules=True,
         params={"percent": PERCENT, "bytes": Param("whole", high=65535), **_COMMON},
     ),
 }  # fmt: skip
@@ -176,6 +213,8 @@ LAYER_BACKENDS: dict[Layer, frozenset[str]] = {
 }
 SIMULATED = tuple(k for k, info in KINDS.items() if info.simulated)
 OUTAGES = frozenset(k for k, info in KINDS.items() if info.outage)
+NEMESIS = tuple(k for k, info in KINDS.items() if info.nemesis)
+FLEET_OUTAGES = tuple(k for k, info in KINDS.items() if info.fleet)
 
 
 def param_problems(kind: FaultKind, params: Mapping[str, object]) -> list[str]:

@@ -15,11 +15,17 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from lab.faults.kinds import KINDS, FaultKind
+
 # faults that take a site away (noticed) and faults it must ride out (latency under the
 # transaction timeout, light loss with retransmissions)
-AWAY = ("kill", "hang", "partition", "partition_to", "partition_from", "sip_respond",
-        "sip_drop")  # fmt: skip
-RIDE_OUT = ("latency", "loss")
+_K = FaultKind
+AWAY = (  # (kind, its parameters as the drill writes them)
+    (_K.KILL, ""), (_K.HANG, ""), (_K.PARTITION, ""), (_K.PARTITION, ", direction: to_site"),
+    (_K.PARTITION, ", direction: from_site"), (_K.SIP_RESPOND, ", method: REGISTER, code: 503"),
+    (_K.SIP_DROP, ", status: 200, cseq_method: REGISTER, stream: downstream"),
+)
+RIDE_OUT = (_K.LATENCY, _K.LOSS)
 
 
 @dataclass(frozen=True)
@@ -87,18 +93,17 @@ def generate(seed: int) -> str:
         i = rng.randrange(2)
         c = conns[i]
         if rng.random() < 0.75:
-            kind = rng.choice(AWAY)
+            kind, params = rng.choice(AWAY)
             # the SIP rules act on REGISTER: the next renewal meets them, keep-alive or not
-            notice = c.reg_interval + c.transaction_timeout if kind.startswith("sip_") \
-                else c.detection  # fmt: skip
+            notice = c.detection if KINDS[kind].outage else c.reg_interval + c.transaction_timeout
             hold = round(notice + 1.0, 1)
-            lines += _fault(n, kind, c.site, hold, rng)
+            lines += _fault(n, kind, params, c.site, hold, rng)
             lines += [f"  - expect: {{event: ConnectionStatusChanged, connection: {i}, "
                       "status: Unavailable}", f"    within: {hold}s"]  # fmt: skip
             bound = round(c.recovery + 1.5, 1)
         else:
             kind = rng.choice(RIDE_OUT)
-            lines += _fault(n, kind, c.site, round(c.detection + 0.5, 1), rng)
+            lines += _fault(n, kind, "", c.site, round(c.detection + 0.5, 1), rng)
             bound = round(c.detection + 0.5 + c.recovery + 1.5, 1)
         lines += [f"  - heal: f{n}",
                   f"  - expect: {{state: {{connection: {i}, status: Available}}}}",
@@ -109,17 +114,15 @@ def generate(seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fault(n: int, kind: str, site: str, hold: float, rng: random.Random) -> list[str]:
-    params = {
-        "partition_to": ", direction: to_site",
-        "partition_from": ", direction: from_site",
-        "sip_respond": ", method: REGISTER, code: 503",
-        "sip_drop": ", status: 200, cseq_method: REGISTER, stream: downstream",
-        "latency": f", latency: {rng.randint(20, 150)}",
-        "loss": f", percent: {rng.randint(3, 10)}, transport: udp",
+def _fault(
+    n: int, kind: FaultKind, params: str, site: str, hold: float, rng: random.Random
+) -> list[str]:
+    latency, percent = rng.randint(20, 150), rng.randint(3, 10)  # (drawn for every fault)
+    params += {
+        _K.LATENCY: f", latency: {latency}",
+        _K.LOSS: f", percent: {percent}, transport: udp",
     }.get(kind, "")
-    real = kind.split("_", maxsplit=1)[0] if kind.startswith("partition") else kind
-    return [f"  - id: f{n}", f"    fault: {{kind: {real}, site: {site}{params}}}",
+    return [f"  - id: f{n}", f"    fault: {{kind: {kind.value}, site: {site}{params}}}",
             f"  - sleep: {hold}s   # how long the fault lasts"]  # fmt: skip
 
 

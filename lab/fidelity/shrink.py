@@ -66,7 +66,7 @@ def unrolled(s: Scenario, keep: list[Planned] | None = None) -> tuple[str, list[
             continue
         if p.at > clock:
             out.append({"sleep": f"{p.at - clock:.6g}s"})
-        out.append({"id": f"{anchor}-{k + 1}", "fault": {"kind": p.kind, "site": p.site,
+        out.append({"id": f"{anchor}-{k + 1}", "fault": {"kind": p.kind.value, "site": p.site,
                                                          **p.params}})  # fmt: skip
         out.append({"sleep": f"{p.hold:.6g}s"})
         out.append({"heal": f"{anchor}-{k + 1}"})

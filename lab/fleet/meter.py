@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.faults.kinds import FaultKind
 from lab.labs.wire import Wire
 
 
@@ -21,7 +22,7 @@ class FleetPlan:
     endpoints: int
     sites: tuple[str, ...] = ("a", "b")
     outage_site: str = "a"
-    outage_kind: str = "kill"
+    outage_kind: FaultKind = FaultKind.KILL
     reg_interval: float = 300
     retry_interval: float = 30
     transaction_timeout: float = 8

@@ -52,7 +52,7 @@ class LabConfig:
 @dataclass
 class FaultRecord:
     id: int
-    kind: str
+    kind: FaultKind
     site: str
     params: dict[str, Any]
     via: str  # "process" | "proxy" | "kernel" | "network"
@@ -64,7 +64,7 @@ class FaultRecord:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "site": self.site,
             "params": self.params,
             "via": self.via,

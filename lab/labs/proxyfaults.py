@@ -6,6 +6,7 @@ import contextlib
 
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
+from lab.faults.kinds import FaultKind
 from lab.faults.toxics import applies, fault_specs
 from lab.labs.interface import FaultRecord
 
@@ -42,7 +43,7 @@ class ProxyFaults:
     async def apply(self, record: FaultRecord) -> None:
         name, kind, p = record.site, record.kind, record.params
         proxies = {protocol: f"{name}-{protocol}" for protocol in self.protocols}
-        if kind == "down":  # the proxy refuses: TCP connects reset, UDP dropped
+        if kind is FaultKind.DOWN:  # the proxy refuses: TCP connects reset, UDP dropped
             await self.ports(name, up=False, why=record.id)
             record.undo["disabled"] = list(proxies.items())
             return

@@ -29,7 +29,7 @@ from endpoint.sip.events import Address
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
 from lab.faults.kernel import NftTable, nft_available
-from lab.faults.kinds import KINDS, FaultKind, Layer, layer_of
+from lab.faults.kinds import KINDS, Effect, FaultKind, Layer, layer_of, unsupported
 from lab.faults.server import MARKER as FAULTS_MARKER
 from lab.faults.server import FaultServerProcess, ToxiproxyServerProcess, toxiproxy_server_binary
 from lab.faults.watch import Watch, WireObservation
@@ -69,9 +69,8 @@ class Lab(FaultScope):
         self.config = config or LabConfig()
         self.id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_ids)}"
         self.workdir = self.config.workdir or Path(tempfile.mkdtemp(prefix=f"geolab-{self.id}-"))
-        self.state = LabState(id=self.id, workdir=str(self.workdir),
-                              made_workdir=self.config.workdir is None,
-                              keep_workdir=self.config.keep_workdir)  # fmt: skip
+        self.state = LabState(self.id, str(self.workdir), made_workdir=self.config.workdir is None,
+                              keep_workdir=self.config.keep_workdir)
         self.backend = resolve_backend(self.config.backend)
         self.sites: dict[str, Site] = {}
         self.proxies: dict[str, tuple[str, int]] = {}
@@ -319,21 +318,20 @@ class Lab(FaultScope):
                 f"unknown fault {kind!r} or via {via!r}; faults: "
                 f"{', '.join(FaultKind)}; via: {', '.join(Layer)}"
             ) from None
+        why = unsupported(known, via, mode="real", backend=self.backend,
+                          proxy=self.proxy_faults is not None)  # fmt: skip
+        if why is not None:  # (a drill's were said before its lab started)
+            raise LabError(why)
         target = self.site(site)
-        record = FaultRecord(next(self._numbers), known.value, site, dict(params), via, self.now)
+        record = FaultRecord(next(self._numbers), known, site, dict(params), via, self.now)
         if via == "process":
             await self._process_fault(record, target)
         elif via == "network":
-            if not isinstance(target, ContainerSite) or kind != "partition":
-                raise LabError(
-                    "via network is the compose backend's partition (network disconnect)"
-                )
+            assert isinstance(target, ContainerSite)  # (the compose backend's: unsupported)
             await target.disconnect()
         elif via == "kernel":
             await self._kernel_fault(record, target)
-        elif via == "proxy":
-            if self.proxy_faults is None:
-                raise LabError(f"fault {kind!r} needs the fault proxy (the lab runs without it)")
+        elif self.proxy_faults is not None:
             await self.proxy_faults.apply(record)
         return self._applied(record)
 
@@ -342,11 +340,11 @@ class Lab(FaultScope):
             return
         site = self.site(record.site)
         if record.via == "process":
-            if record.kind in ("kill", "stop"):
+            if KINDS[record.kind].ends_site:
                 await site.start()
                 await self._site_dead(record.site, dead=False, why=record.id)
                 self.emit(SiteUp(t=self.now, site=record.site))
-            elif record.kind == "hang":
+            elif KINDS[record.kind].effect is Effect.SILENT:
                 await site.resume()
         elif record.via == "kernel":
             assert self.nft is not None
@@ -363,13 +361,13 @@ class Lab(FaultScope):
             await self.proxy_faults.site_dead(name, dead=dead, why=why)
 
     async def _process_fault(self, record: FaultRecord, site: Site) -> None:
-        if record.kind in ("kill", "stop"):
-            await (site.kill() if record.kind == "kill" else site.stop())
+        if KINDS[record.kind].ends_site:
+            await (site.kill() if record.kind is FaultKind.KILL else site.stop())
             await self._site_dead(record.site, dead=True, why=record.id)
             self.emit(SiteDown(t=self.now, site=record.site))
-        elif record.kind == "hang":
+        elif KINDS[record.kind].effect is Effect.SILENT:
             await site.hang()
-        elif record.kind == "restart":
+        elif record.kind is FaultKind.RESTART:
             await self._site_dead(record.site, dead=True, why=record.id)
             await site.restart()
             await self._site_dead(record.site, dead=False, why=record.id)
@@ -379,12 +377,6 @@ class Lab(FaultScope):
             raise LabError(f"fault {record.kind!r} is not a process fault")
 
     async def _kernel_fault(self, record: FaultRecord, site: Site) -> None:
-        if Layer.KERNEL not in KINDS[FaultKind(record.kind)].layers:
-            kernel = [k.value for k, info in KINDS.items() if Layer.KERNEL in info.layers]
-            raise LabError(
-                f"fault {record.kind!r} cannot be done in the kernel; kernel faults: "
-                f"{', '.join(kernel)}"
-            )
         reason = await nft_available()
         if reason is not None:
             raise LabError(f"kernel faults are not available: {reason}")
@@ -392,7 +384,7 @@ class Lab(FaultScope):
             self.nft = NftTable(f"geolab_{self.id.replace('-', '_')}")
             self.state.nft_tables = [self.nft.name]
             self.state.save()
-        percent = 100 if record.kind == "partition" else int(record.params.get("percent", 10))
+        percent = 100 if KINDS[record.kind].outage else int(record.params.get("percent", 10))
         direction = record.params.get("direction")
         record.undo["handles"] = await self.nft.drop(
             site.spec.ip, percent=percent, direction=str(direction) if direction else None

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from endpoint.core.events import ConnectionStatusChanged, SessionStatusChanged
+from lab.faults.kinds import OUTAGES
 from lab.stream.events import (
     ConnectionPlaced,
     EndpointEvent,
@@ -25,7 +26,6 @@ from lab.stream.events import (
 
 # faults after which a site does not answer the endpoint
 RATE_AFTER = 10.0  # s: a rate over a shorter outage says little
-OUTAGES = frozenset({"kill", "stop", "hang", "down", "partition", "blackhole", "timeout"})
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@ storm."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
+from lab.faults.kinds import FLEET_OUTAGES, FaultKind
 from lab.scenario.models import Duration, Strict
 from lab.system.net import CLUSTER_PATTERN
 
@@ -16,8 +17,15 @@ Cluster = Annotated[str, StringConstraints(pattern=CLUSTER_PATTERN)]  # a Dask s
 class OutageSpec(Strict):
     """The site that goes down under the fleet, how, when and for how long."""
 
+    @field_validator("kind")
+    @classmethod
+    def _an_outage(cls, kind: FaultKind) -> FaultKind:
+        if kind not in FLEET_OUTAGES:
+            raise ValueError(f"a fleet's outage is one of {', '.join(FLEET_OUTAGES)}, not {kind}")
+        return kind
+
     site: str = "a"
-    kind: Literal["kill", "hang", "stop", "down", "partition"] = "kill"
+    kind: FaultKind = FaultKind.KILL  # one of a fleet's outages (lab.faults.kinds)
     at: Duration = "60s"
     for_: Duration = Field(default="120s", alias="for")
 

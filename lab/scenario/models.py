@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,7 +16,7 @@ from pydantic import (
 )
 
 from endpoint.core.events import ConnectionStatus, SessionStatus
-from lab.faults.kinds import FaultKind, Layer, param_problems
+from lab.faults.kinds import NEMESIS, FaultKind, Layer, param_problems
 
 CONNECTION_FIELDS = (
     "reg_interval",
@@ -235,11 +236,17 @@ class CallSpec(Strict):
     transport: Literal["udp", "tcp"] = "udp"
 
 
-NemesisFault = Literal["kill", "hang", "partition", "down", "latency", "loss"]
+def _a_nemesis_fault(kind: FaultKind) -> FaultKind:
+    if kind not in NEMESIS:
+        raise ValueError(f"a nemesis draws from {', '.join(NEMESIS)}, not {kind}")
+    return kind
 
 
-def _default_nemesis_faults() -> list[NemesisFault]:
-    return ["kill", "hang", "partition"]
+NemesisFault = Annotated[FaultKind, AfterValidator(_a_nemesis_fault)]
+
+
+def _default_nemesis_faults() -> list[FaultKind]:
+    return [FaultKind.KILL, FaultKind.HANG, FaultKind.PARTITION]
 
 
 class NemesisSpec(Strict):

@@ -39,14 +39,11 @@ from lab.sim.site import SimSite, site_specs
 from lab.sim.storm import simulate_fleet
 from lab.stream.events import LabDown, LabEvent, LabUp, SiteDown, SiteUp
 
-OUT_OF_SERVICE = ("kill", "stop", "hang", "down", "partition")  # the site is unreachable
-# the fault proxy's own rules, run on the simulated path (lab.faults.toxics)
-SIP_AWARE = ("sip_drop", "sip_respond", "sip_delay", "duplicate", "reorder", "burst_loss",
-             "corrupt")  # fmt: skip
 
-
-def _as_toxics(kind: str, params: dict[str, Any]) -> bool:
-    return kind in SIP_AWARE or (kind == "partition" and "direction" in params)
+def _as_toxics(kind: FaultKind, params: dict[str, Any]) -> bool:
+    """Whether the fault proxy's own rules make ``kind`` on the simulated path (a one-way
+    partition is a rule dropping one direction's units)."""
+    return KINDS[kind].simulated_as_rules or (kind is FaultKind.PARTITION and "direction" in params)
 
 
 class SimLab(FaultScope):
@@ -151,7 +148,7 @@ class SimLab(FaultScope):
         layer = layer_of(known, via)
         if layer is Layer.PROXY:  # the simulation has no proxy: the site's path is hurt
             layer = Layer.NETWORK
-        return FaultRecord(next(self._numbers), known.value, site, params, layer.value, self.now)
+        return FaultRecord(next(self._numbers), known, site, params, layer.value, self.now)
 
     async def apply(
         self, kind: FaultKind | str, site: str, *, via: str | None = None, **params: Any
@@ -164,19 +161,19 @@ class SimLab(FaultScope):
                       for spec in fault_specs(record.id, record.kind, dict(params))]  # fmt: skip
             self.network.toxics.setdefault(ip, []).extend(toxics)
             record.undo["toxics"] = [t.name for t in toxics]
-        elif record.kind in OUT_OF_SERVICE:
-            target.take_out(record.kind)
-            if record.kind in ("kill", "stop"):
+        elif KINDS[record.kind].outage:
+            target.take_out(KINDS[record.kind].effect)
+            if KINDS[record.kind].ends_site:
                 self.emit(SiteDown(t=self.now, site=site))
-        elif record.kind == "restart":
+        elif record.kind is FaultKind.RESTART:
             await target.restart()
             record.healed_at = self.now
-        elif record.kind == "latency":
+        elif record.kind is FaultKind.LATENCY:
             self.network.degraded[ip] = Link(
                 latency=float(params.get("latency", 0)) / 1000,
                 jitter=float(params.get("jitter", 0)) / 1000,
             )
-        elif record.kind == "loss":
+        elif record.kind is FaultKind.LOSS:
             self.network.degraded[ip] = Link(loss=float(params.get("percent", 0)) / 100)
         return self._applied(record)
 
@@ -190,9 +187,9 @@ class SimLab(FaultScope):
             self.network.toxics[ip] = left
             if not left:
                 del self.network.toxics[ip]
-        elif record.kind in OUT_OF_SERVICE:
-            site.bring_back(record.kind)
-            if record.kind in ("kill", "stop"):
+        elif KINDS[record.kind].outage:
+            site.bring_back(KINDS[record.kind].effect)
+            if KINDS[record.kind].ends_site:
                 self.emit(SiteUp(t=self.now, site=record.site))
         else:
             self.network.degraded.pop(site.spec.ip, None)
@@ -221,7 +218,7 @@ class SimLab(FaultScope):
         record.requested_at = start + plan.outage_at
         record.applied_at = record.requested_at
         self.journal.append(record)
-        killed = plan.outage_kind in ("kill", "stop")
+        killed = KINDS[plan.outage_kind].ends_site
         if killed:
             self.emit(SiteDown(t=record.applied_at, site=plan.outage_site))
         self.emit(self._applied_event(record))

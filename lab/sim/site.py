@@ -12,6 +12,7 @@ from collections.abc import Callable
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
 from endpoint.sip.ids import IdSource
+from lab.faults.kinds import Effect
 from lab.labs.wire import Payload, decode
 from lab.sim.network import SimNetwork
 from lab.sites.base import SiteSpec, SiteState
@@ -100,23 +101,23 @@ class SimSite:
         self.core = self._new_core()  # registrations live in memory: they are gone
         self.state = SiteState.DOWN
 
-    def take_out(self, kind: str) -> None:
-        """An outage: kill and stop forget the registrations, hang keeps them and answers
-        nothing, down and partition cut the site off its clients."""
-        if kind in ("kill", "stop"):
+    def take_out(self, effect: Effect) -> None:
+        """An outage: a site that ends forgets its registrations, a silent one keeps them
+        and answers nothing, a cut one is cut off its clients (lab.faults.kinds)."""
+        if effect is Effect.ENDS:
             self.down()
-        elif kind == "hang":
+        elif effect is Effect.SILENT:
             self.hung, self.state = True, SiteState.HUNG
-        elif kind in ("down", "partition"):
+        elif effect is Effect.CUT:
             self.network.isolated.add(self.spec.ip)
         else:
-            raise ValueError(f"no simulated outage {kind!r}")
+            raise ValueError(f"no simulated outage {effect}")
 
-    def bring_back(self, kind: str) -> None:
-        """The end of the outage ``take_out(kind)`` began."""
-        if kind in ("kill", "stop"):
+    def bring_back(self, effect: Effect) -> None:
+        """The end of the outage ``take_out(effect)`` began."""
+        if effect is Effect.ENDS:
             self.up()
-        elif kind == "hang":
+        elif effect is Effect.SILENT:
             self.hung, self.state = False, SiteState.UP
         else:
             self.network.isolated.discard(self.spec.ip)
@@ -128,13 +129,13 @@ class SimSite:
         self.down()
 
     async def kill(self) -> None:
-        self.take_out("kill")
+        self.take_out(Effect.ENDS)
 
     async def hang(self) -> None:
-        self.take_out("hang")
+        self.take_out(Effect.SILENT)
 
     async def resume(self) -> None:
-        self.bring_back("hang")
+        self.bring_back(Effect.SILENT)
 
     async def restart(self) -> None:
         self.down()

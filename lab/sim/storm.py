@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.sip.values import clear_parse_caches
+from lab.faults.kinds import KINDS
 from lab.fleet.meter import FleetPlan, FleetResult
 from lab.fleet.stormmeter import StormMeter
 from lab.sim.engine import PhoneNode
@@ -81,10 +82,10 @@ def run_shard(plan: FleetPlan, shard: int = 0, shards: int = 1) -> ShardResult:
         node.meter, node.index = meter, i
         engine.call_at(i * plan.boot / plan.endpoints, node.start)
     engine.run_until(plan.outage_at)
-    sites[plan.outage_site].take_out(plan.outage_kind)
+    sites[plan.outage_site].take_out(KINDS[plan.outage_kind].effect)
     engine.run_until(plan.outage_at + plan.outage_for)
     meter.returned(engine.now)
-    sites[plan.outage_site].bring_back(plan.outage_kind)
+    sites[plan.outage_site].bring_back(KINDS[plan.outage_kind].effect)
     end = engine.now + plan.settle
     while engine.now < end and len(meter.recovered) < len(mine):
         engine.run_until(min(end, engine.now + 1.0))

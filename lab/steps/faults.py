@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from lab.faults.kinds import FaultKind, unsupported
+from lab.faults.kinds import KINDS, FaultKind, unsupported
 from lab.scenario.models import FaultSpec, NemesisSpec
 from lab.steps.base import Action, Checker, Loc, Place, StepRun, handles
 
@@ -78,10 +78,7 @@ async def fault(run: StepRun, step: Fault, place: Place) -> None:
 @handles(Heal)
 async def heal(run: StepRun, step: Heal, place: Place) -> None:
     what = step.heal
-    active = [
-        r for r in run.lab.journal
-        if r.healed_at is None and (r.via != "process" or r.kind in ("kill", "hang", "stop"))
-    ]  # fmt: skip
+    active = [r for r in run.lab.journal if r.healed_at is None and KINDS[r.kind].heals]
     if what == "all":
         records = active
     elif what in run.faults:
@@ -97,7 +94,7 @@ class Planned:
     """One fault of a nemesis: applied at ``at`` s after it began, healed ``hold`` s later."""
 
     at: float
-    kind: str
+    kind: FaultKind
     site: str
     params: dict[str, Any]
     hold: float
@@ -112,9 +109,9 @@ def nemesis_schedule(n: NemesisSpec, sites: list[str], duration: float, interval
     while at < duration:
         kind, site = rng.choice(n.faults), rng.choice(n.sites or sites)
         params: dict[str, Any] = {}
-        if kind == "latency":
+        if kind is FaultKind.LATENCY:
             params = {"latency": rng.randint(50, 500), "jitter": rng.randint(0, 50)}
-        elif kind == "loss":
+        elif kind is FaultKind.LOSS:
             params = {"percent": rng.randint(10, 60), "transport": "udp"}
         plan.append(Planned(at, kind, site, params, min(interval / 2, duration - at)))
         at += interval

@@ -10,11 +10,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from endpoint.sip import ParseError
+from endpoint.sip.plainvalues import _CALL_ID, _check_call_id_scanned
 from endpoint.sip.values import (
-    _CALL_ID,
     _PLAIN_NAME_ADDR,
     _PLAIN_VIA,
-    _check_call_id_scanned,
     _parse_name_addr_scanned,
     _parse_via_scanned,
     check_name_addr,
