@@ -17,7 +17,7 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import PhoneEvent
 from lab.drivers import DriverContext, make_driver
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 
 
 def pct(samples: list[float], q: float) -> float:

@@ -21,7 +21,7 @@ from pathlib import Path
 from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 from lab.sites.probe import options_ping
 
 SEEDS = [

@@ -26,7 +26,7 @@ from endpoint.sip.builder import build_request
 from endpoint.sip.uri import SipURI
 from lab.faults.kernel import geolab_tables, nft_available
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 from lab.sites.containers import docker_client
 from lab.sites.kamailio import kamailio_binary
 from lab.sites.probe import options_ping
@@ -101,7 +101,7 @@ async def kept_latency(samples: int) -> dict[str, list[float]]:
 
 
 def runner_kills(trials: int, seed: int = 2026) -> tuple[int, list[float]]:
-    """Kill ``python -m lab.labs.holder`` at random points, run ``geolab down``; return how many
+    """Kill ``python -m lab.real.holder`` at random points, run ``geolab down``; return how many
     processes were left behind in total and how long each ``down`` took."""
     rng = random.Random(seed)
     left = 0
@@ -112,7 +112,7 @@ def runner_kills(trials: int, seed: int = 2026) -> tuple[int, list[float]]:
             sig = signal.SIGKILL if trial % 2 else signal.SIGINT
             config = {"sites": ["a", "b"], "backend": "embedded", "seed": trial}
             runner = subprocess.Popen(
-                [sys.executable, "-m", "lab.labs.holder", "--config", json.dumps(config)],
+                [sys.executable, "-m", "lab.real.holder", "--config", json.dumps(config)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=env,

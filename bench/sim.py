@@ -31,7 +31,7 @@ from endpoint.sip.message import Message
 from lab.faults.kinds import Effect
 from lab.fleet.meter import FleetPlan
 from lab.labs.interface import LabConfig
-from lab.labs.wire import Wire
+from lab.net.wire import Wire
 from lab.sim.engine import PhoneNode
 from lab.sim.lab import SimLab
 from lab.sim.loop import run

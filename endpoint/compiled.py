@@ -43,7 +43,7 @@ MODULES_OUTSIDE = (
     "lab/sim/network.py",
     "lab/sim/site.py",
     "lab/sites/embedded/core.py",
-    "lab/labs/wire.py",
+    "lab/net/wire.py",
     "lab/fleet/stormmeter.py",
     "endpoint/aio/fleet.py",
 )

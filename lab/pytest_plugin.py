@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 
 from endpoint.config import ConnectionConfig, EndpointConfig
+from lab.drill import ScenarioError, load_scenario
 from lab.drivers import DRIVERS
-from lab.labs.factory import run_in_mode
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 from lab.report import write_reports
+from lab.run.factory import run_in_mode
 from lab.run.runner import run_scenario
-from lab.scenario import ScenarioError, load_scenario
 from lab.stream.results import ScenarioResult
 
 

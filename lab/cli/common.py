@@ -109,7 +109,7 @@ def run_async(coro: Coroutine[Any, Any, T], *, mode: str = "real") -> T:
             _ending.pop()
 
     if mode == "sim":
-        from lab.labs.factory import run_in_mode
+        from lab.run.factory import run_in_mode
 
         return run_in_mode("sim", main())
     return asyncio.run(main())

@@ -14,7 +14,8 @@ from typing import Any
 from lab.cli.common import EXIT_LAB_ERROR, EXIT_PASS
 from lab.errors import LabError
 from lab.faults.kinds import FaultKind, param_problems
-from lab.system.state import LabState, all_states, cleanup, runner_alive, state_dir
+from lab.real.cleanup import cleanup
+from lab.system.state import LabState, all_states, runner_alive, state_dir
 
 
 def _value(text: str) -> Any:
@@ -81,7 +82,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     state_dir().mkdir(parents=True, exist_ok=True)
     with (state_dir() / "holder.log").open("ab") as log:  # the lab outlives this command
         proc = subprocess.Popen(  # the config (a password, maybe) on stdin, never on argv
-            [sys.executable, "-m", "lab.labs.holder", "--config", "-"],
+            [sys.executable, "-m", "lab.real.holder", "--config", "-"],
             stdout=subprocess.PIPE,
             stderr=log,
             stdin=subprocess.PIPE,

@@ -21,6 +21,7 @@ from lab.cli.common import (
     positive,
     run_async,
 )
+from lab.drill import Scenario, ScenarioError, load_all, validate_files
 from lab.drivers import DRIVERS
 from lab.errors import Problem
 from lab.report import file_reports, replay_reports
@@ -28,7 +29,6 @@ from lab.report.compare import compare, load_run, render
 from lab.report.console import ConsoleReport
 from lab.report.timeline import read_timeline
 from lab.run.runner import run_scenario
-from lab.scenario import Scenario, ScenarioError, load_all, validate_files
 from lab.stream.handlers import RunContext, Stream
 from lab.stream.results import ScenarioResult
 

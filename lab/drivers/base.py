@@ -20,7 +20,7 @@ from endpoint.core.events import PhoneEvent
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.drivers.capabilities import Capabilities
-from lab.run.control import EndpointControl
+from lab.drivers.control import EndpointControl
 from lab.system.procs import signal_group, wait_group_gone
 
 # the in-process wire tap: (direction "in"/"out", message, peer, transport, connection)

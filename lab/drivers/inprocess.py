@@ -12,7 +12,7 @@ from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.drivers.base import DriverContext
 from lab.drivers.capabilities import CAPABILITIES
-from lab.run.control import connection_of
+from lab.drivers.control import connection_of
 
 
 class InProcessDriver:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from endpoint.core.events import ConnectionStatusChanged
-from lab.labs.factory import run_in_mode
+from lab.drill import load_scenario
+from lab.run.factory import run_in_mode
 from lab.run.runner import run_scenario
-from lab.scenario import load_scenario
 from lab.stream.events import EndpointEvent
 from lab.stream.results import ScenarioResult
 

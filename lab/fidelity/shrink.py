@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from lab.labs.factory import run_in_mode
+from lab.drill import load_scenario
+from lab.drill.schema import Scenario
+from lab.run.factory import run_in_mode
 from lab.run.runner import run_scenario
-from lab.scenario import load_scenario
 from lab.scenario.expr import seconds
-from lab.scenario.schema import Scenario
 from lab.steps.faults import Nemesis, Planned, nemesis_schedule
 from lab.stream.results import ScenarioResult
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.faults.kinds import FaultKind
-from lab.labs.wire import Wire
+from lab.net.wire import Wire
 
 
 @dataclass(frozen=True)

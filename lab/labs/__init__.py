@@ -1,2 +1,2 @@
-"""The lab: its interface (real and simulated alike), the real lab, and the factory that
-picks one."""
+"""The lab's interface, which the real lab (:mod:`lab.real`) and the simulated one
+(:mod:`lab.sim`) both implement."""

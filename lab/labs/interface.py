@@ -1,6 +1,6 @@
 """The lab interface: what the runner, the fleet and the fleet drill use of a lab, which
-the real lab (:class:`lab.labs.real.Lab`) and the simulated one (:class:`lab.sim.lab.SimLab`)
-both implement. Only :mod:`lab.labs.factory` knows which one it builds.
+the real lab (:class:`lab.real.lab.Lab`) and the simulated one (:class:`lab.sim.lab.SimLab`)
+both implement. Only :mod:`lab.run.factory` knows which one it builds.
 
 A lab has sites and their addresses (``target``: where an endpoint sends, the fault proxy
 in front of the site), applies and heals faults (journaled, each as a :class:`FaultRecord`),
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from endpoint.sip.events import Address
     from lab.faults.watch import WireObservation
     from lab.fleet.meter import FleetPlan, FleetResult
-    from lab.parties.python import Net
+    from lab.net.party import Net
 
 Mode = Literal["real", "sim"]
 LabListener = Callable[[LabEvent], None]
@@ -88,7 +88,7 @@ class SiteView(Protocol):
 
 
 class FleetRunner(Protocol):
-    """A fleet's endpoints on one lab, started one by one (see :mod:`lab.fleet.real`)."""
+    """A fleet's endpoints on one lab, started one by one (see :mod:`lab.real.fleet`)."""
 
     async def open(self) -> object: ...
     async def start(self, index: int) -> None: ...

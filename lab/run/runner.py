@@ -15,21 +15,21 @@ from endpoint.core.events import PhoneEvent, SessionStatusChanged
 from endpoint.sip.errors import LocalProtocolError
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
+from lab.drill.needs import not_applicable
+from lab.drill.schema import Scenario
 from lab.drivers import DriverContext, EndpointDriver, make_driver
+from lab.drivers.control import EndpointControl, observed, observed_on_wire
 from lab.errors import LabError, StepFailed
+from lab.faults.pcap import write_pcap
 from lab.faults.watch import WireObservation
-from lab.fleet.drill import run_fleet_drill
-from lab.labs.factory import make_lab
 from lab.labs.interface import FaultRecord, LabConfig, LabInterface
-from lab.report.pcap import write_pcap
 from lab.run.checks import check_invariant
-from lab.run.control import EndpointControl, observed, observed_on_wire
+from lab.run.factory import make_lab
+from lab.run.fleetdrill import run_fleet_drill
 from lab.run.parties import CALLER_WAIT, Parties
 from lab.run.windows import Windows
 from lab.scenario.expr import seconds
 from lab.scenario.models import CallSpec, ConnectionSpec, Duration
-from lab.scenario.needs import not_applicable
-from lab.scenario.schema import Scenario
 from lab.steps import Place, handler_of
 from lab.steps.waits import Expect, WaitFor
 from lab.stream.events import (
@@ -54,7 +54,7 @@ WAITS = ("wait_for", "expect")
 
 class ScenarioRunner:
     """One drill, start to end. Steps' handlers see it as a :class:`lab.steps.StepRun`;
-    the fleet drill as a :class:`lab.fleet.drill.DrillHost`."""
+    the fleet drill as a :class:`lab.run.fleetdrill.DrillHost`."""
 
     def __init__(
         self,

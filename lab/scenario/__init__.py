@@ -1,8 +1,3 @@
-"""Scenario files: YAML drills loaded with line marks, validated (all errors at once) into
-typed models; errors read ``file:line: path: message``."""
-
-from lab.errors import ScenarioError
-from lab.scenario.loader import load_all, load_scenario, validate_files
-from lab.scenario.schema import Scenario
-
-__all__ = ["Scenario", "ScenarioError", "load_all", "load_scenario", "validate_files"]
+"""A drill's building blocks: its models (``models.py``: topology, connections, faults,
+calls, expectations), bound expressions (``expr.py``), a fleet's part (``fleetspec.py``).
+Whole drills, loaded and checked, are :mod:`lab.drill`'s."""

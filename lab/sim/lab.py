@@ -31,8 +31,8 @@ from lab.labs.interface import (
     SocketsFactory,
     Tap,
 )
-from lab.labs.wire import Wire
-from lab.parties.python import Net
+from lab.net.party import Net
+from lab.net.wire import Wire
 from lab.sim.fleet import SimFleet
 from lab.sim.network import SIM_CA, Link, SimNetwork, SimSockets
 from lab.sim.site import SimSite, site_specs

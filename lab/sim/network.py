@@ -20,7 +20,7 @@ from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
 from lab.faults.toxics import LinkState, Toxic, applies, apply
-from lab.labs.wire import Deliver, Payload, Wire, decode, encode
+from lab.net.wire import Deliver, Payload, Wire, decode, encode
 from lab.sim.schedule import Engine
 
 SIM_CA = "sim:geolab-lab-ca"  # the simulated lab's CA, as a connection's tls_ca names it

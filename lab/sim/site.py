@@ -13,7 +13,7 @@ from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
 from endpoint.sip.ids import IdSource
 from lab.faults.kinds import Effect
-from lab.labs.wire import Payload, decode
+from lab.net.wire import Payload, decode
 from lab.sim.network import SimNetwork
 from lab.sites.base import SiteSpec, SiteState
 from lab.sites.embedded.core import SiteCore

@@ -30,8 +30,8 @@ from lab.scenario.models import ConnectionSpec, Duration, EventMatch, Strict
 
 if TYPE_CHECKING:
     from endpoint.config import ConnectionConfig
+    from lab.drivers.control import EndpointControl
     from lab.labs.interface import FaultRecord, LabInterface
-    from lab.run.control import EndpointControl
     from lab.stream.events import Event
 
 Loc = tuple[str | int, ...]

@@ -12,19 +12,12 @@ import json
 import logging
 import os
 import shutil
-import signal
 import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lab.faults.kernel import delete_table
-from lab.sites.containers import remove_containers
 from lab.system.procs import (
-    leads_own_session,
-    live_members,
-    processes_mentioning,
-    signal_group,
     start_time,
 )
 
@@ -131,10 +124,10 @@ def runner_alive(state: LabState) -> bool:
         return False
     if state.runner_started is not None and start_time(state.runner_pid) != state.runner_started:
         return False
-    return _matches(state.runner_pid, "python")
+    return matches(state.runner_pid, "python")
 
 
-def _matches(pid: int, marker: str, started: int | None = None) -> bool:
+def matches(pid: int, marker: str, started: int | None = None) -> bool:
     if not marker or (started is not None and start_time(pid) != started):
         return False
     try:
@@ -144,7 +137,7 @@ def _matches(pid: int, marker: str, started: int | None = None) -> bool:
     return marker in cmdline
 
 
-def _workdir_ok(workdir: str) -> bool:
+def workdir_ok(workdir: str) -> bool:
     """A lab's folder, specific enough to find its processes by (never "" or "/")."""
     path = Path(workdir)
     return path.is_absolute() and len(path.parts) >= 3
@@ -159,7 +152,7 @@ def remove_lab_folder(state: LabState) -> list[str]:
     """The lab's folder removed when the lab made it and need not keep it; else only the
     files in it that hold a secret. What was done, said."""
     folder = Path(state.workdir)
-    if not _workdir_ok(state.workdir) or not folder.is_dir():
+    if not workdir_ok(state.workdir) or not folder.is_dir():
         return []
     try:
         if folder.stat().st_uid != os.getuid():
@@ -177,46 +170,3 @@ def remove_lab_folder(state: LabState) -> list[str]:
                     path.unlink()
                     removed += 1
     return [f"removed {removed} file(s) holding secrets from {folder}"] if removed else []
-
-
-async def cleanup(state: LabState) -> list[str]:
-    """Remove everything ``state`` records; return what was done."""
-    done = []
-    for proc in state.processes:
-        if _matches(proc.pid, proc.marker, proc.started):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(proc.pid, signal.SIGCONT)
-            signal_group(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(proc.pid, signal.SIGKILL)
-            done.append(f"killed {proc.name} (pid {proc.pid})")
-        leader = start_time(proc.pid)
-        same = leader is None or proc.started is None or leader == proc.started
-        for pid in live_members(proc.pid) if same else []:  # the group outlives its leader
-            if _matches(pid, proc.marker):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-    # anything started for this lab whose PID never reached the state file: the lab starts
-    # each process in a session of its own, so only a session leader naming the lab's
-    # folder is one of its own, and only its group is one the lab made (a `less` of the
-    # lab's log in a terminal is another's, and so is the terminal's job around it)
-    for pid in processes_mentioning(state.workdir) if _workdir_ok(state.workdir) else []:
-        if not leads_own_session(pid):
-            continue
-        signal_group(pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-        done.append(f"killed unrecorded process {pid}")
-    for table in state.nft_tables:
-        with contextlib.suppress(Exception):
-            await delete_table(table)
-            done.append(f"deleted nft table {table}")
-    if state.containers or state.compose_projects:
-        done += await remove_containers(state.containers, state.compose_projects)
-    keys = Path(state.workdir) / "tls"  # the lab's CA and site keys (lab.system.certs)
-    if _workdir_ok(state.workdir) and keys.is_dir() and keys.stat().st_uid == os.getuid():
-        shutil.rmtree(keys, ignore_errors=True)
-        done.append(f"removed the lab's certificates ({keys})")
-    done += remove_lab_folder(state)
-    state.remove()
-    return done

@@ -18,7 +18,7 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatus, ConnectionStatusChanged, PhoneEvent
 from endpoint.sip.message import Message
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 from lab.system.certs import LabCertificates
 from lab.system.net import allocate_address
 

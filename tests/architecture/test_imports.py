@@ -121,14 +121,18 @@ def test_the_simulation_is_reached_only_through_the_factory() -> None:
     reach = {name for name, deps in graph().items()
              if name.startswith("lab.") and not name.startswith("lab.sim")
              and any(m == "lab.sim" or m.startswith("lab.sim.") for m in deps)}  # fmt: skip
-    assert reach == {"lab.labs.factory"}
+    assert reach == {"lab.run.factory"}
 
 
-def test_the_real_lab_is_built_only_by_the_factory_in_the_lab_room() -> None:
+def test_the_real_lab_is_built_only_by_the_factory_for_a_drill() -> None:
+    """The runner, the steps, the drivers, the reports and the fleets hold a lab through
+    its interface; only the factory picks the real one (the CLI's `geolab up` and the
+    pytest plugin's lab fixture build one of their own)."""
     users = {name for name, deps in graph().items()
-             if name.startswith(("lab.run", "lab.fleet", "lab.steps", "lab.stream", "lab.report"))
-             and "lab.labs.real" in deps}  # fmt: skip
-    assert users == set()
+             if name.startswith(("lab.run", "lab.fleet", "lab.steps", "lab.stream", "lab.report",
+                                 "lab.drivers", "lab.drill", "lab.sim"))
+             and "lab.real.lab" in deps}  # fmt: skip
+    assert users == {"lab.run.factory"}
 
 
 def test_module_sizes() -> None:

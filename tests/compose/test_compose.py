@@ -19,8 +19,8 @@ from endpoint.core.events import (
 )
 from lab.errors import LabError
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
 from lab.parties.sipp import caller_process, sipp_binary
+from lab.real.lab import Lab
 from lab.sites.containers import docker_client
 from lab.sites.probe import options_ping
 

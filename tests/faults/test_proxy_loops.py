@@ -14,7 +14,7 @@ from endpoint.sip.builder import build_request
 from endpoint.sip.timers import TimerConfig
 from endpoint.sip.uri import SipURI
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 
 LOOPS = ["asyncio", "uvloop"]  # uvloop, the default, is a dependency
 

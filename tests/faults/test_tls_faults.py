@@ -12,7 +12,7 @@ from endpoint.aio.phone import AsyncPhone
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatus, ConnectionStatusChanged, PhoneEvent
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 from tests.aio.test_tls import watch_registers
 
 

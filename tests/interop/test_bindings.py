@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
 from lab.parties.sipp import callee_process, sipp_binary
+from lab.real.lab import Lab
 from lab.system.procs import live_members
 
 pytestmark = pytest.mark.interop

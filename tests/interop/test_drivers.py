@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import load_scenario
+from lab.drivers.control import observed_on_wire
 from lab.faults.watch import WireObservation
-from lab.run.control import observed_on_wire
 from lab.run.runner import ScenarioRunner
-from lab.scenario import load_scenario
 from lab.stream.events import SipObserved
 from lab.stream.results import ScenarioResult
 from lab.system.procs import processes_mentioning

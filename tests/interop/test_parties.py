@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import load_scenario
 from lab.run.runner import run_scenario
-from lab.scenario import load_scenario
 from lab.sim.loop import run as sim_run
 from lab.stream.events import EndpointEvent, PartyChanged
 

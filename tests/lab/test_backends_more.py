@@ -14,7 +14,7 @@ import pytest
 
 from lab.errors import LabError
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 from lab.sites.base import SiteSpec
 from lab.sites.embedded.site import EmbeddedSite
 from lab.sites.probe import options_ping

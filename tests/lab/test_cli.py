@@ -78,7 +78,7 @@ def test_killed_runner_then_down_leaves_nothing(sig: int, state_dir: Path) -> No
     for trial in range(3):
         config = {"sites": ["a", "b"], "backend": "embedded", "seed": trial}
         runner = subprocess.Popen(
-            [sys.executable, "-m", "lab.labs.holder", "--config", json.dumps(config)],
+            [sys.executable, "-m", "lab.real.holder", "--config", json.dumps(config)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

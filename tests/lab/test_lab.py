@@ -19,8 +19,8 @@ from endpoint.core.events import (
 )
 from lab.faults.kernel import geolab_tables, nft_available
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
 from lab.parties.sipp import caller_process, sipp_binary
+from lab.real.lab import Lab
 from lab.sites.probe import options_ping
 from lab.system.procs import live_members
 

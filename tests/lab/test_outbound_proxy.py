@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 
 pytestmark = pytest.mark.interop
 

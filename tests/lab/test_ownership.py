@@ -155,7 +155,7 @@ def test_a_stopped_lab_leaves_no_folder_and_no_secret(backend: str, tmp_path: Pa
     """The folder a lab made goes with it; a folder it was given stays, without the files
     that held the digest password; `geolab up`'s folder (its journal) stays too."""
     from lab.labs.interface import LabConfig
-    from lab.labs.real import Lab
+    from lab.real.lab import Lab
 
     async def main(config: LabConfig) -> Path:
         async with Lab(config) as lab:

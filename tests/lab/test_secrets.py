@@ -11,7 +11,7 @@ import pytest
 
 from lab.errors import LabError
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 from lab.sites.base import SiteSpec
 from lab.sites.kamailio import cfg_string, render_config
 from lab.system.procs import processes_mentioning

@@ -146,8 +146,8 @@ def test_a_cancel_landing_in_the_teardown_still_stops_the_lab(
     ``geolab cleanup``."""
     import asyncio
 
+    from lab.drill import load_scenario
     from lab.run.runner import ScenarioRunner
-    from lab.scenario import load_scenario
     from lab.stream.events import Event, RunFinished, StepFinished
 
     if backend == "kamailio" and not Path("/usr/sbin/kamailio").exists():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import ScenarioError, load_scenario, validate_files
 from lab.errors import ExprError
-from lab.scenario import ScenarioError, load_scenario, validate_files
 from lab.scenario.expr import seconds
 
 LIBRARY = sorted(Path(__file__).parents[2].joinpath("scenarios").glob("*.yaml"))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import load_scenario
+from lab.drill.needs import not_applicable
 from lab.drivers.capabilities import CAPABILITIES, Capabilities
-from lab.scenario import load_scenario
-from lab.scenario.needs import not_applicable
 
 LIBRARY = Path(__file__).parents[2] / "scenarios"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import load_scenario
 from lab.report import write_reports
 from lab.report.timeline import read_timeline
 from lab.run.runner import run_scenario
-from lab.scenario import load_scenario
 from lab.stream.results import ScenarioResult
 
 pytestmark = pytest.mark.interop

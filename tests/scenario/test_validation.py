@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from lab.cli.main import main
+from lab.drill import load_scenario
 from lab.errors import ScenarioError
 from lab.faults.kinds import KINDS, FaultKind, unsupported
-from lab.scenario import load_scenario
 
 DRILL = """\
 name: x

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import load_scenario
 from lab.fleet.meter import FleetPlan, FleetResult
-from lab.fleet.real import run_fleet
 from lab.labs.interface import LabConfig
+from lab.real.fleet import run_fleet
 from lab.report import write_reports
 from lab.report.timeline import read_timeline
 from lab.run.runner import run_scenario
-from lab.scenario import load_scenario
 from lab.sim.lab import SimLab
 from lab.sim.loop import run
 from lab.stream.events import FaultApplied, FaultHealed, FleetMeasured

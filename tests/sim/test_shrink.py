@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from lab.cli.main import main
+from lab.drill import load_scenario
 from lab.fidelity.shrink import ddmin
 from lab.run.runner import run_scenario
-from lab.scenario import load_scenario
 
 DRILL = """\
 name: a nemesis the phone cannot ride out

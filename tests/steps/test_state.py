@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from lab.drill import ScenarioError, load_scenario
 from lab.run.runner import run_scenario
-from lab.scenario import ScenarioError, load_scenario
 from lab.sim.loop import run as sim_run
 
 DRILL = """\

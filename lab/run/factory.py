@@ -8,8 +8,8 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from lab.labs.interface import LabConfig, LabInterface
-from lab.labs.real import Lab
-from lab.labs.wire import Wire
+from lab.net.wire import Wire
+from lab.real.lab import Lab
 from lab.sim.lab import SimLab
 from lab.sim.loop import run as run_virtual
 

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from endpoint.config import ConfigError
 from endpoint.configfile import load as load_endpoint_config
+from lab.drill.schema import Scenario, semantic_errors
 from lab.errors import Problem, ScenarioError
-from lab.scenario.schema import Scenario, semantic_errors
 
 Path_ = tuple[str | int, ...]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from endpoint.config import ConfigError
 from endpoint.configfile import load
+from lab.drill.schema import Scenario
 from lab.drivers.capabilities import CAPABILITIES, COMMANDS
-from lab.scenario.schema import Scenario
 
 # (connection, transport, keep-alive, where): what each connection of the drill runs on
 Uses = list[tuple[int, str, str | None, str]]

@@ -245,7 +245,7 @@ async def _shard(job: ShardJob) -> None:
     await fleet.open()
     try:
         fleet.prepare()
-        with collector_paused():  # as a fleet in the runner's process (lab/fleet/real.py)
+        with collector_paused():  # as a fleet in the runner's process (lab/real/fleet.py)
             reports.put(("ready", None))
             await loop.run_in_executor(None, job.go.wait)
             async for i in booted(len(configs), job.boot):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
+from lab.drill.schema import Scenario
 from lab.fleet.meter import FleetPlan, FleetResult
 from lab.labs.interface import LabInterface
 from lab.scenario.expr import seconds
 from lab.scenario.fleetspec import FLEET_BOUNDS, FleetSpec
-from lab.scenario.schema import Scenario
 from lab.stream.events import Event, FleetMeasured, StepFinished, StepStarted
 from lab.stream.results import Expectation
 

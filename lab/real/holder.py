@@ -1,4 +1,4 @@
-"""``python -m lab.labs.holder``: keeps a lab up for a manual drill (``geolab up``) and takes
+"""``python -m lab.real.holder``: keeps a lab up for a manual drill (``geolab up``) and takes
 commands (fault, heal, status, down) as JSON lines on a unix socket next to its state
 file. Every action goes to the journal (``journal.jsonl`` in the lab's folder)."""
 
@@ -22,9 +22,9 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.labs.interface import LabConfig
-from lab.labs.real import Lab
+from lab.real.lab import Lab
 
-log = logging.getLogger("lab.labs.holder")
+log = logging.getLogger("lab.real.holder")
 
 
 class Holder:
@@ -119,7 +119,7 @@ async def serve(config: LabConfig, stopping: threading.Event | None = None) -> i
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.labs.holder")
+    parser = argparse.ArgumentParser(prog="python -m lab.real.holder")
     parser.add_argument("--config", required=True, help="LabConfig as JSON, or - for stdin")
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)

@@ -34,7 +34,6 @@ from lab.faults.server import MARKER as FAULTS_MARKER
 from lab.faults.server import FaultServerProcess, ToxiproxyServerProcess, toxiproxy_server_binary
 from lab.faults.watch import Watch, WireObservation
 from lab.fleet.meter import FleetPlan, FleetResult
-from lab.fleet.real import OneSocketFleet, run_fleet, run_sharded
 from lab.labs.interface import (
     FaultRecord,
     FaultScope,
@@ -44,9 +43,10 @@ from lab.labs.interface import (
     SocketsFactory,
     Tap,
 )
-from lab.labs.proxyfaults import ProxyFaults
-from lab.parties.python import Net, UdpNet
+from lab.net.party import Net, UdpNet
 from lab.parties.sipp import sipp_binary
+from lab.real.fleet import OneSocketFleet, run_fleet, run_sharded
+from lab.real.proxyfaults import ProxyFaults
 from lab.sites.base import Site, SiteSpec
 from lab.sites.containers import ComposeProject, ContainerSite, free_subnet
 from lab.sites.factory import make_site, resolve_backend, tls_unavailable

@@ -19,9 +19,9 @@ from endpoint.aio.fleet import PhoneFleet, collector_paused
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import PhoneEvent
 from lab.fleet.meter import FleetPlan, FleetResult, booted
-from lab.fleet.shards import Shards
 from lab.fleet.stormmeter import StormMeter
 from lab.labs.interface import LabInterface, Tap
+from lab.real.shards import Shards
 
 
 class OneSocketFleet:
@@ -157,7 +157,7 @@ async def run_sharded(
     lab: LabInterface, plan: FleetPlan, *, t0: float | None = None, workers: int = 2
 ) -> FleetResult:
     """The plan on a real fleet split over ``workers`` processes (see
-    :mod:`lab.fleet.shards`); the lab's own sites and outage stay here."""
+    :mod:`lab.real.shards`); the lab's own sites and outage stay here."""
     loop = asyncio.get_running_loop()
     result = FleetResult(plan.endpoints, plan.outage_site,
                          load={s: Counter() for s in plan.sites})  # fmt: skip
