@@ -22,7 +22,7 @@ from lab.cli.common import (
     run_async,
 )
 from lab.drill import Scenario, ScenarioError, load_all, validate_files
-from lab.drivers import DRIVERS
+from lab.drivers import REGISTRY
 from lab.errors import Problem
 from lab.report import file_reports, replay_reports
 from lab.report.compare import compare, load_run, render
@@ -247,10 +247,10 @@ def add_commands(sub: Any) -> None:
     run.add_argument(
         "--driver",
         action="append",
-        choices=list(DRIVERS),
-        help="the endpoint under test: inprocess (geolab's phone), process (a command "
-        "speaking the JSON-lines protocol) or baresip; default: each drill's. Named more "
-        "than once: every drill on every one, reported as a drill x endpoint matrix",
+        choices=list(REGISTRY),
+        help="the endpoint under test, default each drill's; named more than once: every "
+        "drill on every one, reported as a drill x endpoint matrix. Drivers: "
+        + "; ".join(f"{d.name}: {d.summary}" for d in REGISTRY.values()),
     )
     run.add_argument(
         "--endpoint-command",

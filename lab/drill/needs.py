@@ -9,7 +9,8 @@ from pathlib import Path
 from endpoint.config import ConfigError
 from endpoint.configfile import load
 from lab.drill.schema import Scenario
-from lab.drivers.capabilities import CAPABILITIES, COMMANDS
+from lab.drivers.capabilities import COMMANDS
+from lab.drivers.registry import capabilities_of
 
 # (connection, transport, keep-alive, where): what each connection of the drill runs on
 Uses = list[tuple[int, str, str | None, str]]
@@ -17,7 +18,7 @@ Uses = list[tuple[int, str, str | None, str]]
 
 def not_applicable(s: Scenario, driver: str) -> list[str]:
     """Why the drill cannot be run with ``driver`` (nothing: it can)."""
-    caps = CAPABILITIES[driver]
+    caps = capabilities_of(driver)
     if s.fleet is not None:
         if driver == "inprocess":
             return []

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr
 
-from lab.drivers.capabilities import CAPABILITIES
+from lab.drivers.registry import capabilities_of
 from lab.faults.kinds import FaultKind, unsupported
 from lab.scenario.fleetspec import FLEET_BOUNDS, FleetSpec
 from lab.scenario.models import (
@@ -116,10 +116,10 @@ def semantic_errors(
     if len(set(c.sites)) != len(c.sites):
         c.error(("topology", "sites"), "site names repeat")
     chosen = driver or s.endpoint.driver
-    if s.fleet is None and c.mode not in CAPABILITIES[chosen].modes:
+    if s.fleet is None and c.mode not in capabilities_of(chosen).modes:
         c.error(("endpoint", "driver"),
                 f"driver {chosen!r} runs on real sites only, not in mode {c.mode}")  # fmt: skip
-    if not CAPABILITIES[chosen].wire_tap and not s.topology.proxy:
+    if not capabilities_of(chosen).wire_tap and not s.topology.proxy:
         # a black box's SIP is what the fault proxy sees: without it there is none
         for where, match in _matches(s):
             if match.event == "sip":

@@ -1,4 +1,6 @@
 """Endpoint drivers: how the lab starts, commands and watches the endpoint under test.
+Each registers itself (:mod:`lab.drivers.registry`); importing this package registers them
+all:
 
 - ``inprocess``: geolab's own phone in the lab's process (the default);
 - ``process``: any command speaking the JSON-lines protocol (``python -m endpoint`` when
@@ -7,24 +9,15 @@
 
 from __future__ import annotations
 
-from lab.drivers.baresip import BaresipDriver
+# isort: off
+# each module registers its driver as it is imported, in this order (the CLI lists them so)
+from lab.drivers import inprocess, process, baresip  # noqa: F401
+# isort: on
 from lab.drivers.base import DriverContext, EndpointDriver
-from lab.drivers.capabilities import CAPABILITIES, Capabilities
-from lab.drivers.inprocess import InProcessDriver
-from lab.drivers.process import ProcessDriver
+from lab.drivers.capabilities import Capabilities
+from lab.drivers.registry import REGISTRY, capabilities_of, make_driver
 
-DRIVERS = tuple(CAPABILITIES)
+DRIVERS = tuple(REGISTRY)
 
-
-def make_driver(name: str, command: list[str] | None = None) -> EndpointDriver:
-    if name == "inprocess":
-        return InProcessDriver()
-    if name == "process":
-        return ProcessDriver(command)
-    if name == "baresip":
-        return BaresipDriver(command)
-    raise ValueError(f"driver {name!r}: not one of {', '.join(DRIVERS)}")
-
-
-__all__ = ["CAPABILITIES", "DRIVERS", "Capabilities", "DriverContext", "EndpointDriver",
-           "make_driver"]  # fmt: skip
+__all__ = ["DRIVERS", "REGISTRY", "Capabilities", "DriverContext", "EndpointDriver",
+           "capabilities_of", "make_driver"]  # fmt: skip

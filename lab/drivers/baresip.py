@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import shutil
 import signal
-from pathlib import Path
 from typing import Any
 
 from endpoint.config import ConnectionConfig, EndpointConfig
@@ -28,11 +27,12 @@ from lab.drivers.baresip_events import (
     netstring,
     unsupported_by_account,
 )
-from lab.drivers.base import DriverContext, kill_endpoint
-from lab.drivers.capabilities import CAPABILITIES
+from lab.drivers.base import DriverContext
+from lab.drivers.capabilities import COMMANDS, Capabilities
+from lab.drivers.kit import EndpointProcess
+from lab.drivers.registry import driver
 from lab.errors import LabError
 from lab.system.net import allocate_address, free_port
-from lab.system.procs import die_with_parent, file_tail
 
 READY_TIMEOUT = 10.0  # s for "baresip is ready."
 REPLY_TIMEOUT = 5.0  # s for the answer to a command
@@ -42,36 +42,30 @@ MODULES = "/usr/lib/baresip/modules"
 CONTROL_PORT = 4444  # ctrl_tcp's own default port, on baresip's loopback address
 
 
-class BaresipDriver:
-    name = "baresip"
-    capabilities = CAPABILITIES["baresip"]
+# baresip 1.0.0: no command to enable or disable an account, no keep-alive it can be asked
+# for (its account line has none), real sites only
+@driver(
+    "baresip",
+    Capabilities(commands=COMMANDS - {"enable_connection", "disable_connection"},
+                 keepalives=frozenset()),
+    "Debian's baresip through its ctrl_tcp port (--endpoint-command: another binary)",
+)  # fmt: skip
+class BaresipDriver(EndpointProcess):
+    default_command = ("baresip",)
 
     def __init__(self, command: list[str] | None = None) -> None:
-        self.command = list(command or ["baresip"])
-        self.proc: asyncio.subprocess.Process | None = None
-        self.ctx: DriverContext | None = None
-        self.log_path: Path | None = None
+        super().__init__(command)
         self.local: tuple[str, int] | None = None
         self.tr = Translator()
         self.conns: dict[int, ConnectionConfig] = {}
-        self.stopping = False
-        self._ready: asyncio.Future[None] | None = None
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tokens = itertools.count(1)
         self._current = asyncio.Lock()  # uafind/callfind + a command act on "the current"
         self._writer: asyncio.StreamWriter | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._exited = asyncio.Event()
 
     @property
     def local_address(self) -> tuple[str, int] | None:
         return self.local
-
-    def _what(self) -> str:
-        return f"endpoint (driver {self.name}: {' '.join(self.command)})"
-
-    def log_tail(self) -> str:
-        return file_tail(self.log_path)
 
     # --- starting -------------------------------------------------------------------------
     async def start(self, config: EndpointConfig, ctx: DriverContext) -> None:
@@ -107,31 +101,19 @@ class BaresipDriver:
         for name in ("accounts", "contacts"):
             (folder / name).write_text("")
         self.log_path = folder / "baresip.log"
-        loop = asyncio.get_running_loop()
-        self._ready = loop.create_future()
+        await self.spawn("-f", str(folder), stdin=asyncio.subprocess.DEVNULL,
+                         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        self.tasks.append(asyncio.create_task(self._read_log()))
+        await self.until_ready(READY_TIMEOUT, "did not get ready")
         try:
-            self.proc = await asyncio.create_subprocess_exec(
-                *self.command, "-f", str(folder),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                preexec_fn=die_with_parent,
-            )  # fmt: skip
-        except OSError as exc:
-            raise LabError(f"{self._what()}: cannot start: {exc.strerror or exc}") from None
-        self._tasks.append(asyncio.create_task(self._read_log()))
-        try:
-            await asyncio.wait_for(asyncio.shield(self._ready), READY_TIMEOUT)
             reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(*control), REPLY_TIMEOUT
             )
-        except (TimeoutError, OSError, LabError) as exc:
-            await self._kill()
-            what = exc.what if isinstance(exc, LabError) else (
-                f"{self._what()} did not get ready within {READY_TIMEOUT:g}s"
-                if isinstance(exc, TimeoutError) else
-                f"{self._what()}: its control port {control[0]}:{control[1]}: {exc}")  # fmt: skip
-            raise LabError(what, log=self.log_tail()) from None
-        self._tasks.append(asyncio.create_task(self._read_control(reader)))
+        except (TimeoutError, OSError) as exc:
+            await self.kill()
+            raise LabError(f"{self._what()}: its control port {control[0]}:{control[1]}: "
+                           f"{exc!r}", log=self.log_tail()) from None  # fmt: skip
+        self.tasks.append(asyncio.create_task(self._read_control(reader)))
         for conn in config.connections:
             if conn.enabled:
                 await self.add_connection(conn)
@@ -147,13 +129,10 @@ class BaresipDriver:
                     log.write(raw)
                     log.flush()
                     line = raw.decode("utf-8", "replace").strip()
-                    if "baresip is ready" in line and self._ready and not self._ready.done():
-                        self._ready.set_result(None)
+                    if "baresip is ready" in line and self.ready and not self.ready.done():
+                        self.ready.set_result(None)
         finally:
-            code = await self.proc.wait()
-            self._exited.set()
-            if not self.stopping:
-                self._fail(f"exited (code {code}) while the drill ran")
+            self.ended(await self.proc.wait())
 
     async def _read_control(self, reader: asyncio.StreamReader) -> None:
         frames = NetstringReader()
@@ -164,14 +143,14 @@ class BaresipDriver:
                 data = b""
             if not data:  # it closed the port: most likely it is exiting, which says more
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._exited.wait(), 1.0)
-                if not self.stopping and not self._exited.is_set():
-                    self._fail("closed its control port")
+                    await asyncio.wait_for(self.exited.wait(), 1.0)
+                if not self.stopping and not self.exited.is_set():
+                    self.fail("closed its control port")
                 return
             try:
                 messages = frames.feed(data)
             except ValueError as exc:
-                self._fail(f"wrote on its control port what is not JSON in netstrings: {exc}")
+                self.fail(f"wrote on its control port what is not JSON in netstrings: {exc}")
                 return
             for message in messages:
                 self._on(message)
@@ -190,17 +169,8 @@ class BaresipDriver:
             for event in events:
                 self.ctx.on_event(event)
 
-    def _fail(self, what: str) -> None:
-        message = f"{self._what()} {what}"
-        if self._ready is not None and not self._ready.done():
-            self._ready.set_exception(LabError(message))
-            return
-        tail = self.log_tail()
-        for reply in self._replies.values():  # a command waiting for its answer says it too
-            if not reply.done():
-                reply.set_exception(LabError(message, log=tail or None))
-        if self.ctx is not None and not self.stopping:
-            self.ctx.on_failure(message + (f"\n--- its log ---\n{tail}" if tail else ""))
+    def waiting(self) -> list[asyncio.Future[dict[str, Any]]]:
+        return list(self._replies.values())
 
     # --- what it is told ------------------------------------------------------------------
     async def _command(self, command: str, params: str = "") -> str:
@@ -295,35 +265,25 @@ class BaresipDriver:
                        "not applicable to it)")  # fmt: skip
 
     # --- stopping -------------------------------------------------------------------------
-    async def stop(self) -> str | None:
+    async def ask_to_stop(self) -> str | None:
         """SIGTERM: baresip unregisters its accounts and exits. One still waiting for a
         site's answer after QUIT_GRACE gets a second SIGTERM (baresip's forced stop); one
         still there QUIT_TIMEOUT later is killed, and that is said."""
-        if self.proc is None:
-            return None
-        self.stopping = True
-        problem = None
+        assert self.proc is not None
         for wait in (QUIT_GRACE, QUIT_TIMEOUT):
             if self.proc.returncode is not None:
                 break
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._exited.wait(), wait)
-        if not self._exited.is_set():
-            problem = (f"{self._what()} did not exit {QUIT_GRACE + QUIT_TIMEOUT:g}s after "
-                       "SIGTERM twice: killed")  # fmt: skip
-        await self._kill()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await asyncio.wait_for(self.exited.wait(), wait)
+        if not self.exited.is_set():
+            return (f"{self._what()} did not exit {QUIT_GRACE + QUIT_TIMEOUT:g}s after "
+                    "SIGTERM twice: killed")  # fmt: skip
+        return None
+
+    async def stop(self) -> str | None:
+        problem = await super().stop()
         if self._writer is not None:
             self._writer.close()
         return problem
-
-    async def _kill(self) -> None:
-        if self.proc is None:
-            return
-        self.stopping = True
-        await kill_endpoint(self.proc)

@@ -1,5 +1,6 @@
-"""What each endpoint driver supports, as data (the drill schema checks a drill against it
-without starting anything)."""
+"""What an endpoint driver supports, as data (the drill schema checks a drill against it
+without starting anything); each driver declares its own where it registers
+(:mod:`lab.drivers.registry`)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,3 @@ class Capabilities:
     keepalives: frozenset[str] = frozenset({"options", "crlf"})
     modes: frozenset[str] = frozenset({"real"})
     wire_tap: bool = False  # it reports its own SIP messages (else only the proxy sees them)
-
-
-CAPABILITIES: dict[str, Capabilities] = {
-    "inprocess": Capabilities(modes=frozenset({"real", "sim"}), wire_tap=True),
-    "process": Capabilities(),
-    # baresip 1.0.0: no command to enable or disable an account, no keep-alive it can be
-    # asked for (its account line has none), real sites only
-    "baresip": Capabilities(
-        commands=COMMANDS - {"enable_connection", "disable_connection"},
-        keepalives=frozenset(),
-    ),
-}

@@ -11,13 +11,18 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
 from lab.drivers.base import DriverContext
-from lab.drivers.capabilities import CAPABILITIES
+from lab.drivers.capabilities import Capabilities
 from lab.drivers.control import connection_of
+from lab.drivers.registry import driver
 
 
+@driver(
+    "inprocess", Capabilities(modes=frozenset({"real", "sim"}), wire_tap=True),
+    "geolab's phone in the lab's process (the default)", takes_command=False,
+)
 class InProcessDriver:
-    name = "inprocess"
-    capabilities = CAPABILITIES["inprocess"]
+    name: str
+    capabilities: Capabilities
 
     def __init__(self) -> None:
         self.phone: AsyncPhone | None = None

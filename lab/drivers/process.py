@@ -13,16 +13,16 @@ import contextlib
 import json
 import sys
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.configfile import to_xml
-from lab.drivers.base import DriverContext, kill_endpoint
-from lab.drivers.capabilities import CAPABILITIES
+from lab.drivers.base import DriverContext
+from lab.drivers.capabilities import Capabilities
+from lab.drivers.kit import EndpointProcess
+from lab.drivers.registry import driver
 from lab.errors import LabError
 from lab.stream.events import phone_event
-from lab.system.procs import die_with_parent, file_tail
 
 READY_TIMEOUT = 10.0  # s for the process to say Ready
 REPLY_TIMEOUT = 5.0  # s for the answer to a command
@@ -30,22 +30,17 @@ QUIT_TIMEOUT = 5.0  # s for it to stop after quit
 REFERENCE = [sys.executable, "-m", "endpoint"]
 
 
-class ProcessDriver:
-    name = "process"
-    capabilities = CAPABILITIES["process"]
+@driver("process", Capabilities(),
+        "a command speaking the JSON-lines protocol (--endpoint-command; python -m endpoint)")
+class ProcessDriver(EndpointProcess):
+    default_command = tuple(REFERENCE)
+    log_name = "stderr"
 
     def __init__(self, command: list[str] | None = None) -> None:
-        self.command = list(command or REFERENCE)
-        self.proc: asyncio.subprocess.Process | None = None
-        self.ctx: DriverContext | None = None
-        self.stderr_path: Path | None = None
-        self.stopping = False
-        self.ready: asyncio.Future[dict[str, Any]] | None = None
-        self.stopped = asyncio.Event()
+        super().__init__(command)
         self._dialed: deque[asyncio.Future[str]] = deque()
         self._barriers: deque[asyncio.Future[None]] = deque()
         self._sent: dict[str, asyncio.Future[Any]] = {}  # a command's line -> its outcome
-        self._reader: asyncio.Task[None] | None = None
         self.seen: deque[str] = deque(maxlen=5)  # the last lines it wrote, for errors
         self.local: tuple[str, int] | None = None  # from its Ready
 
@@ -53,11 +48,8 @@ class ProcessDriver:
     def local_address(self) -> tuple[str, int] | None:
         return self.local
 
-    def _what(self) -> str:
-        return f"endpoint (driver {self.name}: {' '.join(self.command)})"
-
     def stderr_tail(self) -> str:
-        return file_tail(self.stderr_path)
+        return self.log_tail()
 
     async def start(self, config: EndpointConfig, ctx: DriverContext) -> None:
         self.ctx = ctx
@@ -66,32 +58,16 @@ class ProcessDriver:
         cfg = folder / "SipEndpoint.config"
         cfg.touch(mode=0o600)
         cfg.write_text(to_xml(config))
-        self.stderr_path = folder / "stderr.log"
-        loop = asyncio.get_running_loop()
-        self.ready = loop.create_future()
-        with self.stderr_path.open("ab") as err:
-            try:
-                self.proc = await asyncio.create_subprocess_exec(
-                    *self.command, "--config", str(cfg),
-                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err,
-                    start_new_session=True, preexec_fn=die_with_parent,
-                    limit=1 << 20,
-                )  # fmt: skip
-            except OSError as exc:
-                raise LabError(f"{self._what()}: cannot start: {exc.strerror or exc}") from None
-        self._reader = asyncio.create_task(self._read())
-        try:
-            await asyncio.wait_for(asyncio.shield(self.ready), READY_TIMEOUT)
-        except TimeoutError:
-            await self._kill()
-            raise LabError(
-                f"{self._what()} did not say Ready within {READY_TIMEOUT:g}s; it wrote: "
-                f"{list(self.seen) or 'nothing'}",
-                log=self.stderr_tail(),
-            ) from None
-        except LabError as exc:
-            await self._kill()
-            raise LabError(exc.what, log=self.stderr_tail()) from None
+        self.log_path = folder / "stderr.log"
+        with self.log_path.open("ab") as err:
+            await self.spawn("--config", str(cfg), stdin=asyncio.subprocess.PIPE,
+                             stdout=asyncio.subprocess.PIPE, stderr=err,
+                             limit=1 << 20)  # fmt: skip
+        self.tasks.append(asyncio.create_task(self._read()))
+        await self.until_ready(READY_TIMEOUT, "did not say Ready")
+
+    def said(self) -> str:
+        return f"; it wrote: {list(self.seen) or 'nothing'}"
 
     # --- what it writes -------------------------------------------------------------------
     async def _read(self) -> None:
@@ -101,7 +77,7 @@ class ProcessDriver:
                 try:
                     raw = await self.proc.stdout.readline()
                 except ValueError:  # a line over the limit
-                    self._fail("wrote a line of over 1 MiB")
+                    self.fail("wrote a line of over 1 MiB")
                     return
                 if not raw:
                     break
@@ -111,27 +87,14 @@ class ProcessDriver:
                 self.seen.append(line[:200])
                 event = _json_object(line)
                 if event is None:
-                    self._fail(f"wrote a line that is not a JSON event: {line[:120]!r}")
+                    self.fail(f"wrote a line that is not a JSON event: {line[:120]!r}")
                     return
                 self._on(event)
         finally:
-            code = await self.proc.wait()
-            if not self.stopping:
-                self._fail(f"exited (code {code}) while the drill ran")
-            self.stopped.set()
+            self.ended(await self.proc.wait())
 
-    def _fail(self, what: str) -> None:
-        message = f"{self._what()} {what}"
-        if self.ready is not None and not self.ready.done():
-            self.ready.set_exception(LabError(message))
-            return
-        waiting: list[asyncio.Future[Any]] = [*self._dialed, *self._barriers, *self._sent.values()]
-        tail = self.stderr_tail()
-        for future in waiting:  # a command waiting for its answer says it too
-            if not future.done():
-                future.set_exception(LabError(message, log=tail or None))
-        if self.ctx is not None and not self.stopping:
-            self.ctx.on_failure(message + (f"\n--- its stderr ---\n{tail}" if tail else ""))
+    def waiting(self) -> list[asyncio.Future[Any]]:
+        return [*self._dialed, *self._barriers, *self._sent.values()]
 
     def _on(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -143,7 +106,7 @@ class ProcessDriver:
             try:
                 self.ctx.on_event(phone_event(str(kind), event, float(event.get("t", 0.0))))
             except (KeyError, TypeError, ValueError) as exc:
-                self._fail(f"wrote an event that does not fit the protocol ({exc}): {event}")
+                self.fail(f"wrote an event that does not fit the protocol ({exc}): {event}")
         elif kind == "Dialed" and self._dialed:
             future = self._dialed.popleft()
             if not future.done():
@@ -229,36 +192,20 @@ class ProcessDriver:
         await self._send({"cmd": "remove_connection", "connection": connection})
 
     # --- stopping -------------------------------------------------------------------------
-    async def stop(self) -> str | None:
-        """``quit``, then the end of its input; a process that does not go within
-        QUIT_TIMEOUT is killed, and that is said."""
-        if self.proc is None:
-            return None
-        self.stopping = True
-        problem = None
-        if self.proc.returncode is None:
-            with contextlib.suppress(ConnectionError, RuntimeError, AttributeError):
-                assert self.proc.stdin is not None
-                self.proc.stdin.write(b'{"cmd":"quit"}\n')
-                await self.proc.stdin.drain()
-                self.proc.stdin.close()
-            try:
-                await asyncio.wait_for(self.stopped.wait(), QUIT_TIMEOUT)
-            except TimeoutError:
-                problem = f"{self._what()} ignored quit for {QUIT_TIMEOUT:g}s: killed"
-        await self._kill()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        return problem
-
-    async def _kill(self) -> None:
-        """SIGKILL its process group, whatever it left (its own children too)."""
-        if self.proc is None:
-            return
-        self.stopping = True
-        await kill_endpoint(self.proc)
+    async def ask_to_stop(self) -> str | None:
+        """``quit``, then the end of its input; one that does not go within QUIT_TIMEOUT
+        is killed, and that is said."""
+        assert self.proc is not None
+        with contextlib.suppress(ConnectionError, RuntimeError, AttributeError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(b'{"cmd":"quit"}\n')
+            await self.proc.stdin.drain()
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.exited.wait(), QUIT_TIMEOUT)
+        except TimeoutError:
+            return f"{self._what()} ignored quit for {QUIT_TIMEOUT:g}s: killed"
+        return None
 
 
 def _json_object(line: str) -> dict[str, Any] | None:

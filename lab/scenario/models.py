@@ -12,10 +12,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
 from endpoint.core.events import ConnectionStatus, SessionStatus
+from lab.drivers import REGISTRY
 from lab.faults.kinds import NEMESIS, FaultKind, Layer, param_problems
 
 CONNECTION_FIELDS = (
@@ -82,7 +84,7 @@ class ConnectionSpec(Strict):
 class EndpointSpec(Strict):
     # who the endpoint under test is (lab.drivers): geolab's phone in-process, a process
     # speaking the JSON-lines protocol (`command`, default python -m endpoint), baresip
-    driver: Literal["inprocess", "process", "baresip"] = "inprocess"
+    driver: str = "inprocess"  # a registered driver (lab.drivers.registry)
     command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
         default=None, min_length=1
     )
@@ -91,6 +93,13 @@ class EndpointSpec(Strict):
     invite_timeout: Seconds = 32
     failover: bool = True
     auto_answer: bool = False
+
+    @field_validator("driver")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        if name not in REGISTRY:
+            raise ValueError(f"driver {name!r}: not one of {', '.join(REGISTRY)}")
+        return name
 
 
 class PartySpec(Strict):

@@ -143,7 +143,7 @@ def test_a_reset_control_port_is_a_closed_one() -> None:
         driver = BaresipDriver()
         failures: list[str] = []
         driver._fail = failures.append  # type: ignore[method-assign]
-        driver._exited.set()  # it has exited: no waiting for that
+        driver.exited.set()  # it has exited: no waiting for that
         reader = asyncio.StreamReader()
         reader.set_exception(ConnectionResetError(104, "Connection reset by peer"))
         await driver._read_control(reader)

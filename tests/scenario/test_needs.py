@@ -3,13 +3,15 @@ applicable, with reasons that name the line; what every driver has is never a re
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from lab.drill import load_scenario
 from lab.drill.needs import not_applicable
-from lab.drivers.capabilities import CAPABILITIES, Capabilities
+from lab.drivers.capabilities import Capabilities
+from lab.drivers.registry import REGISTRY
 
 LIBRARY = Path(__file__).parents[2] / "scenarios"
 
@@ -37,7 +39,8 @@ def test_what_baresip_lacks_is_named_with_its_line() -> None:
 def test_a_transport_a_driver_does_not_offer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(CAPABILITIES, "process", Capabilities(transports=frozenset({"udp"})))
+    udp_only = Capabilities(transports=frozenset({"udp"}))
+    monkeypatch.setitem(REGISTRY, "process", replace(REGISTRY["process"], capabilities=udp_only))
     s = load_scenario(LIBRARY / "site-a-killed-tcp.yaml")
     assert not_applicable(s, "process") == [
         "connection 0 (line 12) runs on TCP, which driver process does not offer",
