@@ -24,7 +24,7 @@ import random
 import time
 
 from endpoint.aio.phone import AsyncPhone
-from endpoint.config import ConnectionConfig, EndpointConfig
+from endpoint.config import ConnectionConfig, ConnectionSettings, EndpointConfig
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
@@ -147,9 +147,7 @@ async def day_on_loop(
 def storm_plan(endpoints: int, seed: int = 1) -> FleetPlan:
     return FleetPlan(
         endpoints,
-        reg_interval=300,
-        retry_interval=30,
-        transaction_timeout=8,
+        settings=ConnectionSettings(reg_interval=300, retry_interval=30, transaction_timeout=8),
         outage_at=600,
         outage_for=300,
         settle=2700,

@@ -51,17 +51,14 @@ class ConfigError(ValueError):
         super().__init__(f"{prefix}: {text}" if prefix else text)
 
 
-class ConnectionConfig(BaseModel):
-    """One connection: a DN registered on one SIP server site."""
+class ConnectionSettings(BaseModel):
+    """How a connection behaves, wherever its site is: its transport, timers, keep-alive,
+    credentials. Defined once: a drill's connection, a fleet's and an endpoint's own
+    (:class:`ConnectionConfig`, which adds who and where) are these settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: int = Field(ge=0, le=1_000_000)
-    user: User
-    server: Host = Field(description="host name or IPv4 address of the site")
-    port: int = Field(default=5060, ge=1, le=65535)
     protocol: str = "udp"
-    domain: Host | None = Field(default=None, description="AOR domain; default: server")
     reg_interval: Seconds = 3600.0
     retry_interval: Seconds = 30.0
     transaction_timeout: Seconds = Field(default=32.0, description="64*T1 for this site")
@@ -71,11 +68,58 @@ class ConnectionConfig(BaseModel):
     keepalive_interval: Seconds = 30.0
     keepalive_timeout: Seconds = 5.0
     enabled: bool = True
+    sips: bool = False  # sips: URIs (TLS only)
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value not in PROTOCOLS:
+                raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
+        return value
+
+    @field_validator("keepalive", mode="before")
+    @classmethod
+    def _keepalive(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value in ("", "none", "off", "0", "false"):
+                return None
+            if value not in KEEPALIVES:
+                raise ValueError(f"keepalive must be one of {', '.join(KEEPALIVES)} or none")
+        return value
+
+
+SETTINGS = tuple(ConnectionSettings.model_fields)
+# the settings that are times in seconds (a drill's bounds may name them)
+TIME_SETTINGS = tuple(
+    name for name, info in ConnectionSettings.model_fields.items() if info.annotation is float
+)
+
+
+class ConnectionConfig(ConnectionSettings):
+    """One connection: a DN registered on one SIP server site, with its settings."""
+
+    id: int = Field(ge=0, le=1_000_000)
+    user: User
+    server: Host = Field(description="host name or IPv4 address of the site")
+    port: int = Field(default=5060, ge=1, le=65535)
+    domain: Host | None = Field(default=None, description="AOR domain; default: server")
     # TLS: the CA bundle the site's certificate must chain to (default: the system's),
-    # the name it must carry and SNI asks for (default: the AOR domain), sips: URIs
+    # the name it must carry and SNI asks for (default: the AOR domain)
     tls_ca: FilePath | None = None
     tls_server_name: Host | None = None
-    sips: bool = False
+
+    @classmethod
+    def at(
+        cls, settings: ConnectionSettings, *, id: int, user: str, server: str, port: int,
+        domain: str | None = None, tls_ca: str | None = None,
+    ) -> ConnectionConfig:  # fmt: skip
+        """``settings`` (whatever model holds them: a drill's connection, a fleet) for
+        ``user`` on the site at ``server``:``port``."""
+        return cls(**{n: getattr(settings, n) for n in SETTINGS}, id=id, user=user,
+                   server=server, port=port, domain=domain, tls_ca=tls_ca)  # fmt: skip
 
     @model_validator(mode="after")
     def _tls_only(self) -> ConnectionConfig:
@@ -100,26 +144,6 @@ class ConnectionConfig(BaseModel):
     @classmethod
     def _trim(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
-
-    @field_validator("protocol", mode="before")
-    @classmethod
-    def _protocol(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip().lower()
-            if value not in PROTOCOLS:
-                raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
-        return value
-
-    @field_validator("keepalive", mode="before")
-    @classmethod
-    def _keepalive(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip().lower()
-            if value in ("", "none", "off", "0", "false"):
-                return None
-            if value not in KEEPALIVES:
-                raise ValueError(f"keepalive must be one of {', '.join(KEEPALIVES)} or none")
-        return value
 
     @property
     def aor_domain(self) -> str:

@@ -18,7 +18,14 @@ from xml.sax.saxutils import quoteattr
 
 from pydantic import ValidationError
 
-from endpoint.config import MAX_FILE, ConfigError, EndpointConfig, from_mapping, split_server
+from endpoint.config import (
+    MAX_FILE,
+    SETTINGS,
+    ConfigError,
+    EndpointConfig,
+    from_mapping,
+    split_server,
+)
 from endpoint.marked import MarkedError, load_marked
 
 
@@ -63,20 +70,12 @@ def _parse_xml(text: str, file: str) -> _Node:
     return root
 
 
+# a connection's settings in its <section name="proxyN">: the SDK names them as the model
+# does (its protocol is on <Connectivity>), and where its site is known by
 PROXY_SETTINGS = {
-    "reg_interval": "reg_interval",
-    "retry_interval": "retry_interval",
-    "transaction_timeout": "transaction_timeout",
-    "password": "password",
-    "auth_user": "auth_user",
-    "domain": "domain",
-    "keepalive": "keepalive",
-    "keepalive_interval": "keepalive_interval",
-    "keepalive_timeout": "keepalive_timeout",
-    "enabled": "enabled",
-    "tls_ca": "tls_ca",
-    "tls_server_name": "tls_server_name",
-    "sips": "sips",
+    name: name
+    for name in (*SETTINGS, "domain", "tls_ca", "tls_server_name")
+    if name != "protocol"
 }
 ENDPOINT_SETTINGS = (
     "invite_timeout", "ring_timeout", "failover", "local_host", "local_port", "auto_answer",

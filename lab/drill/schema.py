@@ -86,7 +86,7 @@ class Scenario(Strict):
         endpoint's ``invite_timeout``."""
         env: dict[str, float] = {"invite_timeout": self.endpoint.invite_timeout, **self._file_env}
         if self.fleet is not None:
-            for name in ("reg_interval", "retry_interval", "transaction_timeout"):
+            for name in CONNECTION_FIELDS:
                 env[name] = float(getattr(self.fleet, name))
         for i, conn in enumerate(self.endpoint.connections):
             cid = conn.id if conn.id is not None else i

@@ -13,9 +13,9 @@ bounds derived from the drawn settings, so a verdict can fail either way."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 
 from lab.faults.kinds import KINDS, FaultKind
+from lab.scenario.models import ConnectionSpec
 
 # faults that take a site away (noticed) and faults it must ride out (latency under the
 # transaction timeout, light loss with retransmissions)
@@ -28,35 +28,24 @@ AWAY = (  # (kind, its parameters as the drill writes them)
 RIDE_OUT = (_K.LATENCY, _K.LOSS)
 
 
-@dataclass(frozen=True)
-class Connection:
-    site: str
-    reg_interval: float
-    retry_interval: float
-    transaction_timeout: float
-    keepalive: bool
-    keepalive_interval: float
-    keepalive_timeout: float
+def detection(c: ConnectionSpec) -> float:
+    """How long the phone may take to notice its site gone (the drill's bound)."""
+    if c.keepalive:
+        return c.keepalive_interval + c.keepalive_timeout
+    return c.reg_interval + c.transaction_timeout
 
-    @property
-    def detection(self) -> float:
-        """How long the phone may take to notice its site gone (the drill's bound)."""
-        if self.keepalive:
-            return self.keepalive_interval + self.keepalive_timeout
-        return self.reg_interval + self.transaction_timeout
 
-    @property
-    def recovery(self) -> float:
-        return self.retry_interval + self.transaction_timeout
+def recovery(c: ConnectionSpec) -> float:
+    return c.retry_interval + c.transaction_timeout
 
-    def yaml(self) -> str:
-        keep = ""
-        if self.keepalive:
-            keep = (f", keepalive: options, keepalive_interval: {self.keepalive_interval},"
-                    f" keepalive_timeout: {self.keepalive_timeout}")  # fmt: skip
-        return (f"    - {{site: {self.site}, reg_interval: {self.reg_interval}, retry_interval: "
-                f"{self.retry_interval}, transaction_timeout: {self.transaction_timeout}"
-                f"{keep}}}")  # fmt: skip
+
+def connection_yaml(c: ConnectionSpec) -> str:
+    """The drill's connection as one line of its YAML: the settings drawn for it (a
+    keep-alive's only when it has one)."""
+    keys = ["site", "reg_interval", "retry_interval", "transaction_timeout"]
+    if c.keepalive:
+        keys += ["keepalive", "keepalive_interval", "keepalive_timeout"]
+    return "    - {" + ", ".join(f"{k}: {getattr(c, k)}" for k in keys) + "}"
 
 
 def _r(rng: random.Random, lo: float, hi: float) -> float:
@@ -69,9 +58,9 @@ def generate(seed: int) -> str:
     conns = []
     for site in ("a", "b"):
         tt = _r(rng, 0.5, 1.5)
-        conns.append(Connection(
+        conns.append(ConnectionSpec(
             site=site, reg_interval=_r(rng, max(2.0, tt + 1), 5), retry_interval=_r(rng, 0.5, 1.5),
-            transaction_timeout=tt, keepalive=rng.random() < 0.6,
+            transaction_timeout=tt, keepalive="options" if rng.random() < 0.6 else None,
             keepalive_interval=_r(rng, 0.3, 1.0), keepalive_timeout=_r(rng, 0.3, 0.8),
         ))  # fmt: skip
     lines = [
@@ -81,7 +70,7 @@ def generate(seed: int) -> str:
         "endpoint:",
         "  invite_timeout: 2",
         "  connections:",
-        *(c.yaml() for c in conns),
+        *(connection_yaml(c) for c in conns),
         "parties:",
         '  - {name: callee, kind: callee, site: [a, b], user: "6001", calls: 10}',
         "steps:",
@@ -95,16 +84,16 @@ def generate(seed: int) -> str:
         if rng.random() < 0.75:
             kind, params = rng.choice(AWAY)
             # the SIP rules act on REGISTER: the next renewal meets them, keep-alive or not
-            notice = c.detection if KINDS[kind].outage else c.reg_interval + c.transaction_timeout
+            notice = detection(c) if KINDS[kind].outage else c.reg_interval + c.transaction_timeout
             hold = round(notice + 1.0, 1)
             lines += _fault(n, kind, params, c.site, hold, rng)
             lines += [f"  - expect: {{event: ConnectionStatusChanged, connection: {i}, "
                       "status: Unavailable}", f"    within: {hold}s"]  # fmt: skip
-            bound = round(c.recovery + 1.5, 1)
+            bound = round(recovery(c) + 1.5, 1)
         else:
             kind = rng.choice(RIDE_OUT)
-            lines += _fault(n, kind, "", c.site, round(c.detection + 0.5, 1), rng)
-            bound = round(c.detection + 0.5 + c.recovery + 1.5, 1)
+            lines += _fault(n, kind, "", c.site, round(detection(c) + 0.5, 1), rng)
+            bound = round(detection(c) + 0.5 + recovery(c) + 1.5, 1)
         lines += [f"  - heal: f{n}",
                   f"  - expect: {{state: {{connection: {i}, status: Available}}}}",
                   f"    within: {bound}s"]  # fmt: skip

@@ -11,8 +11,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from endpoint.config import ConnectionConfig, ConnectionSettings, EndpointConfig
 from lab.faults.kinds import FaultKind
 from lab.net.wire import Wire
+
+# a fleet's connections unless its drill says otherwise: renewals every 5 minutes, a
+# transaction given up after 8 s (a storm's figures are about the return, not the timeout)
+FLEET_SETTINGS = ConnectionSettings(reg_interval=300, retry_interval=30, transaction_timeout=8)
 
 
 @dataclass(frozen=True)
@@ -23,9 +28,8 @@ class FleetPlan:
     sites: tuple[str, ...] = ("a", "b")
     outage_site: str = "a"
     outage_kind: FaultKind = FaultKind.KILL
-    reg_interval: float = 300
-    retry_interval: float = 30
-    transaction_timeout: float = 8
+    # every endpoint's connections (one per site): the endpoint's settings model
+    settings: ConnectionSettings = field(default_factory=lambda: FLEET_SETTINGS)
     outage_at: float = 60
     outage_for: float = 120
     settle: float = 120  # how long after the return every endpoint may take
@@ -33,6 +37,22 @@ class FleetPlan:
     boot: float = 1.0  # start-up spread
     seed: int = 0
     wire: Wire = "objects"  # in simulation: messages cross as objects (see lab.sim.network)
+
+
+    def endpoint(
+        self, i: int, local: tuple[str, int], sites: list[tuple[str, int, str]]
+    ) -> EndpointConfig:
+        """Endpoint ``i``'s configuration: sending from ``local``, one connection per site
+        (``sites``: where each is reached, and its domain), each with the fleet's
+        settings."""
+        return EndpointConfig(
+            local_host=local[0], local_port=local[1],
+            connections=[
+                ConnectionConfig.at(self.settings, id=c, user=str(100000 + i), server=server,
+                                    port=port, domain=domain)
+                for c, (server, port, domain) in enumerate(sites)
+            ],
+        )  # fmt: skip
 
 
 @dataclass

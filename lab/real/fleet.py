@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from endpoint.aio.fleet import PhoneFleet, collector_paused
-from endpoint.config import ConnectionConfig, EndpointConfig
+from endpoint.config import EndpointConfig
 from endpoint.core.events import PhoneEvent
 from lab.fleet.meter import FleetPlan, FleetResult, booted
 from lab.fleet.stormmeter import StormMeter
@@ -52,30 +52,11 @@ class OneSocketFleet:
 
 def fleet_configs(lab: LabInterface, plan: FleetPlan) -> list[EndpointConfig]:
     """One endpoint configuration per endpoint of the plan, a connection per site."""
-    sites = plan.sites
+    sites = [(*lab.target(n), lab.site(n).spec.domain) for n in plan.sites]
     configs = []
     for i in range(plan.endpoints):
-        where = lab.endpoint_address()
-        host, port = where if where is not None else ("127.0.0.1", 0)
-        configs.append(
-            EndpointConfig(
-                local_host=host,
-                local_port=port,
-                connections=[
-                    ConnectionConfig(
-                        id=c,
-                        user=str(100000 + i),
-                        server=lab.target(n)[0],
-                        port=lab.target(n)[1],
-                        domain=lab.site(n).spec.domain,
-                        reg_interval=plan.reg_interval,
-                        retry_interval=plan.retry_interval,
-                        transaction_timeout=plan.transaction_timeout,
-                    )
-                    for c, n in enumerate(sites)
-                ],
-            )
-        )
+        where = lab.endpoint_address()  # (a simulated lab gives each endpoint its own)
+        configs.append(plan.endpoint(i, where or ("127.0.0.1", 0), sites))
     return configs
 
 

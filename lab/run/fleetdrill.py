@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
+from endpoint.config import SETTINGS, ConnectionSettings
 from lab.drill.schema import Scenario
 from lab.fleet.meter import FleetPlan, FleetResult
 from lab.labs.interface import LabInterface
@@ -56,9 +57,7 @@ def plan_of(run: DrillHost, scenario: Scenario, fleet: FleetSpec, size: int) -> 
         sites=tuple(scenario.topology.sites),
         outage_site=fleet.outage.site,
         outage_kind=fleet.outage.kind,
-        reg_interval=fleet.reg_interval,
-        retry_interval=fleet.retry_interval,
-        transaction_timeout=fleet.transaction_timeout,
+        settings=ConnectionSettings.model_validate(fleet.model_dump(include=set(SETTINGS))),
         outage_at=seconds(fleet.outage.at, env),
         outage_for=seconds(fleet.outage.for_, env),
         settle=seconds(fleet.settle, env),

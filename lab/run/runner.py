@@ -200,13 +200,10 @@ class ScenarioRunner:
         protocol = c.protocol or self.s.topology.transport
         ip, port = self.lab.target(c.site, protocol)
         tls = protocol == "tls"
-        config = ConnectionConfig(
-            id=conn_id, user=c.user, server=ip, port=port,
+        settings = c.model_copy(update={"protocol": protocol, "sips": c.sips and tls})
+        config = ConnectionConfig.at(
+            settings, id=conn_id, user=c.user, server=ip, port=port,
             domain=self.lab.site(c.site).spec.domain, tls_ca=self.lab.tls_ca() if tls else None,
-            sips=c.sips and tls, protocol=protocol, reg_interval=c.reg_interval,
-            retry_interval=c.retry_interval, transaction_timeout=c.transaction_timeout,
-            keepalive=c.keepalive, keepalive_interval=c.keepalive_interval,
-            keepalive_timeout=c.keepalive_timeout, password=c.password, enabled=c.enabled,
         )  # fmt: skip
         self._conns[conn_id] = config  # whose messages the wire's record tells apart
         self.emit(ConnectionPlaced(t=self.now(), connection=conn_id, site=c.site))

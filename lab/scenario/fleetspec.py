@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
+from endpoint.config import ConnectionSettings, Seconds
 from lab.faults.kinds import FLEET_OUTAGES, FaultKind
+from lab.fleet.meter import FLEET_SETTINGS
 from lab.scenario.models import Duration, Strict
 from lab.system.net import CLUSTER_PATTERN
 
@@ -44,15 +46,18 @@ class FleetExpect(Strict):
 FLEET_BOUNDS = ("p50", "p90", "p99", "max")
 
 
-class FleetSpec(Strict):
+class FleetSpec(ConnectionSettings):
     """N endpoints, one connection per site each, and one site outage: the storm when it
-    returns."""
+    returns. Every connection has the fleet's settings (the endpoint's settings model,
+    with a fleet's defaults: renewals every 5 minutes, a transaction given up after 8 s)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
 
     endpoints: int = Field(ge=1, le=100_000)
     real_endpoints: int | None = Field(default=None, ge=1)  # the size on real sites
-    reg_interval: float = Field(default=300, gt=0)
-    retry_interval: float = Field(default=30, gt=0)
-    transaction_timeout: float = Field(default=8, gt=0)
+    reg_interval: Seconds = FLEET_SETTINGS.reg_interval
+    retry_interval: Seconds = FLEET_SETTINGS.retry_interval
+    transaction_timeout: Seconds = FLEET_SETTINGS.transaction_timeout
     boot: Duration = "1s"  # start-up spread, as real phones boot
     outage: OutageSpec = Field(default_factory=OutageSpec)
     settle: Duration = "120s"  # how long after the return every endpoint has to come back

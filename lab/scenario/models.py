@@ -16,17 +16,12 @@ from pydantic import (
     model_validator,
 )
 
+from endpoint.config import TIME_SETTINGS, ConnectionSettings
 from endpoint.core.events import ConnectionStatus, SessionStatus
 from lab.drivers import REGISTRY
 from lab.faults.kinds import NEMESIS, FaultKind, Layer, param_problems
 
-CONNECTION_FIELDS = (
-    "reg_interval",
-    "retry_interval",
-    "transaction_timeout",
-    "keepalive_interval",
-    "keepalive_timeout",
-)
+CONNECTION_FIELDS = TIME_SETTINGS  # the connection's settings a bound may name
 ENDPOINT_FIELDS = ("invite_timeout",)
 
 
@@ -65,20 +60,19 @@ class Topology(Strict):
     )
 
 
-class ConnectionSpec(Strict):
+class ConnectionSpec(ConnectionSettings):
+    """A drill's connection: the endpoint's connection settings (one model,
+    :class:`endpoint.config.ConnectionSettings`), on one of the drill's sites; its protocol
+    is the topology's unless given, and its password goes into site configs (no quotes,
+    backslash or space)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
     site: str
     user: User = "5001"
     id: int | None = Field(default=None, ge=0, le=1_000_000)
-    protocol: Literal["udp", "tcp", "tls"] | None = None
-    sips: bool = False  # sips: URIs (TLS only)
-    reg_interval: Seconds = 3600
-    retry_interval: Seconds = 30
-    transaction_timeout: Seconds = 32
-    keepalive: Literal["options", "crlf"] | None = None
-    keepalive_interval: Seconds = 30
-    keepalive_timeout: Seconds = 5
+    protocol: Literal["udp", "tcp", "tls"] | None = None  # type: ignore[assignment]
     password: Secret | None = None
-    enabled: bool = True
 
 
 class EndpointSpec(Strict):

@@ -17,7 +17,6 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.sip.values import clear_parse_caches
 from lab.faults.kinds import KINDS
 from lab.fleet.meter import FleetPlan, FleetResult
@@ -59,25 +58,10 @@ def run_shard(plan: FleetPlan, shard: int = 0, shards: int = 1) -> ShardResult:
     by_address = {site.address: name for name, site in sites.items()}
     meter = StormMeter(result, by_address, sites[plan.outage_site].address)
     mine = range(shard, plan.endpoints, shards)
+    where = [(specs[name].ip, specs[name].port, specs[name].domain) for name in plan.sites]
     for i in mine:
         host = endpoint_host(i)
-        config = EndpointConfig(
-            local_host=host,
-            local_port=5060,
-            connections=[
-                ConnectionConfig(
-                    id=c,
-                    user=str(100000 + i),
-                    server=specs[name].ip,
-                    port=specs[name].port,
-                    domain=specs[name].domain,
-                    reg_interval=plan.reg_interval,
-                    retry_interval=plan.retry_interval,
-                    transaction_timeout=plan.transaction_timeout,
-                )
-                for c, name in enumerate(plan.sites)
-            ],
-        )
+        config = plan.endpoint(i, (host, 5060), where)
         node = PhoneNode(engine, network, config, random.Random(f"phone:{plan.seed}:{i}"))
         node.meter, node.index = meter, i
         engine.call_at(i * plan.boot / plan.endpoints, node.start)

@@ -128,7 +128,7 @@ def test_a_fleet_scenario_loads_with_its_settings_as_names(tmp_path: Path) -> No
         (("site: a, at", "site: c, at"), ":6: fleet.outage.site: unknown site 'c'"),
         (("retry_interval + 1s", "retry_intervall"), ":8: fleet.expect.p99_within: unknown name"),
         (("endpoints: 50", "endpoints: 0"), ":4: fleet.endpoints: Input should be greater"),
-        (("for: 12s}", "for: 12s, kind: latency}"), ":6: fleet.outage.kind: Input should be"),
+        (("for: 12s}", "for: 12s, kind: latency}"), ":6: fleet.outage.kind: a fleet's outage is one of kill, hang, stop, down, partition, not latency"),
         (("mode: sim\n", "steps:\n  - sleep: 1s\n"), ":2: steps: a fleet scenario has no steps"),
         (("fleet:", "topology: {sites: [a]}\nfleet:"), ":3: topology.sites: a fleet needs two"),
     ],

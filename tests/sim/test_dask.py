@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from endpoint.config import ConnectionSettings
 from lab.cli.main import main
 from lab.errors import LabError
 from lab.fleet.meter import FleetPlan
@@ -66,7 +67,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             assert gone, f"process group {proc.pid} outlived the test"
 
 
-PLAN = FleetPlan(2500, reg_interval=60, retry_interval=10, transaction_timeout=4,
+PLAN = FleetPlan(2500, settings=ConnectionSettings(reg_interval=60, retry_interval=10, transaction_timeout=4),
                  outage_at=30, outage_for=20, settle=60, boot=10, seed=5)  # fmt: skip
 
 

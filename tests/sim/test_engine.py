@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench.sim import day_on_engine, day_on_loop
+from endpoint.config import ConnectionSettings
 from lab.fleet.meter import FleetPlan
 from lab.sim.loop import run
 from lab.sim.schedule import Engine
@@ -51,7 +52,7 @@ def test_engine_and_loop_agree_on_a_flapping_site(wire: str) -> None:
 
 def test_a_storm_split_into_shards_adds_up() -> None:
     plan = FleetPlan(
-        300, reg_interval=60, retry_interval=10, transaction_timeout=4,
+        300, settings=ConnectionSettings(reg_interval=60, retry_interval=10, transaction_timeout=4),
         outage_at=30, outage_for=70, settle=60, duration=200, boot=30, seed=2,
     )  # fmt: skip
     whole, whole_totals = simulate_fleet(plan, shard_size=1000)  # one shard
@@ -62,7 +63,7 @@ def test_a_storm_split_into_shards_adds_up() -> None:
     assert whole_totals.messages == split_totals.messages
     assert sum(whole.load["a"].values()) == sum(split.load["a"].values())
     assert abs(whole.percentile(0.5) - split.percentile(0.5)) < 0.05
-    assert 0 <= whole.percentile(0.99) <= plan.retry_interval + plan.transaction_timeout
+    assert 0 <= whole.percentile(0.99) <= plan.settings.retry_interval + plan.settings.transaction_timeout
     # the shards follow from the size alone: two processes give the very same storm
     parallel, _ = simulate_fleet(plan, workers=2, shard_size=100)
     assert parallel.summary() == split.summary() and parallel.load == split.load
@@ -74,7 +75,7 @@ def test_a_shard_starts_with_the_parsers_caches_empty() -> None:
     from lab.sim.storm import run_shard
 
     plan = FleetPlan(
-        40, reg_interval=60, retry_interval=10, transaction_timeout=4,
+        40, settings=ConnectionSettings(reg_interval=60, retry_interval=10, transaction_timeout=4),
         outage_at=30, outage_for=30, settle=30, duration=120, boot=10, seed=5,
     )  # fmt: skip
     clear_parse_caches()

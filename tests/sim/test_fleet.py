@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from endpoint.config import ConnectionSettings
 from lab.drill import load_scenario
 from lab.fleet.meter import FleetPlan, FleetResult
 from lab.labs.interface import LabConfig
@@ -26,7 +27,7 @@ def storm(seed: int, endpoints: int = 60) -> FleetResult:
         lab = SimLab(LabConfig(seed=seed))
         await lab.start()
         plan = FleetPlan(
-            endpoints, reg_interval=300, retry_interval=30, transaction_timeout=8,
+            endpoints, settings=ConnectionSettings(reg_interval=300, retry_interval=30, transaction_timeout=8),
             outage_at=60, outage_for=400, settle=300, seed=seed,
         )  # fmt: skip
         result = await run_fleet(lab, plan)
