@@ -43,6 +43,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from bench.fuzz import main as bench_fuzz
 
         return bench_fuzz(datagrams=args.datagrams, seed=args.seed)
+    if args.what == "signals":
+        from bench.signals import main as bench_signals
+
+        backend = "embedded" if args.backend == "auto" else args.backend
+        return bench_signals(runs=args.runs, backend=backend, seed=args.seed)
     if args.what == "fidelity":
         from bench.fidelity import main as bench_fidelity
 
@@ -57,11 +62,14 @@ def add_command(sub: Any) -> None:
         "bench", help="run a benchmark and print its figures", epilog="example: geolab bench sip"
     )
     bench.add_argument(
-        "what", choices=["sip", "endpoint", "lab", "sim", "fleet", "fuzz", "drivers", "fidelity"]
+        "what",
+        choices=["sip", "endpoint", "lab", "sim", "fleet", "fuzz", "drivers", "fidelity",
+                 "signals"],
     )
     bench.add_argument("--seeds", type=positive, default=200, help="fidelity: drills")
     bench.add_argument("--backend", default="auto", choices=["auto", "kamailio", "embedded"],
-                       help="fidelity: the real sites")  # fmt: skip
+                       help="fidelity, signals: the real sites")  # fmt: skip
+    bench.add_argument("--runs", type=positive, default=100, help="signals: runs signalled")
     bench.add_argument(
         "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 5,000)"
     )
@@ -76,5 +84,6 @@ def add_command(sub: Any) -> None:
     bench.add_argument(
         "--datagrams", type=positive, default=100_000, help="fuzz: how many datagrams"
     )
-    bench.add_argument("--seed", type=int, default=1, help="fuzz: the seed of the datagrams")
+    bench.add_argument("--seed", type=int, default=1,
+                       help="fuzz: the seed of the datagrams; signals: of the moments")  # fmt: skip
     bench.set_defaults(func=cmd_bench)
