@@ -28,6 +28,7 @@ from lab.run.factory import make_lab
 from lab.run.fleetdrill import run_fleet_drill
 from lab.run.parties import CALLER_WAIT, Parties
 from lab.run.windows import Windows
+from lab.run.wirechecks import wire_checks
 from lab.scenario.expr import seconds
 from lab.scenario.models import CallSpec, ConnectionSpec, Duration
 from lab.steps import Place, handler_of
@@ -238,6 +239,11 @@ class ScenarioRunner:
         for i, inv in enumerate(s.invariants):
             line = s.lines.get(f"invariants[{i}]", 0)
             self.record(check_invariant(inv, self.events, self.sessions, line))
+        if self.driver is not None and (self.driver.capabilities.wire_tap or s.topology.proxy):
+            # the endpoint's word against the wire, for every driver (lab.run.wirechecks)
+            tap = self.driver.capabilities.wire_tap
+            for exp in wire_checks(self.events, self._conns, tap=tap):
+                self.record(exp)
         result = ScenarioResult.of(self.events)
         passed = not result.errors and all(e.passed for e in result.expectations)
         self.emit(RunFinished(t=self.now(), passed=passed, duration=self.now()))

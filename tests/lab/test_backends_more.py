@@ -37,7 +37,7 @@ def test_external_site_takes_network_faults_but_not_process_faults(tmp_path: Pat
                 assert await options_ping(*lab.target("a")) == 200
                 with pytest.raises(LabError, match="external") as info:
                     await lab.apply("kill", "a")
-                assert "network fault" in str(info.value)
+                assert "via process needs a backend of" in str(info.value)
                 async with lab.fault("down", "a"):
                     assert await options_ping(*lab.target("a"), timeout=0.6) is None
                 assert await options_ping(*lab.target("a")) == 200

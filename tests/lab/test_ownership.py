@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -19,7 +20,6 @@ from lab.system.procs import processes_mentioning, start_time
 from lab.system.state import LabState, Tracked
 
 pytestmark = pytest.mark.interop
-DRILL = Path(__file__).parents[2] / "scenarios" / "site-a-killed.yaml"
 
 
 def geolab(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,28 +83,52 @@ def test_a_record_without_a_specific_folder_selects_nothing(
         assert bystander.poll() is None, workdir
 
 
+LONG_DRILL = """\
+name: a drill that is still running
+endpoint:
+  connections: [{site: a}, {site: b}]
+steps:
+  - wait_for: {event: ConnectionStatusChanged, connection: 0, status: Available}
+    within: 30s
+  - sleep: 120s
+"""
+
+
 def test_down_and_cleanup_leave_a_running_drill_alone(state_dir: Path, tmp_path: Path) -> None:
+    """`geolab down` and `geolab cleanup` while a drill runs: its state file, its sites and
+    the drill itself are untouched (it is still registered and running), and it is then
+    stopped by its own Ctrl-C, which leaves nothing."""
     up = geolab("up", "--backend", "embedded", "--sites", "a,b")
     assert up.returncode == 0, up.stderr
+    drill = tmp_path / "long.yaml"
+    drill.write_text(LONG_DRILL)
     run = subprocess.Popen(
-        [sys.executable, "-m", "lab.cli.main", "run", str(DRILL), "--backend", "embedded",
+        [sys.executable, "-m", "lab.cli.main", "run", str(drill), "--backend", "embedded",
          "--report-dir", str(tmp_path / "r"), "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy(),
+        start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while len(list(state_dir.glob("*.json"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)  # the drill's lab writes its state file as it starts
-        ids = {json.loads(p.read_text())["id"]: p for p in state_dir.glob("*.json")}
-        assert len(ids) == 2
+        states = {json.loads(p.read_text())["id"]: json.loads(p.read_text())
+                  for p in state_dir.glob("*.json")}  # fmt: skip
+        assert len(states) == 2
+        (mine,) = [s for s in states.values() if s["runner_pid"] == run.pid]
         down = geolab("down")
         assert down.returncode == 0, down.stderr
         assert "belongs to a running drill" in down.stdout
         assert geolab("cleanup").returncode == 0
-        assert len(list(state_dir.glob("*.json"))) == 1  # the drill's, still there
+        assert [json.loads(p.read_text())["id"] for p in state_dir.glob("*.json")] == [mine["id"]]
+        assert run.poll() is None  # still running, its sites with it
+        assert processes_mentioning(mine["workdir"])
         assert geolab("down", "--all").returncode == 0
+        assert run.poll() is None and processes_mentioning(mine["workdir"])
+        os.kill(run.pid, signal.SIGINT)
         out, err = run.communicate(timeout=60)
-        assert run.returncode == 0, out.decode() + err.decode()  # it ran to its verdict
+        assert run.returncode == 130, out.decode() + err.decode()
+        assert "everything started was stopped" in err.decode()
     finally:
         if run.poll() is None:
             run.kill()
