@@ -119,6 +119,8 @@ class Proxy:
         whether anything of it goes on."""
         out = apply(self.toxics, data, stream, now, link, per_unit_toxicity=self.protocol == "udp")
         if self.recorder is not None and client is not None and data.strip():
+            if len(out.deliveries) == 1 and len(out.deliveries[0][1]) == len(data):
+                data = out.deliveries[0][1]  # what went on: bytes a fault flipped, flipped
             self.recorder({
                 "t": now, "proxy": self.name, "protocol": self.protocol, "stream": stream,
                 "client": f"{client[0]}:{client[1]}",

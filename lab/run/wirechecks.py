@@ -18,6 +18,7 @@ the event, and what the wire showed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ from lab.stream.events import EndpointEvent, Event, SipObserved
 from lab.stream.results import Expectation
 
 SKEW = 0.05  # s: the event and the wire come on two channels, each stamped on its own
+_BRANCH = re.compile(r"^(?:Via|v)\s*:[^\r\n]*?;\s*branch\s*=\s*([^;,\s]+)", re.I | re.M)
+
+Key = tuple[str | None, str | None, str | None]  # a transaction: Call-ID, CSeq, top branch
 
 
 @dataclass(frozen=True)
@@ -37,17 +41,24 @@ class Wire:
     dir: str
     method: str | None  # the CSeq's method
     status: int | None
-    key: tuple[str | None, str | None]  # (Call-ID, CSeq): a request and its answers
+    key: Key
 
 
 def _wire(events: Sequence[Event]) -> dict[int, list[Wire]]:
+    """Per connection, what the endpoint sent (whatever the proxy then did with it) and
+    what reached it (not what the proxy's faults dropped, nor what did not parse)."""
     out: dict[int, list[Wire]] = {}
     for e in events:
-        if isinstance(e, SipObserved) and e.connection is not None and not e.dropped:
-            method = e.cseq.split()[-1] if e.cseq else e.method
-            out.setdefault(e.connection, []).append(
-                Wire(e.t, e.dir, method, e.status, (e.call_id, e.cseq))
-            )
+        if not isinstance(e, SipObserved) or e.connection is None or e.malformed:
+            continue
+        if e.dir == "in" and e.dropped:
+            continue
+        method = e.cseq.split()[-1] if e.cseq else e.method
+        branch = _BRANCH.search(e.text or "")
+        key = (e.call_id, e.cseq, branch.group(1) if branch else None)
+        out.setdefault(e.connection, []).append(Wire(e.t, e.dir, method, e.status, key))
+    for wires in out.values():
+        wires.sort(key=lambda w: w.t)
     return out
 
 
@@ -122,22 +133,28 @@ def _timeouts(
         if ev.connection not in visible or cfg.keepalive == "crlf":
             continue  # (CRLF pings are not SIP: their silence is not on the record)
         judged += 1
-        mine = [w for w in wire.get(ev.connection, []) if w.t <= e.t + SKEW]
-        answered = {w.key for w in mine if w.dir == "in" and w.status is not None}
-        first: dict[tuple[str | None, str | None], Wire] = {}
-        for w in mine:
+        pending: dict[Key, Wire] = {}  # requests sent and not answered yet, by when first
+        sent: list[tuple[Wire, bool]] = []
+        for w in wire.get(ev.connection, []):
+            if w.t > e.t:
+                break
             if w.dir == "out" and w.status is None:
-                first.setdefault(w.key, w)
+                pending.setdefault(w.key, w)
+            elif w.dir == "in" and w.status is not None and w.key in pending:
+                # an answer that came as the endpoint gave up (within the two channels'
+                # skew) may have reached it after its timer fired: not held against it
+                if w.t < e.t - SKEW:
+                    sent.append((pending.pop(w.key), True))
+        sent += [(w, False) for w in pending.values()]
         waits = [
-            (w, e.t - w.t) for key, w in first.items() if key not in answered
-            and e.t - w.t >= 0.5 * (cfg.keepalive_timeout if w.method == "OPTIONS" and
-                                    cfg.keepalive else cfg.transaction_timeout)
+            w for w in pending.values()
+            if e.t - w.t >= 0.5 * (cfg.keepalive_timeout if w.method == "OPTIONS"
+                                   and cfg.keepalive else cfg.transaction_timeout)
         ]  # fmt: skip
         if not waits:
-            sent = [w for w in first.values()][-3:]
             last = ", ".join(
-                f"{w.method} at {w.t:.3f}s ({'answered' if w.key in answered else 'unanswered'})"
-                for w in sent
+                f"{w.method} at {w.t:.3f}s ({'answered' if answered else 'unanswered'})"
+                for w, answered in sorted(sent, key=lambda x: x[0].t)[-3:]
             ) or "no request"
             bad.append((e, f"{_said(e, f'connection {ev.connection} said Unavailable (408)')}; "
                            f"the wire shows no request of it unanswered for its transaction's "

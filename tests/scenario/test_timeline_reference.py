@@ -18,7 +18,8 @@ start (the last digits of a float differ); the library's TLS drills (site-a-kill
 tls-certificate-refused), the other drills' timelines unchanged; the simulated storm run
 in shards of 250 endpoints, not 1,000 (each shard's network draws its jitter from its own
 seed: the storm's recovery times moved by under a millisecond, the other drills'
-timelines unchanged)."""
+timelines unchanged); the endpoint's word checked against the wire after every drill
+(``lab.run.wirechecks``: its verdicts added, every other event unchanged)."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def test_a_2xx_before_the_failure_does_not_count_nor_does_a_dropped_one() -> Non
 
 def test_a_408_while_every_request_was_answered_is_a_lie() -> None:
     events = [*HONEST[:4], sip(5.0, 0, "out", "2 REGISTER"), sip(5.01, 0, "in", "2 REGISTER", 200),
-              status(5.02, 0, C.UNAVAILABLE, C.AVAILABLE, 408)]  # fmt: skip
+              status(5.2, 0, C.UNAVAILABLE, C.AVAILABLE, 408)]  # fmt: skip
     (why,) = failed(events)
     assert "said Unavailable (408)" in why and "REGISTER at 5.000s (answered)" in why
 
