@@ -35,14 +35,19 @@ class Parties:
         self.registrations: list[tuple[PartySpec, str, Callable[[bool], Awaitable[None]]]] = []
         self.refreshing: list[asyncio.Task[None]] = []
         self._hurried = asyncio.Event()
+        # the addresses the parties send from: their own traffic through the site proxies
+        # is not the endpoint's (whatever address the endpoint's connections come from)
+        self.hosts: set[str] = set()
 
     async def start_callees(self, parties: list[PartySpec], budget: float) -> None:
         lab = self.lab
         for party in parties:
             sites = [party.site] if isinstance(party.site, str) else party.site
             if not lab.sipp_parties:  # geolab's Python callee
-                callee = PythonCallee(lab.party_network(), lab.party_address(), party.user,
-                                   party.calls, seed=self.seed)  # fmt: skip
+                where = lab.party_address()
+                self.hosts.add(where[0])
+                callee = PythonCallee(lab.party_network(), where, party.user, party.calls,
+                                      seed=self.seed)  # fmt: skip
                 await callee.start()
                 for site in sites:
                     await self._keep(party, site, self._python(callee, site))
@@ -52,7 +57,9 @@ class Parties:
                     lab.workdir / "parties", calls=party.calls, timeout=budget,
                     ring_ms=party.ring_ms, name=party.name,
                 )  # fmt: skip
-                relay = RegisteringRelay(lab.party_address()[0], party.user, (uas.host, port))
+                relay_host = lab.party_address()[0]
+                self.hosts |= {relay_host, uas.host}
+                relay = RegisteringRelay(relay_host, party.user, (uas.host, port))
                 self.relays.append(await relay.start())
                 for site in sites:
                     await self._keep(party, site, self._relayed(relay, party, site))
@@ -109,8 +116,10 @@ class Parties:
         lab = self.lab
         caller: SippProcess | PythonCaller
         if not lab.sipp_parties:  # geolab's Python caller
+            where = lab.party_address()
+            self.hosts.add(where[0])
             caller = PythonCaller(
-                lab.party_network(), lab.party_address(), lab.target(call.site), call.to,
+                lab.party_network(), where, lab.target(call.site), call.to,
                 hold_ms=call.hold_ms, auto_answer=call.auto_answer, seed=index,
             )  # fmt: skip
         else:
@@ -119,6 +128,7 @@ class Parties:
                 transport=call.transport, hold_ms=call.hold_ms, auto_answer=call.auto_answer,
                 timeout=30, name=name,
             )  # fmt: skip
+            self.hosts.add(caller.host)
         await caller.start()
         self.callers.append((name, caller))
 

@@ -90,7 +90,6 @@ class ScenarioRunner:
         self._parties: Parties | None = None
         self.driver: EndpointDriver | None = None
         self._conns: dict[int, ConnectionConfig] = {}
-        self._endpoint_host = "127.0.0.1"
         self._interrupted = False
         self._failed: asyncio.Future[str] | None = None  # the endpoint itself failed
 
@@ -136,11 +135,11 @@ class ScenarioRunner:
 
     def _on_observed(self, seen: WireObservation) -> None:
         """A SIP message the fault proxy saw between the endpoint and a site (stamped as
-        it arrives here); the remote parties' own traffic is not the endpoint's."""
-        local = self.driver.local_address if self.driver is not None else None
-        host = local[0] if local is not None else self._endpoint_host  # before its Ready
-        if seen.client[0] != host:
-            return
+        it arrives here); the remote parties' own traffic is not the endpoint's: whatever
+        address the endpoint's connections come from (a TCP client's is the kernel's
+        choice), the parties' are known."""
+        if self._parties is None or seen.client[0] in self._parties.hosts:
+            return  # a remote party's own traffic (or the parties are not up yet)
         event = observed_on_wire(seen.t - self._t0, seen, self._conns.values())  # when it crossed
         if event is not None:
             self.emit(event)
@@ -276,7 +275,6 @@ class ScenarioRunner:
         self._failed = asyncio.get_running_loop().create_future()
         driver = make_driver(self.driver_name, self.endpoint_command)
         self._conns = {c.id: c for c in cfg.connections}
-        self._endpoint_host = cfg.local_host
         if not driver.capabilities.wire_tap:  # a black box: the lab's record of the wire
             lab.wire_observers.append(self._on_observed)
         ctx = DriverContext(

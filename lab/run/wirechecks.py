@@ -140,11 +140,10 @@ def _timeouts(
                 break
             if w.dir == "out" and w.status is None:
                 pending.setdefault(w.key, w)
-            elif w.dir == "in" and w.status is not None and w.key in pending:
-                # an answer that came as the endpoint gave up (within the two channels'
-                # skew) may have reached it after its timer fired: not held against it
-                if w.t < e.t - SKEW:
-                    sent.append((pending.pop(w.key), True))
+            # an answer that came as the endpoint gave up (within the two channels' skew)
+            # may have reached it after its timer fired: not held against it
+            elif w.dir == "in" and w.status is not None and w.key in pending and w.t < e.t - SKEW:
+                sent.append((pending.pop(w.key), True))
         sent += [(w, False) for w in pending.values()]
         waits = [
             w for w in pending.values()
