@@ -17,6 +17,7 @@ from lab.scenario.models import (
     EventMatch,
     Invariant,
     PartySpec,
+    Reference,
     Strict,
     Topology,
 )
@@ -27,6 +28,7 @@ from lab.steps.base import Checker, Loc
 class Scenario(Strict):
     name: str
     description: str = ""
+    references: list[Reference] = Field(default_factory=list, max_length=16)  # what it grades
     mode: Literal["real", "sim"] = "real"
     topology: Topology = Field(default_factory=Topology)
     endpoint: EndpointSpec = Field(default_factory=EndpointSpec)

@@ -22,6 +22,7 @@ from lab.report.figures import (
 )
 from lab.report.ladder import LADDER_SCRIPT, ladder_html
 from lab.report.markdown import shrinkable
+from lab.report.rules import rules_graded
 from lab.stream.events import EndpointEvent, FaultApplied, FaultHealed
 from lab.stream.handlers import RunContext
 from lab.stream.results import ScenarioResult
@@ -273,6 +274,22 @@ def matrix_html(results: list[ScenarioResult]) -> str:
             f'{"".join(rows)}</table>')  # fmt: skip
 
 
+def rules_html(results: list[ScenarioResult]) -> str:
+    """Verdicts by the rule they grade, per endpoint (lab.report.rules)."""
+    grades = rules_graded(results)
+    if not grades:
+        return ""
+    rows = "".join(
+        f'<tr><td>{esc(g.rule)}</td><td>{esc(g.driver)}</td>'
+        f'<td class="{VERDICT_CLASS[g.verdict]}">{g.verdict}</td><td>{len(g.held)}</td>'
+        f'<td>{len(g.broke)}</td><td>{esc("; ".join(g.broke)) or "—"}</td></tr>'
+        for g in grades
+    )
+    return ('<h2>rules graded</h2><table class="rules"><tr><th>rule</th><th>endpoint</th>'
+            "<th>verdict</th><th>held</th><th>broken</th><th>broken by</th></tr>"
+            f"{rows}</table>")  # fmt: skip
+
+
 def capture_name(r: ScenarioResult, folder: Path | None) -> str | None:
     stem = Path(r.source).stem
     for name in (f"{stem}-{r.driver}.pcap", f"{stem}.pcap"):
@@ -318,7 +335,7 @@ def render_html(
 tr.fail td{{background:#fee}}tr.na td,td.na{{background:#f4f4f4;color:#666}}li.na{{color:#666}}li.bad{{color:#a50f15}}li.ok{{color:#256029}}section{{margin-top:24px}}</style></head>
 <body><h1>geolab run {html.escape(str(meta.get("id", "")))}{sim}</h1><p>seed {esc(meta.get("seed"))} · mode {esc(meta.get("mode"))}
  · backend {esc(meta.get("backend"))}</p><table><tr><th>scenario</th><th>verdict</th><th>backend</th><th>duration</th>
-<th>expectations</th></tr>{rows}</table>{matrix_html(results)}{endpoints_html(results)}{"".join(sections)}
+<th>expectations</th></tr>{rows}</table>{matrix_html(results)}{rules_html(results)}{endpoints_html(results)}{"".join(sections)}
 <script>
 // Marks what the browser actually laid out (used by the report's rendering test).
 const drawn = [...document.querySelectorAll("rect.lane")].filter(r => r.getBoundingClientRect().width > 0);

@@ -65,6 +65,13 @@ def _suite(meta: dict[str, Any], results: list[ScenarioResult], name: str) -> ET
             ET.SubElement(cprops, "property", name=key, value=str(value))
         for key, value in junit_properties(dr_figures(r.events)):
             ET.SubElement(cprops, "property", name=key, value=value)
+        cited = list(r.references)  # the rules it grades, then its expectations' own
+        cited += [ref for e in r.expectations for ref in e.references if ref not in cited]
+        for ref in dict.fromkeys(cited):
+            broken = any(ref in e.references and not e.passed for e in r.expectations)
+            verdict = "FAIL" if broken or (ref in r.references and r.verdict == "FAIL") \
+                else r.verdict  # fmt: skip
+            ET.SubElement(cprops, "property", name="reference", value=f"{ref}: {verdict}")
         fleet = r.fleet.fields() if r.fleet is not None else None
         if fleet is not None:
             for key in ("endpoints", "unrecovered", "p50", "p90", "p99", "max"):

@@ -16,6 +16,7 @@ from lab.report.figures import (
     summary_cells,
 )
 from lab.report.fleettext import fleet_lines
+from lab.report.rules import rules_graded
 from lab.stream.events import StepStarted
 from lab.stream.results import ScenarioResult
 
@@ -87,6 +88,20 @@ def figures_lines(results: list[ScenarioResult]) -> list[str]:
     return out
 
 
+def rules_lines(results: list[ScenarioResult]) -> list[str]:
+    """Verdicts by the rule they grade, per endpoint (lab.report.rules)."""
+    grades = rules_graded(results)
+    if not grades:
+        return []
+    rows: list[tuple[str, ...]] = [
+        (g.rule, g.driver, g.verdict, str(len(g.held)), str(len(g.broke)),
+         "; ".join(g.broke) or "—")
+        for g in grades
+    ]  # fmt: skip
+    head = ("rule", "endpoint", "verdict", "held", "broken", "broken by")
+    return ["", "### rules graded", "", *_table(head, rows)]
+
+
 def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
     sim = " (simulated)" if meta.get("mode") == "sim" else ""
     lines = [
@@ -105,6 +120,7 @@ def render_markdown(meta: dict[str, Any], results: list[ScenarioResult]) -> str:
         who = f" ({md(r.driver)})" if several else ""
         lines.append(f"| {md(r.name)}{who} | {verdict} | {r.duration:.1f}s | {ok}/{total} |")
     lines += matrix_lines(results)
+    lines += rules_lines(results)
     lines += figures_lines(results)
     for r in results:
         fleet = r.fleet.fields() if r.fleet is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,12 @@ class ScenarioRunner:
         return event
 
     def record(self, exp: Expectation) -> None:
+        """An expectation checked: with the rules its step cites, if it has any."""
+        step = self.s.steps[exp.step] if exp.step is not None and exp.step < len(self.s.steps) \
+            else None  # fmt: skip
+        cited = getattr(step, "references", None)
+        if cited and not exp.references:
+            exp = dataclasses.replace(exp, references=tuple(cited))
         self.emit(exp.event(self.now()))
 
     def _on_phone(self, event: PhoneEvent) -> None:
@@ -214,7 +221,8 @@ class ScenarioRunner:
         self._t0 = asyncio.get_running_loop().time()
         s = self.s
         self.emit(RunStarted(t=self.now(), name=s.name, source=s.source, backend=self.backend,
-                             seed=self.seed, mode=s.mode, driver=self.driver_name))  # fmt: skip
+                             seed=self.seed, mode=s.mode, driver=self.driver_name,
+                             references=tuple(s.references)))  # fmt: skip
         lacking = not_applicable(s, self.driver_name)
         if lacking:  # not run: its verdict is N/A, with why
             self.emit(RunNotApplicable(t=self.now(), reasons=tuple(lacking)))
@@ -237,7 +245,8 @@ class ScenarioRunner:
             await self._teardown_whatever_comes()
         for i, inv in enumerate(s.invariants):
             line = s.lines.get(f"invariants[{i}]", 0)
-            self.record(check_invariant(inv, self.events, self.sessions, line))
+            verdict = check_invariant(inv, self.events, self.sessions, line)
+            self.record(dataclasses.replace(verdict, references=tuple(inv.references)))
         if self.driver is not None and (self.driver.capabilities.wire_tap or s.topology.proxy):
             # the endpoint's word against the wire, for every driver (lab.run.wirechecks)
             tap = self.driver.capabilities.wire_tap

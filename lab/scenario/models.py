@@ -20,9 +20,21 @@ from endpoint.config import TIME_SETTINGS, ConnectionSettings
 from endpoint.core.events import ConnectionStatus, SessionStatus
 from lab.drivers import REGISTRY
 from lab.faults.kinds import NEMESIS, FaultKind, Layer, param_problems
+from lab.scenario.references import problem as reference_problem
 
 CONNECTION_FIELDS = TIME_SETTINGS  # the connection's settings a bound may name
 ENDPOINT_FIELDS = ("invite_timeout",)
+
+
+def _a_rule(text: str) -> str:
+    why = reference_problem(text)
+    if why is not None:
+        raise ValueError(why)
+    return text
+
+
+# what a drill, a wait or an invariant grades: a rule of the seed or an RFC clause
+Reference = Annotated[str, AfterValidator(_a_rule)]
 
 
 def _not_bool(value: Any) -> Any:
@@ -267,6 +279,7 @@ class AddConnectionSpec(ConnectionSpec):
 class Invariant(Strict):
     never: EventMatch | None = None
     check: Literal["no_dial_on_unavailable", "one_event_per_change"] | None = None
+    references: list[Reference] = Field(default_factory=list, max_length=16)
 
     @model_validator(mode="after")
     def _one(self) -> Invariant:

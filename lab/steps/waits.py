@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from lab.scenario.models import Duration, EventMatch, StateMatch
+from lab.scenario.models import Duration, EventMatch, Reference, StateMatch
 from lab.steps.base import Action, Checker, Loc, Place, StepRun, handles
 
 
 class _Wait(Action):
     within: Duration | None = None
+    references: list[Reference] = Field(default_factory=list, max_length=16)  # its rules
     after_event: EventMatch | None = None  # ... or at the first such event since then
     before: str | None = None  # the event must come before that (earlier) step began
 

@@ -68,6 +68,13 @@ class RunStarted(_Event):
     seed: int
     mode: str
     driver: str = "inprocess"  # the endpoint under test (lab.drivers)
+    references: tuple[str, ...] = ()  # the rules the drill grades (lab.scenario.references)
+
+    def fields(self) -> dict[str, Any]:
+        out = _Event.fields(self)
+        if not self.references:
+            del out["references"]
+        return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,6 +145,13 @@ class ExpectationChecked(_Event):
     expected: str
     observed: str
     at: float
+    references: tuple[str, ...] = ()  # the rules it grades, beside the drill's
+
+    def fields(self) -> dict[str, Any]:
+        out = _Event.fields(self)
+        if not self.references:
+            del out["references"]
+        return out
 
 
 # --- the endpoint -------------------------------------------------------------------------
@@ -340,6 +354,8 @@ def from_json(form: Mapping[str, Any]) -> Event:
             data["sites"] = tuple(data.get("sites", ()))
         if kind == "not_applicable" and isinstance(data.get("reasons"), list):
             data["reasons"] = tuple(data["reasons"])
+        if isinstance(data.get("references"), list):
+            data["references"] = tuple(data["references"])
         cls = _BY_FORM.get((kind, label))
         if cls is None:
             raise ValueError(f"unknown event kind {kind!r}" + (f" ({label})" if label else ""))

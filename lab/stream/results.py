@@ -30,14 +30,21 @@ class Expectation:
     passed: bool
     observed: str
     t: float  # the time it is about
+    references: tuple[str, ...] = ()  # the rules it grades (its own; the drill's apart)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.references:
+            del out["references"]
+        else:
+            out["references"] = list(self.references)
+        return out
 
     def event(self, now: float) -> ExpectationChecked:
         return ExpectationChecked(
             t=now, step=self.step, line=self.line, passed=self.passed,
             expected=self.expected, observed=self.observed, at=self.t,
+            references=self.references,
         )  # fmt: skip
 
 
@@ -54,6 +61,7 @@ class ScenarioResult:
     expectations: list[Expectation] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)  # what the driver lacks
+    references: tuple[str, ...] = ()  # the rules the drill grades
     events: list[Event] = field(default_factory=list)
 
     @property
@@ -79,14 +87,14 @@ class ScenarioResult:
             raise ValueError("a drill's events begin with run_start")
         start = events[0]
         result = cls(start.name, start.source, start.backend, start.mode, start.seed,
-                     driver=start.driver)  # fmt: skip
+                     driver=start.driver, references=start.references)  # fmt: skip
         for e in events:
             if isinstance(e, LabUp):
                 result.backend = e.backend
             elif isinstance(e, ExpectationChecked):
-                result.expectations.append(
-                    Expectation(e.step, e.line, e.expected, e.passed, e.observed, e.at)
-                )
+                seen = Expectation(e.step, e.line, e.expected, e.passed, e.observed, e.at,
+                                   e.references)  # fmt: skip
+                result.expectations.append(seen)
             elif isinstance(e, RunErrored):
                 result.errors.append(e.message)
             elif isinstance(e, RunNotApplicable):
@@ -103,6 +111,7 @@ class ScenarioResult:
             "duration": self.duration,
             "expectations": [e.to_json() for e in self.expectations], "errors": self.errors,
             **({"not_applicable": self.not_applicable} if self.not_applicable else {}),
+            **({"references": list(self.references)} if self.references else {}),
             "events": [e.to_json() for e in self.events],
         }  # fmt: skip
 
@@ -120,7 +129,11 @@ class ScenarioResult:
             duration=data["duration"],
             driver=data.get("driver", "inprocess"),
         )
-        result.expectations = [checked(Expectation(**e)) for e in data.get("expectations", [])]
+        result.expectations = [
+            checked(Expectation(**{**e, "references": tuple(e.get("references", ()))}))
+            for e in data.get("expectations", [])
+        ]
+        result.references = tuple(str(r) for r in data.get("references", []))
         result.errors = list(data.get("errors", []))
         result.not_applicable = [str(r) for r in data.get("not_applicable", [])]
         result.events = [from_json(e) for e in data.get("events", [])]

@@ -186,6 +186,12 @@ CHANGES = [
         ("kind: kill, site: a}", "kind: sip_respond, site: a, code: 1000}"),
         "parameter 'code': at least 100 and at most 699, not 1000",
     ),
+    ("ref-rfc", ("name: x\n", "name: x\nreferences: [RFC3261 21.5.4]\n"),
+     "drill.yaml:2: references[0]: 'RFC3261 21.5.4': an RFC clause is written 'RFC 3261 §21.5.4'"),
+    ("ref-seed", ("name: x\n", "name: x\nreferences: ['seed: retries forever']\n"),
+     "quotes no sentence of the SDK's description"),
+    ("ref-none", ("name: x\n", "name: x\nreferences: [because]\n"),
+     "a reference is 'RFC 3261 §21.5.4' or 'seed: <its words>'"),
     ("dup-key", ("name: x\n", "name: x\nname: y\n"), "drill.yaml:2: name: given twice (first on line 1)"),
     (
         "dup-key-flow",

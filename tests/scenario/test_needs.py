@@ -26,7 +26,7 @@ def test_the_library_needs_nothing_of_the_in_process_phone_nor_of_the_process_dr
 
 def test_what_baresip_lacks_is_named_with_its_line() -> None:
     keepalive = not_applicable(load_scenario(LIBRARY / "site-a-killed.yaml"), "baresip")
-    assert keepalive[0] == ("connection 0 (line 11) uses keep-alive 'options', which driver "
+    assert keepalive[0] == ("connection 0 (line 14) uses keep-alive 'options', which driver "
                             "baresip cannot ask its endpoint for")  # fmt: skip
     runtime = not_applicable(load_scenario(LIBRARY / "connections-at-run-time.yaml"), "baresip")
     assert [r.split(" (")[0] for r in runtime] == ["it uses disable_connection",
@@ -43,6 +43,6 @@ def test_a_transport_a_driver_does_not_offer(
     monkeypatch.setitem(REGISTRY, "process", replace(REGISTRY["process"], capabilities=udp_only))
     s = load_scenario(LIBRARY / "site-a-killed-tcp.yaml")
     assert not_applicable(s, "process") == [
-        "connection 0 (line 12) runs on TCP, which driver process does not offer",
-        "connection 1 (line 13) runs on TCP, which driver process does not offer",
+        "connection 0 (line 14) runs on TCP, which driver process does not offer",
+        "connection 1 (line 15) runs on TCP, which driver process does not offer",
     ]

@@ -19,7 +19,9 @@ tls-certificate-refused), the other drills' timelines unchanged; the simulated s
 in shards of 250 endpoints, not 1,000 (each shard's network draws its jitter from its own
 seed: the storm's recovery times moved by under a millisecond, the other drills'
 timelines unchanged); the endpoint's word checked against the wire after every drill
-(``lab.run.wirechecks``: its verdicts added, every other event unchanged)."""
+(``lab.run.wirechecks``: its verdicts added, every other event unchanged); the rules
+the library's drills and invariants grade (``references``, on their run_start and
+expectation events; the library's step lines moved by them; nothing else changed)."""
 
 from __future__ import annotations
 
