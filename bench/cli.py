@@ -43,6 +43,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from bench.fuzz import main as bench_fuzz
 
         return bench_fuzz(datagrams=args.datagrams, seed=args.seed)
+    if args.what == "mutants":
+        from bench.mutants import main as bench_mutants
+
+        backend = "embedded" if args.backend == "auto" else args.backend
+        return bench_mutants(backend=backend,
+                             mutants=args.mutants.split(",") if args.mutants else None)  # fmt: skip
     if args.what == "signals":
         from bench.signals import main as bench_signals
 
@@ -64,12 +70,13 @@ def add_command(sub: Any) -> None:
     bench.add_argument(
         "what",
         choices=["sip", "endpoint", "lab", "sim", "fleet", "fuzz", "drivers", "fidelity",
-                 "signals"],
+                 "signals", "mutants"],
     )
     bench.add_argument("--seeds", type=positive, default=200, help="fidelity: drills")
     bench.add_argument("--backend", default="auto", choices=["auto", "kamailio", "embedded"],
                        help="fidelity, signals: the real sites")  # fmt: skip
     bench.add_argument("--runs", type=positive, default=100, help="signals: runs signalled")
+    bench.add_argument("--mutants", help="mutants: which, comma-separated (default: all)")
     bench.add_argument(
         "--endpoints", type=positive, default=None, help="sim, fleet: fleet size (10,000 / 5,000)"
     )

@@ -20,6 +20,9 @@ from pydantic import (
 from endpoint.marked import line_of
 
 PROTOCOLS = ("udp", "tcp", "tls")
+# the behaviours the phone's core can be told to get wrong (see EndpointConfig.mutant)
+CORE_MUTANTS = ("never_retries", "no_failover", "calls_through_known_down",
+                "forgets_reregister", "flaps")  # fmt: skip
 KEEPALIVES = ("options", "crlf")
 MAX_FILE = 1 << 20  # bytes: a settings file is at most 1 MiB
 MAX_SECONDS = 30 * 86400.0  # no interval or timeout is longer than 30 days
@@ -166,6 +169,16 @@ class EndpointConfig(BaseModel):
     failover: bool = True
     display_name: Display | None = None
     auto_answer: bool = False
+    # one behaviour deliberately broken (endpoint.core.mutants): for `geolab bench mutants`,
+    # which proves the drill library fails an endpoint that gets DR wrong; never set it else
+    mutant: str | None = None
+
+    @field_validator("mutant")
+    @classmethod
+    def _a_mutant(cls, value: str | None) -> str | None:
+        if value is not None and value not in CORE_MUTANTS:
+            raise ValueError(f"mutant {value!r}: not one of {', '.join(CORE_MUTANTS)}")
+        return value
 
     @field_validator("connections")
     @classmethod

@@ -107,6 +107,10 @@ class CallControl(InboundCalls):
     # --- outbound -------------------------------------------------------------------------
     def _pick(self, requested: int, exclude: set[int]) -> Connection | None:
         conns = self.port.connections
+        if self.port.config.mutant == "calls_through_known_down":  # (a mutant's doing)
+            asked = conns.get(requested)
+            if asked is not None and requested not in exclude:
+                return asked
         order = [requested, *sorted(c for c in conns if c != requested)]
         for cid in order:
             conn = conns.get(cid)
@@ -172,11 +176,8 @@ class CallControl(InboundCalls):
         conn = self.port.connections.get(s.connection)
         if conn is not None:
             self.port.mark_unavailable(conn, reason, code, now)
-        nxt = (
-            self._pick(s.requested_connection, exclude=s.tried)
-            if self.port.config.failover
-            else None
-        )
+        failover = self.port.config.failover and self.port.config.mutant != "no_failover"
+        nxt = self._pick(s.requested_connection, exclude=s.tried) if failover else None
         if nxt is not None and nxt.status is ConnectionStatus.AVAILABLE:
             self._invite(s, nxt, now, reason="failover")
         else:

@@ -129,7 +129,8 @@ class Phone(KeepAlives):
         self.layer.transport_error(dest, transport, now)
         for conn in self.connections.values():
             up = conn.transport == transport and conn.status is C.AVAILABLE
-            if conn.address == dest and up and not conn.registering:
+            forgets = self.config.mutant == "forgets_reregister"
+            if conn.address == dest and up and not conn.registering and not forgets:
                 self._register(conn, now)
         self._drain_layer(now)
 
@@ -227,7 +228,7 @@ class Phone(KeepAlives):
             self.deadlines.cancel(conn.id, "refresh")
             self.deadlines.cancel(conn.id, "keepalive")
             self.deadlines.cancel(conn.id, "pong")
-            if not conn.registering:
+            if not conn.registering and self.config.mutant != "never_retries":
                 self.deadlines.set(conn.id, "retry", now + conn.retry_interval)
 
     # --- internals -------------------------------------------------------------------------
@@ -296,6 +297,8 @@ class Phone(KeepAlives):
                 scheme=conn.scheme,
             )
         what = "unregister" if request.headers.get("Expires") == "0" else "register"
+        if what == "register" and conn.status is C.AVAILABLE and self.config.mutant == "flaps":
+            self._set_status(conn, C.UNAVAILABLE, "flap", None, now)  # (a mutant's doing)
         conn.registering = what == "register"
         if conn.registering and request.headers.get("Authorization") is None:
             conn.sent_at = now
@@ -380,7 +383,8 @@ class Phone(KeepAlives):
         self.deadlines.cancel(conn.id, "keepalive")
         if conn.status in (C.REGISTERING, C.AVAILABLE):
             self._set_status(conn, C.UNAVAILABLE, reason, response.status, now)
-        self.deadlines.set(conn.id, "retry", now + conn.retry_interval)
+        if self.config.mutant != "never_retries":
+            self.deadlines.set(conn.id, "retry", now + conn.retry_interval)
 
     def _connection_timer(self, conn: Connection, name: str, now: float) -> None:
         if name in ("refresh", "retry"):

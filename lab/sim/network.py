@@ -63,6 +63,9 @@ class SimNetwork:
         # what each TLS listener presents: (lab.system.certs kind, the names it is for)
         self.certificates: dict[Address, tuple[str, tuple[str, ...]]] = {}
         self.epochs: dict[Address, int] = {}  # bumped when a node attaches: a new life
+        # who holds a TCP or TLS connection to a node: told when the node goes (a killed
+        # site's connections close, as its host's kernel closes them)
+        self.streams: dict[Address, list[Callable[[Address], None]]] = {}
         self.sent = 0
         self.dropped = 0
         # the clock a delivery is scheduled on: a discrete-event engine's (lab.sim.engine),
@@ -96,6 +99,12 @@ class SimNetwork:
 
     def detach(self, address: Address) -> None:
         self.nodes.pop(address, None)
+        for lost in self.streams.pop(address, []):
+            self.schedule(0.0, lost, address)
+
+    def hold_stream(self, dest: Address, lost: Callable[[Address], None]) -> None:
+        """``lost(dest)`` once ``dest`` goes: a connection to it is open."""
+        self.streams.setdefault(dest, []).append(lost)
 
     def link(self, a: str, b: str) -> Link:
         if (a in self.sites) != (b in self.sites):  # a client-to-site path
@@ -204,6 +213,7 @@ class SimSockets:
         self.closed = False
         self.rejected = 0
         self._tls: dict[Address, int] = {}  # TLS connections set up: the peer's life then
+        self._streams: dict[Address, set[str]] = {}  # open TCP/TLS connections, by peer
         self._handshaking: dict[Address, list[Outgoing]] = {}  # what waits for one
 
     def open(self) -> None:
@@ -249,6 +259,20 @@ class SimSockets:
         if not self.network.send((self.host, self.port), out.dest, out.message, out.transport):
             self._tls.pop(out.dest, None)
             self.network.schedule(0.0, self.on_failure, out.dest, out.transport)
+        elif out.transport != "udp" and not isinstance(out.message, KeepAlive):
+            held = self._streams.get(out.dest)
+            if held is None:
+                held = self._streams[out.dest] = set()
+                self.network.hold_stream(out.dest, self._lost)
+            held.add(out.transport)
+
+    def _lost(self, dest: Address) -> None:
+        """The peer at ``dest`` went: each connection to it closed (as a real socket's
+        reading end finds it closed)."""
+        self._tls.pop(dest, None)
+        for transport in sorted(self._streams.pop(dest, set())):
+            if not self.closed and self.on_lost is not None:
+                self.on_lost(dest, transport)
 
     def _handshake(self, out: Outgoing) -> None:
         """A TLS connection to ``out.dest`` first (a keep-alive never opens one): refused

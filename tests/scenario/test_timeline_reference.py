@@ -21,7 +21,11 @@ seed: the storm's recovery times moved by under a millisecond, the other drills'
 timelines unchanged); the endpoint's word checked against the wire after every drill
 (``lab.run.wirechecks``: its verdicts added, every other event unchanged); the rules
 the library's drills and invariants grade (``references``, on their run_start and
-expectation events; the library's step lines moved by them; nothing else changed)."""
+expectation events; the library's step lines moved by them; nothing else changed); a killed site's TCP and TLS
+connections closing in simulation as they do on real sites (the phone learns at once: the
+TCP and TLS kill drills' timelines changed, their verdicts not) and three drills the
+mutants showed missing (a lost connection noticed at once over TCP and TLS, renewals that
+never flap), added; every other drill's timeline unchanged."""
 
 from __future__ import annotations
 
