@@ -22,7 +22,7 @@ from endpoint.marked import line_of
 PROTOCOLS = ("udp", "tcp", "tls")
 # the behaviours the phone's core can be told to get wrong (see EndpointConfig.mutant)
 CORE_MUTANTS = ("never_retries", "no_failover", "calls_through_known_down",
-                "forgets_reregister", "flaps")  # fmt: skip
+                "forgets_reregister", "flaps", "ignores_retry_after")  # fmt: skip
 KEEPALIVES = ("options", "crlf")
 MAX_FILE = 1 << 20  # bytes: a settings file is at most 1 MiB
 MAX_SECONDS = 30 * 86400.0  # no interval or timeout is longer than 30 days

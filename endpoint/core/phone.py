@@ -24,7 +24,7 @@ from endpoint.core.calls import CallControl
 from endpoint.core.connection import Connection, requested_expires, timers_for
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
 from endpoint.core.keepalive import KeepAlives
-from endpoint.core.replies import failure_reason, granted_expires
+from endpoint.core.replies import failure_reason, granted_expires, retry_after
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import ConnectionStatus as C
 from endpoint.core.timers import Deadlines
@@ -383,8 +383,12 @@ class Phone(KeepAlives):
         self.deadlines.cancel(conn.id, "keepalive")
         if conn.status in (C.REGISTERING, C.AVAILABLE):
             self._set_status(conn, C.UNAVAILABLE, reason, response.status, now)
+        wait = conn.retry_interval
+        asked = retry_after(response) if not event.local else None
+        if asked is not None and self.config.mutant != "ignores_retry_after":
+            wait = max(wait, float(asked))  # RFC 3261 21.5.4: not before then
         if self.config.mutant != "never_retries":
-            self.deadlines.set(conn.id, "retry", now + conn.retry_interval)
+            self.deadlines.set(conn.id, "retry", now + wait)
 
     def _connection_timer(self, conn: Connection, name: str, now: float) -> None:
         if name in ("refresh", "retry"):

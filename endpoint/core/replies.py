@@ -52,6 +52,14 @@ def failure_reason(event: ResponseReceived) -> str:
     return f"SIP {event.response.status} {event.response.reason}".strip()
 
 
+def retry_after(response: Response) -> int | None:
+    """The seconds a ``Retry-After`` asks for (RFC 3261 20.33: ``delta-seconds``, then maybe
+    a comment and parameters), or None."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    digits = value[: len(value) - len(value.lstrip("0123456789"))]
+    return int(digits) if digits and len(digits) <= 9 else None
+
+
 def granted_expires(response: Response, our_contact: str) -> int | None:
     """The expiry the registrar granted our contact (its Contact param, else Expires)."""
     ours = our_contact.strip("<>").split(";")[0]

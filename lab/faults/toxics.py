@@ -249,6 +249,8 @@ def _one(toxic: Toxic, out: Outcome, now: float, link: LinkState) -> None:
                 code = int(toxic.number("code"))
                 reply: Response = make_response(req, code, to_tag="geolab-fault")
                 reply.headers.add("Server", "geolab-fault-proxy")
+                if "retry_after" in toxic.attributes:  # RFC 3261 20.33: come back in N s
+                    reply.headers.add("Retry-After", str(int(toxic.number("retry_after"))))
                 out.reply = bytes(reply)
             else:
                 kept.append((delay, chunk))

@@ -147,3 +147,20 @@ def test_connections_collection_exposes_its_properties() -> None:
         snap["protocol"] == "UDP" and snap["reg_interval"] == 10.0 and snap["status"] == "Available"
     )
     assert snap["last_registration"] is not None and snap["last_error"] is None
+
+
+def test_retry_after_is_read_as_its_delta_seconds() -> None:
+    from endpoint.core.replies import retry_after
+    from endpoint.sip.message import Response
+
+    def answer(value: str | None) -> Response:
+        r = Response(status=503, reason="Service Unavailable")
+        if value is not None:
+            r.headers.add("Retry-After", value)
+        return r
+
+    assert retry_after(answer("4")) == 4
+    assert retry_after(answer("120 (in a meeting);duration=3600")) == 120
+    assert retry_after(answer(None)) is None
+    assert retry_after(answer("soon")) is None
+    assert retry_after(answer("9" * 40)) is None
