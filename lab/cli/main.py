@@ -3,23 +3,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
-
-# Run as a program (python -m lab.cli.main, or the `geolab` script), a signal is a stop
-# request from the first line here: noted until main() takes it over, never Python's death
-# by signal or a KeyboardInterrupt half-way through an import (imported by a test, the
-# process's own handlers are left alone).
-_EARLY: list[int] = []
-_PROGRAM = __name__ == "__main__" or os.path.basename(sys.argv[0]) == "geolab"
-if _PROGRAM:
-    for _sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(_sig, lambda signum, frame: _EARLY.append(signum))
-
-import argparse
 from importlib.metadata import entry_points
 
+from lab import EARLY_SIGNALS, PROGRAM
 from lab.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -81,19 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     forget_signals()
     take_signals(holding=True)  # from the first line: a signal is a stop request
-    for early in _EARLY:  # (one that came while this module was being imported)
+    for early in EARLY_SIGNALS:  # (one that came while geolab was being imported: lab)
         request_stop(early, None)
-    _EARLY.clear()
+    EARLY_SIGNALS.clear()
     try:
         code = _main(argv)
     finally:
-        if not _PROGRAM:  # as they were (main runs in-process, in a test); a program
+        if not PROGRAM:  # as they were (main runs in-process, in a test); a program
             for sig, handler in previous.items():  # keeps taking them until it exits
                 signal.signal(sig, handler)
     late = stop_requested()
     if late is not None and code in (EXIT_PASS, EXIT_FAILED):
         # asked to stop as it ended: the verdict does not stand (the exit code says so)
         return EXIT_TERMINATED if late == signal.SIGTERM else EXIT_INTERRUPTED
+    if PROGRAM:  # from here to the exit, a signal ends it as it would any program
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
     return code
 
 
