@@ -84,10 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     if late is not None and code in (EXIT_PASS, EXIT_FAILED):
         # asked to stop as it ended: the verdict does not stand (the exit code says so)
         return EXIT_TERMINATED if late == signal.SIGTERM else EXIT_INTERRUPTED
-    if PROGRAM:  # from here to the exit, a signal ends it as it would any program
+    if PROGRAM:  # from here to the exit, a signal ends it at once, with the signal's code
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_DFL)
+            signal.signal(sig, _exit_at_once)
     return code
+
+
+def _exit_at_once(signum: int, frame: object) -> None:
+    """A stop asked for after the verdict's last check: no verdict is said (130/143)."""
+    sys.stderr.flush()
+    os._exit(EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED)
 
 
 def _main(argv: list[str] | None) -> int:
