@@ -5,6 +5,7 @@ known by PID *and* start time, a record without a specific folder selects nothin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -149,9 +150,10 @@ def test_cleanup_ends_an_unrecorded_lab_process_but_not_a_job_reading_the_lab_s_
     log.write_text("")
     mine = subprocess.Popen(["tail", "-f", str(log)], start_new_session=True)  # the lab's
     shell = subprocess.Popen(  # a terminal's session, and a job in it reading the log
-        ["setsid", "bash", "-c", 'set -m; tail -f "$LOG" & sleep 60 & wait'],
+        ["setsid", "bash", "-c", 'set -m; tail -f "$LOG" & wait'],
         env={**os.environ, "LOG": str(log)},
     )  # fmt: skip
+    jobs: list[int] = []
     try:
         deadline = time.monotonic() + 10
         while not (jobs := [p for p in processes_mentioning(str(log)) if p != mine.pid]):
@@ -169,10 +171,17 @@ def test_cleanup_ends_an_unrecorded_lab_process_but_not_a_job_reading_the_lab_s_
         assert processes_mentioning(str(log)) == [job]  # the user's job is alive
         assert shell.poll() is None
     finally:
+        for pgid in jobs:  # the shell's job: a group of its own, which the shell's end leaves
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, 9)
         for proc in (mine, shell):
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait()
+    deadline = time.monotonic() + 5
+    while processes_mentioning(str(log)) and time.monotonic() < deadline:
+        time.sleep(0.02)  # SIGKILLed, being reaped
+    assert processes_mentioning(str(log)) == []  # the test leaves nothing behind
 
 
 def test_a_stopped_lab_leaves_no_folder_and_no_secret(backend: str, tmp_path: Path) -> None:
