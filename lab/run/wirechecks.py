@@ -4,7 +4,8 @@ its own tap or the fault proxy's record). A black box may say ``Available`` with
 site having accepted a REGISTER, or ``Unavailable`` (408) while its site answers every
 request; a verdict that believed it would be wrong.
 
-- ``Available`` only after a 2xx to a REGISTER of that connection, since its last failure;
+- ``Available`` only after a 2xx to a REGISTER of that connection, since its last failure
+  (or since it was disabled or removed);
 - ``Unavailable`` with code 408 only after a request of that connection went unanswered on
   the wire for at least half of its transaction's time (REGISTER: ``transaction_timeout``;
   OPTIONS: ``keepalive_timeout``);
@@ -102,8 +103,8 @@ def _available(
         if not isinstance(e, EndpointEvent) or not isinstance(e.event, ConnectionStatusChanged):
             continue
         ev = e.event
-        if ev.status == "Unavailable":
-            since[ev.connection] = e.t
+        if ev.status in ("Unavailable", "Disabled", "Removed"):
+            since[ev.connection] = e.t  # (a registration from before does not count after)
         if ev.status != "Available" or ev.connection not in visible:
             continue
         judged += 1
