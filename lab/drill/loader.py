@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from endpoint import marked
 from endpoint.config import ConfigError
 from endpoint.configfile import load as load_endpoint_config
 from lab.drill.schema import Scenario, semantic_errors
@@ -16,85 +16,15 @@ from lab.errors import Problem, ScenarioError
 Path_ = tuple[str | int, ...]
 
 
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()  # typed scalars (tags resolved on compose)
 MAX_BYTES = 1 << 20  # a drill file is at most 1 MiB
-MAX_NODES = 100_000  # YAML nodes once aliases are expanded (no "billion laughs")
-MAX_DEPTH = 64
-
-
-class _TooBig(Exception):
-    def __init__(self, line: int, what: str) -> None:
-        self.line = line
-        self.what = what
-
-
-class _Refused(_TooBig):
-    """Not too big, but refused all the same (a key given twice)."""
-
-
-def _to_python(
-    node: yaml.Node, path: Path_, lines: dict[Path_, int], budget: list[int] | None = None
-) -> Any:
-    budget = budget if budget is not None else [MAX_NODES]
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooBig(node.start_mark.line + 1, f"more than {MAX_NODES} values (aliases expanded)")
-    if len(path) > MAX_DEPTH:
-        raise _TooBig(node.start_mark.line + 1, f"nested deeper than {MAX_DEPTH}")
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = (
-                _CONSTRUCTOR.construct_object(key_node, deep=True)
-                if key_node.tag != "tag:yaml.org,2002:str"
-                else key_node.value
-            )
-            if key in out:
-                raise _Refused(
-                    key_node.start_mark.line + 1,
-                    f"{dotted((*path, key))}: given twice (first on line {lines[(*path, key)]}); "
-                    "a key may be given once",
-                )
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _to_python(value_node, (*path, key), lines, budget)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, i), lines, budget) for i, item in enumerate(node.value)]
-    try:
-        return _CONSTRUCTOR.construct_object(node, deep=True)
-    except (ValueError, TypeError, yaml.YAMLError) as exc:  # a number past Python's digits
-        what = "a number too long to read" if "digits" in str(exc) else str(exc)
-        what = f"{dotted(path) or 'value'}: not a valid value: {what}"
-        raise _Refused(node.start_mark.line + 1, what) from None
 
 
 def load_marked(text: str, file: str) -> tuple[Any, dict[Path_, int]]:
+    """The drill's YAML with the line of every value (:mod:`endpoint.marked`)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except RecursionError:
-        raise ScenarioError([Problem(file, 1, "", f"nested deeper than {MAX_DEPTH}")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ScenarioError(
-            [Problem(file, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]
-        ) from None
-    lines: dict[Path_, int] = {}
-    if node is None:
-        return None, lines
-    try:
-        return _to_python(node, (), lines), lines
-    except _Refused as exc:
+        return marked.load_marked(text, dotted)
+    except marked.MarkedError as exc:
         raise ScenarioError([Problem(file, exc.line, "", exc.what)]) from None
-    except _TooBig as exc:
-        raise ScenarioError([Problem(file, exc.line, "", f"too big: {exc.what}")]) from None
-    except (RecursionError, yaml.YAMLError, ValueError, TypeError) as exc:
-        raise ScenarioError([Problem(file, 1, "", f"not a valid value: {exc}")]) from None
-    finally:  # the constructor keeps what it built: not across files
-        _CONSTRUCTOR.constructed_objects.clear()
-        _CONSTRUCTOR.recursive_objects.clear()
 
 
 def line_of(lines: dict[Path_, int], path: Path_) -> int:
