@@ -79,7 +79,7 @@ JSON
 
 base_image() {
   docker image inspect debian:bookworm-slim >/dev/null 2>&1 && [ -f "$ROOT/repo/Packages" ] &&
-    grep -q '^Package: kamailio-tls-modules$' "$ROOT/repo/Packages" && return
+    grep -q '^Package: kamailio-websocket-modules$' "$ROOT/repo/Packages" && return
   local rootfs=$ROOT/rootfs
   if [ ! -x "$rootfs/usr/bin/apt-get" ]; then
     log "debootstrap (minbase bookworm) from $(mirror)"
@@ -92,7 +92,7 @@ base_image() {
   log "collecting the packages the site image needs"
   cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
   chroot "$rootfs" apt-get update -qq >/dev/null
-  chroot "$rootfs" apt-get install --download-only -y -qq kamailio kamailio-tls-modules sip-tester iproute2 netbase >/dev/null
+  chroot "$rootfs" apt-get install --download-only -y -qq kamailio kamailio-tls-modules kamailio-websocket-modules sip-tester iproute2 netbase >/dev/null
   mkdir -p "$ROOT/repo"
   cp "$rootfs"/var/cache/apt/archives/*.deb "$ROOT/repo/"
   (cd "$ROOT/repo" && dpkg-scanpackages -m . /dev/null > Packages 2>/dev/null)

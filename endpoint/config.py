@@ -19,7 +19,8 @@ from pydantic import (
 
 from endpoint.marked import line_of
 
-PROTOCOLS = ("udp", "tcp", "tls")
+PROTOCOLS = ("udp", "tcp", "tls", "ws", "wss")  # ws, wss: SIP over WebSocket (RFC 7118)
+SECURE = ("tls", "wss")  # the protocols that run over TLS
 # the behaviours the phone's core can be told to get wrong (see EndpointConfig.mutant)
 CORE_MUTANTS = ("never_retries", "no_failover", "calls_through_known_down",
                 "forgets_reregister", "flaps", "ignores_retry_after")  # fmt: skip
@@ -126,9 +127,11 @@ class ConnectionConfig(ConnectionSettings):
 
     @model_validator(mode="after")
     def _tls_only(self) -> ConnectionConfig:
-        given = [n for n in ("tls_ca", "tls_server_name", "sips") if getattr(self, n)]
-        if self.protocol != "tls" and given:
-            raise ValueError(f"{given[0]} applies to protocol TLS only")
+        given = [n for n in ("tls_ca", "tls_server_name") if getattr(self, n)]
+        if self.protocol not in SECURE and given:
+            raise ValueError(f"{given[0]} applies to protocols TLS and WSS only")
+        if self.protocol != "tls" and self.sips:
+            raise ValueError("sips applies to protocol TLS only")
         return self
 
     @field_validator("server", mode="before")

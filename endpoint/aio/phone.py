@@ -40,7 +40,7 @@ class AsyncPhone:
         self.sockets = sockets(
             config.local_host,
             config.local_port,
-            ("udp", "tcp", "tls"),
+            ("udp", "tcp", "tls", "ws", "wss"),
             on_message=self._on_message,
             on_failure=self._on_failure,
             on_keepalive=self._on_keepalive,

@@ -1,7 +1,8 @@
 """The sockets under a sans-I/O SIP core: one UDP socket and TCP connections (inbound and
-outbound, reused per peer address), all bound to one local address; TLS connections
-outbound (the peer's certificate checked as ``tls_peer`` says) and, for a site given a
-server context, inbound on ``tls_port``."""
+outbound, reused per peer address), all bound to one local address; TLS and WebSocket
+(ws, wss) connections outbound (a TLS peer's certificate checked as ``tls_peer`` says)
+and, for a site, inbound: TLS on ``tls_port`` (given a server context), ws on ``ws_port``
+and wss on ``wss_port`` (each None: not offered)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ import ssl
 from collections.abc import Callable
 
 from endpoint.aio.tls import TlsPeer, TlsSettingsError, client_context, refusal
-from endpoint.aio.transport import OnKeepAlive, OnMessage, TcpConnection, UdpProtocol
+from endpoint.aio.transport import (
+    OnKeepAlive,
+    OnMessage,
+    TcpConnection,
+    UdpProtocol,
+    WsConnection,
+)
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
@@ -41,6 +48,8 @@ class Sockets:
         tls_peer: Callable[[Address], TlsPeer | None] | None = None,
         tls_server: ssl.SSLContext | None = None,
         tls_port: int = 0,
+        ws_port: int | None = None,
+        wss_port: int | None = None,
     ) -> None:
         """``on_failure(dest, transport[, why])``: sending failed (``why`` when a TLS
         handshake was refused); ``on_lost(peer, transport)``: an open connection closed."""
@@ -55,7 +64,10 @@ class Sockets:
         self.tls_peer = tls_peer
         self.tls_server = tls_server
         self.tls_port = tls_port
+        self.ws_port = ws_port
+        self.wss_port = wss_port
         self._tls_listener: asyncio.Server | None = None
+        self._ws_listeners: list[asyncio.Server] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._udp: UdpProtocol | None = None
         self._server: asyncio.Server | None = None
@@ -113,6 +125,20 @@ class Sockets:
                 ssl_handshake_timeout=self.connect_timeout,
             )  # fmt: skip
             self.tls_port = self._tls_listener.sockets[0].getsockname()[1]
+        if "ws" in self.transports and self.ws_port is not None:
+            ws = await loop.create_server(
+                lambda: self._new_connection("ws"), self.host, self.ws_port, reuse_address=True
+            )
+            self._ws_listeners.append(ws)
+            self.ws_port = ws.sockets[0].getsockname()[1]
+        if "wss" in self.transports and self.wss_port is not None and self.tls_server:
+            wss = await loop.create_server(
+                lambda: self._new_connection("wss"), self.host, self.wss_port,
+                reuse_address=True, ssl=self.tls_server,
+                ssl_handshake_timeout=self.connect_timeout,
+            )  # fmt: skip
+            self._ws_listeners.append(wss)
+            self.wss_port = wss.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
         if self.closed:
@@ -123,6 +149,7 @@ class Sockets:
         if self._udp is not None and self._udp.transport is not None:
             self._udp.transport.close()
         servers = [s for s in (self._server, self._tls_listener) if s is not None]
+        servers += self._ws_listeners
         for server in servers:
             server.close()
         for conn in list(self._conns.values()):
@@ -171,7 +198,7 @@ class Sockets:
         if isinstance(msg, KeepAlive):  # a keep-alive never opens a connection
             self.on_failure(out.dest, out.transport)
             return
-        name = "tls" if out.transport == "tls" else "tcp"
+        name = out.transport if out.transport in ("tls", "ws", "wss") else "tcp"
         task = asyncio.ensure_future(self._connect_and_send(out.dest, data, name))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -197,17 +224,19 @@ class Sockets:
         return await asyncio.shield(pending)
 
     async def _connect(self, dest: Address, name: str) -> tuple[TcpConnection | None, str]:
-        """A new connection to ``dest`` (a TLS one verified), or None and why not."""
+        """A new connection to ``dest`` (a TLS one verified, a WebSocket one upgraded), or
+        None and why not."""
         assert self._loop is not None
         peer: TlsPeer | None = None
-        if name == "tls":
+        if name in ("tls", "wss"):
             peer = self.tls_peer(dest) if self.tls_peer is not None else None
             peer = peer or TlsPeer(None, dest[0])
         try:
             context = client_context(peer.ca_file) if peer is not None else None
+            host = f"{peer.server_name if peer is not None else dest[0]}:{dest[1]}"
             _, conn = await asyncio.wait_for(
                 self._loop.create_connection(
-                    lambda: self._new_connection(name), dest[0], dest[1],
+                    lambda: self._new_connection(name, client=True, host=host), dest[0], dest[1],
                     local_addr=(self.host, 0), ssl=context,
                     server_hostname=peer.server_name if peer is not None else None,
                     ssl_handshake_timeout=self.connect_timeout if peer is not None else None,
@@ -218,37 +247,43 @@ class Sockets:
             why = refusal(exc, peer.server_name) if peer is not None else ""
             log.info("%s connect to %s:%s failed: %s", name.upper(), *dest, why or exc)
             return None, why
+        if isinstance(conn, WsConnection):
+            try:
+                why = await asyncio.wait_for(asyncio.shield(conn.opened), self.connect_timeout)
+            except TimeoutError:
+                why = "no answer to the WebSocket upgrade"
+            if why:
+                log.info("%s upgrade at %s:%s failed: %s", name.upper(), *dest, why)
+                conn.close()
+                return None, why
         self._conns[conn.peer] = conn
         return conn, ""
 
-    def _new_connection(self, name: str = "tcp") -> TcpConnection:
-        return _Tracked(self._message, self._keepalive, self._lost, self._conns, name)
+    def _new_connection(
+        self, name: str = "tcp", *, client: bool = False, host: str = ""
+    ) -> TcpConnection:
+        conn: TcpConnection
+        if name in ("ws", "wss"):
+            conn = WsConnection(self._message, self._keepalive, self._lost, name,
+                                client=client, host=host)  # fmt: skip
+        else:
+            conn = TcpConnection(self._message, self._keepalive, self._lost, name)
+        conn.on_made = self._made
+        return conn
+
+    def _made(self, conn: TcpConnection) -> None:
+        """A connection files itself under its peer address once it is up."""
+        self._conns[conn.peer] = conn
 
     def _lost(self, conn: TcpConnection) -> None:
         if self._conns.get(conn.peer) is conn:
             del self._conns[conn.peer]
         if self.closed:
             return
+        if isinstance(conn, WsConnection) and conn.opened.result():
+            return  # never upgraded: no connection was lost (the connect says it failed)
         if self.on_lost is not None:
             self.on_lost(conn.peer, conn.name)
         else:
             self.on_failure(conn.peer, conn.name)
 
-
-class _Tracked(TcpConnection):
-    """A connection that files itself under its peer address once it is up."""
-
-    def __init__(
-        self,
-        on_message: OnMessage,
-        on_keepalive: OnKeepAlive | None,
-        on_lost: Callable[[TcpConnection], None],
-        registry: dict[Address, TcpConnection],
-        name: str = "tcp",
-    ) -> None:
-        super().__init__(on_message, on_keepalive, on_lost, name)
-        self.registry = registry
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.registry[self.peer] = self

@@ -59,7 +59,8 @@ class OneTimer:
 
 
 class SipStack:
-    """Listens on ``host`` (UDP and/or TCP on one port) and runs a TransactionLayer."""
+    """Listens on ``host`` (UDP and/or TCP on one port; ws on ``ws_port`` where given) and
+    runs a TransactionLayer."""
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class SipStack:
         transports: tuple[str, ...] = ("udp", "tcp"),
         timers: dict[str, TimerConfig] | None = None,
         rng: random.Random | None = None,
+        ws_port: int | None = None,
     ) -> None:
         self.layer = TransactionLayer(timers)
         self.ids = IdSource(rng)
@@ -79,6 +81,7 @@ class SipStack:
             on_message=self._on_message,
             on_failure=self._fail,
             connect_timeout=self.layer.timer_config("tcp").timeout,
+            ws_port=ws_port,
         )
         self.on_request: OnRequest | None = None
         self.on_stray: OnStray | None = None

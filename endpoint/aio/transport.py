@@ -1,4 +1,4 @@
-"""asyncio protocols for SIP over UDP and TCP. They parse and hand messages up; a
+"""asyncio protocols for SIP over UDP, TCP (TLS) and WebSocket. They parse and hand messages up; a
 malformed message is logged and dropped, never raised."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from endpoint.sip.events import Address
 from endpoint.sip.framing import KeepAlive, StreamFramer
 from endpoint.sip.message import Message
 from endpoint.sip.parser import parse_message
+from endpoint.sip.websocket import WsLink
 
 log = logging.getLogger("endpoint.transport")
 throttle_drops()  # what peers make us drop is logged at a bounded rate
@@ -86,11 +87,14 @@ class TcpConnection(asyncio.Protocol):
         self.peer: Address = ("", 0)
         self.local: Address = ("", 0)
         self.rejected = 0
+        self.on_made: Callable[[TcpConnection], None] | None = None  # once it is up
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         self.peer = _addr(transport.get_extra_info("peername"))
         self.local = _addr(transport.get_extra_info("sockname"))
+        if self.on_made is not None:
+            self.on_made(self)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -129,3 +133,74 @@ class TcpConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.on_lost(self)
+
+
+class WsConnection(TcpConnection):
+    """One SIP WebSocket connection (RFC 7118), inbound (a site's) or outbound (the
+    phone's; ``host`` goes in the upgrade request): ``name`` "ws", or "wss" over TLS.
+    ``opened`` is done once the handshake is (its result "" or why it failed). A
+    keep-alive ping is a WebSocket Ping; a Pong is the keep-alive's answer."""
+
+    def __init__(
+        self,
+        on_message: OnMessage,
+        on_keepalive: OnKeepAlive | None,
+        on_lost: Callable[[TcpConnection], None],
+        name: str = "ws",
+        *,
+        client: bool = False,
+        host: str = "",
+    ) -> None:
+        super().__init__(on_message, on_keepalive, on_lost, name)
+        self.link = WsLink(client=client, host=host)
+        self.opened: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.link.client:
+            self.transport_write(self.link.opening())
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            got = self.link.receive(data)
+        except ParseError as exc:
+            self.rejected += 1
+            log.warning("closing %s connection from %s:%s: %s", self.name, *self.peer, exc)
+            self._settle(f"WebSocket: {exc}")
+            self.close()
+            return
+        if got.reply:
+            self.transport_write(got.reply)
+        if got.opened:
+            self._settle("")
+        for text in got.messages:
+            try:
+                message = parse_message(text)
+            except ParseError as exc:
+                self.rejected += 1
+                log.warning("dropped malformed message from %s:%s: %s", *self.peer, exc)
+                continue
+            self.on_message(message, self.peer, self.name)
+        if got.pongs and self.on_keepalive is not None:
+            self.on_keepalive(KeepAlive.PONG, self.peer, self.name)
+        if got.closed:
+            self._settle(got.why or "closed")
+            self.close()
+
+    def write(self, data: bytes) -> None:
+        if data == KeepAlive.PING.value:
+            self.transport_write(self.link.ping())
+        elif data != KeepAlive.PONG.value:
+            self.transport_write(self.link.send(data))
+
+    def transport_write(self, data: bytes) -> None:
+        if data:
+            super().write(data)
+
+    def _settle(self, why: str) -> None:
+        if not self.opened.done():
+            self.opened.set_result(why)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._settle("the connection closed during the WebSocket upgrade")
+        super().connection_lost(exc)

@@ -62,7 +62,7 @@ class Connection:
         self.user: Final = user
         self.server: Final = server
         self.protocol: Final = protocol
-        self.transport: Final = protocol  # the wire transport: udp, tcp or tls
+        self.transport: Final = protocol  # the wire transport: udp, tcp, tls, ws or wss
         self.reg_interval: Final[float] = config.reg_interval
         self.retry_interval: Final[float] = config.retry_interval
         self.keepalive: Final = config.keepalive
@@ -80,6 +80,8 @@ class Connection:
         self.contact: Final = (
             f"<sips:{user}@{host}:{port}>"  # a sips: Contact is TLS by its scheme (RFC 5630)
             if sips
+            else f"<sip:{user}@{ws_host(host, port)};transport={protocol}>"  # RFC 7118 §5.2
+            if protocol in ("ws", "wss")
             else f"<sip:{user}@{host}:{port};transport={protocol}>"
         )
         self.via_around: Final = via_around(protocol, host, port)  # (before, after)
@@ -125,3 +127,9 @@ class Connection:
             "last_registration": self.last_registration,
             "last_error": self.last_error,
         }
+
+
+def ws_host(host: str, port: int) -> str:
+    """The host a WebSocket client's Contact names: one no one can reach (RFC 7118 §5.2),
+    so a site routes requests to it over the client's own connection."""
+    return f"{host.replace('.', '-')}-{port}.invalid"

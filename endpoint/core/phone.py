@@ -138,7 +138,7 @@ class Phone(KeepAlives):
         """For a TLS connection to ``dest``: the CA bundle its certificate must chain to
         and the name it must carry (the first connection there that uses TLS)."""
         for conn in self.connections.values():
-            if conn.address == dest and conn.transport == "tls":
+            if conn.address == dest and conn.transport in ("tls", "wss"):
                 return conn.config.tls_ca, conn.config.server_name
         return None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from endpoint.config import ConfigError
+from endpoint.config import SECURE, ConfigError
 from endpoint.configfile import load
 from lab.drill.schema import Scenario
 from lab.drivers.capabilities import COMMANDS
@@ -38,8 +38,9 @@ def not_applicable(s: Scenario, driver: str) -> list[str]:
         if keepalive is not None and keepalive not in caps.keepalives:
             reasons.append(f"connection {conn} ({where}) uses keep-alive {keepalive!r}, which "
                            f"driver {driver} cannot ask its endpoint for")  # fmt: skip
-        if transport == "tls" and not caps.wire_tap and _checks_sip(s):
-            reasons.append(f"connection {conn} ({where}) runs on TLS and the drill checks sip "
+        if transport in SECURE and not caps.wire_tap and _checks_sip(s):
+            reasons.append(f"connection {conn} ({where}) runs on {transport.upper()} and the "
+                           "drill checks sip "
                            f"events: driver {driver}'s are the fault proxy's record of the "
                            "wire, which cannot read TLS")  # fmt: skip
     return reasons

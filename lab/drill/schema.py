@@ -135,7 +135,7 @@ def semantic_errors(
         c.error(("topology", "certificates"), "an external site's certificate is its own")
     for i, conn in enumerate(s.endpoint.connections):
         c.site(conn.site, ("endpoint", "connections", i, "site"))
-        if conn.sips and (conn.protocol or s.topology.transport) != "tls":
+        if conn.sips and (conn.protocol or s.topology.transport) != "tls":  # (not wss either)
             c.error(("endpoint", "connections", i, "sips"), "sips: URIs are for TLS only")
     for i, party in enumerate(s.parties):
         for name in [party.site] if isinstance(party.site, str) else party.site:

@@ -15,7 +15,7 @@ class Capabilities:
     """What a driver's endpoint can be asked and what it can run on."""
 
     commands: frozenset[str] = COMMANDS
-    transports: frozenset[str] = frozenset({"udp", "tcp", "tls"})
+    transports: frozenset[str] = frozenset({"udp", "tcp", "tls", "ws", "wss"})
     keepalives: frozenset[str] = frozenset({"options", "crlf"})
     modes: frozenset[str] = frozenset({"real"})
     wire_tap: bool = False  # it reports its own SIP messages (else only the proxy sees them)

@@ -94,7 +94,7 @@ def observed_on_wire(
     if seen.direction == "in" and not seen.delivered:
         return None
     try:
-        message = parse_message(seen.data, stream=seen.protocol == "tcp")
+        message = parse_message(seen.data, stream=seen.protocol == "tcp")  # (ws: one message)
     except ParseError as exc:
         return SipObserved(t=t, dir=seen.direction, connection=None, transport=seen.protocol,
                            cseq=None, call_id=None, malformed=str(exc)[:160],

@@ -1,7 +1,8 @@
 """Toxiproxy's HTTP API (``/proxies``, ``/proxies/{name}/toxics``, ``/reset``, ``/version``,
 ``/populate``) served by geolab's fault proxy, for TCP and UDP proxies alike.
 
-A proxy may carry ``"protocol": "udp"`` (geolab's extension; Toxiproxy's proxies are TCP).
+A proxy may carry ``"protocol": "udp"`` or ``"ws"`` (geolab's extensions; Toxiproxy's proxies
+are TCP): ``ws`` relays TCP frame by frame and records the SIP inside WebSocket frames.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ STATUS = Param("whole", 100, 699)
 _COMMON: dict[str, Param] = {
     "stream": Param("choice", choices=("upstream", "downstream")),
     "toxicity": SHARE,
-    "transport": Param("choice", choices=("udp", "tcp", "tls")),
+    "transport": Param("choice", choices=("udp", "tcp", "tls", "ws", "wss")),
 }
 _SIP: dict[str, Param] = {
     "method": Param("token"), "status": STATUS, "cseq_method": Param("token"), **_COMMON,

@@ -41,8 +41,8 @@ class Proxy:
     def __init__(
         self, name: str, listen: Addr, upstream: Addr, *, protocol: str = "tcp", seed: int = 0
     ) -> None:
-        if protocol not in ("tcp", "udp"):
-            raise ValueError(f"protocol must be tcp or udp, got {protocol!r}")
+        if protocol not in ("tcp", "udp", "ws"):
+            raise ValueError(f"protocol must be tcp, udp or ws, got {protocol!r}")
         self.name = name
         self.listen = listen
         self.upstream = upstream
@@ -74,7 +74,11 @@ class Proxy:
             return
         if enabled:
             bind = upstream_bind(self.listen, self.upstream)
-            impl: _Udp | Tcp = _Udp(self, bind) if self.protocol == "udp" else Tcp(self, bind)
+            impl: _Udp | Tcp = (
+                _Udp(self, bind)
+                if self.protocol == "udp"
+                else Tcp(self, bind, websocket=self.protocol == "ws")
+            )
             await impl.start()
             self._impl = impl
             if self.listen[1] == 0:
@@ -112,15 +116,19 @@ class Proxy:
         raise LookupError(f"toxic {name!r} not found")
 
     def process(
-        self, data: bytes, stream: str, link: LinkState, now: float, client: Addr | None = None
+        self, data: bytes, stream: str, link: LinkState, now: float, client: Addr | None = None,
+        shown: bytes | None = None,
     ) -> Outcome:
-        """What the toxics make of one unit (a datagram, a framed SIP message, a chunk)
-        going ``stream`` (upstream: from the endpoint to the site); it is recorded, with
-        whether anything of it goes on."""
+        """What the toxics make of one unit (a datagram, a framed SIP message, a chunk, a
+        WebSocket frame) going ``stream`` (upstream: from the endpoint to the site); it is
+        recorded (``shown``, where that is not the unit itself: the SIP in a WebSocket
+        frame, or nothing), with whether anything of it goes on."""
         out = apply(self.toxics, data, stream, now, link, per_unit_toxicity=self.protocol == "udp")
+        if shown is not None:
+            data = shown
+        elif len(out.deliveries) == 1 and len(out.deliveries[0][1]) == len(data):
+            data = out.deliveries[0][1]  # what went on: bytes a fault flipped, flipped
         if self.recorder is not None and client is not None and data.strip():
-            if len(out.deliveries) == 1 and len(out.deliveries[0][1]) == len(data):
-                data = out.deliveries[0][1]  # what went on: bytes a fault flipped, flipped
             self.recorder({
                 "t": now, "proxy": self.name, "protocol": self.protocol, "stream": stream,
                 "client": f"{client[0]}:{client[1]}",

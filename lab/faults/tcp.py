@@ -4,8 +4,11 @@ Both sockets are asyncio protocols: what one receives is handed to the other's t
 in the same callback (no task woken, no queue) while the proxy is idle, and otherwise
 cut into SIP messages (:class:`~endpoint.sip.framing.StreamFramer`) for the toxics, whose
 deliveries are written at their times, in order. A stream that does not frame as SIP (TLS
-among them) passes as raw chunks. A writer's full buffer pauses the reader of the other
-socket, as the stream reader's drain did.
+among them) passes as raw chunks. Over a WebSocket relay (``ws``) the units are the
+WebSocket frames, passed on as they came, and what is recorded of each is the SIP message
+it completes (the client's frames unmasked); the upgrade and control frames cross
+unrecorded. A writer's full buffer pauses the reader of the other socket, as the stream
+reader's drain did.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, Protocol, cast
 
 from endpoint.sip import ParseError
 from endpoint.sip.framing import KeepAlive, StreamFramer
+from endpoint.sip.websocket import WsReader
 from lab.faults.toxics import LinkState, Outcome
 
 Addr = tuple[str, int]
@@ -34,13 +38,15 @@ class Proxy(Protocol):
     def idle(self) -> bool: ...
 
     def process(
-        self, data: bytes, stream: str, link: LinkState, now: float, client: Addr | None = None
+        self, data: bytes, stream: str, link: LinkState, now: float, client: Addr | None = None,
+        shown: bytes | None = None,
     ) -> Outcome: ...
 
 
 class Tcp:
-    def __init__(self, proxy: Proxy, bind: str) -> None:
+    def __init__(self, proxy: Proxy, bind: str, *, websocket: bool = False) -> None:
         self.proxy = proxy
+        self.websocket = websocket  # the units are WebSocket frames, SIP inside them
         self.bind = bind  # the address upstream connections leave from
         self.server: asyncio.Server | None = None
         self.links: set[Link] = set()
@@ -120,9 +126,11 @@ class Side(asyncio.Protocol):
 class Direction:
     """What one way of the connection keeps: its framing, link state and pending writes."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, websocket: bool = False) -> None:
         self.name = name  # upstream: from the endpoint to the site
-        self.framer: StreamFramer | None = StreamFramer()
+        self.framer: StreamFramer | None = None if websocket else StreamFramer()
+        # a WebSocket's frames, masked from the client (upstream)
+        self.ws = WsReader(masked=name == "upstream") if websocket else None
         self.first = True
         self.state = LinkState()
         self.pending: deque[tuple[float, bytes]] = deque()
@@ -130,17 +138,22 @@ class Direction:
         self.timer: asyncio.TimerHandle | None = None
         self.eof = False
 
-    def units(self, data: bytes) -> list[bytes]:
+    def units(self, data: bytes) -> list[tuple[bytes, bytes | None]]:
+        """The units ``data`` completes, each with what is shown of it (None: itself;
+        empty: nothing, as a WebSocket's upgrade and control frames)."""
+        if self.ws is not None:
+            return [(raw, b"" if sip is None else sip) for raw, sip in self.ws.feed(data)]
         if self.first and _binary(data):
             self.framer = None  # TLS (its records start with a byte SIP never does): raw
         self.first = False
         if self.framer is None:
-            return [data]
+            return [(data, None)]
         try:
-            return [f.value if isinstance(f, KeepAlive) else f for f in self.framer.feed(data)]
+            framed = self.framer.feed(data)
         except ParseError:
             self.framer = None  # not SIP: pass the rest as raw chunks
-            return [data]
+            return [(data, None)]
+        return [(f.value if isinstance(f, KeepAlive) else f, None) for f in framed]
 
 
 class Link:
@@ -153,7 +166,9 @@ class Link:
         self.opening: asyncio.Future[None] | None = None
         self.early: list[bytes] = []  # what the client sent before the site's side was up
         self.closing = False
-        self.ways = {"upstream": Direction("upstream"), "downstream": Direction("downstream")}
+        ws = tcp.websocket
+        self.ways = {"upstream": Direction("upstream", websocket=ws),
+                     "downstream": Direction("downstream", websocket=ws)}  # fmt: skip
         assert client.transport is not None
         peer = client.transport.get_extra_info("peername")
         self.peer: Addr | None = (str(peer[0]), int(peer[1])) if peer else None  # the endpoint
@@ -192,13 +207,14 @@ class Link:
             self.early.append(data)
             return
         way = self._way(side)
-        units = way.units(data)
-        if self.proxy.idle and not way.pending:  # untouched and unwatched: straight on
+        if self.proxy.idle and not way.pending and way.ws is None:  # untouched, unwatched
+            way.units(data)  # (the framing follows the stream all the same)
             self._write(self.other(side), data)
             return
+        units = way.units(data)
         now = self.loop.time()
-        for unit in units:
-            out = self.proxy.process(unit, way.name, way.state, now, self.peer)
+        for unit, shown in units:
+            out = self.proxy.process(unit, way.name, way.state, now, self.peer, shown)
             for delay, chunk in out.deliveries:
                 way.last = max(way.last, now + delay)
                 way.pending.append((way.last, chunk))

@@ -91,11 +91,15 @@ class Toxic:
 
 def applies(kind: str, transport: str) -> bool:
     """Whether a toxic of type ``kind`` acts on ``transport``: datagram faults on UDP,
-    stream faults on TCP and TLS (TLS crosses the proxy as TCP), and the SIP-aware ones
-    not on TLS, whose messages they cannot read."""
+    stream faults on TCP, TLS and WebSocket (TLS and wss cross the proxy as TCP), and the
+    SIP-aware ones on neither TLS, whose messages they cannot read, nor WebSocket, whose
+    frames they would have to make anew."""
     if transport == "udp":
         return kind not in TCP_ONLY
-    return kind not in UDP_ONLY and not (transport == "tls" and kind.startswith("sip_"))
+    return kind not in UDP_ONLY and not (transport in OPAQUE and kind.startswith("sip_"))
+
+
+OPAQUE = ("tls", "ws", "wss")  # SIP-aware toxics do not act there
 
 
 def make_toxic(spec: dict[str, Any], *, protocol: str, seed: int, proxy: str) -> Toxic:
@@ -104,7 +108,7 @@ def make_toxic(spec: dict[str, Any], *, protocol: str, seed: int, proxy: str) ->
         raise ToxicError(f"unknown toxic type {kind!r}; known: {', '.join(TYPES)}")
     if protocol == "udp" and kind in TCP_ONLY:
         raise ToxicError(f"toxic {kind!r} needs a TCP proxy")
-    if protocol == "tcp" and kind in UDP_ONLY:
+    if protocol in ("tcp", "ws") and kind in UDP_ONLY:
         raise ToxicError(f"toxic {kind!r} needs a UDP proxy")
     stream = spec.get("stream", "downstream")
     if stream not in ("upstream", "downstream"):

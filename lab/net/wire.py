@@ -27,5 +27,5 @@ def encode(message: Message | KeepAlive, wire: Wire) -> Payload:
 def decode(data: Payload, transport: str) -> Message:
     """The message that arrived: parsed from bytes (ParseError if malformed) or as sent."""
     if isinstance(data, bytes):
-        return parse_message(data, stream=transport == "tcp")
+        return parse_message(data, stream=transport in ("tcp", "tls"))
     return data

@@ -49,7 +49,7 @@ from lab.real.fleet import OneSocketFleet, run_fleet, run_sharded
 from lab.real.proxyfaults import ProxyFaults
 from lab.sites.base import Site, SiteSpec
 from lab.sites.containers import ComposeProject, ContainerSite, free_subnet
-from lab.sites.factory import make_site, resolve_backend, tls_unavailable
+from lab.sites.factory import make_site, resolve_backend, tls_unavailable, ws_unavailable
 from lab.stream.events import LabDown, LabEvent, LabUp, SiteDown, SiteUp
 from lab.system.certs import LabCertificates
 from lab.system.net import allocate_address
@@ -75,8 +75,10 @@ class Lab(FaultScope):
         self.sites: dict[str, Site] = {}
         self.proxies: dict[str, tuple[str, int]] = {}
         self.tls_proxies: dict[str, tuple[str, int]] = {}
+        self.ws_proxies: dict[tuple[str, str], tuple[str, int]] = {}  # (site, ws/wss)
         self.certs: LabCertificates | None = None
         self.tls_unavailable: str | None = "the lab has not started"
+        self.ws_unavailable: str | None = "the lab has not started"
         self.faults_server: FaultServerProcess | None = None
         self.api: ToxiproxyClient | None = None  # geolab's fault proxy (UDP, and TCP too)
         self.apis: dict[str, ToxiproxyClient] = {}  # per protocol: TCP may go to Toxiproxy
@@ -131,6 +133,8 @@ class Lab(FaultScope):
         # the proxies' addresses first: each site knows its proxy's as its own
         targets = {name: allocate_address() for name in names} if self.config.proxy else {}
         self.tls_unavailable = tls_unavailable(self.backend)
+        self.ws_unavailable = ws_unavailable(self.backend)
+        ws = self.ws_unavailable is None
         if self.tls_unavailable is None:
             self.certs = LabCertificates(self.workdir / "tls")
         for name, base in specs.items():
@@ -143,6 +147,8 @@ class Lab(FaultScope):
                 name=name, ip=base.ip, port=base.port, password=base.password, peers=peers,
                 aliases=aliases, certificate=cert,
                 tls_port=base.port + 1 if cert is not None else None,
+                ws_port=base.port + 2 if ws else None,
+                wss_port=base.port + 3 if ws and cert is not None else None,
             )  # fmt: skip
             if self.project is not None:
                 site: Site = ContainerSite(spec, self.project)
@@ -170,6 +176,10 @@ class Lab(FaultScope):
                 self.state.track("toxiproxy", self.toxiproxy.pid, binary)
             if self.certs is not None:  # TLS crosses the proxy as TCP, on a port of its own
                 self.apis["tls"] = self.apis["tcp"]
+            if ws:  # ws on geolab's proxy, which reads SIP in its frames; wss as TLS
+                self.apis["ws"] = self.api
+                if self.certs is not None:
+                    self.apis["wss"] = self.apis["tcp"]
             for name, site in self.sites.items():
                 ip = targets[name]
                 for protocol in ("udp", "tcp"):
@@ -185,12 +195,20 @@ class Lab(FaultScope):
                         f"{name}-tls", f"{ip}:5061", "{}:{}".format(*site.tls_address)
                     )
                     self.tls_proxies[name] = (ip, 5061)
+                for protocol, port in (("ws", 5062), ("wss", 5063)):
+                    address = site.address_for(protocol)
+                    if protocol in self.apis and address is not None:
+                        await self.apis[protocol].create_proxy(
+                            f"{name}-{protocol}", f"{ip}:{port}", "{}:{}".format(*address),
+                            protocol="ws" if protocol == "ws" else "tcp",
+                        )  # fmt: skip
+                        self.ws_proxies[(name, protocol)] = (ip, port)
             self.proxy_faults = ProxyFaults(self.apis)
         self.state.info["targets"] = {n: f"{ip}:{port}" for n, (ip, port) in self.targets().items()}
         self.state.save()
 
     def _observed(self, seen: WireObservation) -> None:
-        if seen.proxy.endswith("-tls"):  # encrypted: nothing of it reads as SIP
+        if seen.proxy.endswith(("-tls", "-wss")):  # encrypted: nothing of it reads as SIP
             return
         for observer in self.wire_observers:
             observer(seen)
@@ -255,6 +273,12 @@ class Lab(FaultScope):
             if site.tls_address is None:
                 raise LabError(f"site {name!r} does not offer TLS here: {self.tls_unavailable}")
             return self.tls_proxies.get(name, site.tls_address)
+        if transport in ("ws", "wss"):
+            address = site.address_for(transport)
+            if address is None:
+                why = self.ws_unavailable or self.tls_unavailable
+                raise LabError(f"site {name!r} does not offer {transport} here: {why}")
+            return self.ws_proxies.get((name, transport), address)
         return self.proxies.get(name, site.address)
 
     def tls_ca(self) -> str | None:

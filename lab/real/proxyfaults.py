@@ -13,12 +13,13 @@ from lab.labs.interface import FaultRecord
 
 class ProxyFaults:
     """The lab's faults on its proxies, per protocol's API (TCP may be a real Toxiproxy).
-    TLS crosses its own TCP proxy ("<site>-tls"): the TCP faults apply to it, the SIP-aware
-    ones cannot (they would have to read what TLS encrypts)."""
+    TLS crosses its own TCP proxy ("<site>-tls"), ws and wss theirs ("<site>-ws", "<site>-wss"):
+    the TCP faults apply to them, the SIP-aware ones cannot (they would have to read what
+    TLS encrypts, or make WebSocket frames anew)."""
 
     def __init__(self, apis: dict[str, ToxiproxyClient]) -> None:
         self.apis = apis
-        self.protocols = tuple(apis)  # "udp", "tcp" and, where sites speak it, "tls"
+        self.protocols = tuple(apis)  # "udp", "tcp" and, where sites speak them, tls, ws, wss
         self.closed: dict[tuple[str, str], set[int]] = {}  # (site, protocol) -> faults
 
     async def ports(
@@ -58,8 +59,10 @@ class ProxyFaults:
                 stream = protocol != "udp"  # TCP, and TLS over TCP
                 sip_aware = toxic_type.startswith("sip_")
                 why_not = None
-                if protocol == "tls" and sip_aware:
-                    why_not = "tls: SIP toxics cannot read TLS"  # said: the drill asked
+                if protocol in ("tls", "wss") and sip_aware:
+                    why_not = f"{protocol}: SIP toxics cannot read TLS"  # said: the drill asked
+                elif protocol == "ws" and sip_aware:
+                    why_not = "ws: SIP toxics do not act inside WebSocket frames"
                 elif not applies(toxic_type, protocol):
                     continue  # a datagram fault on a stream, or the other way round
                 elif stream and real_toxiproxy_tcp and sip_aware:
@@ -70,7 +73,7 @@ class ProxyFaults:
                         skipped.append(why_not)
                     continue
                 typ, attributes = toxic_type, spec["attributes"]
-                if stream and real_toxiproxy_tcp and toxic_type == "drop":
+                if stream and protocol != "ws" and real_toxiproxy_tcp and toxic_type == "drop":
                     typ, attributes = "timeout", {"timeout": 0}  # Toxiproxy's blackhole
                 await self.apis[protocol].add_toxic(
                     proxies[protocol], typ, name=spec["name"], stream=spec["stream"],

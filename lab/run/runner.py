@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig
+from endpoint.config import SECURE, ConfigError, ConnectionConfig, EndpointConfig
 from endpoint.configfile import load
 from endpoint.core.events import PhoneEvent, SessionStatusChanged
 from endpoint.sip.errors import LocalProtocolError
@@ -206,7 +206,7 @@ class ScenarioRunner:
         TLS, told to trust the lab's CA."""
         protocol = c.protocol or self.s.topology.transport
         ip, port = self.lab.target(c.site, protocol)
-        tls = protocol == "tls"
+        tls = protocol in SECURE
         settings = c.model_copy(update={"protocol": protocol, "sips": c.sips and tls})
         config = ConnectionConfig.at(
             settings, id=conn_id, user=c.user, server=ip, port=port,
@@ -337,7 +337,7 @@ class ScenarioRunner:
                 domain = self.lab.site(cfg.server).spec.domain
                 self.emit(ConnectionPlaced(t=self.now(), connection=cfg.id, site=cfg.server))
                 update: dict[str, object] = {"server": ip, "port": port, "domain": domain}
-                if cfg.protocol == "tls":  # the lab's sites present the lab's certificates
+                if cfg.protocol in SECURE:  # the lab's sites present the lab's certificates
                     update |= {"tls_ca": self.lab.tls_ca(), "tls_server_name": None}
                 conns.append(cfg.model_copy(update=update))
             return base.model_copy(update={"connections": conns})

@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from endpoint.config import ConnectionConfig
+from endpoint.config import SECURE, ConnectionConfig
 from endpoint.core.events import ConnectionStatusChanged, SessionStatusChanged
 from lab.stream.events import EndpointEvent, Event, SipObserved
 from lab.stream.results import Expectation
@@ -73,7 +73,7 @@ def wire_checks(
     """Every contradiction between the endpoint's events and the wire (each a failed
     expectation), or one passed expectation per rule that had something to judge."""
     wire = _wire(events)
-    visible = {c for c, cfg in conns.items() if tap or cfg.protocol != "tls"}
+    visible = {c for c, cfg in conns.items() if tap or cfg.protocol not in SECURE}
     checks = [
         _available(events, wire, visible),
         _timeouts(events, wire, visible, conns),

@@ -62,7 +62,7 @@ class Strict(BaseModel):
 class Topology(Strict):
     sites: list[Name] = Field(default_factory=lambda: ["a", "b"], min_length=1, max_length=16)
     backend: Literal["auto", "kamailio", "embedded", "compose"] = "auto"
-    transport: Literal["udp", "tcp", "tls"] = "udp"
+    transport: Literal["udp", "tcp", "tls", "ws", "wss"] = "udp"
     password: Secret | None = None
     proxy: bool = True
     # what a site presents on TLS: a certificate the endpoint should accept (valid, the
@@ -83,7 +83,7 @@ class ConnectionSpec(ConnectionSettings):
     site: str
     user: User = "5001"
     id: int | None = Field(default=None, ge=0, le=1_000_000)
-    protocol: Literal["udp", "tcp", "tls"] | None = None  # type: ignore[assignment]
+    protocol: Literal["udp", "tcp", "tls", "ws", "wss"] | None = None  # type: ignore[assignment]
     password: Secret | None = None
 
 
@@ -211,7 +211,7 @@ MATCH_FIELDS: dict[str, dict[str, tuple[str, ...] | None]] = {
     "site_up": {"site": None},
     "site_down": {"site": None},
     "sip": {
-        "dir": ("in", "out"), "connection": None, "transport": ("udp", "tcp", "tls"),
+        "dir": ("in", "out"), "connection": None, "transport": ("udp", "tcp", "tls", "ws", "wss"),
         "cseq": None, "call_id": None, "method": None, "status": None,
     },
 }  # fmt: skip

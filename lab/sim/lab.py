@@ -107,7 +107,7 @@ class SimLab(FaultScope):
 
     def target(self, name: str, transport: str = "udp") -> tuple[str, int]:
         site = self.site(name)
-        return site.tls_address if transport == "tls" else site.address
+        return site.address_for(transport)
 
     def tls_ca(self) -> str | None:
         """What stands for the lab's CA in virtual time (no file: the simulated handshake

@@ -185,6 +185,8 @@ class SimNetwork:
         target(data, src, transport)
 
 
+SECURE = ("tls", "wss")  # a TLS handshake before the first message (wss: then the upgrade)
+
 class SimSockets:
     """What :class:`endpoint.aio.sockets.Sockets` offers, on a :class:`SimNetwork`."""
 
@@ -252,7 +254,8 @@ class SimSockets:
     def transmit(self, out: Outgoing) -> None:
         if self.closed:
             return
-        if out.transport == "tls" and self._tls.get(out.dest) != self.network.epochs.get(out.dest):
+        if out.transport in SECURE and self._tls.get(out.dest) != self.network.epochs.get(
+                out.dest):  # fmt: skip
             self._tls.pop(out.dest, None)
             self._handshake(out)
             return
@@ -283,7 +286,7 @@ class SimSockets:
             self._handshaking[dest].append(out)
             return
         if isinstance(out.message, KeepAlive) or dest not in self.network.nodes:
-            self.network.schedule(0.0, self.on_failure, dest, "tls")
+            self.network.schedule(0.0, self.on_failure, dest, out.transport)
             return
         self._handshaking[dest] = [out]
         if self.network.link(self.host, dest[0]).cut:
@@ -296,12 +299,13 @@ class SimSockets:
         waiting = self._handshaking.pop(dest, [])
         if self.closed:
             return
+        transport = waiting[0].transport if waiting else "tls"
         if not answered or dest not in self.network.nodes:
-            self.on_failure(dest, "tls")
+            self.on_failure(dest, transport)
             return
         why = self.network.verify(dest, self.tls_peer(dest) if self.tls_peer else None)
         if why:
-            self.on_failure(dest, "tls", why)
+            self.on_failure(dest, transport, why)
             return
         self._tls[dest] = self.network.epochs[dest]
         for out in waiting:

@@ -33,6 +33,9 @@ def site_specs(names: tuple[str, ...], password: str | None = None) -> dict[str,
     }
 
 
+_PLAIN = ("udp", "tcp")  # on the site's own port
+
+
 class SimSite:
     backend = "sim"
 
@@ -50,7 +53,8 @@ class SimSite:
         self.state = SiteState.DOWN
         self.hung = False
         network.sites.add(spec.ip)  # site-to-site paths are never hurt
-        network.certificates[self.tls_address] = (certificate, (spec.domain, spec.ip))
+        for secure in (self.tls_address, self.wss_address):
+            network.certificates[secure] = (certificate, (spec.domain, spec.ip))
 
     @property
     def name(self) -> str:
@@ -64,6 +68,19 @@ class SimSite:
     def tls_address(self) -> Address:
         """TLS next to UDP and TCP, on the next port (as on real sites)."""
         return (self.spec.ip, self.spec.port + 1)
+
+    @property
+    def ws_address(self) -> Address:
+        """SIP over WebSocket (RFC 7118) on the port after TLS's, secure WebSocket next."""
+        return (self.spec.ip, self.spec.port + 2)
+
+    @property
+    def wss_address(self) -> Address:
+        return (self.spec.ip, self.spec.port + 3)
+
+    def address_for(self, transport: str) -> Address:
+        return {"tls": self.tls_address, "ws": self.ws_address,
+                "wss": self.wss_address}.get(transport, self.address)  # fmt: skip
 
     def _new_core(self) -> SiteCore:
         self.lives += 1
@@ -86,18 +103,18 @@ class SimSite:
             return
         self.core.receive(message, source, transport, self.clock())
         for out in self.core.datagrams_to_send():
-            source = self.tls_address if out.transport == "tls" else self.address
+            source = self.address if out.transport in _PLAIN else self.address_for(out.transport)
             self.network.send(source, out.dest, out.message, out.transport)
 
     # --- the operations, at once (the async ones below are the Site interface) ----------
     def up(self) -> None:
-        self.network.attach(self.address, self._arrive)
-        self.network.attach(self.tls_address, self._arrive)
+        for address in (self.address, self.tls_address, self.ws_address, self.wss_address):
+            self.network.attach(address, self._arrive)
         self.state, self.hung = SiteState.UP, False
 
     def down(self) -> None:
-        self.network.detach(self.address)
-        self.network.detach(self.tls_address)
+        for address in (self.address, self.tls_address, self.ws_address, self.wss_address):
+            self.network.detach(address)
         self.core = self._new_core()  # registrations live in memory: they are gone
         self.state = SiteState.DOWN
 

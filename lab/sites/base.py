@@ -35,6 +35,9 @@ class SiteSpec:
     # TLS next to UDP and TCP: on this port, presenting this certificate (None: no TLS)
     tls_port: int | None = None
     certificate: SiteCertificate | None = None
+    # SIP over WebSocket (RFC 7118): ws on this port (None: none), wss too given a certificate
+    ws_port: int | None = None
+    wss_port: int | None = None
     fr_timer: float = 4.0  # Kamailio tm: non-INVITE / no-response timeout
     fr_inv_timer: float = 60.0  # Kamailio tm: INVITE ringing timeout
 
@@ -77,6 +80,13 @@ class Site(abc.ABC):
     @property
     def tls_address(self) -> tuple[str, int] | None:
         port = self.spec.tls_port
+        return (self.spec.ip, port) if port is not None else None
+
+    def address_for(self, transport: str) -> tuple[str, int] | None:
+        """Where the site takes ``transport`` (None: it does not here)."""
+        port = {"tls": self.spec.tls_port, "ws": self.spec.ws_port,
+                "wss": self.spec.wss_port if self.spec.certificate else None}.get(
+            transport, self.spec.port)  # fmt: skip
         return (self.spec.ip, port) if port is not None else None
 
     def __repr__(self) -> str:

@@ -8,7 +8,12 @@ from lab.errors import LabError
 from lab.sites.base import Site, SiteSpec
 from lab.sites.embedded.site import EmbeddedSite
 from lab.sites.external import ExternalSite
-from lab.sites.kamailio import KamailioSite, kamailio_binary, tls_module_installed
+from lab.sites.kamailio import (
+    KamailioSite,
+    kamailio_binary,
+    tls_module_installed,
+    websocket_module_installed,
+)
 
 BACKENDS = ("kamailio", "embedded", "compose", "external")
 
@@ -29,6 +34,16 @@ def tls_unavailable(backend: str) -> str | None:
         return "an external site's TLS is not the lab's to offer"
     if backend == "kamailio" and not tls_module_installed():
         return "Kamailio's TLS module is not installed (apt-get install -y kamailio-tls-modules)"
+    return None
+
+
+def ws_unavailable(backend: str) -> str | None:
+    """Why sites of ``backend`` cannot offer SIP over WebSocket here, or None when they do."""
+    if backend == "external":
+        return "an external site's WebSocket port is not known to the lab"
+    if backend == "kamailio" and not websocket_module_installed():
+        return ("Kamailio's WebSocket module is not installed "
+                "(apt-get install -y kamailio-websocket-modules)")  # fmt: skip
     return None
 
 

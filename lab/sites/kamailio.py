@@ -79,6 +79,31 @@ def tls_module_installed() -> bool:
         return False
 
 
+def websocket_module_installed() -> bool:
+    """Whether Kamailio's WebSocket module is there (``kamailio-websocket-modules``)."""
+    try:
+        return Path(module_path(), "websocket.so").exists()
+    except LabError:
+        return False
+
+
+WS_ROUTE = """
+# SIP over WebSocket (RFC 7118): an HTTP upgrade on a ws or wss listener becomes a SIP
+# connection; a WS client's requests are routed back over that connection (its Contact
+# names a host no one can reach: fix_nated_register / add_contact_alias above)
+event_route[xhttp:request] {
+    set_reply_close();
+    set_reply_no_connect();
+    if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {
+        if (ws_handle_handshake()) {
+            exit;
+        }
+    }
+    xhttp_reply("404", "Not Found", "", "");
+}
+"""
+
+
 def tls_settings(cert_file: str, key_file: str) -> str:
     """The TLS module's own file: the site's certificate for every client; clients are not
     asked for one."""
@@ -128,7 +153,16 @@ def render_config(
         "PEER_ROUTES": peers or "    return;",
         "TLS_LISTEN": "",
         "TLS_MODULE": "",
+        "WS_LISTEN": "",
+        "WS_MODULE": "",
+        "WS_ROUTE": "",
     }
+    if spec.ws_port is not None:
+        values["WS_LISTEN"] = f"tcp_accept_no_cl=yes\nlisten=tcp:{spec.ip}:{spec.ws_port}"
+        values["WS_MODULE"] = 'loadmodule "xhttp.so"\nloadmodule "websocket.so"'
+        values["WS_ROUTE"] = WS_ROUTE
+        if tls_file is not None and spec.wss_port is not None:
+            values["WS_LISTEN"] += f"\nlisten=tls:{spec.ip}:{spec.wss_port}"
     if tls_file is not None and spec.tls_port is not None:
         values["TLS_LISTEN"] = f"enable_tls=yes\nlisten=tls:{spec.ip}:{spec.tls_port}"
         values["TLS_MODULE"] = (
@@ -157,6 +191,11 @@ class KamailioSite(ProcessSite):
         self.cfg_path.chmod(0o600)
         tls_file = None
         cert = self.spec.certificate
+        if self.spec.ws_port is not None and not websocket_module_installed():
+            raise LabError(
+                "Kamailio's WebSocket module is not installed",
+                hint="apt-get install -y kamailio-websocket-modules",
+            )
         if cert is not None and self.spec.tls_port is not None:
             if not tls_module_installed():
                 raise LabError(

@@ -159,3 +159,34 @@ def test_container_sites_speak_tls_with_the_lab_certificates() -> None:
                 return refused.reason
 
     assert "certificate is not for b.geolab.test" in asyncio.run(main())
+
+
+def test_container_sites_speak_ws_and_wss() -> None:
+    """SIP over WebSocket on the container sites (Kamailio's websocket module in the image):
+    a ws connection on site a and a wss one on site b register through their proxies; a
+    killed a is seen at once (its connection closes) and taken again once it is back."""
+
+    def conn_is(c: int, status: ConnectionStatus):  # type: ignore[no-untyped-def]
+        return lambda e: (
+            isinstance(e, ConnectionStatusChanged) and e.connection == c and e.status is status
+        )
+
+    async def main() -> None:
+        async with Lab(LabConfig(backend="compose")) as lab:
+            cfg = EndpointConfig(connections=[
+                ConnectionConfig(
+                    id=i, user="5001", server=lab.target(n, p)[0], port=lab.target(n, p)[1],
+                    protocol=p, tls_ca=lab.tls_ca() if p == "wss" else None,
+                    domain=lab.site(n).spec.domain, transaction_timeout=1.0, retry_interval=0.5,
+                ) for i, (n, p) in enumerate((("a", "ws"), ("b", "wss")))
+            ])  # fmt: skip
+            async with AsyncPhone(cfg) as phone:
+                await phone.wait_for(conn_is(0, ConnectionStatus.AVAILABLE), 10)
+                await phone.wait_for(conn_is(1, ConnectionStatus.AVAILABLE), 10)
+                mark = len(phone.history)
+                async with lab.fault("kill", "a"):
+                    await phone.wait_for(conn_is(0, ConnectionStatus.UNAVAILABLE), 5, since=mark)
+                await phone.wait_for(conn_is(0, ConnectionStatus.AVAILABLE), 10, since=mark)
+                assert not any(conn_is(1, ConnectionStatus.UNAVAILABLE)(e) for e in phone.history)
+
+    asyncio.run(main())

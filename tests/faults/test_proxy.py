@@ -19,18 +19,24 @@ from endpoint.sip.uri import SipURI
 from lab.errors import ToxiproxyError
 from lab.faults.api import FaultServer
 from lab.faults.client import ToxiproxyClient
+from lab.faults.watch import Watch, WireObservation
 from lab.system.net import allocate_address
 
-FAST = {t: TimerConfig(t1=0.02, t2=0.08, t4=0.1) for t in ("udp", "tcp")}
+FAST = {t: TimerConfig(t1=0.02, t2=0.08, t4=0.1) for t in ("udp", "tcp", "ws")}
+ALL = ("udp", "tcp", "ws")
 
 
 @asynccontextmanager
 async def setup(transport: str) -> AsyncIterator[tuple[ToxiproxyClient, SipStack, SipStack, str]]:
-    """An API server, a SIP 'site' (answers 200 to all) and a client, proxied."""
+    """An API server, a SIP 'site' (answers 200 to all; ws on a port of its own) and a
+    client, proxied."""
     server = FaultServer(seed=3)
     await server.start("127.0.0.1", 0)
     proxy_ip = allocate_address()
-    async with SipStack("127.0.0.1", timers=FAST) as site, SipStack("127.0.0.1", timers=FAST) as ua:
+    async with (
+        SipStack("127.0.0.1", timers=FAST, transports=ALL, ws_port=0) as site,
+        SipStack("127.0.0.1", timers=FAST, transports=ALL) as ua,
+    ):
 
         def answer(event: RequestReceived) -> None:
             if event.key is not None:
@@ -38,9 +44,8 @@ async def setup(transport: str) -> AsyncIterator[tuple[ToxiproxyClient, SipStack
 
         site.on_request = answer
         api = ToxiproxyClient(*server.address)
-        await api.create_proxy(
-            "site", f"{proxy_ip}:5060", f"127.0.0.1:{site.port}", protocol=transport
-        )
+        port = site.sockets.ws_port if transport == "ws" else site.port
+        await api.create_proxy("site", f"{proxy_ip}:5060", f"127.0.0.1:{port}", protocol=transport)
         try:
             yield api, ua, site, proxy_ip
         finally:
@@ -72,7 +77,7 @@ def run(coro: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(coro())  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
+@pytest.mark.parametrize("transport", ["udp", "tcp", "ws"])
 def test_passes_traffic_and_the_site_sees_the_proxy(transport: str) -> None:
     async def main() -> None:
         async with setup(transport) as (_api, ua, site, ip):
@@ -86,7 +91,7 @@ def test_passes_traffic_and_the_site_sees_the_proxy(transport: str) -> None:
     run(main)
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
+@pytest.mark.parametrize("transport", ["udp", "tcp", "ws"])
 def test_latency_is_added_within_tolerance(transport: str) -> None:
     async def main() -> None:
         async with setup(transport) as (api, ua, _site, ip):
@@ -98,7 +103,7 @@ def test_latency_is_added_within_tolerance(transport: str) -> None:
     run(main)
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
+@pytest.mark.parametrize("transport", ["udp", "tcp", "ws"])
 def test_down_then_up(transport: str) -> None:
     async def main() -> None:
         async with setup(transport) as (api, ua, _site, ip):
@@ -118,6 +123,36 @@ def test_timeout_toxic_blackholes_udp() -> None:
             assert (await rtt(ua, (ip, 5060), "udp"))[1:] == (408, True)
             await api.remove_toxic("site", "hole")
             assert (await rtt(ua, (ip, 5060), "udp"))[1:] == (200, False)
+
+    run(main)
+
+
+def test_the_record_of_a_ws_proxy_is_the_sip_inside_the_frames() -> None:
+    """What crosses a ws proxy is recorded as the SIP messages the frames carry (the
+    client's unmasked), both ways; the upgrade and control frames are not."""
+
+    async def main() -> None:
+        async with setup("ws") as (api, ua, site, ip):
+            seen: list[WireObservation] = []
+            watch = await Watch(seen.append).start(api.host, api.port)
+            try:
+                sent = options(ua, transport="ws")
+                got: list[bytes] = []
+                prev = site.on_request
+                site.on_request = lambda e: (got.append(e.request.serialise()), prev(e))  # type: ignore[func-returns-value,misc]
+                event = await ua.transact(sent, (ip, 5060), "ws")
+                assert event.response.status == 200
+                for _ in range(100):
+                    if len(seen) >= 2:
+                        break
+                    await asyncio.sleep(0.01)
+            finally:
+                await watch.stop()
+            assert [(o.direction, o.protocol) for o in seen] == [("out", "ws"), ("in", "ws")]
+            assert seen[0].data.startswith(b"OPTIONS sip:site SIP/2.0\r\n")  # unmasked
+            assert sent.call_id.encode() in seen[0].data and len(got) == 1
+            assert seen[1].data.startswith(b"SIP/2.0 200 OK\r\n")
+            assert all(b"HTTP/1.1" not in o.data for o in seen)
 
     run(main)
 

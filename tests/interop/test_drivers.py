@@ -16,6 +16,7 @@ from lab.drill import load_scenario
 from lab.drivers.control import observed_on_wire
 from lab.faults.watch import WireObservation
 from lab.run.runner import ScenarioRunner
+from lab.sites.kamailio import kamailio_binary
 from lab.stream.events import SipObserved
 from lab.stream.results import ScenarioResult
 from lab.system.procs import processes_mentioning
@@ -28,11 +29,20 @@ def sip_summary(events: list[SipObserved]) -> Counter[tuple[object, ...]]:
     return Counter((e.dir, e.connection, e.method, e.status, e.cseq, e.call_id) for e in events)
 
 
-def test_the_wire_record_agrees_with_the_phone_s_own_tap() -> None:
+@pytest.mark.parametrize(
+    ("transport", "backend"),
+    [("udp", "embedded"), ("ws", "embedded"), ("ws", "kamailio")],
+)
+def test_the_wire_record_agrees_with_the_phone_s_own_tap(transport: str, backend: str) -> None:
     """A drill with calls, held and answered: the same SIP messages, both ways, on the
-    same connections, whether the phone tells them or the proxy saw them."""
+    same connections, whether the phone tells them or the proxy saw them. Over ws the
+    proxy reads them inside WebSocket frames (the phone's masked)."""
+    if backend == "kamailio" and kamailio_binary() is None:
+        pytest.skip("kamailio is not installed (apt-get install -y kamailio)")
     scenario = load_scenario(LIBRARY / "second-line-rings.yaml")
-    runner = ScenarioRunner(scenario, backend="embedded")
+    topology = scenario.topology.model_copy(update={"transport": transport})
+    scenario = scenario.model_copy(update={"topology": topology})
+    runner = ScenarioRunner(scenario, backend=backend)
     seen: list[SipObserved] = []
     original = runner._on_phone  # the lab exists once the run starts: hook in with it
 
@@ -62,6 +72,7 @@ def test_the_wire_record_agrees_with_the_phone_s_own_tap() -> None:
     mine, theirs = sip_summary(from_first_call(tapped)), sip_summary(from_first_call(seen))
     assert mine == theirs, (mine - theirs, theirs - mine)
     assert any(k[2] == "INVITE" and k[0] == "in" for k in theirs)  # inbound calls seen too
+    assert {e.transport for e in seen} == {transport}
 
 
 def run_with(command: list[str], tmp_path: Path, drill: str = "site-a-killed.yaml") -> object:

@@ -1,6 +1,7 @@
 """``python -m lab.sites.embedded --name a --ip 127.0.1.1 [--port 5060] [--domain …]
-[--password-file F] [--peer DOMAIN=IP:PORT …] [--tls-port 5061 --cert F --key F]``: run
-one embedded site until SIGTERM (on UDP and TCP, and on TLS when given a certificate)."""
+[--password-file F] [--peer DOMAIN=IP:PORT …] [--tls-port 5061 --cert F --key F]
+[--ws-port 5062] [--wss-port 5063]``: run one embedded site until SIGTERM (on UDP and TCP,
+on TLS and wss when given a certificate, on ws when given its port)."""
 
 from __future__ import annotations
 
@@ -41,19 +42,26 @@ async def serve(args: argparse.Namespace) -> None:
             sockets.transmit(out)
 
     tls = args.tls_port is not None and args.cert and args.key
+    wss = args.wss_port is not None and args.cert and args.key
+    transports = ("udp", "tcp", *(("tls",) if tls else ()), "ws", *(("wss",) if wss else ()))
     sockets = Sockets(
         args.ip,
         args.port,
-        ("udp", "tcp", "tls") if tls else ("udp", "tcp"),
+        transports,
         on_message=on_message,
         on_failure=lambda *_: None,
-        tls_server=server_context(args.cert, args.key) if tls else None,
+        tls_server=server_context(args.cert, args.key) if tls or wss else None,
         tls_port=args.tls_port or 0,
+        ws_port=args.ws_port,
+        wss_port=args.wss_port if wss else None,
     )
     await sockets.start()
     ready = {"event": "Ready", "site": args.name, "address": f"{args.ip}:{args.port}"}
     if tls:
         ready["tls"] = f"{args.ip}:{sockets.tls_port}"
+    for name, port in (("ws", sockets.ws_port), ("wss", sockets.wss_port)):
+        if port is not None:
+            ready[name] = f"{args.ip}:{port}"
     print(json.dumps(ready), flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,6 +88,8 @@ def main() -> int:
     parser.add_argument("--tls-port", type=int, help="listen on TLS too, on this port")
     parser.add_argument("--cert", help="the site's certificate chain (PEM), for TLS")
     parser.add_argument("--key", help="its private key (PEM)")
+    parser.add_argument("--ws-port", type=int, help="listen on SIP over WebSocket, this port")
+    parser.add_argument("--wss-port", type=int, help="and over secure WebSocket (a certificate)")
     parser.add_argument("--lab-dir", help="the site's folder (marks the process for clean-up)")
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)

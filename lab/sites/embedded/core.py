@@ -26,7 +26,8 @@ from endpoint.sip.uri import SipURI
 from endpoint.sip.values import NameAddr, parse_name_addr
 
 log = logging.getLogger("lab.site")
-PROTO = {"udp": "1", "tcp": "2", "tls": "3"}  # as Kamailio numbers them in an alias
+# as Kamailio numbers them in an alias
+PROTO = {"udp": "1", "tcp": "2", "tls": "3", "ws": "5", "wss": "6"}
 PROTO_NAME = {v: k for k, v in PROTO.items()}
 
 

@@ -45,4 +45,8 @@ class EmbeddedSite(ProcessSite):
         if spec.certificate is not None and spec.tls_port is not None:
             cmd += ["--tls-port", str(spec.tls_port), "--cert", str(spec.certificate.cert_file),
                     "--key", str(spec.certificate.key_file)]  # fmt: skip
+        if spec.ws_port is not None:
+            cmd += ["--ws-port", str(spec.ws_port)]
+        if spec.wss_port is not None and spec.certificate is not None:
+            cmd += ["--wss-port", str(spec.wss_port)]
         return cmd
