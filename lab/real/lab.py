@@ -46,7 +46,7 @@ from lab.labs.interface import (
 from lab.net.party import Net, UdpNet
 from lab.parties.sipp import sipp_binary
 from lab.real.fleet import OneSocketFleet, run_fleet, run_sharded
-from lab.real.proxyfaults import ProxyFaults
+from lab.real.proxyfaults import ProxyFaults, open_fronts
 from lab.sites.base import Site, SiteSpec
 from lab.sites.containers import ComposeProject, ContainerSite, free_subnet
 from lab.sites.factory import make_site, resolve_backend, tls_unavailable, ws_unavailable
@@ -73,9 +73,7 @@ class Lab(FaultScope):
                               keep_workdir=self.config.keep_workdir)
         self.backend = resolve_backend(self.config.backend)
         self.sites: dict[str, Site] = {}
-        self.proxies: dict[str, tuple[str, int]] = {}
-        self.tls_proxies: dict[str, tuple[str, int]] = {}
-        self.ws_proxies: dict[tuple[str, str], tuple[str, int]] = {}  # (site, ws/wss)
+        self.fronts: dict[tuple[str, str], tuple[str, int]] = {}  # (site, transport) -> proxy
         self.certs: LabCertificates | None = None
         self.tls_unavailable: str | None = "the lab has not started"
         self.ws_unavailable: str | None = "the lab has not started"
@@ -181,28 +179,8 @@ class Lab(FaultScope):
                 if self.certs is not None:
                     self.apis["wss"] = self.apis["tcp"]
             for name, site in self.sites.items():
-                ip = targets[name]
-                for protocol in ("udp", "tcp"):
-                    await self.apis[protocol].create_proxy(
-                        f"{name}-{protocol}",
-                        f"{ip}:5060",
-                        f"{site.spec.ip}:{site.spec.port}",
-                        protocol=protocol,
-                    )
-                self.proxies[name] = (ip, 5060)
-                if site.tls_address is not None:
-                    await self.apis["tls"].create_proxy(
-                        f"{name}-tls", f"{ip}:5061", "{}:{}".format(*site.tls_address)
-                    )
-                    self.tls_proxies[name] = (ip, 5061)
-                for protocol, port in (("ws", 5062), ("wss", 5063)):
-                    address = site.address_for(protocol)
-                    if protocol in self.apis and address is not None:
-                        await self.apis[protocol].create_proxy(
-                            f"{name}-{protocol}", f"{ip}:{port}", "{}:{}".format(*address),
-                            protocol="ws" if protocol == "ws" else "tcp",
-                        )  # fmt: skip
-                        self.ws_proxies[(name, protocol)] = (ip, port)
+                for transport, front in (await open_fronts(self.apis, site, targets[name])).items():
+                    self.fronts[(name, transport)] = front
             self.proxy_faults = ProxyFaults(self.apis)
         self.state.info["targets"] = {n: f"{ip}:{port}" for n, (ip, port) in self.targets().items()}
         self.state.save()
@@ -269,17 +247,11 @@ class Lab(FaultScope):
         """The address an endpoint should use for site ``name`` (its proxy, if any), over
         ``transport`` (TLS has a port of its own)."""
         site = self.site(name)
-        if transport == "tls":
-            if site.tls_address is None:
-                raise LabError(f"site {name!r} does not offer TLS here: {self.tls_unavailable}")
-            return self.tls_proxies.get(name, site.tls_address)
-        if transport in ("ws", "wss"):
-            address = site.address_for(transport)
-            if address is None:
-                why = self.ws_unavailable or self.tls_unavailable
-                raise LabError(f"site {name!r} does not offer {transport} here: {why}")
-            return self.ws_proxies.get((name, transport), address)
-        return self.proxies.get(name, site.address)
+        address = site.address_for(transport)
+        if address is None:
+            why = (self.ws_unavailable if transport == "ws" else None) or self.tls_unavailable
+            raise LabError(f"site {name!r} does not offer {transport} here: {why}")
+        return self.fronts.get((name, transport), address)
 
     def tls_ca(self) -> str | None:
         """The CA bundle the lab's sites' certificates chain to (what an endpoint under test

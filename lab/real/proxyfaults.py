@@ -9,6 +9,7 @@ from lab.faults.client import ToxiproxyClient
 from lab.faults.kinds import FaultKind
 from lab.faults.toxics import applies, fault_specs
 from lab.labs.interface import FaultRecord
+from lab.sites.base import Site
 
 
 class ProxyFaults:
@@ -90,3 +91,26 @@ class ProxyFaults:
         for protocol, proxy, toxic in record.undo.get("toxics", []):
             with contextlib.suppress(LabError):
                 await self.apis[protocol].remove_toxic(proxy, toxic)
+
+
+FRONT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061, "ws": 5062, "wss": 5063}
+
+
+async def open_fronts(
+    apis: dict[str, ToxiproxyClient], site: Site, ip: str
+) -> dict[str, tuple[str, int]]:
+    """The site's proxies on ``ip`` ("<site>-<transport>"), one per transport both the site
+    and the lab's proxies carry: their addresses by transport. TLS and wss cross as TCP, ws
+    as ws (the proxy reads the SIP inside its frames)."""
+    fronts: dict[str, tuple[str, int]] = {}
+    for transport, port in FRONT_PORTS.items():
+        address = site.address_for(transport)
+        if transport not in apis or address is None:
+            continue
+        protocol = transport if transport in ("udp", "tcp", "ws") else "tcp"
+        await apis[transport].create_proxy(
+            f"{site.spec.name}-{transport}", f"{ip}:{port}", "{}:{}".format(*address),
+            protocol=protocol,
+        )  # fmt: skip
+        fronts[transport] = (ip, port)
+    return fronts

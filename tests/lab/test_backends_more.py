@@ -65,15 +65,17 @@ def test_tcp_proxies_go_to_a_toxiproxy_server_when_there_is_one(
     async def main() -> None:
         async with Lab(LabConfig(backend="embedded", sites=["a"])) as lab:
             assert lab.apis["tcp"] is not lab.apis["udp"]
-            assert set(await lab.apis["tcp"].proxies()) == {"a-tcp", "a-tls"}  # TLS is TCP there
-            assert set(await lab.apis["udp"].proxies()) == {"a-udp"}
+            assert set(await lab.apis["tcp"].proxies()) == {"a-tcp", "a-tls", "a-wss"}  # TLS is TCP there
+            assert set(await lab.apis["udp"].proxies()) == {"a-udp", "a-ws"}  # ws: SIP in frames
             assert await options_ping(*lab.target("a"), transport="tcp") == 200
             async with lab.fault("down", "a"):
                 assert await options_ping(*lab.target("a"), transport="tcp", timeout=0.6) is None
                 assert await options_ping(*lab.target("a"), transport="udp", timeout=0.6) is None
             async with lab.fault("sip_drop", "a", method="OPTIONS") as record:
                 assert record.undo["skipped"] == ["tcp: Toxiproxy has no SIP toxics",
-                                                  "tls: SIP toxics cannot read TLS"]  # fmt: skip
+                                                  "tls: SIP toxics cannot read TLS",
+                                                  "ws: SIP toxics do not act inside WebSocket frames",
+                                                  "wss: SIP toxics cannot read TLS"]  # fmt: skip
                 assert await options_ping(*lab.target("a"), transport="tcp") == 200
                 assert await options_ping(*lab.target("a"), transport="udp", timeout=0.6) is None
             pid = lab.toxiproxy.pid if lab.toxiproxy else None

@@ -75,18 +75,35 @@ def _uses_tcp(path: Path) -> bool:
     return "tcp" in transports
 
 
-def test_every_tcp_drill_of_the_library_runs_over_tls_too() -> None:
-    """A TCP drill's TLS twin (``-tcp`` → ``-tls``) is the same drill with TLS for TCP."""
+@pytest.mark.parametrize("other", ["tls", "ws"])
+def test_every_tcp_drill_of_the_library_runs_over_tls_and_ws_too(other: str) -> None:
+    """A TCP drill's TLS and WebSocket twins (``-tcp`` → ``-tls``, ``-ws``) are the same
+    drill with TLS or ws for TCP."""
     tcp = [p for p in LIBRARY if _uses_tcp(p)]
     assert tcp, "the library has TCP drills"
     for path in tcp:
-        twin = path.with_name(path.name.replace("-tcp", "-tls"))
-        assert twin != path and twin.exists(), f"{path.name} has no TLS twin {twin.name}"
+        twin = path.with_name(path.name.replace("-tcp", f"-{other}"))
+        assert twin != path and twin.exists(), f"{path.name} has no {other} twin {twin.name}"
         a, b = load_scenario(path), load_scenario(twin)
-        assert b.topology.transport == "tls" or all(
-            c.protocol == "tls" for c in b.endpoint.connections
+        assert b.topology.transport == other or all(
+            c.protocol == other for c in b.endpoint.connections
         )
         assert a.steps == b.steps and a.invariants == b.invariants
         assert [c.model_dump(exclude={"protocol"}) for c in a.endpoint.connections] == [
             c.model_dump(exclude={"protocol"}) for c in b.endpoint.connections
         ]
+
+
+@pytest.mark.parametrize("drill", ["site-hung", "partition"])
+def test_the_hung_site_and_partition_drills_have_ws_twins(drill: str) -> None:
+    """Over ws the same faults and bounds (the partition twin first proves a call reaches
+    the phone over its ws connection, so that its absent call means something)."""
+    a = load_scenario(LIBRARY[0].parent / f"{drill}.yaml")
+    b = load_scenario(LIBRARY[0].parent / f"{drill}-ws.yaml")
+    assert b.topology.transport == "ws" and a.topology.transport == "udp"
+    assert [c.model_dump() for c in a.endpoint.connections] == [
+        c.model_dump() for c in b.endpoint.connections
+    ]
+    # the first wait, then (after the ws twin's first call) the same steps to the end
+    assert a.steps[0] == b.steps[0] and a.steps[1:] == b.steps[len(b.steps) - len(a.steps) + 1 :]
+    assert a.invariants == b.invariants

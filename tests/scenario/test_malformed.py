@@ -101,7 +101,7 @@ CHANGES = [
     ("cert-kind", ("name: x\n", "name: x\ntopology: {certificates: {a: stale}}\n"),
      "Input should be 'valid', 'wrong_ca', 'expired' or 'wrong_name'"),
     ("transport", ("name: x\n", "name: x\ntopology: {transport: sctp}\n"),
-     "Input should be 'udp', 'tcp' or 'tls'"),
+     "Input should be 'udp', 'tcp', 'tls', 'ws' or 'wss'"),
     ("reg-inf", ("- {site: a}", "- {site: a, reg_interval: .inf}"), "reg_interval"),
     ("reg-huge", ("- {site: a}", "- {site: a, reg_interval: 1e400}"), "reg_interval"),
     ("retry-zero", ("- {site: a}", "- {site: a, retry_interval: 0}"), "greater than 0"),

@@ -25,7 +25,9 @@ expectation events; the library's step lines moved by them; nothing else changed
 connections closing in simulation as they do on real sites (the phone learns at once: the
 TCP and TLS kill drills' timelines changed, their verdicts not) and three drills the
 mutants showed missing (a lost connection noticed at once over TCP and TLS, renewals that
-never flap), added; every other drill's timeline unchanged; the Retry-After drill, added."""
+never flap), added; every other drill's timeline unchanged; the Retry-After drill, added;
+the ws twins of the kill, lost-connection, hung-site and partition drills, added (every
+other drill's timeline unchanged)."""
 
 from __future__ import annotations
 
