@@ -255,9 +255,9 @@ class Adapter:
             call.local_hangup = True
             call.hangup(pj.CallOpParam())
         elif name == "hold":
-            self.call(_str(cmd, "session")).setHold(pj.CallOpParam())
+            self.call(_str(cmd, "session")).setHold(pj.CallOpParam(True))
         elif name == "resume":
-            prm = pj.CallOpParam()
+            prm = pj.CallOpParam(True)  # the call's settings (its audio), not zeros
             prm.opt.flag = pj.PJSUA_CALL_UNHOLD
             self.call(_str(cmd, "session")).reinvite(prm)
         elif name == "add_connection":

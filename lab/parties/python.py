@@ -154,10 +154,12 @@ class PythonCaller(_Party):
         hold_ms: int,
         auto_answer: bool,
         seed: int = 0,
+        to_host: str | None = None,
     ) -> None:
         super().__init__(network, address, seed)
         self.site = site
         self.dn = dn
+        self.to_host = to_host or site[0]  # the AOR's domain: To names the callee's address
         self.hold_ms = hold_ms
         self.auto_answer = auto_answer
         self.invite: Request | None = None
@@ -170,7 +172,7 @@ class PythonCaller(_Party):
             SipURI(user=self.dn, host=self.site[0], port=self.site[1]),
             via=via_value("udp", *self.address, self.ids.branch()),
             from_=f"<sip:caller@{self.address[0]}>;tag={self.ids.tag()}",
-            to=f"<sip:{self.dn}@{self.site[0]}>",
+            to=f"<sip:{self.dn}@{self.to_host}>",
             call_id=self.ids.call_id(self.address[0]),
             cseq=1,
             contact=f"<sip:caller@{self.address[0]}:{self.address[1]}>",

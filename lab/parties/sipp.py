@@ -194,10 +194,13 @@ def caller_process(
     auto_answer: bool = False,
     timeout: float = 30.0,
     name: str = "caller",
+    to_host: str | None = None,
 ) -> SippProcess:
-    """A SIPp UAC that calls ``dn`` through the site at ``target``."""
+    """A SIPp UAC that calls ``dn`` through the site at ``target`` (To: ``dn@to_host``,
+    the AOR, where given)."""
     host, port = _place(host)
-    xml = scenario_file(rundir, name, caller(hold_ms=hold_ms, auto_answer=auto_answer))
+    xml = scenario_file(rundir, name, caller(hold_ms=hold_ms, auto_answer=auto_answer,
+                                             to_host=to_host))  # fmt: skip
     args = [
         "-sf",
         str(xml),

@@ -121,12 +121,13 @@ class Parties:
             caller = PythonCaller(
                 lab.party_network(), where, lab.target(call.site), call.to,
                 hold_ms=call.hold_ms, auto_answer=call.auto_answer, seed=index,
+                to_host=lab.site(call.site).spec.domain,
             )  # fmt: skip
         else:
             caller = caller_process(
                 lab.workdir / "parties", lab.target(call.site), call.to,
                 transport=call.transport, hold_ms=call.hold_ms, auto_answer=call.auto_answer,
-                timeout=30, name=name,
+                timeout=30, name=name, to_host=lab.site(call.site).spec.domain,
             )  # fmt: skip
             self.hosts.add(caller.host)
         await caller.start()

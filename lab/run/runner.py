@@ -293,9 +293,12 @@ class ScenarioRunner:
             rng_seed=lab.replay_seed("phone"),
         )  # fmt: skip
         self.driver = driver
-        # windows before any action step count from the endpoint's start, not the lab's
-        self.windows.anchor = (len(self.events), self.now())
+        # windows before any action step look from the endpoint's start on (not the lab's),
+        # their time counted from when it is up: a process's start-up (an interpreter, a
+        # library's init, slower under load) is not what a drill grades
+        position = len(self.events)
         await driver.start(cfg, ctx)
+        self.windows.anchor = (position, self.now())
         steps = asyncio.ensure_future(self._steps())
         racing: list[asyncio.Future[Any]] = [steps, self._failed]
         await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from lab.cli.main import main
 from lab.sites.kamailio import kamailio_binary
 from lab.system.procs import processes_mentioning
 
+from .pinning import assert_reports_agree, graded, pinned
 from .test_drivers import killed_at_first_available
 
 pytestmark = [
@@ -27,44 +25,16 @@ pytestmark = [
                        reason="baresip is not installed (apt-get install -y baresip-core)"),
 ]  # fmt: skip
 ROOT = Path(__file__).parents[2]
-PINNED = Path(__file__).parent / "data" / "baresip-outcomes.yaml"
 
 
-def test_baresip_s_grade_on_the_library_is_the_pinned_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_baresip_s_grade_on_the_library_is_the_pinned_one(tmp_path: Path) -> None:
     if kamailio_binary() is None:
         pytest.skip("kamailio is not installed")
-    monkeypatch.chdir(ROOT)
-    code = main(["run", "scenarios/", "--driver", "baresip", "--backend", "kamailio",
-                 "--workers", "6", "-q", "--report-dir", str(tmp_path)])  # fmt: skip
+    code, folder, got = graded("baresip", tmp_path)
     assert code == 1  # some drills fail: baresip has no dial failover
-    (folder,) = tmp_path.iterdir()
-    timeline = json.loads((folder / "timeline.json").read_text())
-    got: dict[str, dict[str, Any]] = {}
-    for drill in timeline["scenarios"]:
-        assert drill["driver"] == "baresip" and not drill["errors"], drill["errors"]
-        verdict = "N/A" if drill.get("not_applicable") else "PASS" if drill["passed"] else "FAIL"
-        failed = [e["line"] for e in drill["expectations"] if not e["passed"]]
-        got[Path(drill["source"]).stem] = {"verdict": verdict, **({"failed": failed} if failed
-                                                                   else {})}  # fmt: skip
-    pinned = yaml.safe_load(PINNED.read_text())
-    want = {name: {k: v for k, v in entry.items() if k in ("verdict", "failed")}
-            for name, entry in pinned.items()}  # fmt: skip
+    want = pinned("baresip")
     assert got == want
-    # not applicable is skipped in JUnit, with why; never a pass, never a failure
-    suite = ET.parse(folder / "junit.xml").getroot()
-    lacking = [n for n, e in want.items() if e["verdict"] == "N/A"]
-    assert suite.get("skipped") == str(len(lacking))
-    assert suite.get("failures") == str(sum(e["verdict"] == "FAIL" for e in want.values()))
-    skipped = [c for c in suite.iter("testcase") if c.find("skipped") is not None]
-    assert len(skipped) == len(lacking)
-    assert all("not applicable: " in (c.find("skipped").get("message") or "")  # type: ignore[union-attr]
-               for c in skipped)  # fmt: skip
-    summary = (folder / "summary.md").read_text()
-    passes = sum(e["verdict"] == "PASS" for e in want.values())
-    assert f"{passes}/{len(want) - len(lacking)} passed, {len(lacking)} not applicable" in summary
-    assert processes_mentioning(str(tmp_path)) == []
+    assert_reports_agree(folder, want, tmp_path)
 
 
 def test_baresip_killed_mid_drill_is_a_lab_error_and_nothing_is_left(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ TCP and TLS kill drills' timelines changed, their verdicts not) and three drills
 mutants showed missing (a lost connection noticed at once over TCP and TLS, renewals that
 never flap), added; every other drill's timeline unchanged; the Retry-After drill, added;
 the ws twins of the kill, lost-connection, hung-site and partition drills, added (every
-other drill's timeline unchanged)."""
+other drill's timeline unchanged); a caller's To naming the callee's AOR (the site's
+domain) rather than the site's address (only the To of the calls changed)."""
 
 from __future__ import annotations
 
