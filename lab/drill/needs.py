@@ -9,7 +9,7 @@ from pathlib import Path
 from endpoint.config import SECURE, ConfigError
 from endpoint.configfile import load
 from lab.drill.schema import Scenario
-from lab.drivers.capabilities import COMMANDS
+from lab.drivers.capabilities import CALL_ACTIONS, COMMANDS
 from lab.drivers.registry import capabilities_of
 
 # (connection, transport, keep-alive, where): what each connection of the drill runs on
@@ -25,6 +25,11 @@ def not_applicable(s: Scenario, driver: str) -> list[str]:
         return [f"a fleet drill storms geolab's own phones in the lab; it does not run "
                 f"driver {driver}'s endpoint"]  # fmt: skip
     reasons: list[str] = []
+    calls = [str(s.step_lines[i]) for i, step in enumerate(s.steps)
+             if step.action in CALL_ACTIONS and i < len(s.step_lines)]  # fmt: skip
+    if caps.calls is not None and calls:
+        reasons.append(f"it has calls (line {', '.join(calls)}), which cannot be graded with "
+                       f"driver {driver} here: {caps.calls}")  # fmt: skip
     for action in dict.fromkeys(step.action for step in s.steps):
         if action in COMMANDS and action not in caps.commands:
             lines = [str(s.step_lines[i]) for i, step in enumerate(s.steps)

@@ -6,13 +6,14 @@ all:
 - ``process``: any command speaking the JSON-lines protocol (``python -m endpoint`` when
   none is given);
 - ``baresip``: Debian's baresip through its ``ctrl_tcp`` control port;
-- ``pjsua2``: PJSIP (PyPI's pjsua2-python) in an adapter process of its own."""
+- ``pjsua2``: PJSIP (PyPI's pjsua2-python) in an adapter process of its own;
+- ``jssip``: JsSIP in Debian's headless Chromium, over the DevTools protocol."""
 
 from __future__ import annotations
 
 # isort: off
 # each module registers its driver as it is imported, in this order (the CLI lists them so)
-from lab.drivers import inprocess, process, baresip, pjsua2  # noqa: F401
+from lab.drivers import inprocess, process, baresip, pjsua2, browser  # noqa: F401
 # isort: on
 from lab.drivers.base import DriverContext, EndpointDriver
 from lab.drivers.capabilities import Capabilities

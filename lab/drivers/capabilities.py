@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+CALL_ACTIONS = frozenset({"dial", "answer", "hangup", "hold", "resume", "call"})
 COMMANDS = frozenset({"dial", "answer", "hangup", "hold", "resume", "add_connection",
                       "enable_connection", "disable_connection", "remove_connection"})  # fmt: skip
 
@@ -19,3 +20,4 @@ class Capabilities:
     keepalives: frozenset[str] = frozenset({"options", "crlf"})
     modes: frozenset[str] = frozenset({"real"})
     wire_tap: bool = False  # it reports its own SIP messages (else only the proxy sees them)
+    calls: str | None = None  # why no call can be graded with it here (None: calls can)

@@ -107,3 +107,42 @@ def test_the_hung_site_and_partition_drills_have_ws_twins(drill: str) -> None:
     # the first wait, then (after the ws twin's first call) the same steps to the end
     assert a.steps[0] == b.steps[0] and a.steps[1:] == b.steps[len(b.steps) - len(a.steps) + 1 :]
     assert a.invariants == b.invariants
+
+
+# every behaviour the library checks with a keep-alive, and its drill that needs none
+WITHOUT_KEEPALIVE = {
+    "site-a-killed": "site-a-killed-renewal",
+    "site-hung": "site-hung-renewal",
+    "partition": "partition-renewal",
+    "partition-one-way": "partition-renewal",
+    "both-sites-down-recovery-a-first": "both-sites-down-renewal",
+    "both-sites-down-recovery-b-first": "both-sites-down-renewal",
+    "inbound-via-b-while-a-down": "inbound-via-b-renewal",
+    "dial-failover-known-down": "dial-failover-known-down-renewal",
+}
+PLAIN_ACTIONS = {"wait_for", "expect", "fault", "heal", "call", "dial", "answer", "hangup",
+                 "add_connection", "sleep", "note"}  # fmt: skip
+
+
+def test_every_keepalive_drill_s_behaviour_has_a_drill_any_endpoint_can_run() -> None:
+    """A behaviour graded only with a keep-alive would be N/A for every endpoint that
+    cannot be given one (baresip, PJSIP, the browser libraries): each has a twin that needs
+    no keep-alive, no transport beyond UDP and no command beyond add/dial/answer/hangup."""
+    stems = {p.stem: p for p in LIBRARY}
+    with_keepalive = {p.stem for p in LIBRARY
+                      if any(c.keepalive for c in load_scenario(p).endpoint.connections)}  # fmt: skip
+    # the keep-alive's own drills (its period against renewals; ws pings), and two whose
+    # behaviour the twins above cover in parts (a flapping site; a callee back with its site)
+    assert with_keepalive <= set(WITHOUT_KEEPALIVE) | {"flapping-site",
+                                                       "keepalive-faster-than-renewal",
+                                                       "callee-back-with-its-site",
+                                                       "site-hung-ws", "partition-ws"}
+    for keepalive_drill, twin in WITHOUT_KEEPALIVE.items():
+        assert keepalive_drill in stems and twin in stems, (keepalive_drill, twin)
+        s = load_scenario(stems[twin])
+        assert all(c.keepalive is None for c in s.endpoint.connections), twin
+        assert all((c.protocol or s.topology.transport) == "udp"
+                   for c in s.endpoint.connections), twin  # fmt: skip
+        actions = {step.action for step in s.steps}
+        assert actions <= PLAIN_ACTIONS, (twin, actions - PLAIN_ACTIONS)
+        assert s.fleet is None

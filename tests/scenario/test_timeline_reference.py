@@ -28,7 +28,9 @@ mutants showed missing (a lost connection noticed at once over TCP and TLS, rene
 never flap), added; every other drill's timeline unchanged; the Retry-After drill, added;
 the ws twins of the kill, lost-connection, hung-site and partition drills, added (every
 other drill's timeline unchanged); a caller's To naming the callee's AOR (the site's
-domain) rather than the site's address (only the To of the calls changed)."""
+domain) rather than the site's address (only the To of the calls changed); the drills
+that grade each keep-alive drill's behaviour without one, and the ws site silent past a
+transaction's timeout, added (every other drill's timeline unchanged)."""
 
 from __future__ import annotations
 
