@@ -76,12 +76,14 @@ async def run_all(
                 capture=folder / f"{stem}.pcap" if folder else None,
                 endpoint_command=shlex.split(args.endpoint_command)
                 if args.endpoint_command else None, listeners=[stream.listener(drill)],
+                endpoint_page=args.page_path,
             )  # fmt: skip
 
     return list(await asyncio.gather(*(one(i, s, d) for i, s, d in jobs)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    args.page_path = Path(args.endpoint_page).absolute() if args.endpoint_page else None
     paths = scenario_paths(args.paths)
     drivers: list[str | None] = list(dict.fromkeys(args.driver)) if args.driver else [None]
     scenarios: list[Scenario] = []
@@ -257,6 +259,12 @@ def add_commands(sub: Any) -> None:
         metavar="CMD",
         help='the process driver\'s command (default "python -m endpoint"); it gets '
         "--config SipEndpoint.config; for baresip, the baresip binary",
+    )
+    run.add_argument(
+        "--endpoint-page",
+        metavar="FILE",
+        help="for the page and jssip drivers: a page of your own implementing the page "
+        "contract (docs/endpoint-protocol.md, 'A page of your own'), loaded in Chromium",
     )
     run.add_argument("-q", "--quiet", action="store_true")
     run.add_argument(

@@ -37,6 +37,7 @@ class DriverContext:
     on_wire: WireTap | None = None
     sockets: Callable[..., object] | None = None  # the lab's (simulated) sockets, in-process
     rng_seed: str | None = None
+    page: Path | None = None  # a page of one's own, for a driver that loads pages
 
 
 async def kill_endpoint(proc: asyncio.subprocess.Process) -> None:

@@ -70,14 +70,21 @@ class PageDriver(EndpointProcess):
 
     async def start(self, config: EndpointConfig, ctx: DriverContext) -> None:
         self.ctx = ctx
-        if not bundle(self.library).exists():
+        page = ctx.page
+        if page is None and not self.library:
+            raise LabError(f"{self._what()}: no page to load (--endpoint-page FILE, or "
+                           "endpoint: {page: FILE} in the drill)")  # fmt: skip
+        if page is None and not bundle(self.library).exists():
             raise LabError(f"{self._what()}: {bundle(self.library)} is not built "
                            "(./run setup bundles the npm packages)")  # fmt: skip
+        if page is not None and not page.is_file():
+            raise LabError(f"{self._what()}: the page {page} does not exist")
         folder = ctx.workdir / "endpoint"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.profile = folder / "chromium-profile"
         self.log_path = folder / "chromium.log"
-        self.page_url = f"{PAGE.as_uri()}?lib={self.library}"
+        self.page_url = (page.resolve().as_uri() if page is not None
+                         else f"{PAGE.as_uri()}?lib={self.library}")  # fmt: skip
         await self.spawn(*FLAGS, f"--user-data-dir={self.profile}", "about:blank",
                          stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                          stderr=asyncio.subprocess.PIPE)  # fmt: skip
@@ -138,6 +145,8 @@ class PageDriver(EndpointProcess):
             details = params.get("exceptionDetails", {})
             text = details.get("exception", {}).get("description") or details.get("text")
             self.said_last = [f"page threw: {text}"]
+            if self.ready is not None and not self.ready.done():  # while loading: broken
+                self.fail(f"page threw while loading: {text}")
 
     def _on_page(self, event: dict[str, Any], arrived: float) -> None:
         kind = event.get("event")
@@ -243,11 +252,17 @@ async def _http_json(host: str, port: int, path: str) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else []
 
 
-@driver(
-    "jssip",
-    Capabilities(commands=COMMANDS, keepalives=frozenset(), transports=frozenset({"ws"}),
-                 calls=NO_CALLS),
-    "JsSIP 3.13 in Debian's headless Chromium (--endpoint-command: another Chromium)",
-)  # fmt: skip
+BROWSER = Capabilities(commands=COMMANDS, keepalives=frozenset(), transports=frozenset({"ws"}),
+                       calls=NO_CALLS, pages=True)  # fmt: skip
+
+
+@driver("jssip", BROWSER, "JsSIP 3.13 in Debian's headless Chromium (--endpoint-page: a page "
+        "of your own instead; --endpoint-command: another Chromium)")  # fmt: skip
 class JssipDriver(PageDriver):
     library = "jssip"
+
+
+@driver("page", BROWSER, "a page of your own implementing the page contract, in Debian's "
+        "headless Chromium (--endpoint-page FILE)")  # fmt: skip
+class OwnPageDriver(PageDriver):
+    library = ""

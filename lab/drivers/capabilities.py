@@ -21,3 +21,4 @@ class Capabilities:
     modes: frozenset[str] = frozenset({"real"})
     wire_tap: bool = False  # it reports its own SIP messages (else only the proxy sees them)
     calls: str | None = None  # why no call can be graded with it here (None: calls can)
+    pages: bool = False  # it loads a page of one's own (--endpoint-page, endpoint.page)

@@ -69,11 +69,14 @@ class ScenarioRunner:
         driver: str | None = None,
         endpoint_command: list[str] | None = None,
         capture: Path | None = None,
+        endpoint_page: Path | None = None,
     ) -> None:
         self.s = scenario
         self.backend = backend or scenario.topology.backend
         self.driver_name = driver or scenario.endpoint.driver
         self.endpoint_command = endpoint_command or scenario.endpoint.command
+        own = scenario.endpoint.page  # relative to the drill's file
+        self.endpoint_page = endpoint_page or (Path(scenario.source).parent / own if own else None)
         self.capture = capture  # where the drill's pcap goes (what the fault proxy saw)
         self.wire_record: list[WireObservation] = []
         self.seed = seed
@@ -283,6 +286,8 @@ class ScenarioRunner:
             cfg = cfg.model_copy(update={"local_host": where[0], "local_port": where[1]})
         self._failed = asyncio.get_running_loop().create_future()
         driver = make_driver(self.driver_name, self.endpoint_command)
+        if self.endpoint_page is not None and not driver.capabilities.pages:
+            raise LabError(f"driver {self.driver_name} loads no page: {self.endpoint_page}")
         self._conns = {c.id: c for c in cfg.connections}
         if not driver.capabilities.wire_tap:  # a black box: the lab's record of the wire
             lab.wire_observers.append(self._on_observed)
@@ -290,12 +295,11 @@ class ScenarioRunner:
             workdir=lab.workdir, on_event=self._on_phone, on_failure=self._on_failure,
             on_wire=self._on_wire if driver.capabilities.wire_tap else None,
             sockets=lab.endpoint_sockets(),
-            rng_seed=lab.replay_seed("phone"),
+            rng_seed=lab.replay_seed("phone"), page=self.endpoint_page,
         )  # fmt: skip
         self.driver = driver
-        # windows before any action step look from the endpoint's start on (not the lab's),
-        # their time counted from when it is up: a process's start-up (an interpreter, a
-        # library's init, slower under load) is not what a drill grades
+        # windows before any action step look from the endpoint's start on, their time from
+        # when it is up: a process's start-up (slower under load) is not what a drill grades
         position = len(self.events)
         await driver.start(cfg, ctx)
         self.windows.anchor = (position, self.now())

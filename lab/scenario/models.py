@@ -94,6 +94,9 @@ class EndpointSpec(Strict):
     command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
         default=None, min_length=1
     )
+    # a page of one's own implementing the page contract, for a browser driver (`page`,
+    # `jssip`), relative to the drill's file
+    page: str | None = None
     connections: list[ConnectionSpec] = Field(default_factory=list, max_length=64)
     config: str | None = None  # a SipEndpoint.config / YAML file; servers named by site
     invite_timeout: Seconds = 32

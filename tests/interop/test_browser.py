@@ -1,0 +1,117 @@
+"""Browser softphones: JsSIP in Debian's headless Chromium, graded by the drill library on
+Kamailio (pinned in ``data/jssip-outcomes.yaml``), including the defect the lab exists to
+catch — a silent ws site that comes back is never registered on again. A page of one's own
+runs the same way; a page that throws, a missing page, a missing browser, and a browser
+killed mid-drill are lab errors naming the driver, and nothing of Chromium is left."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lab.cli.main import main
+from lab.drill import load_scenario
+from lab.drivers.browser import bundle
+from lab.run.runner import ScenarioRunner
+from lab.sites.kamailio import kamailio_binary
+from lab.stream.results import ScenarioResult
+from lab.system.procs import processes_mentioning
+
+from .pinning import ROOT, assert_reports_agree, graded, pinned
+
+PAGES = Path(__file__).parent / "data" / "pages"
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed"),
+    pytest.mark.skipif(not bundle("jssip").exists(),
+                       reason="the JsSIP bundle is not built (./run setup)"),
+]  # fmt: skip
+
+
+def test_jssip_s_grade_on_the_library_is_the_pinned_one(tmp_path: Path) -> None:
+    if kamailio_binary() is None:
+        pytest.skip("kamailio is not installed")
+    code, folder, got = graded("jssip", tmp_path)
+    assert code == 1
+    want = pinned("jssip")
+    assert got == want
+    assert_reports_agree(folder, want, tmp_path)
+    # the evidence: after the silent site answers again (its 200 to the stale REGISTER is
+    # on the wire), JsSIP never says Available
+    timeline = json.loads((folder / "timeline.json").read_text())
+    (silent,) = [d for d in timeline["scenarios"]
+                 if Path(d["source"]).stem == "site-silent-past-timeout-ws"]  # fmt: skip
+    down = next(e["t"] for e in silent["events"] if e["kind"] == "endpoint"
+                and e["data"].get("status") == "Unavailable")  # its refresh timed out  # fmt: skip
+    answered = [e for e in silent["events"] if e["kind"] == "sip" and e["t"] > down
+                and e["data"].get("connection") == 0 and e["data"].get("status") == 200]  # fmt: skip
+    assert answered, "the silent site answers again (the stale REGISTER)"
+    assert not [e for e in silent["events"] if e["kind"] == "endpoint" and e["t"] > down
+                and e["data"].get("status") == "Available"]  # fmt: skip
+
+
+def run(path: Path, tmp_path: Path, *extra: str) -> tuple[int, dict[str, object]]:
+    out = tmp_path / "out"
+    code = main(["run", str(path), "--backend", "embedded", "-q", "--report-dir", str(out),
+                 *extra])  # fmt: skip
+    (folder,) = out.iterdir()
+    (drill,) = json.loads((folder / "timeline.json").read_text())["scenarios"]
+    return code, drill
+
+
+def test_a_page_of_one_s_own_is_graded_the_same_way(tmp_path: Path) -> None:
+    """A user's page: here one that loads the JsSIP bundle from where it is built and
+    implements the contract with it, as a team's own SDK page would."""
+    page = tmp_path / "my-softphone.html"
+    page.write_text('<!doctype html>\n<meta charset="utf-8">\n'
+                    f'<script src="{bundle("jssip").as_uri()}"></script>\n')  # fmt: skip
+    code, drill = run(ROOT / "scenarios" / "site-a-killed-ws.yaml", tmp_path,
+                      "--driver", "page", "--endpoint-page", str(page))  # fmt: skip
+    assert code == 0, drill["errors"]
+    assert drill["driver"] == "page" and drill["passed"]
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_a_page_that_throws_while_loading_is_a_lab_error(tmp_path: Path) -> None:
+    code, drill = run(ROOT / "scenarios" / "site-a-killed-ws.yaml", tmp_path,
+                      "--driver", "page", "--endpoint-page", str(PAGES / "throws.html"))  # fmt: skip
+    assert code == 3
+    (error,) = drill["errors"]  # type: ignore[misc]
+    assert "driver page" in error and "page threw while loading" in error, error
+    assert "broken on purpose" in error
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_a_page_that_does_not_exist_and_a_browser_not_installed_are_lab_errors(
+    tmp_path: Path,
+) -> None:
+    code, drill = run(ROOT / "scenarios" / "site-a-killed-ws.yaml", tmp_path / "1",
+                      "--driver", "page", "--endpoint-page", str(tmp_path / "none.html"))  # fmt: skip
+    assert code == 3 and "does not exist" in drill["errors"][0]  # type: ignore[index]
+    code, drill = run(ROOT / "scenarios" / "site-a-killed-ws.yaml", tmp_path / "2",
+                      "--driver", "jssip", "--endpoint-command", "no-such-chromium")  # fmt: skip
+    assert code == 3 and "no-such-chromium" in drill["errors"][0]  # type: ignore[index]
+
+
+def test_chromium_killed_mid_drill_is_a_lab_error_and_nothing_is_left(tmp_path: Path) -> None:
+    runner = ScenarioRunner(load_scenario(ROOT / "scenarios" / "site-a-killed-ws.yaml"),
+                            backend="embedded", driver="jssip", workdir=tmp_path / "lab")  # fmt: skip
+    original = runner._on_phone
+
+    def on_phone(event: object) -> None:
+        original(event)  # type: ignore[arg-type]
+        proc = getattr(runner.driver, "proc", None)
+        if getattr(event, "status", None) == "Available" and proc is not None:
+            proc.kill()
+
+    runner._on_phone = on_phone  # type: ignore[method-assign]
+    result: ScenarioResult = asyncio.run(runner.run())
+    assert not result.passed
+    (error,) = result.errors  # the DevTools connection goes with it, or its exit is seen first
+    assert "driver jssip" in error and ("exited (code -9)" in error or "lost: " in error), error
+    assert processes_mentioning(str(tmp_path / "lab")) == []
+    assert not list((tmp_path / "lab").rglob("chromium-profile"))
