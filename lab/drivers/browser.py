@@ -1,5 +1,6 @@
-"""``jssip``: a browser softphone — JsSIP in Debian's headless Chromium, one UA per
-connection in one page, driven over the DevTools protocol (:mod:`lab.drivers.cdp`).
+"""``jssip``, ``sipjs`` and ``page``: browser softphones — JsSIP, SIP.js or a page of
+one's own in Debian's headless Chromium, one user agent per connection in one page,
+driven over the DevTools protocol (:mod:`lab.drivers.cdp`).
 
 The page (``pages/page.html`` loading the bundle ``./run setup`` builds from the npm packages
 pinned in ``pages/package-lock.json``) implements the page contract of docs/endpoint-protocol.md
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import shutil
 import time
@@ -63,6 +65,7 @@ class PageDriver(EndpointProcess):
         self.page_url = ""
         self.said_last: list[str] = []
         self.latencies: list[float] = []  # s from the page's event to the lab's stamp
+        self.ready_after: float | None = None  # s from Chromium's start to PageReady
 
     @property
     def local_address(self) -> tuple[str, int] | None:
@@ -85,6 +88,7 @@ class PageDriver(EndpointProcess):
         self.log_path = folder / "chromium.log"
         self.page_url = (page.resolve().as_uri() if page is not None
                          else f"{PAGE.as_uri()}?lib={self.library}")  # fmt: skip
+        started = time.monotonic()
         await self.spawn(*FLAGS, f"--user-data-dir={self.profile}", "about:blank",
                          stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                          stderr=asyncio.subprocess.PIPE)  # fmt: skip
@@ -93,6 +97,7 @@ class PageDriver(EndpointProcess):
         self.ready = asyncio.get_running_loop().create_future()
         await self._open_page(str(devtools))
         await self.until_ready(READY_TIMEOUT, f"did not load {self.page_url}")
+        self.ready_after = time.monotonic() - started
         for cfg in config.connections:
             await self.add_connection(cfg)
 
@@ -150,6 +155,9 @@ class PageDriver(EndpointProcess):
 
     def _on_page(self, event: dict[str, Any], arrived: float) -> None:
         kind = event.get("event")
+        wall = event.get("wall")  # the page's wall clock (ms), where it gives it
+        if isinstance(wall, (int, float)) and not isinstance(wall, bool):
+            self.latencies.append(time.time() - wall / 1000)
         if kind == "PageReady" and self.ready is not None and not self.ready.done():
             self.ready.set_result(event)
         elif kind == "PageError":
@@ -260,6 +268,12 @@ BROWSER = Capabilities(commands=COMMANDS, keepalives=frozenset(), transports=fro
         "of your own instead; --endpoint-command: another Chromium)")  # fmt: skip
 class JssipDriver(PageDriver):
     library = "jssip"
+
+
+@driver("sipjs", dataclasses.replace(BROWSER, commands=COMMANDS - {"hold", "resume"}),
+        "SIP.js 0.21 in Debian's headless Chromium (--endpoint-command: another Chromium)")
+class SipjsDriver(PageDriver):
+    library = "sipjs"
 
 
 @driver("page", BROWSER, "a page of your own implementing the page contract, in Debian's "

@@ -1,5 +1,6 @@
-"""Browser softphones: JsSIP in Debian's headless Chromium, graded by the drill library on
-Kamailio (pinned in ``data/jssip-outcomes.yaml``), including the defect the lab exists to
+"""Browser softphones: JsSIP and SIP.js in Debian's headless Chromium, graded by the drill
+library on Kamailio (pinned in ``data/jssip-outcomes.yaml`` and ``data/sipjs-outcomes.yaml``),
+including the defect the lab exists to
 catch — a silent ws site that comes back is never registered on again. A page of one's own
 runs the same way; a page that throws, a missing page, a missing browser, and a browser
 killed mid-drill are lab errors naming the driver, and nothing of Chromium is left."""
@@ -52,6 +53,18 @@ def test_jssip_s_grade_on_the_library_is_the_pinned_one(tmp_path: Path) -> None:
     assert answered, "the silent site answers again (the stale REGISTER)"
     assert not [e for e in silent["events"] if e["kind"] == "endpoint" and e["t"] > down
                 and e["data"].get("status") == "Available"]  # fmt: skip
+
+
+def test_sipjs_s_grade_on_the_library_is_the_pinned_one(tmp_path: Path) -> None:
+    if kamailio_binary() is None:
+        pytest.skip("kamailio is not installed")
+    if not bundle("sipjs").exists():
+        pytest.skip("the SIP.js bundle is not built (./run setup)")
+    code, folder, got = graded("sipjs", tmp_path)
+    assert code == 1
+    want = pinned("sipjs")
+    assert got == want
+    assert_reports_agree(folder, want, tmp_path)
 
 
 def run(path: Path, tmp_path: Path, *extra: str) -> tuple[int, dict[str, object]]:

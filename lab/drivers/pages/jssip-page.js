@@ -10,7 +10,8 @@ const sessions = new Map(); // sid -> {session, connection, status, direction, r
 let nextSession = 0;
 
 function report(event) {
-  event.t = performance.now() / 1000;
+  event.wall = performance.timeOrigin + performance.now(); // ms: the page→lab delay is measured
+
   window.geolabReport(JSON.stringify(event));
 }
 
