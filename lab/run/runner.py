@@ -198,9 +198,9 @@ class ScenarioRunner:
     async def start_caller(self, call: CallSpec, place: Place) -> None:
         assert self._parties is not None
         name = call.as_ or f"call{place.index}"
-        await self._parties.start_caller(call, name, place.index)
-        if call.as_:
+        if call.as_:  # before the caller starts: its call may ring before start_caller returns
             self.pending_calls.append(call.as_)
+        await self._parties.start_caller(call, name, place.index)
         self.emit(PartyChanged(t=self.now(), name=name, kind="caller", site=call.site,
                                to=call.to, state="started"))  # fmt: skip
 

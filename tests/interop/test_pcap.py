@@ -37,9 +37,10 @@ def test_a_drill_writes_a_capture_tcpdump_reads(tmp_path: Path, transport: str) 
     drill.write_text(
         DRILL.read_text().replace("name: ", f"topology: {{transport: {transport}}}\nname: ", 1)
     )
-    assert main(["run", str(drill), "--backend", "embedded", "-q",
-                 "--report-dir", str(tmp_path / "r")]) == 0  # fmt: skip
+    code = main(["run", str(drill), "--backend", "embedded", "-q",
+                 "--report-dir", str(tmp_path / "r")])  # fmt: skip
     (pcap,) = (tmp_path / "r").glob("*/drill.pcap")
+    assert code == 0, (pcap.parent / "summary.md").read_text()  # what failed, if it did
     read = subprocess.run(["tcpdump", "-r", str(pcap), "-n", "-q" if transport == "tcp" else "-v"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     lines = [x for x in read.stdout.splitlines() if re.match(r"\d\d:\d\d:\d\d\.\d+ IP", x)]
