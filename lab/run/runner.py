@@ -186,11 +186,8 @@ class ScenarioRunner:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def session(self, alias: str, timeout: float = 10.0) -> str:
-        async with asyncio.timeout(timeout):
-            while alias not in self.sessions:
-                await self.windows.changed()
-        return self.sessions[alias]
+    async def session(self, alias: str, place: Place) -> str:
+        return await self.windows.session(alias, place.index, place.line)
 
     async def expect(self, step: WaitFor | Expect, place: Place) -> None:
         await self.windows.expect(step, place.index, place.line)

@@ -54,6 +54,19 @@ class Windows:
         """An action step began (its StepStarted is the newest event)."""
         self.anchor = (len(self.events) - 1, self.events[-1].t)
 
+    async def session(self, alias: str, index: int, line: int, timeout: float = 10.0) -> str:
+        """The session ``alias`` names, once known; if it never is, a failed expectation
+        says so and the drill cannot go on (StepFailed)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while alias not in self.sessions:
+                    await self.changed()
+        except TimeoutError:
+            self.record(Expectation(index, line, f"session {alias!r} (from its dial or call)",
+                                    False, f"it never appeared within {timeout:g}s", self.now()))
+            raise StepFailed(alias) from None
+        return self.sessions[alias]
+
     async def changed(self, timeout: float | None = None) -> bool:
         """Until another event arrives (False: ``timeout`` passed first)."""
         self._arrived.clear()

@@ -63,7 +63,7 @@ async def dial(run: StepRun, step: Dial, place: Place) -> None:
 
 
 async def _on_session(run: StepRun, step: _OnSession, place: Place) -> None:
-    sid = await run.session(step.alias())
+    sid = await run.session(step.alias(), place)
     await getattr(run.endpoint, step.ACTION)(sid)
 
 
