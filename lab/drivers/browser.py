@@ -17,7 +17,9 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,28 @@ FLAGS = (
 )  # fmt: skip
 NO_CALLS = ("the lab's parties answer with plain RTP and a browser needs ICE and DTLS-SRTP; "
             "the lab has no media relay yet")  # fmt: skip
+
+
+def trusting_home(home: Path, cas: list[str]) -> Path:
+    """A HOME of Chromium's own whose NSS database trusts ``cas`` (the lab's CA, for wss):
+    Chromium on Linux takes its trust from ``$HOME/.pki/nssdb``, not from its profile."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not cas:
+        return home
+    if shutil.which("certutil") is None:
+        raise LabError("wss in Chromium needs certutil to trust the lab's CA "
+                       "(apt-get install -y libnss3-tools)")  # fmt: skip
+    db = f"sql:{nssdb}"
+    steps = [["certutil", "-N", "-d", db, "--empty-password"]]
+    steps += [["certutil", "-A", "-d", db, "-n", f"geolab-ca-{i}", "-t", "C,,", "-i", ca]
+              for i, ca in enumerate(cas)]  # fmt: skip
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode != 0:
+            raise LabError(f"certutil could not make Chromium trust the lab's CA: "
+                           f"{done.stderr.strip() or done.stdout.strip()}")  # fmt: skip
+    return home
 
 
 def bundle(library: str) -> Path:
@@ -88,10 +112,13 @@ class PageDriver(EndpointProcess):
         self.log_path = folder / "chromium.log"
         self.page_url = (page.resolve().as_uri() if page is not None
                          else f"{PAGE.as_uri()}?lib={self.library}")  # fmt: skip
+        cas = sorted({str(c.tls_ca) for c in config.connections if c.tls_ca})
+        home = await asyncio.to_thread(trusting_home, folder / "home", cas)
         started = time.monotonic()
         await self.spawn(*FLAGS, f"--user-data-dir={self.profile}", "about:blank",
                          stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                         stderr=asyncio.subprocess.PIPE)  # fmt: skip
+                         stderr=asyncio.subprocess.PIPE,
+                         env={**os.environ, "HOME": str(home)})  # fmt: skip
         self.tasks.append(asyncio.create_task(self._stderr()))
         devtools = await self.until_ready(READY_TIMEOUT, "did not open DevTools")
         self.ready = asyncio.get_running_loop().create_future()
@@ -231,8 +258,9 @@ class PageDriver(EndpointProcess):
 
     async def stop(self) -> str | None:
         problem = await super().stop()
-        if self.profile is not None:
+        if self.profile is not None:  # its profile and its HOME (the CA it trusted)
             await asyncio.to_thread(shutil.rmtree, self.profile, True)
+            await asyncio.to_thread(shutil.rmtree, self.profile.parent / "home", True)
         return problem
 
 
@@ -260,8 +288,8 @@ async def _http_json(host: str, port: int, path: str) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else []
 
 
-BROWSER = Capabilities(commands=COMMANDS, keepalives=frozenset(), transports=frozenset({"ws"}),
-                       calls=NO_CALLS, pages=True)  # fmt: skip
+BROWSER = Capabilities(commands=COMMANDS, keepalives=frozenset(),
+                       transports=frozenset({"ws", "wss"}), calls=NO_CALLS, pages=True)  # fmt: skip
 
 
 @driver("jssip", BROWSER, "JsSIP 3.13 in Debian's headless Chromium (--endpoint-page: a page "

@@ -128,3 +128,37 @@ def test_chromium_killed_mid_drill_is_a_lab_error_and_nothing_is_left(tmp_path: 
     assert "driver jssip" in error and ("exited (code -9)" in error or "lost: " in error), error
     assert processes_mentioning(str(tmp_path / "lab")) == []
     assert not list((tmp_path / "lab").rglob("chromium-profile"))
+
+
+WSS = """\
+name: over wss, the lab's CA trusted and a certificate from an unknown CA refused
+topology: {transport: wss, certificates: {a: wrong_ca}}
+endpoint:
+  connections:
+    - {site: a, reg_interval: 10, retry_interval: 2}
+    - {site: b, reg_interval: 10, retry_interval: 2}
+steps:
+  - expect: {event: ConnectionStatusChanged, connection: 0, status: Unavailable}
+    within: 5s
+  - expect: {event: ConnectionStatusChanged, connection: 1, status: Available}
+    within: 5s
+  - note: retried, never accepted
+    sleep: 3s
+invariants:
+  - never: {event: ConnectionStatusChanged, connection: 0, status: Available}
+"""
+
+
+@pytest.mark.skipif(shutil.which("certutil") is None,
+                    reason="certutil is not installed (apt-get install -y libnss3-tools)")
+@pytest.mark.parametrize("driver", ["jssip", "sipjs"])
+def test_over_wss_the_browser_trusts_the_lab_s_ca_and_no_other(tmp_path: Path, driver: str) -> None:
+    """Chromium is given the lab's CA in an NSS database of its own (its HOME under the
+    drill's workdir): site B's certificate is accepted, site A's (another CA) refused."""
+    if not bundle(driver).exists():
+        pytest.skip(f"the {driver} bundle is not built (./run setup)")
+    drill = tmp_path / "wss.yaml"
+    drill.write_text(WSS)
+    code, result = run(drill, tmp_path, "--driver", driver)
+    assert code == 0, result
+    assert processes_mentioning(str(tmp_path)) == []
