@@ -137,6 +137,11 @@ def test_every_keepalive_drill_s_behaviour_has_a_drill_any_endpoint_can_run() ->
                                                        "keepalive-faster-than-renewal",
                                                        "callee-back-with-its-site",
                                                        "site-hung-ws", "partition-ws"}
+    # and the browsers (WebSocket only) get the twins over ws: hung site, partition, both
+    # sites down; a site silent past a transaction's timeout
+    for twin in ("site-hung-renewal", "partition-renewal"):
+        assert f"{twin}-ws" in stems, twin
+    assert {"both-sites-down-ws", "site-silent-past-timeout-ws"} <= set(stems)
     for keepalive_drill, twin in WITHOUT_KEEPALIVE.items():
         assert keepalive_drill in stems and twin in stems, (keepalive_drill, twin)
         s = load_scenario(stems[twin])

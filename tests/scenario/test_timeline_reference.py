@@ -30,7 +30,9 @@ the ws twins of the kill, lost-connection, hung-site and partition drills, added
 other drill's timeline unchanged); a caller's To naming the callee's AOR (the site's
 domain) rather than the site's address (only the To of the calls changed); the drills
 that grade each keep-alive drill's behaviour without one, and the ws site silent past a
-transaction's timeout, added (every other drill's timeline unchanged)."""
+transaction's timeout, added (every other drill's timeline unchanged); the ws twins of
+three of those, added, and the both-sites-down twin's first window counted from the first
+kill (its later lines moved by one; nothing else changed)."""
 
 from __future__ import annotations
 
