@@ -23,7 +23,7 @@ PROTOCOLS = ("udp", "tcp", "tls", "ws", "wss")  # ws, wss: SIP over WebSocket (R
 SECURE = ("tls", "wss")  # the protocols that run over TLS
 # the behaviours the phone's core can be told to get wrong (see EndpointConfig.mutant)
 CORE_MUTANTS = ("never_retries", "no_failover", "calls_through_known_down",
-                "forgets_reregister", "flaps", "ignores_retry_after")  # fmt: skip
+                "forgets_reregister", "flaps", "ignores_retry_after", "ignores_423")  # fmt: skip
 KEEPALIVES = ("options", "crlf")
 MAX_FILE = 1 << 20  # bytes: a settings file is at most 1 MiB
 MAX_SECONDS = 30 * 86400.0  # no interval or timeout is longer than 30 days

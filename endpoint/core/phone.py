@@ -374,7 +374,7 @@ class Phone(KeepAlives):
             self._register(conn, now, request=retry)
             return
         minimum = (response.headers.get("Min-Expires") or "").strip()
-        if response.status == 423 and minimum.isdigit():
+        if response.status == 423 and minimum.isdigit() and self.config.mutant != "ignores_423":
             self._register(conn, now, expires=int(minimum))
             return
         reason = failure_reason(event)

@@ -182,7 +182,8 @@ KINDS: dict[FaultKind, KindInfo] = {
     ),
     FaultKind.SIP_RESPOND: KindInfo(
         (_X,), _BOTH, simulated=True, simulated_as_rules=True,
-        params={"code": STATUS, "retry_after": Param("whole", high=86400, unit="s"), **_SIP},
+        params={"code": STATUS, "retry_after": Param("whole", high=86400, unit="s"),
+                "min_expires": Param("whole", high=86400, unit="s"), **_SIP},
     ),
     FaultKind.SIP_DELAY: KindInfo(
         (_X,), _BOTH, simulated=True, simulated_as_rules=True, params={"latency": MS, **_SIP}

@@ -129,14 +129,20 @@ class Proxy:
         elif len(out.deliveries) == 1 and len(out.deliveries[0][1]) == len(data):
             data = out.deliveries[0][1]  # what went on: bytes a fault flipped, flipped
         if self.recorder is not None and client is not None and data.strip():
-            self.recorder({
-                "t": now, "proxy": self.name, "protocol": self.protocol, "stream": stream,
-                "client": f"{client[0]}:{client[1]}",
-                "listen": f"{self.listen[0]}:{self.listen[1]}",
-                "upstream": f"{self.upstream[0]}:{self.upstream[1]}",
-                "data": base64.b64encode(data).decode(), "delivered": bool(out.deliveries),
-            })  # fmt: skip
+            self._record(now, stream, client, data, bool(out.deliveries))
+            if out.reply is not None:  # the proxy's own answer crosses the wire back
+                back = "downstream" if stream == "upstream" else "upstream"
+                self._record(now, back, client, out.reply, True)
         return out
+
+    def _record(self, now: float, stream: str, client: Addr, data: bytes, delivered: bool) -> None:
+        assert self.recorder is not None
+        self.recorder({
+            "t": now, "proxy": self.name, "protocol": self.protocol, "stream": stream,
+            "client": f"{client[0]}:{client[1]}", "listen": f"{self.listen[0]}:{self.listen[1]}",
+            "upstream": f"{self.upstream[0]}:{self.upstream[1]}",
+            "data": base64.b64encode(data).decode(), "delivered": delivered,
+        })  # fmt: skip
 
 
 UDP_RECEIVE_BUFFER = 4 << 20

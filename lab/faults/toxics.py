@@ -13,6 +13,7 @@ toxicity) comes from a per-toxic RNG seeded from the lab's seed, so a run replay
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,16 +250,33 @@ def _one(toxic: Toxic, out: Outcome, now: float, link: LinkState) -> None:
     elif kind == "sip_respond":
         kept = []
         for delay, chunk in out.deliveries:
-            if toxic.matches(chunk) and isinstance(req := parse_message(chunk), Request):
+            if (toxic.matches(chunk) and isinstance(req := parse_message(chunk), Request)
+                    and not _long_enough(toxic, req)):  # fmt: skip
                 code = int(toxic.number("code"))
                 reply: Response = make_response(req, code, to_tag="geolab-fault")
                 reply.headers.add("Server", "geolab-fault-proxy")
                 if "retry_after" in toxic.attributes:  # RFC 3261 20.33: come back in N s
                     reply.headers.add("Retry-After", str(int(toxic.number("retry_after"))))
+                if "min_expires" in toxic.attributes:  # RFC 3261 10.3: at least N s
+                    reply.headers.add("Min-Expires", str(int(toxic.number("min_expires"))))
                 out.reply = bytes(reply)
             else:
                 kept.append((delay, chunk))
         out.deliveries = kept
+
+
+def _long_enough(toxic: Toxic, request: Request) -> bool:
+    """With ``min_expires``, the fault is a registrar's minimum (RFC 3261 §10.3): a REGISTER
+    asking for at least that long, or for none (Expires: 0), passes; a shorter one is
+    answered (423 Interval Too Brief, with Min-Expires)."""
+    if "min_expires" not in toxic.attributes:
+        return False
+    contact = request.headers.get("Contact") or ""
+    found = re.search(r";\s*expires\s*=\s*(\d+)", contact, re.IGNORECASE)
+    asked = found.group(1) if found else (request.headers.get("Expires") or "").strip()
+    if not asked.isdigit():
+        return False
+    return int(asked) == 0 or int(asked) >= toxic.number("min_expires")
 
 
 def _datagram(

@@ -33,3 +33,13 @@ def test_the_renewal_drill_kills_the_flapping_and_the_double_reporting_phone(
     assert "flaps" in out and "killed by 1: steady-renewals" in out
     assert out.strip().endswith("mutants killed: 2 of 2")
     assert code == 0
+
+
+def test_the_interval_too_brief_drill_kills_the_phone_that_takes_a_423_for_a_dead_site(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main("embedded", ["ignores_423"], ["interval-too-brief"])
+    out = capsys.readouterr().out
+    assert "killed by 1: interval-too-brief" in out
+    assert out.strip().endswith("mutants killed: 1 of 1")
+    assert code == 0

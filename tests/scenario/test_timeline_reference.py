@@ -32,7 +32,8 @@ domain) rather than the site's address (only the To of the calls changed); the d
 that grade each keep-alive drill's behaviour without one, and the ws site silent past a
 transaction's timeout, added (every other drill's timeline unchanged); the ws twins of
 three of those, added, and the both-sites-down twin's first window counted from the first
-kill (its later lines moved by one; nothing else changed)."""
+kill (its later lines moved by one; nothing else changed); the 423 Interval Too Brief
+drill, added."""
 
 from __future__ import annotations
 
