@@ -33,7 +33,8 @@ that grade each keep-alive drill's behaviour without one, and the ws site silent
 transaction's timeout, added (every other drill's timeline unchanged); the ws twins of
 three of those, added, and the both-sites-down twin's first window counted from the first
 kill (its later lines moved by one; nothing else changed); the 423 Interval Too Brief
-drill, added."""
+drill, added; the silent site's retransmissions drill (T1 doubling to T2, Timer F),
+added."""
 
 from __future__ import annotations
 
