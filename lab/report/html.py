@@ -21,7 +21,7 @@ from lab.report.figures import (
     summary_cells,
 )
 from lab.report.ladder import LADDER_SCRIPT, ladder_html
-from lab.report.markdown import shrinkable
+from lab.report.markdown import graded, shrinkable
 from lab.report.rules import rules_graded
 from lab.stream.events import EndpointEvent, FaultApplied, FaultHealed
 from lab.stream.handlers import RunContext
@@ -269,6 +269,8 @@ def matrix_html(results: list[ScenarioResult]) -> str:
             for d in drivers
         )
         rows.append(f"<tr><td>{esc(name)}</td>{tds}</tr>")
+    rows.append("<tr><th>each endpoint</th>"
+                + "".join(f"<th>{esc(graded(results, d))}</th>" for d in drivers) + "</tr>")
     head = "".join(f"<th>{esc(d)}</th>" for d in drivers)
     return (f'<h2>drills by endpoint</h2><table class="matrix"><tr><th>drill</th>{head}</tr>'
             f'{"".join(rows)}</table>')  # fmt: skip

@@ -47,6 +47,14 @@ def tally(results: list[ScenarioResult]) -> str:
     return f"{verdicts.count('PASS')}/{len(verdicts) - lacking} passed{na}"
 
 
+def graded(results: list[ScenarioResult], driver: str) -> str:
+    """How the library graded one endpoint: ``12 graded: 9 PASS, 3 FAIL; 5 N/A``."""
+    verdicts = [r.verdict for r in results if r.driver == driver]
+    lacking = verdicts.count("N/A")
+    return (f"{len(verdicts) - lacking} graded: {verdicts.count('PASS')} PASS, "
+            f"{verdicts.count('FAIL')} FAIL; {lacking} N/A")  # fmt: skip
+
+
 def matrix_lines(results: list[ScenarioResult]) -> list[str]:
     """Drills by endpoint (driver), when the run graded more than one."""
     drivers = list(dict.fromkeys(r.driver for r in results))
@@ -59,6 +67,7 @@ def matrix_lines(results: list[ScenarioResult]) -> list[str]:
     for source, name in drills:
         row = [cell.get((source, d), "—") for d in drivers]
         out.append(f"| {md(name)} | " + " | ".join(row) + " |")
+    out.append("| **each endpoint** | " + " | ".join(graded(results, d) for d in drivers) + " |")
     return out
 
 

@@ -27,8 +27,12 @@ def test_drills_by_endpoint(tmp_path: Path) -> None:
     summary = (folder / "summary.md").read_text()
     assert "| drill | inprocess | process |" in summary
     assert summary.count("| PASS | PASS |") == 2
+    # how many drills graded each endpoint, and how
+    assert "| **each endpoint** | 2 graded: 2 PASS, 0 FAIL; 0 N/A | 2 graded: 2 PASS, 0 FAIL; " \
+        "0 N/A |" in summary  # fmt: skip
     page = (folder / "report.html").read_text()
     assert 'class="matrix"' in page and "driver process" in page
+    assert "<th>2 graded: 2 PASS, 0 FAIL; 0 N/A</th>" in page
     pcaps = sorted(p.name for p in folder.glob("*.pcap"))
     assert pcaps == ["both-sites-register-inprocess.pcap", "both-sites-register-process.pcap",
                      "site-a-killed-inprocess.pcap", "site-a-killed-process.pcap"]  # fmt: skip
