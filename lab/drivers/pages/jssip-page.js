@@ -4,34 +4,7 @@
 // retry, failover or keep-alive of its own; JsSIP's `registrationExpiring` is never
 // listened to (that would hand refreshing to the page).
 import JsSIP from "jssip";
-
-const connections = new Map(); // id -> {cfg, ua, status, stopping}
-const sessions = new Map(); // sid -> {session, connection, status, direction, remote}
-let nextSession = 0;
-
-function report(event) {
-  event.wall = performance.timeOrigin + performance.now(); // ms: the page→lab delay is measured
-
-  window.geolabReport(JSON.stringify(event));
-}
-
-function connectionStatus(c, status, reason = "", code = null) {
-  if (c.status === status) return; // one event per change
-  const previous = c.status;
-  c.status = status;
-  report({ event: "ConnectionStatusChanged", connection: c.cfg.id, status, previous, reason, code });
-}
-
-function sessionStatus(s, status, reason = "", code = null) {
-  if (s.status === status) return;
-  const previous = s.status;
-  s.status = status;
-  report({
-    event: "SessionStatusChanged", session: s.sid, connection: s.connection,
-    connection_id: s.connection, status, previous, direction: s.direction, remote: s.remote,
-    reason, code,
-  });
-}
+import { connection, connectionStatus, connections, record, report, session, sessionStatus } from "./contract.js";
 
 // JsSIP's causes in the protocol's words: a timed-out request is a 408 (a dead site)
 function codeOf(response, cause) {
@@ -68,18 +41,11 @@ function startUa(c) {
   });
   ua.on("newRTCSession", (e) => {
     if (e.originator !== "remote") return;
-    const s = record(cfg.id, "inbound", e.request.from.uri.toString());
+    const s = record("j", cfg.id, "inbound", e.request.from.uri.toString());
     track(e.session, s);
     sessionStatus(s, "Ringing", "incoming", null);
   });
   ua.start();
-}
-
-function record(connection, direction, remote) {
-  const sid = `j${++nextSession}`;
-  const s = { sid, session: null, connection, direction, remote, status: null };
-  sessions.set(sid, s);
-  return s;
 }
 
 function track(session, s) {
@@ -103,18 +69,6 @@ function track(session, s) {
     else reason = `SipError ${codeOf(null, e.cause) || 0} ${e.cause}`;
     sessionStatus(s, "Disconnected", reason, (e.message && e.message.status_code) || codeOf(null, e.cause));
   });
-}
-
-function connection(id) {
-  const c = connections.get(id);
-  if (!c) throw new Error(`no connection ${id}`);
-  return c;
-}
-
-function session(sid) {
-  const s = sessions.get(sid);
-  if (!s) throw new Error(`no session ${sid}`);
-  return s.session;
 }
 
 const media = { mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } };
@@ -158,15 +112,15 @@ window.geolab = {
     const c = connection(id);
     if (!c.ua) throw new Error(`connection ${id} is disabled`);
     const uri = destination.startsWith("sip:") ? destination : `sip:${destination}@${c.cfg.domain}`;
-    const s = record(id, "outbound", uri);
+    const s = record("j", id, "outbound", uri);
     sessionStatus(s, "Dialing", "dial");
     track(c.ua.call(uri, media), s);
     return s.sid;
   },
-  answer(sid) { session(sid).answer(media); },
-  hangup(sid) { session(sid).terminate(); },
-  hold(sid) { session(sid).hold(); },
-  resume(sid) { session(sid).unhold(); },
+  answer(sid) { session(sid).session.answer(media); },
+  hangup(sid) { session(sid).session.terminate(); },
+  hold(sid) { session(sid).session.hold(); },
+  resume(sid) { session(sid).session.unhold(); },
   stop() {
     for (const c of connections.values()) {
       c.stopping = true;

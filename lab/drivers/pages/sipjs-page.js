@@ -4,33 +4,7 @@
 // has no setting: a reconnection is SIP.js's own (retry_interval as its delay), and nothing
 // here registers again after one (SIP.js does not; its SimpleUser does, in the app's name).
 import { Inviter, Registerer, RegistererState, SessionState, UserAgent } from "sip.js";
-
-const connections = new Map(); // id -> {cfg, ua, registerer, status, stopping, last}
-const sessions = new Map(); // sid -> {session, connection, status, direction, remote}
-let nextSession = 0;
-
-function report(event) {
-  event.wall = performance.timeOrigin + performance.now(); // ms: the page→lab delay is measured
-  window.geolabReport(JSON.stringify(event));
-}
-
-function connectionStatus(c, status, reason = "", code = null) {
-  if (c.status === status) return; // one event per change
-  const previous = c.status;
-  c.status = status;
-  report({ event: "ConnectionStatusChanged", connection: c.cfg.id, status, previous, reason, code });
-}
-
-function sessionStatus(s, status, reason = "", code = null) {
-  if (s.status === status) return;
-  const previous = s.status;
-  s.status = status;
-  report({
-    event: "SessionStatusChanged", session: s.sid, connection: s.connection,
-    connection_id: s.connection, status, previous, direction: s.direction, remote: s.remote,
-    reason, code,
-  });
-}
+import { connection, connectionStatus, connections, record, report, session, sessionStatus } from "./contract.js";
 
 const media = { constraints: { audio: true, video: false } };
 const noStun = { peerConnectionConfiguration: { iceServers: [] } };
@@ -56,7 +30,7 @@ function startUa(c) {
         connectionStatus(c, "Unavailable", `transport error: ${error.message || error}`, null);
       },
       onInvite: (invitation) => {
-        const s = record(cfg.id, "inbound", invitation.remoteIdentity.uri.toString());
+        const s = record("s", cfg.id, "inbound", invitation.remoteIdentity.uri.toString());
         track(invitation, s);
         sessionStatus(s, "Ringing", "incoming", null);
       },
@@ -93,13 +67,6 @@ function startUa(c) {
     });
 }
 
-function record(connection, direction, remote) {
-  const sid = `s${++nextSession}`;
-  const s = { sid, session: null, connection, direction, remote, status: null };
-  sessions.set(sid, s);
-  return s;
-}
-
 function track(session, s) {
   s.session = session;
   session.stateChange.addListener((state) => {
@@ -108,18 +75,6 @@ function track(session, s) {
       sessionStatus(s, "Disconnected", s.local ? "LocalHangup" : s.status === "Established" ? "RemoteHangup" : "RemoteCancel", null);
     }
   });
-}
-
-function connection(id) {
-  const c = connections.get(id);
-  if (!c) throw new Error(`no connection ${id}`);
-  return c;
-}
-
-function session(sid) {
-  const s = sessions.get(sid);
-  if (!s) throw new Error(`no session ${sid}`);
-  return s;
 }
 
 async function stopUa(c) {
@@ -168,7 +123,7 @@ window.geolab = {
     const uri = destination.startsWith("sip:") ? destination : `sip:${destination}@${c.cfg.domain}`;
     const target = UserAgent.makeURI(uri);
     if (!target) throw new Error(`not a SIP URI: ${uri}`);
-    const s = record(id, "outbound", uri);
+    const s = record("s", id, "outbound", uri);
     sessionStatus(s, "Dialing", "dial");
     const inviter = new Inviter(c.ua, target, { sessionDescriptionHandlerOptions: media });
     track(inviter, s);
