@@ -33,6 +33,7 @@ from typing import Any, TextIO
 
 from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, split_server
 from endpoint.configfile import load
+from endpoint.jsonlines import _int, _no_constant, _str  # the protocol's own checks
 from lab.drivers.pjsua2_objects import Account, Call, pj
 
 MAX_LINE = 64 * 1024
@@ -294,24 +295,6 @@ class Adapter:
         while time.monotonic() < end and any(a.unregistering for a in self.accounts.values()):
             self.ep.libHandleEvents(POLL_MS)
         self.write({"event": "Stopped"})
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number a command may carry")
-
-
-def _int(cmd: dict[str, Any], key: str) -> int:
-    value = cmd.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{key!r} must be an integer, got {value!r}")
-    return value
-
-
-def _str(cmd: dict[str, Any], key: str) -> str:
-    value = cmd.get(key)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{key!r} must be a non-empty string, got {value!r}")
-    return value
 
 
 def _reader(fd: int, lines: queue.Queue[bytes | None]) -> None:
