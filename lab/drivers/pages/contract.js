@@ -45,3 +45,43 @@ export function session(sid) {
   if (!s) throw new Error(`no session ${sid}`);
   return s;
 }
+
+// A connection's life on the page, the same for every library: ``start(c)`` makes and starts
+// its user agent, ``stop(c)`` (may be async) unregisters and closes it and sets c.stopping.
+export function lifecycle(start, stop) {
+  return {
+    add(cfg) {
+      if (connections.has(cfg.id)) throw new Error(`connection ${cfg.id} exists already`);
+      const c = { cfg, ua: null, status: null, stopping: false };
+      connections.set(cfg.id, c);
+      if (cfg.enabled === false) {
+        connectionStatus(c, "Disabled");
+        return;
+      }
+      connectionStatus(c, "Registering");
+      start(c);
+    },
+    enable(id) {
+      const c = connection(id);
+      if (c.status !== "Disabled") return;
+      c.stopping = false;
+      connectionStatus(c, "Registering");
+      start(c);
+    },
+    async disable(id) {
+      const c = connection(id);
+      if (c.status === "Disabled") return;
+      await stop(c); // unregisters (Expires: 0) and closes its WebSocket
+      connectionStatus(c, "Disabled");
+    },
+    async remove(id) {
+      const c = connection(id);
+      await stop(c);
+      connections.delete(id);
+      connectionStatus(c, "Removed");
+    },
+    async stop() {
+      await Promise.all([...connections.values()].map(stop));
+    },
+  };
+}

@@ -4,7 +4,7 @@
 // retry, failover or keep-alive of its own; JsSIP's `registrationExpiring` is never
 // listened to (that would hand refreshing to the page).
 import JsSIP from "jssip";
-import { connection, connectionStatus, connections, record, report, session, sessionStatus } from "./contract.js";
+import { connection, connectionStatus, lifecycle, record, report, session, sessionStatus } from "./contract.js";
 
 // JsSIP's causes in the protocol's words: a timed-out request is a 408 (a dead site)
 function codeOf(response, cause) {
@@ -73,41 +73,15 @@ function track(session, s) {
 
 const media = { mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } };
 
+function stopUa(c) {
+  c.stopping = true;
+  if (c.ua) c.ua.stop(); // unregisters (Expires: 0) and closes its WebSocket
+  c.ua = null;
+}
+
 window.geolab = {
   library: `JsSIP ${JsSIP.version}`,
-  add(cfg) {
-    if (connections.has(cfg.id)) throw new Error(`connection ${cfg.id} exists already`);
-    const c = { cfg, ua: null, status: null, stopping: false };
-    connections.set(cfg.id, c);
-    if (cfg.enabled === false) {
-      connectionStatus(c, "Disabled");
-      return;
-    }
-    connectionStatus(c, "Registering");
-    startUa(c);
-  },
-  enable(id) {
-    const c = connection(id);
-    if (c.status !== "Disabled") return;
-    c.stopping = false;
-    connectionStatus(c, "Registering");
-    startUa(c);
-  },
-  disable(id) {
-    const c = connection(id);
-    if (c.status === "Disabled") return;
-    c.stopping = true;
-    if (c.ua) c.ua.stop(); // unregisters (Expires: 0) and closes its WebSocket
-    c.ua = null;
-    connectionStatus(c, "Disabled");
-  },
-  remove(id) {
-    const c = connection(id);
-    c.stopping = true;
-    if (c.ua) c.ua.stop();
-    connections.delete(id);
-    connectionStatus(c, "Removed");
-  },
+  ...lifecycle(startUa, stopUa),
   dial(id, destination) {
     const c = connection(id);
     if (!c.ua) throw new Error(`connection ${id} is disabled`);
@@ -121,11 +95,5 @@ window.geolab = {
   hangup(sid) { session(sid).session.terminate(); },
   hold(sid) { session(sid).session.hold(); },
   resume(sid) { session(sid).session.unhold(); },
-  stop() {
-    for (const c of connections.values()) {
-      c.stopping = true;
-      if (c.ua) c.ua.stop();
-    }
-  },
 };
 report({ event: "PageReady", library: window.geolab.library });

@@ -4,7 +4,7 @@
 // has no setting: a reconnection is SIP.js's own (retry_interval as its delay), and nothing
 // here registers again after one (SIP.js does not; its SimpleUser does, in the app's name).
 import { Inviter, Registerer, RegistererState, SessionState, UserAgent } from "sip.js";
-import { connection, connectionStatus, connections, record, report, session, sessionStatus } from "./contract.js";
+import { connection, connectionStatus, lifecycle, record, report, session, sessionStatus } from "./contract.js";
 
 const media = { constraints: { audio: true, video: false } };
 const noStun = { peerConnectionConfiguration: { iceServers: [] } };
@@ -87,36 +87,7 @@ async function stopUa(c) {
 
 window.geolab = {
   library: "SIP.js 0.21",
-  add(cfg) {
-    if (connections.has(cfg.id)) throw new Error(`connection ${cfg.id} exists already`);
-    const c = { cfg, ua: null, registerer: null, status: null, stopping: false, last: null };
-    connections.set(cfg.id, c);
-    if (cfg.enabled === false) {
-      connectionStatus(c, "Disabled");
-      return;
-    }
-    connectionStatus(c, "Registering");
-    startUa(c);
-  },
-  enable(id) {
-    const c = connection(id);
-    if (c.status !== "Disabled") return;
-    c.stopping = false;
-    connectionStatus(c, "Registering");
-    startUa(c);
-  },
-  async disable(id) {
-    const c = connection(id);
-    if (c.status === "Disabled") return;
-    await stopUa(c); // unregisters (Expires: 0) and closes its WebSocket
-    connectionStatus(c, "Disabled");
-  },
-  async remove(id) {
-    const c = connection(id);
-    await stopUa(c);
-    connections.delete(id);
-    connectionStatus(c, "Removed");
-  },
+  ...lifecycle(startUa, stopUa),
   dial(id, destination) {
     const c = connection(id);
     if (!c.ua) throw new Error(`connection ${id} is disabled`);
@@ -145,8 +116,5 @@ window.geolab = {
   },
   hold() { throw new Error("this page offers no hold: SIP.js 0.21 holds only through the page's own SDP handling"); },
   resume() { throw new Error("this page offers no resume: SIP.js 0.21 holds only through the page's own SDP handling"); },
-  async stop() {
-    await Promise.all([...connections.values()].map(stopUa));
-  },
 };
 report({ event: "PageReady", library: window.geolab.library });
