@@ -58,3 +58,14 @@ def assert_reports_agree(folder: Path, want: dict[str, dict[str, Any]], out: Pat
     passes = sum(e["verdict"] == "PASS" for e in want.values())
     assert f"{passes}/{len(want) - len(lacking)} passed, {len(lacking)} not applicable" in summary
     assert processes_mentioning(str(out)) == []
+
+
+def assert_grade_is_pinned(driver: str, out: Path) -> Path:
+    """The library run with ``driver`` fails some drills (exit 1) and grades it exactly as
+    pinned, its reports agreeing; the report folder."""
+    code, folder, got = graded(driver, out)
+    assert code == 1
+    want = pinned(driver)
+    assert got == want
+    assert_reports_agree(folder, want, out)
+    return folder

@@ -7,7 +7,6 @@ killed mid-drill are lab errors naming the driver, and nothing of Chromium is le
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -15,14 +14,12 @@ from pathlib import Path
 import pytest
 
 from lab.cli.main import main
-from lab.drill import load_scenario
 from lab.drivers.browser import bundle
-from lab.run.runner import ScenarioRunner
 from lab.sites.kamailio import kamailio_binary
-from lab.stream.results import ScenarioResult
 from lab.system.procs import processes_mentioning
 
-from .pinning import ROOT, assert_reports_agree, graded, pinned
+from .pinning import ROOT, assert_grade_is_pinned
+from .test_drivers import killed_at_first_available
 
 PAGES = Path(__file__).parent / "data" / "pages"
 pytestmark = [
@@ -36,11 +33,7 @@ pytestmark = [
 def test_jssip_s_grade_on_the_library_is_the_pinned_one(tmp_path: Path) -> None:
     if kamailio_binary() is None:
         pytest.skip("kamailio is not installed")
-    code, folder, got = graded("jssip", tmp_path)
-    assert code == 1
-    want = pinned("jssip")
-    assert got == want
-    assert_reports_agree(folder, want, tmp_path)
+    folder = assert_grade_is_pinned("jssip", tmp_path)
     # the evidence: after the silent site answers again (its 200 to the stale REGISTER is
     # on the wire), JsSIP never says Available
     timeline = json.loads((folder / "timeline.json").read_text())
@@ -60,11 +53,7 @@ def test_sipjs_s_grade_on_the_library_is_the_pinned_one(tmp_path: Path) -> None:
         pytest.skip("kamailio is not installed")
     if not bundle("sipjs").exists():
         pytest.skip("the SIP.js bundle is not built (./run setup)")
-    code, folder, got = graded("sipjs", tmp_path)
-    assert code == 1
-    want = pinned("sipjs")
-    assert got == want
-    assert_reports_agree(folder, want, tmp_path)
+    assert_grade_is_pinned("sipjs", tmp_path)
 
 
 def run(path: Path, tmp_path: Path, *extra: str) -> tuple[int, dict[str, object]]:
@@ -111,18 +100,8 @@ def test_a_page_that_does_not_exist_and_a_browser_not_installed_are_lab_errors(
 
 
 def test_chromium_killed_mid_drill_is_a_lab_error_and_nothing_is_left(tmp_path: Path) -> None:
-    runner = ScenarioRunner(load_scenario(ROOT / "scenarios" / "site-a-killed-ws.yaml"),
-                            backend="embedded", driver="jssip", workdir=tmp_path / "lab")  # fmt: skip
-    original = runner._on_phone
-
-    def on_phone(event: object) -> None:
-        original(event)  # type: ignore[arg-type]
-        proc = getattr(runner.driver, "proc", None)
-        if getattr(event, "status", None) == "Available" and proc is not None:
-            proc.kill()
-
-    runner._on_phone = on_phone  # type: ignore[method-assign]
-    result: ScenarioResult = asyncio.run(runner.run())
+    result = killed_at_first_available(ROOT / "scenarios" / "site-a-killed-ws.yaml", "jssip",
+                                       tmp_path / "lab")  # fmt: skip
     assert not result.passed
     (error,) = result.errors  # the DevTools connection goes with it, or its exit is seen first
     assert "driver jssip" in error and ("exited (code -9)" in error or "lost: " in error), error
