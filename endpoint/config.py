@@ -23,7 +23,10 @@ PROTOCOLS = ("udp", "tcp", "tls", "ws", "wss")  # ws, wss: SIP over WebSocket (R
 SECURE = ("tls", "wss")  # the protocols that run over TLS
 # the behaviours the phone's core can be told to get wrong (see EndpointConfig.mutant)
 CORE_MUTANTS = ("never_retries", "no_failover", "calls_through_known_down",
-                "forgets_reregister", "flaps", "ignores_retry_after", "ignores_423")  # fmt: skip
+                "forgets_reregister", "flaps", "ignores_retry_after", "ignores_423",
+                "answered_408_is_timeout", "ignores_pong", "no_retransmissions",
+                "lockstep")  # fmt: skip
+BACKOFFS = ("fixed", "rfc5626")  # how a down site is retried (ConnectionSettings.retry_backoff)
 KEEPALIVES = ("options", "crlf")
 MAX_FILE = 1 << 20  # bytes: a settings file is at most 1 MiB
 MAX_SECONDS = 30 * 86400.0  # no interval or timeout is longer than 30 days
@@ -65,6 +68,12 @@ class ConnectionSettings(BaseModel):
     protocol: str = "udp"
     reg_interval: Seconds = 3600.0
     retry_interval: Seconds = 30.0
+    # "fixed": every retry_interval; "rfc5626": RFC 5626 4.5's flow recovery, with its
+    # base-time (all connections failed / another works) and max-time
+    retry_backoff: str = "fixed"
+    backoff_base_all_failed: Seconds = 30.0
+    backoff_base_one_ok: Seconds = 90.0
+    backoff_max: Seconds = 1800.0
     transaction_timeout: Seconds = Field(default=32.0, description="64*T1 for this site")
     password: Secret | None = None
     auth_user: User | None = None
@@ -81,6 +90,15 @@ class ConnectionSettings(BaseModel):
             value = value.strip().lower()
             if value not in PROTOCOLS:
                 raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
+        return value
+
+    @field_validator("retry_backoff", mode="before")
+    @classmethod
+    def _backoff(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value not in BACKOFFS:
+                raise ValueError(f"retry_backoff must be one of {', '.join(BACKOFFS)}")
         return value
 
     @field_validator("keepalive", mode="before")

@@ -93,6 +93,7 @@ class Connection:
         self.cseq = 0
         self.generation = 0  # bumped on disable/remove: late responses are ignored
         self.registering = False  # a REGISTER transaction is under way
+        self.failures = 0  # failed registrations in a row (RFC 5626 4.5's backoff counts them)
         self.sent_at = 0.0  # when the current REGISTER went out: renewals count from there
         self.auth: DigestClient | None = None
         if config.password is not None:

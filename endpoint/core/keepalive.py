@@ -4,6 +4,7 @@ sign its site is down. The phone's part, as a base of :class:`endpoint.core.phon
 
 from __future__ import annotations
 
+from endpoint.config import EndpointConfig
 from endpoint.core.connection import Connection
 from endpoint.core.replies import failure_reason, keepalive_options
 from endpoint.core.status import ConnectionStatus as C
@@ -21,6 +22,7 @@ class KeepAlives:
     layer: TransactionLayer
     ids: IdSource
     local_host: str
+    config: EndpointConfig
 
     def via(self, conn: Connection) -> str:
         raise NotImplementedError
@@ -51,7 +53,8 @@ class KeepAlives:
     def _send_keepalive(self, conn: Connection, now: float) -> None:
         if conn.keepalive == "crlf" and conn.reliable:
             self.layer.send_stateless(KeepAlive.PING, conn.address, conn.transport)
-            self.deadlines.set(conn.id, "pong", now + conn.keepalive_timeout)
+            if self.config.mutant != "ignores_pong":  # RFC 5626 4.4.1: no pong, flow failed
+                self.deadlines.set(conn.id, "pong", now + conn.keepalive_timeout)
             return
         request = keepalive_options(conn, self.via(conn), self.ids, self.local_host)
         self.send_request(request, conn, now, what="keepalive", timeout=conn.keepalive_timeout)

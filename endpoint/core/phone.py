@@ -15,20 +15,20 @@ Every status change raises exactly one ConnectionStatusChanged.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import Hashable
 
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.calls import CallControl
-from endpoint.core.connection import Connection, requested_expires, timers_for
+from endpoint.core.connection import Connection, timers_for
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
 from endpoint.core.keepalive import KeepAlives
-from endpoint.core.replies import failure_reason, granted_expires, retry_after
+from endpoint.core.registration import Registrations
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import ConnectionStatus as C
 from endpoint.core.timers import Deadlines
-from endpoint.sip.builder import build_register
 from endpoint.sip.errors import LocalProtocolError, SipError
 from endpoint.sip.events import (
     Address,
@@ -46,7 +46,7 @@ from endpoint.sip.message import Message, Request, Response, make_response
 log = logging.getLogger("endpoint.phone")
 
 
-class Phone(KeepAlives):
+class Phone(KeepAlives, Registrations):
     def __init__(
         self,
         config: EndpointConfig,
@@ -214,6 +214,8 @@ class Phone(KeepAlives):
         branch: str | None = None,
     ) -> TxKey:
         timers = timers_for(timeout) if timeout is not None else conn.timers
+        if self.config.mutant == "no_retransmissions":  # (a mutant's doing)
+            timers = dataclasses.replace(timers, retransmit=False)
         key = self.layer.send_request(
             request, conn.address, conn.transport, now, timers=timers, branch=branch
         )
@@ -229,7 +231,7 @@ class Phone(KeepAlives):
             self.deadlines.cancel(conn.id, "keepalive")
             self.deadlines.cancel(conn.id, "pong")
             if not conn.registering and self.config.mutant != "never_retries":
-                self.deadlines.set(conn.id, "retry", now + conn.retry_interval)
+                self.deadlines.set(conn.id, "retry", now + self.retry_wait(conn))
 
     # --- internals -------------------------------------------------------------------------
     def _add(self, cfg: ConnectionConfig, now: float) -> Connection:
@@ -271,39 +273,6 @@ class Phone(KeepAlives):
         conn.generation += 1
         conn.registering = False
 
-    def _register(
-        self,
-        conn: Connection,
-        now: float,
-        *,
-        expires: int | None = None,
-        request: Request | None = None,
-    ) -> None:
-        branch = None  # known when the REGISTER is written here
-        if request is None:
-            conn.cseq += 1
-            value = requested_expires(conn.reg_interval) if expires is None else expires
-            branch, via = self._fresh_via(conn)
-            request = build_register(
-                conn.user,
-                conn.aor_domain,
-                via=via,
-                tag=self.ids.tag(),
-                call_id=conn.call_id,
-                cseq=conn.cseq,
-                contact=self.contact(conn),
-                expires=value,
-                extra=[("User-Agent", "geolab-endpoint")],
-                scheme=conn.scheme,
-            )
-        what = "unregister" if request.headers.get("Expires") == "0" else "register"
-        if what == "register" and conn.status is C.AVAILABLE and self.config.mutant == "flaps":
-            self._set_status(conn, C.UNAVAILABLE, "flap", None, now)  # (a mutant's doing)
-        conn.registering = what == "register"
-        if conn.registering and request.headers.get("Authorization") is None:
-            conn.sent_at = now
-        self.send_request(request, conn, now, what=what, branch=branch)
-
     def _drain_layer(self, now: float) -> None:
         while (event := self.layer.next_event()) is not None:
             if isinstance(event, ResponseReceived):
@@ -342,53 +311,6 @@ class Phone(KeepAlives):
             response = make_response(request, 405, to_tag=self.ids.tag())
             response.headers.add("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
         self.layer.send_response(response, now, event.key)
-
-    def _registered(self, conn: Connection, event: ResponseReceived, now: float) -> None:
-        response, request = event.response, event.request
-        conn.registering = False
-        if 200 <= response.status < 300:
-            conn.last_registration = now
-            conn.last_error, conn.last_code = None, None
-            conn.granted_expires = granted_expires(response, self.contact(conn))
-            self._set_status(conn, C.AVAILABLE, "registered", response.status, now)
-            self.deadlines.cancel(conn.id, "retry")
-            period = conn.reg_interval
-            if conn.granted_expires:
-                period = min(period, conn.granted_expires * 0.9)
-            self.deadlines.set(conn.id, "refresh", max(now, conn.sent_at + period))
-            self._schedule_keepalive(conn, now)
-            return
-        if (
-            response.status in (401, 407)
-            and conn.auth is not None
-            and not event.local
-            and (
-                request.headers.get("Authorization") is None
-                and request.headers.get("Proxy-Authorization") is None
-            )
-        ):
-            conn.cseq += 1
-            retry = conn.auth.retry(
-                request, response, branch=self.ids.branch(), cnonce=self.ids.cnonce()
-            )
-            self._register(conn, now, request=retry)
-            return
-        minimum = (response.headers.get("Min-Expires") or "").strip()
-        if response.status == 423 and minimum.isdigit() and self.config.mutant != "ignores_423":
-            self._register(conn, now, expires=int(minimum))
-            return
-        reason = failure_reason(event)
-        conn.last_error, conn.last_code = reason, response.status
-        self.deadlines.cancel(conn.id, "refresh")
-        self.deadlines.cancel(conn.id, "keepalive")
-        if conn.status in (C.REGISTERING, C.AVAILABLE):
-            self._set_status(conn, C.UNAVAILABLE, reason, response.status, now)
-        wait = conn.retry_interval
-        asked = retry_after(response) if not event.local else None
-        if asked is not None and self.config.mutant != "ignores_retry_after":
-            wait = max(wait, float(asked))  # RFC 3261 21.5.4: not before then
-        if self.config.mutant != "never_retries":
-            self.deadlines.set(conn.id, "retry", now + wait)
 
     def _connection_timer(self, conn: Connection, name: str, now: float) -> None:
         if name in ("refresh", "retry"):

@@ -52,6 +52,17 @@ def failure_reason(event: ResponseReceived) -> str:
     return f"SIP {event.response.status} {event.response.reason}".strip()
 
 
+def answered_code(event: ResponseReceived, mutant: str | None = None) -> int | None:
+    """The code a failed REGISTER's ``Unavailable`` carries: the answer's status, save a
+    408 the site sent itself. A 408 means the phone's own transaction timed out (the seed's
+    sign of a dead site); RFC 4320 forbids an element to answer a non-INVITE request with
+    408, so one that comes back is an answer from a site that is up: no code."""
+    status = event.response.status
+    if status == 408 and not event.local and mutant != "answered_408_is_timeout":
+        return None
+    return status
+
+
 def retry_after(response: Response) -> int | None:
     """The seconds a ``Retry-After`` asks for (RFC 3261 20.33: ``delta-seconds``, then maybe
     a comment and parameters), or None."""

@@ -35,6 +35,7 @@ class TimerConfig:
     t2: float = 4.0
     t4: float = 5.0
     d: float = 32.0  # Timer D for unreliable transports: at least 32 s
+    retransmit: bool = True  # Timers A and E (False only for a mutant that never resends)
 
     def __post_init__(self) -> None:
         if not (0 < self.t1 <= self.t2) or self.t4 <= 0 or self.d < 0:

@@ -275,12 +275,12 @@ class Transaction:
         c = self.config
         if self.kind is Kind.CLIENT_NON_INVITE:
             self._send(self.request)
-            if not self.reliable:
+            if not self.reliable and c.retransmit:
                 self._start(Timer.E, now, c.t1)
             self._start(Timer.F, now, c.timeout)
         elif self.kind is Kind.CLIENT_INVITE:
             self._send(self.request)
-            if not self.reliable:
+            if not self.reliable and c.retransmit:
                 self._start(Timer.A, now, c.t1)
             self._start(Timer.B, now, c.timeout)
         elif self.kind is Kind.SERVER_INVITE:

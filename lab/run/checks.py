@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from endpoint.config import ConnectionConfig
 from endpoint.core.events import ConnectionStatusChanged, SessionStatusChanged
+from lab.run.backoff import flow_recovery
 from lab.scenario.models import EventMatch, Invariant
 from lab.stream.events import EndpointEvent, Event
 from lab.stream.results import Expectation
@@ -39,9 +41,12 @@ def _phone_events(events: Sequence[Event]) -> list[tuple[Event, Any]]:
 
 
 def check_invariant(
-    inv: Invariant, events: Sequence[Event], sessions: dict[str, str], line: int
-) -> Expectation:
+    inv: Invariant, events: Sequence[Event], sessions: dict[str, str], line: int,
+    conns: dict[int, ConnectionConfig] | None = None,
+) -> Expectation:  # fmt: skip
     end = events[-1].t if events else 0.0
+    if inv.check == "flow_recovery":
+        return flow_recovery(events, conns or {}, line)
     if inv.never is not None:
         bad = [e for e in events if matches(e, inv.never, sessions)]
         return Expectation(

@@ -245,7 +245,7 @@ class ScenarioRunner:
             await self._teardown_whatever_comes()
         for i, inv in enumerate(s.invariants):
             line = s.lines.get(f"invariants[{i}]", 0)
-            verdict = check_invariant(inv, self.events, self.sessions, line)
+            verdict = check_invariant(inv, self.events, self.sessions, line, self._conns)
             self.record(dataclasses.replace(verdict, references=tuple(inv.references)))
         if self.driver is not None and (self.driver.capabilities.wire_tap or s.topology.proxy):
             # the endpoint's word against the wire, for every driver (lab.run.wirechecks)

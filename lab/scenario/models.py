@@ -281,7 +281,7 @@ class AddConnectionSpec(ConnectionSpec):
 
 class Invariant(Strict):
     never: EventMatch | None = None
-    check: Literal["no_dial_on_unavailable", "one_event_per_change"] | None = None
+    check: Literal["no_dial_on_unavailable", "one_event_per_change", "flow_recovery"] | None = None
     references: list[Reference] = Field(default_factory=list, max_length=16)
 
     @model_validator(mode="after")

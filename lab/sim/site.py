@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address
+from endpoint.sip.framing import KeepAlive
 from endpoint.sip.ids import IdSource
 from lab.faults.kinds import Effect
 from lab.net.wire import Payload, decode
@@ -96,6 +97,11 @@ class SimSite:
 
     def _arrive(self, data: Payload, source: Address, transport: str) -> None:
         if self.hung:
+            return
+        if data == KeepAlive.PING.value:  # a CRLF ping on a connection (RFC 5626 3.5.1)
+            if transport != "udp":
+                here = self.address if transport in _PLAIN else self.address_for(transport)
+                self.network.send(here, source, KeepAlive.PONG.value, transport)
             return
         try:
             message = decode(data, transport)

@@ -131,12 +131,13 @@ def test_every_keepalive_drill_s_behaviour_has_a_drill_any_endpoint_can_run() ->
     stems = {p.stem: p for p in LIBRARY}
     with_keepalive = {p.stem for p in LIBRARY
                       if any(c.keepalive for c in load_scenario(p).endpoint.connections)}  # fmt: skip
-    # the keep-alive's own drills (its period against renewals; ws pings), and two whose
-    # behaviour the twins above cover in parts (a flapping site; a callee back with its site)
-    assert with_keepalive <= set(WITHOUT_KEEPALIVE) | {"flapping-site",
-                                                       "keepalive-faster-than-renewal",
-                                                       "callee-back-with-its-site",
-                                                       "site-hung-ws", "partition-ws"}
+    # the keep-alive's own drills (its period against renewals; ws pings; RFC 5626's pong
+    # timeout), and two whose behaviour the twins above cover in parts (a flapping site; a
+    # callee back with its site)
+    own = {"keepalive-faster-than-renewal", "site-hung-ws", "partition-ws",
+           "pong-timeout-tcp", "pong-timeout-tls", "pong-timeout-ws"}  # fmt: skip
+    assert with_keepalive <= set(WITHOUT_KEEPALIVE) | own | {"flapping-site",
+                                                             "callee-back-with-its-site"}
     # and the browsers (WebSocket only) get the twins over ws: hung site, partition, both
     # sites down; a site silent past a transaction's timeout
     for twin in ("site-hung-renewal", "partition-renewal"):
