@@ -12,8 +12,9 @@ from lab.drill.schema import Scenario
 from lab.drivers.capabilities import CALL_ACTIONS, COMMANDS
 from lab.drivers.registry import capabilities_of
 
-# (connection, transport, keep-alive, where): what each connection of the drill runs on
-Uses = list[tuple[int, str, str | None, str]]
+# (connection, transport, keep-alive, retry backoff, where): what each connection of the
+# drill runs on
+Uses = list[tuple[int, str, str | None, str, str]]
 
 
 def not_applicable(s: Scenario, driver: str) -> list[str]:
@@ -36,12 +37,15 @@ def not_applicable(s: Scenario, driver: str) -> list[str]:
                      if step.action == action and i < len(s.step_lines)]  # fmt: skip
             reasons.append(f"it uses {action} (line {', '.join(lines)}), which driver "
                            f"{driver} cannot give its endpoint")  # fmt: skip
-    for conn, transport, keepalive, where in _uses(s):
+    for conn, transport, keepalive, backoff, where in _uses(s):
         if transport not in caps.transports:
             reasons.append(f"connection {conn} ({where}) runs on {transport.upper()}, which "
                            f"driver {driver} does not offer")  # fmt: skip
         if keepalive is not None and keepalive not in caps.keepalives:
             reasons.append(f"connection {conn} ({where}) uses keep-alive {keepalive!r}, which "
+                           f"driver {driver} cannot ask its endpoint for")  # fmt: skip
+        if backoff not in caps.backoffs:
+            reasons.append(f"connection {conn} ({where}) retries with backoff {backoff!r}, which "
                            f"driver {driver} cannot ask its endpoint for")  # fmt: skip
         if transport in SECURE and not caps.wire_tap and _checks_sip(s):
             reasons.append(f"connection {conn} ({where}) runs on {transport.upper()} and the "
@@ -64,17 +68,19 @@ def _uses(s: Scenario) -> Uses:
         key = f"endpoint.connections[{i}]"
         line = s.lines.get(f"{key}.keepalive", s.lines.get(key, 0))
         uses.append((c.id if c.id is not None else i, c.protocol or transport, c.keepalive,
-                     f"line {line}"))  # fmt: skip
+                     c.retry_backoff or "fixed", f"line {line}"))  # fmt: skip
     for i, step in enumerate(s.steps):
         spec = getattr(step, "add_connection", None)
         if spec is not None:
             line = s.step_lines[i] if i < len(s.step_lines) else 0
-            uses.append((spec.id, spec.protocol or transport, spec.keepalive, f"line {line}"))
+            uses.append((spec.id, spec.protocol or transport, spec.keepalive,
+                         spec.retry_backoff or "fixed", f"line {line}"))  # fmt: skip
     if s.endpoint.config:
         try:
             config = load(Path(s.source).parent / s.endpoint.config)
         except (ConfigError, OSError):
             return uses  # said when the drill runs
         for conn in config.connections:
-            uses.append((conn.id, conn.protocol, conn.keepalive, s.endpoint.config))
+            uses.append((conn.id, conn.protocol, conn.keepalive, conn.retry_backoff,
+                         s.endpoint.config))  # fmt: skip
     return uses

@@ -47,7 +47,8 @@ CONTROL_PORT = 4444  # ctrl_tcp's own default port, on baresip's loopback addres
 @driver(
     "baresip",
     Capabilities(commands=COMMANDS - {"enable_connection", "disable_connection"},
-                 keepalives=frozenset(), transports=frozenset({"udp", "tcp", "tls"})),
+                 keepalives=frozenset(), backoffs=frozenset({"fixed"}),
+                 transports=frozenset({"udp", "tcp", "tls"})),
     "Debian's baresip through its ctrl_tcp port (--endpoint-command: another binary)",
 )  # fmt: skip
 class BaresipDriver(EndpointProcess):

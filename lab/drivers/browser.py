@@ -288,7 +288,7 @@ async def _http_json(host: str, port: int, path: str) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else []
 
 
-BROWSER = Capabilities(commands=COMMANDS, keepalives=frozenset(),
+BROWSER = Capabilities(commands=COMMANDS, keepalives=frozenset(), backoffs=frozenset({"fixed"}),
                        transports=frozenset({"ws", "wss"}), calls=NO_CALLS, pages=True)  # fmt: skip
 
 

@@ -18,6 +18,7 @@ class Capabilities:
     commands: frozenset[str] = COMMANDS
     transports: frozenset[str] = frozenset({"udp", "tcp", "tls", "ws", "wss"})
     keepalives: frozenset[str] = frozenset({"options", "crlf"})
+    backoffs: frozenset[str] = frozenset({"fixed", "rfc5626"})  # ConnectionSettings.retry_backoff
     modes: frozenset[str] = frozenset({"real"})
     wire_tap: bool = False  # it reports its own SIP messages (else only the proxy sees them)
     calls: str | None = None  # why no call can be graded with it here (None: calls can)

@@ -21,7 +21,8 @@ ADAPTER = (sys.executable, "-m", "lab.drivers.pjsua2_adapter")
 
 @driver(
     "pjsua2",
-    Capabilities(keepalives=frozenset(), transports=frozenset({"udp", "tcp", "tls"})),
+    Capabilities(keepalives=frozenset(), backoffs=frozenset({"fixed"}),
+                 transports=frozenset({"udp", "tcp", "tls"})),
     "PJSIP 2.15 (PyPI pjsua2-python) in an adapter process of its own",
 )
 class Pjsua2Driver(ProcessDriver):

@@ -29,7 +29,7 @@ LATENCY = 0.001
 @dataclass
 class MiniSite:
     address: Address
-    mode: str = "up"  # up | silent | refuse (503) | auth
+    mode: str = "up"  # up | silent | refuse (503) | answer408 (408 to REGISTER) | auth
     password: str = "pw"
     layer: TransactionLayer = field(default_factory=TransactionLayer)
     registrations: list[tuple[float, str, int]] = field(default_factory=list)  # (t, user, expires)
@@ -43,8 +43,9 @@ class MiniSite:
         self.requests.append((now, req.method))
         if event.key is None:
             return
-        if self.mode == "refuse":
-            self.layer.send_response(make_response(req, 503), now, event.key)
+        if self.mode == "refuse" or (self.mode == "answer408" and req.method == "REGISTER"):
+            status = 503 if self.mode == "refuse" else 408
+            self.layer.send_response(make_response(req, status), now, event.key)
             return
         tag = f"site{next(self.tags)}"
         if req.method == "REGISTER":
