@@ -25,7 +25,7 @@ SECURE = ("tls", "wss")  # the protocols that run over TLS
 CORE_MUTANTS = ("never_retries", "no_failover", "calls_through_known_down",
                 "forgets_reregister", "flaps", "ignores_retry_after", "ignores_423",
                 "answered_408_is_timeout", "ignores_pong", "no_retransmissions",
-                "lockstep")  # fmt: skip
+                "lockstep", "keeps_dead_calls")  # fmt: skip
 BACKOFFS = ("fixed", "rfc5626")  # how a down site is retried (ConnectionSettings.retry_backoff)
 KEEPALIVES = ("options", "crlf")
 MAX_FILE = 1 << 20  # bytes: a settings file is at most 1 MiB
@@ -186,6 +186,10 @@ class EndpointConfig(BaseModel):
     local_host: Host = "127.0.0.1"
     local_port: int = Field(default=0, ge=0, le=65535)
     invite_timeout: Seconds = Field(default=32.0, description="no answer from a site")
+    # RFC 4028 session timers: the interval a call's INVITE asks for (the phone refreshes at
+    # half of it; a refresh that fails ends the call). None: no session timer (RFC 4028
+    # wants at least 90 s; a drill may scale it down)
+    session_expires: Seconds | None = None
     ring_timeout: Seconds = Field(default=120.0, description="an inbound call rings this long")
     failover: bool = True
     display_name: Display | None = None

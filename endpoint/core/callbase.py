@@ -10,11 +10,12 @@ from endpoint.core.connection import Connection
 from endpoint.core.events import SessionStatusChanged
 from endpoint.core.port import CallPort
 from endpoint.core.session import Session
+from endpoint.core.sessiontimer import deadline, granted, ours
 from endpoint.core.status import SessionStatus
 from endpoint.core.status import SessionStatus as S
 from endpoint.sip.builder import same_branch_request
 from endpoint.sip.headers import Headers
-from endpoint.sip.message import Request, Response, make_response
+from endpoint.sip.message import Message, Request, Response, make_response
 
 log = logging.getLogger("endpoint.calls")
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
@@ -93,6 +94,35 @@ class CallsBase:
                 t=now,
             )
         )
+
+    # --- session timers (RFC 4028; endpoint.core.sessiontimer) ----------------------------
+    def _arm(self, s: Session, message: Message, now: float, *, we_asked: bool) -> None:
+        """(Re)start the session's timer from what ``message`` grants (a 2xx to our INVITE,
+        or a request we answer); none granted: no timer."""
+        self.port.cancel_deadline(s.id, "refresh")
+        self.port.cancel_deadline(s.id, "expire")
+        got = granted(message) if self.port.config.session_expires else None
+        s.timer_interval = got[0] if got else None
+        if got is not None and not s.ended:
+            name, when = deadline(got[0], ours(got[1], we_asked=we_asked), now)
+            self.port.set_deadline(s.id, name, when)
+
+    def _grant(self, s: Session, request: Request, response: Response) -> None:
+        """A 2xx to a request offering a session timer takes it (RFC 4028 §9)."""
+        got = granted(request) if self.port.config.session_expires else None
+        if got is not None and 200 <= response.status < 300:
+            response.headers.add("Session-Expires", f"{got[0]};refresher={got[1] or 'uac'}")
+            response.headers.add("Require", "timer")
+
+    def _expired(self, s: Session, now: float, reason: str, code: int | None,
+                 phrase: str = "") -> None:  # fmt: skip
+        """The session timer ends the call (RFC 4028 §10): a BYE, and the session is over."""
+        if s.ended or self.port.config.mutant == "keeps_dead_calls":
+            return  # (the mutant: a call whose site died is left up)
+        conn = self.port.connections.get(s.connection)
+        if conn is not None and s.remote_target is not None:
+            self._send(s, conn, self._in_dialog(s, "BYE"), now, "bye")
+        self._disconnect(s, reason, code, now, phrase=phrase)
 
     def _disconnect(
         self, s: Session, reason: str, code: int | None, now: float, *, phrase: str = ""

@@ -20,6 +20,7 @@ from endpoint.core.callbase import ALLOW, log
 from endpoint.core.connection import Connection
 from endpoint.core.inbound import InboundCalls
 from endpoint.core.session import Session
+from endpoint.core.sessiontimer import offer
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import SessionStatus as S
 from endpoint.sip.builder import build_request
@@ -159,7 +160,7 @@ class CallControl(InboundCalls):
             call_id=s.call_id,
             cseq=s.local_cseq,
             contact=self.port.contact(conn),
-            extra=[("Allow", ALLOW), ("User-Agent", "geolab-endpoint")],
+            extra=[("Allow", ALLOW), ("User-Agent", "geolab-endpoint"), *self._timer_offer()],
             body=s.local_sdp.serialise(),
             content_type="application/sdp",
         )
@@ -257,6 +258,11 @@ class CallControl(InboundCalls):
             self._send(s, conn, self._in_dialog(s, "BYE"), now, "bye")
             return
         self._status(s, S.ESTABLISHED, now, reason="answered", code=response.status)
+        self._arm(s, response, now, we_asked=True)
+
+    def _timer_offer(self) -> list[tuple[str, str]]:
+        interval = self.port.config.session_expires
+        return offer(interval) if interval else []
 
     def stray(self, event: StrayResponse, now: float) -> None:
         response = event.response
@@ -283,10 +289,13 @@ class CallControl(InboundCalls):
         conn = self.port.connections.get(s.connection)
         if conn is None or s.remote_target is None:
             return
-        direction = "sendonly" if intent == "hold" else "sendrecv"
-        s.local_sdp = s.local_sdp.with_direction(direction)
+        held = intent == "hold" or (intent == "refresh" and s.held)  # a refresh keeps it
+        s.local_sdp = s.local_sdp.with_direction("sendonly" if held else "sendrecv")
         request = self._in_dialog(s, "INVITE", body=s.local_sdp.serialise())
         request.headers.add("Contact", self.port.contact(conn))
+        if s.timer_interval is not None:  # every re-INVITE refreshes the session (RFC 4028)
+            for name, value in offer(s.timer_interval):
+                request.headers.add(name, value)
         request.headers.add("Content-Type", "application/sdp")
         s.pending = intent
         s.reinvite = request
@@ -303,7 +312,9 @@ class CallControl(InboundCalls):
             self.port.send_stateless(ack, conn.address, conn.transport)
             if s.ended:
                 return
-            s.held = intent == "hold"
+            if intent != "refresh":
+                s.held = intent == "hold"
+            self._arm(s, response, now, we_asked=True)
             self._status(
                 s,
                 S.ON_HOLD if s.held or s.remote_hold else S.ESTABLISHED,
@@ -315,6 +326,10 @@ class CallControl(InboundCalls):
         if event.local and conn is not None:
             reason = "timeout" if response.status == 408 else "transport error"
             self.port.mark_unavailable(conn, f"re-INVITE {reason}", response.status, now)
+        if s.timer_interval is not None and (event.local or response.status in (408, 481)):
+            # RFC 4028 §10: a refresh that times out or finds no dialog ends the session
+            phrase = "Request Timeout" if response.status == 408 else response.reason
+            self._expired(s, now, "SipError", response.status, phrase)
 
     # --- timers ---------------------------------------------------------------------------
     def timer(self, sid: str, name: str, now: float) -> None:
@@ -328,6 +343,15 @@ class CallControl(InboundCalls):
             # nobody answered: as a phone gives up ringing
             self.port.send_response(self._response(s, s.invite, 480), now, s.invite_key)
             self._disconnect(s, "RingTimeout", 480, now)
+            return
+        if name == "refresh" and s.active:
+            if s.pending:  # a re-INVITE under way refreshes it; look again after it
+                self.port.set_deadline(s.id, "refresh", now + 1.0)
+            else:
+                self._reinvite(s, "refresh", now)
+            return
+        if name == "expire" and s.active:  # no refresh came (RFC 4028 §10)
+            self._expired(s, now, "SessionExpired", None)
             return
         if name == "invite" and not s.ended and s.invite_key is not None:
             # the site said nothing at all within invite_timeout: give the INVITE up

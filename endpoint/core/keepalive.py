@@ -29,7 +29,7 @@ class KeepAlives:
 
     def send_request(
         self, request: Request, conn: Connection, now: float, *, what: str,
-        timeout: float | None = None,
+        timeout: float | None = None, branch: str | None = None,
     ) -> TxKey:  # fmt: skip
         raise NotImplementedError
 

@@ -24,7 +24,6 @@ from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.calls import CallControl
 from endpoint.core.connection import Connection, timers_for
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
-from endpoint.core.keepalive import KeepAlives
 from endpoint.core.registration import Registrations
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import ConnectionStatus as C
@@ -46,7 +45,7 @@ from endpoint.sip.message import Message, Request, Response, make_response
 log = logging.getLogger("endpoint.phone")
 
 
-class Phone(KeepAlives, Registrations):
+class Phone(Registrations):
     def __init__(
         self,
         config: EndpointConfig,

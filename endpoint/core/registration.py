@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from endpoint.config import EndpointConfig
 from endpoint.core.connection import Connection, requested_expires
+from endpoint.core.keepalive import KeepAlives
 from endpoint.core.replies import answered_code, failure_reason, granted_expires, retry_after
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import ConnectionStatus as C
 from endpoint.core.timers import Deadlines
 from endpoint.sip.builder import build_register
-from endpoint.sip.events import ResponseReceived, TxKey
+from endpoint.sip.events import ResponseReceived
 from endpoint.sip.ids import IdSource
 from endpoint.sip.message import Request
 
 MAX_DOUBLINGS = 64  # 2^n past this is past any max-time a setting allows
 
 
-class Registrations:
+class Registrations(KeepAlives):
     connections: dict[int, Connection]
     deadlines: Deadlines
     ids: IdSource
@@ -34,18 +35,9 @@ class Registrations:
     def _fresh_via(self, conn: Connection) -> tuple[str, str]:
         raise NotImplementedError
 
-    def send_request(
-        self, request: Request, conn: Connection, now: float, *, what: str,
-        timeout: float | None = None, branch: str | None = None,
-    ) -> TxKey:  # fmt: skip
-        raise NotImplementedError
-
     def _set_status(
         self, conn: Connection, status: ConnectionStatus, reason: str, code: int | None, now: float
     ) -> None:
-        raise NotImplementedError
-
-    def _schedule_keepalive(self, conn: Connection, now: float) -> None:
         raise NotImplementedError
 
     def retry_wait(self, conn: Connection) -> float:

@@ -44,6 +44,7 @@ class Session:
     ack: Request | None = None
     retransmit_interval: float = 0.5
     ended: bool = False
+    timer_interval: int | None = None  # RFC 4028: the session interval, while one runs
 
     @property
     def active(self) -> bool:

@@ -31,6 +31,9 @@ def not_applicable(s: Scenario, driver: str) -> list[str]:
     if caps.calls is not None and calls:
         reasons.append(f"it has calls (line {', '.join(calls)}), which cannot be graded with "
                        f"driver {driver} here: {caps.calls}")  # fmt: skip
+    if s.endpoint.session_expires is not None and not caps.session_timers:
+        reasons.append(f"its calls ask for a session timer (endpoint.session_expires), which "
+                       f"driver {driver} cannot ask its endpoint for")  # fmt: skip
     for action in dict.fromkeys(step.action for step in s.steps):
         if action in COMMANDS and action not in caps.commands:
             lines = [str(s.step_lines[i]) for i, step in enumerate(s.steps)

@@ -85,8 +85,10 @@ class Scenario(Strict):
 
     def env(self) -> dict[str, float]:
         """The names a bound may use: connection 0's settings, ``connN.<setting>``, and the
-        endpoint's ``invite_timeout``."""
+        endpoint's ``invite_timeout`` and ``session_expires`` (when set)."""
         env: dict[str, float] = {"invite_timeout": self.endpoint.invite_timeout, **self._file_env}
+        if self.endpoint.session_expires is not None:
+            env["session_expires"] = self.endpoint.session_expires
         if self.fleet is not None:
             for name in CONNECTION_FIELDS:
                 env[name] = float(getattr(self.fleet, name))

@@ -47,7 +47,7 @@ CONTROL_PORT = 4444  # ctrl_tcp's own default port, on baresip's loopback addres
 @driver(
     "baresip",
     Capabilities(commands=COMMANDS - {"enable_connection", "disable_connection"},
-                 keepalives=frozenset(), backoffs=frozenset({"fixed"}),
+                 keepalives=frozenset(), backoffs=frozenset({"fixed"}), session_timers=False,
                  transports=frozenset({"udp", "tcp", "tls"})),
     "Debian's baresip through its ctrl_tcp port (--endpoint-command: another binary)",
 )  # fmt: skip

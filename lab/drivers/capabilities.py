@@ -19,6 +19,7 @@ class Capabilities:
     transports: frozenset[str] = frozenset({"udp", "tcp", "tls", "ws", "wss"})
     keepalives: frozenset[str] = frozenset({"options", "crlf"})
     backoffs: frozenset[str] = frozenset({"fixed", "rfc5626"})  # ConnectionSettings.retry_backoff
+    session_timers: bool = True  # it can be given a session interval (RFC 4028)
     modes: frozenset[str] = frozenset({"real"})
     wire_tap: bool = False  # it reports its own SIP messages (else only the proxy sees them)
     calls: str | None = None  # why no call can be graded with it here (None: calls can)

@@ -21,7 +21,7 @@ ADAPTER = (sys.executable, "-m", "lab.drivers.pjsua2_adapter")
 
 @driver(
     "pjsua2",
-    Capabilities(keepalives=frozenset(), backoffs=frozenset({"fixed"}),
+    Capabilities(keepalives=frozenset(), backoffs=frozenset({"fixed"}), session_timers=False,
                  transports=frozenset({"udp", "tcp", "tls"})),
     "PJSIP 2.15 (PyPI pjsua2-python) in an adapter process of its own",
 )

@@ -93,7 +93,8 @@ class _Party:
 
 
 class PythonCallee(_Party):
-    """Registers ``user`` on the given sites, answers every INVITE, every re-INVITE and BYE."""
+    """Registers ``user`` on the given sites, answers every INVITE, every re-INVITE and BYE
+    (taking a session timer an INVITE offers, as RFC 4028 §9 lets a UAS)."""
 
     def __init__(
         self, network: Net, address: Address, user: str, calls: int, seed: int = 0
@@ -131,6 +132,10 @@ class PythonCallee(_Party):
             offer = parse_sdp(req.body) if req.body else Sdp(address="0.0.0.0", port=9)
             ok.body = offer.answer(address=self.address[0], port=30000).serialise()
             ok.headers.add("Content-Type", "application/sdp")
+            timer = req.headers.get("Session-Expires")
+            if timer:  # RFC 4028 §9: the session timer taken as offered
+                ok.headers.add("Session-Expires", timer)
+                ok.headers.add("Require", "timer")
             self.layer.send_response(ok, self.now, event.key)
         else:
             self.layer.send_response(make_response(req, 200, to_tag=tag), self.now, event.key)

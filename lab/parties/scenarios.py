@@ -2,7 +2,9 @@
 
 SIPp's ``next`` cannot jump backwards, so the callee accepts up to three re-INVITEs
 (hold, resume, hold) in a row before the BYE, unrolled; each is answered as RFC 3264 asks
-(a new SDP version, recvonly to a hold).
+(a new SDP version, recvonly to a hold). A 2xx to an INVITE that offers a session timer
+takes it as offered (RFC 4028 §9: the Session-Expires echoed, the refresher the caller
+named); SIPp leaves the line out when there is none.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _CALLEE_HEAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       [last_Call-ID:]
       [last_CSeq:]
       [last_Record-Route:]
+      [last_Session-Expires:]
       Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
       Content-Type: application/sdp
       Content-Length: [len]
@@ -69,6 +72,7 @@ _REANSWER = """  <send retrans="500">
       [last_Call-ID:]
       [last_CSeq:]
       [last_Record-Route:]
+      [last_Session-Expires:]
       Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
       Content-Type: application/sdp
       Content-Length: [len]

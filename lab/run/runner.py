@@ -349,8 +349,8 @@ class ScenarioRunner:
             self.connection_config(c, c.id if c.id is not None else i)
             for i, c in enumerate(spec.connections)
         ]
-        return EndpointConfig(connections=conns, invite_timeout=spec.invite_timeout,
-                              failover=spec.failover, auto_answer=spec.auto_answer)  # fmt: skip
+        return EndpointConfig(connections=conns, **spec.model_dump(include={
+            "invite_timeout", "session_expires", "failover", "auto_answer"}))  # fmt: skip
 
     async def _teardown_whatever_comes(self) -> None:
         """The teardown as a task of its own that no cancellation reaches: a Ctrl-C or

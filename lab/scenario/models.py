@@ -23,7 +23,7 @@ from lab.faults.kinds import NEMESIS, FaultKind, Layer, param_problems
 from lab.scenario.references import problem as reference_problem
 
 CONNECTION_FIELDS = TIME_SETTINGS  # the connection's settings a bound may name
-ENDPOINT_FIELDS = ("invite_timeout",)
+ENDPOINT_FIELDS = ("invite_timeout", "session_expires")
 
 
 def _a_rule(text: str) -> str:
@@ -100,6 +100,7 @@ class EndpointSpec(Strict):
     connections: list[ConnectionSpec] = Field(default_factory=list, max_length=64)
     config: str | None = None  # a SipEndpoint.config / YAML file; servers named by site
     invite_timeout: Seconds = 32
+    session_expires: Seconds | None = None  # RFC 4028: a call's session interval
     failover: bool = True
     auto_answer: bool = False
 

@@ -36,6 +36,7 @@ class MiniSite:
     requests: list[tuple[float, str]] = field(default_factory=list)
     bindings: dict[str, Address] = field(default_factory=dict)
     answer_calls: bool = True
+    session_timer: bool = False  # a 2xx to an INVITE takes the Session-Expires it offers
     tags: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def handle(self, event: RequestReceived, now: float) -> None:
@@ -75,6 +76,9 @@ class MiniSite:
                 offer = parse_sdp(req.body)
                 ok.body = offer.answer(address=self.address[0], port=30000).serialise()
                 ok.headers.add("Content-Type", "application/sdp")
+                if self.session_timer and req.headers.get("Session-Expires"):
+                    ok.headers.add("Session-Expires", req.headers.get("Session-Expires") or "")
+                    ok.headers.add("Require", "timer")
                 self.layer.send_response(ok, now, event.key)
         else:
             self.layer.send_response(make_response(req, 200, to_tag=tag), now, event.key)

@@ -51,13 +51,15 @@ def test_each_rule_drill_kills_the_mutant_that_breaks_its_rule(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """RFC 4320 (an answered 408), RFC 5626 §4.4.1 (no pong) and §4.5 (lockstep retries),
-    RFC 3261 §17.1.2.2 (no retransmissions): each killed by its drill and by no other."""
+    RFC 3261 §17.1.2.2 (no retransmissions), RFC 4028 (a dead call left up): each killed by
+    its drill and by no other."""
     pairs = {"answered_408_is_timeout": "site-answers-408", "ignores_pong": "pong-timeout-tcp",
              "lockstep": "flow-recovery-backoff",
-             "no_retransmissions": "silent-site-retransmissions"}  # fmt: skip
+             "no_retransmissions": "silent-site-retransmissions",
+             "keeps_dead_calls": "session-timer-ends-call"}  # fmt: skip
     code = main("embedded", list(pairs), list(pairs.values()))
     out = capsys.readouterr().out
     for mutant, drill in pairs.items():
         assert re.search(rf"^  {mutant} +killed by 1: {drill}$", out, re.M), out
-    assert out.strip().endswith("mutants killed: 4 of 4")
+    assert out.strip().endswith("mutants killed: 5 of 5")
     assert code == 0

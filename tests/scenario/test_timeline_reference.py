@@ -34,7 +34,9 @@ transaction's timeout, added (every other drill's timeline unchanged); the ws tw
 three of those, added, and the both-sites-down twin's first window counted from the first
 kill (its later lines moved by one; nothing else changed); the 423 Interval Too Brief
 drill, added; the silent site's retransmissions drill (T1 doubling to T2, Timer F),
-added."""
+added; the drills of RFC 4320 (a site's own 408), RFC 5626 (no pong over tcp, tls and ws;
+flow recovery) and RFC 4028 (the session timer), added (every other drill's timeline
+unchanged)."""
 
 from __future__ import annotations
 
