@@ -4,8 +4,6 @@ exactly the events they are about."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from bench.mutants import LATE, MUTANTS, _bend, main
@@ -46,20 +44,3 @@ def test_the_interval_too_brief_drill_kills_the_phone_that_takes_a_423_for_a_dea
     assert out.strip().endswith("mutants killed: 1 of 1")
     assert code == 0
 
-
-def test_each_rule_drill_kills_the_mutant_that_breaks_its_rule(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """RFC 4320 (an answered 408), RFC 5626 §4.4.1 (no pong) and §4.5 (lockstep retries),
-    RFC 3261 §17.1.2.2 (no retransmissions), RFC 4028 (a dead call left up): each killed by
-    its drill and by no other."""
-    pairs = {"answered_408_is_timeout": "site-answers-408", "ignores_pong": "pong-timeout-tcp",
-             "lockstep": "flow-recovery-backoff",
-             "no_retransmissions": "silent-site-retransmissions",
-             "keeps_dead_calls": "session-timer-ends-call"}  # fmt: skip
-    code = main("embedded", list(pairs), list(pairs.values()))
-    out = capsys.readouterr().out
-    for mutant, drill in pairs.items():
-        assert re.search(rf"^  {mutant} +killed by 1: {drill}$", out, re.M), out
-    assert out.strip().endswith("mutants killed: 5 of 5")
-    assert code == 0
