@@ -59,12 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     drill.set_defaults(func=cmd_drill)
     for entry in entry_points(group="geolab.commands"):  # commands of other packages
         entry.load()(sub)
-    from lab.cli import adaptercmd, labcmd, runcmd, shrinkcmd
+    from lab.cli import adaptercmd, doctorcmd, labcmd, runcmd, shrinkcmd
 
     runcmd.add_commands(sub)
     labcmd.add_commands(sub)
     shrinkcmd.add_command(sub)
     adaptercmd.add_command(sub)
+    doctorcmd.add_command(sub)
     return parser
 
 
