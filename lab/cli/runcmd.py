@@ -25,6 +25,7 @@ from lab.drill import Scenario, ScenarioError, load_all, validate_files
 from lab.drivers import REGISTRY
 from lab.errors import Problem
 from lab.report import file_reports, replay_reports
+from lab.report.ci import CiOutputs
 from lab.report.compare import compare, load_run, render
 from lab.report.console import ConsoleReport
 from lab.report.timeline import read_timeline
@@ -120,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx = RunContext(meta, drills=len(jobs), folder=Path(args.report_dir) / run_id,
                      parallel=args.workers > 1 or len(drivers) > 1)  # fmt: skip
     console = ConsoleReport(quiet=args.quiet)
-    stream = Stream(ctx, [*file_reports(), console])
+    stream = Stream(ctx, [*file_reports(), CiOutputs(), console])
     stream.start()
     real = [job for job in jobs if job[1].mode == "real"]
     results: dict[int, ScenarioResult] = {}

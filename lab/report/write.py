@@ -9,6 +9,7 @@ from lab.report.base import FileReport
 from lab.report.html import HtmlReport
 from lab.report.junit import JunitReport
 from lab.report.markdown import MarkdownReport
+from lab.report.metrics import MetricsReport
 from lab.report.timeline import TimelineReport
 from lab.stream.events import Event
 from lab.stream.handlers import Handler, RunContext, replay
@@ -16,9 +17,9 @@ from lab.stream.results import ScenarioResult
 
 
 def file_reports() -> list[FileReport]:
-    """Every report written to a folder: timeline, JUnit, HTML, Markdown (in this order;
-    the console, which writes no file, is the caller's to add)."""
-    return [TimelineReport(), JunitReport(), HtmlReport(), MarkdownReport()]
+    """Every report written to a folder: timeline, JUnit, HTML, Markdown, OpenMetrics (in
+    this order; the console, which writes no file, is the caller's to add)."""
+    return [TimelineReport(), JunitReport(), HtmlReport(), MarkdownReport(), MetricsReport()]
 
 
 def replay_reports(
