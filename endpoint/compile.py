@@ -10,15 +10,16 @@ import os
 import sys
 from pathlib import Path
 
-from mypyc.build import mypycify
-from setuptools import setup
-
 from endpoint.compiled import GROUP, MANIFEST, MODULES, ROOT, built, digest, sources, verdict
 
 
 def build() -> None:
     """Compile :data:`MODULES` in place: mypyc writes C for the group, the C compiler builds
     its shared library and one small extension per module next to its source."""
+    # (only a build needs the compiler; status, in an installed wheel, does not)
+    from mypyc.build import mypycify  # noqa: PLC0415
+    from setuptools import setup  # noqa: PLC0415
+
     clean()
     here = Path.cwd()
     os.chdir(ROOT)

@@ -149,7 +149,7 @@ def guard() -> None:
     if why:
         extensions = built()
         sys.meta_path.insert(0, PureFinder(MODULES | {extension_module(p) for p in extensions}))
-        if extensions and not why.startswith("GEOLAB_PURE"):
+        if not why.startswith("GEOLAB_PURE"):  # said once, at start-up
             log.warning("running the pure-Python core: %s", why)
 
 
