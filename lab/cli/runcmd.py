@@ -28,6 +28,7 @@ from lab.report import file_reports, replay_reports
 from lab.report.ci import CiOutputs
 from lab.report.compare import compare, load_run, render
 from lab.report.console import ConsoleReport
+from lab.report.history import HistoryError, load_history, render_history
 from lab.report.timeline import read_timeline
 from lab.run.runner import run_scenario
 from lab.stream.handlers import RunContext, Stream
@@ -196,7 +197,26 @@ def percent(text: str) -> float:
     return value
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """Runs over time, oldest first: one HTML page (``history.html`` in ``--out``)."""
+    try:
+        labels, rows = load_history([Path(p) for p in args.history])
+    except HistoryError as exc:
+        print(f"geolab: invalid input: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    folder = Path(args.out or ".")
+    folder.mkdir(parents=True, exist_ok=True)
+    page = folder / "history.html"
+    page.write_text(render_history(labels, rows), encoding="utf-8")
+    flaky = [r.key for r in rows if r.flaky]
+    print(f"{len(labels)} runs, {len(rows)} drills; flaky: {', '.join(flaky) or 'none'}; "
+          f"written {page}")  # fmt: skip
+    return EXIT_PASS
+
+
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.history:
+        return cmd_history(args)
     if args.compare:
         return cmd_compare(args)
     if not args.timeline:
@@ -306,6 +326,11 @@ def add_commands(sub: Any) -> None:
     report.add_argument(
         "--ignore-below", type=float, default=0.05, metavar="SECONDS",
         help="a time figure growing by less than this is no regression (default 0.05)",
+    )  # fmt: skip
+    report.add_argument(
+        "--history", nargs="+", metavar="RUN",
+        help="runs over time, oldest first (report folders or timelines): history.html in "
+        "--out, with verdicts per run, flaky drills and each DR figure as a chart",
     )  # fmt: skip
     report.add_argument("--out", help="folder for the reports (default: the timeline's)")
     report.set_defaults(func=cmd_report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,7 @@ def load_scenario(
             loc = _clean(loc)
             problems.append(Problem(file, line_of(lines, loc), dotted(loc), _message(err)))
         raise ScenarioError(problems) from None
+    scenario.digest = hashlib.sha256(raw).hexdigest()[:16]
     if scenario.endpoint.config:
         try:
             cfg = load_endpoint_config(p.parent / scenario.endpoint.config)

@@ -38,6 +38,7 @@ class Scenario(Strict):
     invariants: list[Invariant] = Field(default_factory=list)
     timeout: Duration = "120s"
     _source: str = PrivateAttr(default="")
+    _digest: str = PrivateAttr(default="")  # of the file it was read from
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
     _step_lines: list[int] = PrivateAttr(default_factory=list)
     _file_env: dict[str, float] = PrivateAttr(default_factory=dict)  # from endpoint.config
@@ -50,6 +51,16 @@ class Scenario(Strict):
     @source.setter
     def source(self, value: str) -> None:
         self._source = value
+
+    @property
+    def digest(self) -> str:
+        """The drill file's SHA-256 (its first 16 hex digits): the same drill, run again,
+        carries the same one (``geolab report --history`` tells a flaky verdict by it)."""
+        return self._digest
+
+    @digest.setter
+    def digest(self, value: str) -> None:
+        self._digest = value
 
     @property
     def lines(self) -> dict[str, int]:

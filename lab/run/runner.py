@@ -222,7 +222,7 @@ class ScenarioRunner:
         s = self.s
         self.emit(RunStarted(t=self.now(), name=s.name, source=s.source, backend=self.backend,
                              seed=self.seed, mode=s.mode, driver=self.driver_name,
-                             references=tuple(s.references)))  # fmt: skip
+                             references=tuple(s.references), digest=s.digest))  # fmt: skip
         lacking = not_applicable(s, self.driver_name)
         if lacking:  # not run: its verdict is N/A, with why
             self.emit(RunNotApplicable(t=self.now(), reasons=tuple(lacking)))

@@ -69,11 +69,14 @@ class RunStarted(_Event):
     mode: str
     driver: str = "inprocess"  # the endpoint under test (lab.drivers)
     references: tuple[str, ...] = ()  # the rules the drill grades (lab.scenario.references)
+    digest: str = ""  # the drill file's (lab.drill.schema.Scenario.digest)
 
     def fields(self) -> dict[str, Any]:
         out = _Event.fields(self)
         if not self.references:
             del out["references"]
+        if not self.digest:
+            del out["digest"]
         return out
 
 
