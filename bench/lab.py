@@ -38,10 +38,14 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def bring_up(backend: str, trials: int) -> tuple[list[float], list[float]]:
+async def bring_up(
+    backend: str, trials: int, transports: frozenset[str] | None = None
+) -> tuple[list[float], list[float]]:
+    """``transports``: what a drill's connections use (None: every one, TLS, ws and wss
+    with them, as ``geolab up`` brings up and every drill did before)."""
     ups, downs = [], []
     for seed in range(trials):
-        lab = Lab(LabConfig(backend=backend, seed=seed))
+        lab = Lab(LabConfig(backend=backend, seed=seed, transports=transports))
         t0 = time.perf_counter()
         await lab.start()
         ups.append(time.perf_counter() - t0)
@@ -144,14 +148,16 @@ async def bench(trials: int) -> None:
         backends.append("compose")
     except Exception:
         print("  compose backend: not measured (no engine; sudo compose/engine.sh up)")
+    plain = frozenset({"udp", "tcp"})
     for backend in backends:
-        ups, downs = await bring_up(backend, trials)
-        up_ms, down_ms = statistics.median(ups) * 1000, statistics.median(downs) * 1000
-        print(
-            f"  bring-up {backend:<9} two sites + proxies: median {up_ms:7.1f} ms"
-            f"  p95 {pct(ups, 0.95) * 1000:7.1f} ms;  tear-down median "
-            f"{down_ms:7.1f} ms  p95 {pct(downs, 0.95) * 1000:7.1f} ms"
-        )
+        for what, transports in (("every transport", None), ("UDP and TCP only", plain)):
+            ups, downs = await bring_up(backend, trials, transports)
+            up_ms, down_ms = statistics.median(ups) * 1000, statistics.median(downs) * 1000
+            print(
+                f"  bring-up {backend:<9} two sites + proxies, {what:<16}: median "
+                f"{up_ms:7.1f} ms  p95 {pct(ups, 0.95) * 1000:7.1f} ms;  tear-down median "
+                f"{down_ms:7.1f} ms  p95 {pct(downs, 0.95) * 1000:7.1f} ms"
+            )
     loops = ["asyncio"]
     try:
         import uvloop  # noqa: F401, PLC0415 (optional)

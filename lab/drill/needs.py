@@ -58,6 +58,12 @@ def not_applicable(s: Scenario, driver: str) -> list[str]:
     return reasons
 
 
+def transports_of(s: Scenario) -> frozenset[str]:
+    """Every transport the drill's connections use (the lab offers TLS, ws and wss only
+    to a drill that uses them)."""
+    return frozenset(transport for _, transport, *_ in _uses(s))
+
+
 def _checks_sip(s: Scenario) -> bool:
     matches = [getattr(step, "expect", None) or getattr(step, "wait_for", None)
                for step in s.steps] + [inv.never for inv in s.invariants]  # fmt: skip

@@ -47,6 +47,9 @@ class LabConfig:
     external: dict[str, tuple[str, int]] = field(default_factory=dict)  # external backend
     # what each site presents on TLS (lab.system.certs.CERTIFICATES; default "valid")
     certificates: dict[str, str] = field(default_factory=dict)
+    # the transports a drill uses: sites offer TLS (and the lab makes certificates), ws and
+    # wss only where they are among them; None: every transport (geolab up, fixtures)
+    transports: frozenset[str] | None = None
 
 
 @dataclass

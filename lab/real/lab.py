@@ -130,8 +130,11 @@ class Lab(FaultScope):
             specs[name] = SiteSpec(name=name, ip=ip, port=port, password=self.config.password)
         # the proxies' addresses first: each site knows its proxy's as its own
         targets = {name: allocate_address() for name in names} if self.config.proxy else {}
-        self.tls_unavailable = tls_unavailable(self.backend)
-        self.ws_unavailable = ws_unavailable(self.backend)
+        used = self.config.transports
+        self.tls_unavailable = tls_unavailable(self.backend) or (
+            None if used is None or used & {"tls", "wss"} else "the drill uses no TLS")
+        self.ws_unavailable = ws_unavailable(self.backend) or (
+            None if used is None or used & {"ws", "wss"} else "the drill uses no WebSocket")
         ws = self.ws_unavailable is None
         if self.tls_unavailable is None:
             self.certs = LabCertificates(self.workdir / "tls")

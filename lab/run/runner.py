@@ -16,7 +16,7 @@ from endpoint.core.events import PhoneEvent, SessionStatusChanged
 from endpoint.sip.errors import LocalProtocolError
 from endpoint.sip.events import Address
 from endpoint.sip.message import Message
-from lab.drill.needs import not_applicable
+from lab.drill.needs import not_applicable, transports_of
 from lab.drill.schema import Scenario
 from lab.drivers import DriverContext, EndpointDriver, make_driver
 from lab.drivers.control import EndpointControl, observed, observed_on_wire
@@ -265,6 +265,7 @@ class ScenarioRunner:
         config = LabConfig(
             sites=topo.sites, backend=self.backend, proxy=topo.proxy, password=topo.password,
             seed=self.seed, workdir=self.workdir, certificates=dict(topo.certificates),
+            transports=transports_of(self.s),
         )  # fmt: skip
         # a fleet's simulated messages travel as objects: the parser is not under test there
         lab = make_lab(config, self.s.mode, wire="objects" if self.s.fleet else "bytes")

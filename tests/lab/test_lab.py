@@ -17,6 +17,7 @@ from endpoint.core.events import (
     SessionStatus,
     SessionStatusChanged,
 )
+from lab.errors import LabError
 from lab.faults.kernel import geolab_tables, nft_available
 from lab.labs.interface import LabConfig
 from lab.parties.sipp import caller_process, sipp_binary
@@ -215,3 +216,34 @@ def test_partition_stops_inbound_calls_through_that_site(backend: str, tmp_path:
                     assert not (await uac.wait()).ok
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("backend", ["embedded", "kamailio"])
+def test_sites_offer_tls_and_ws_only_to_a_drill_that_uses_them(backend: str) -> None:
+    """A UDP/TCP drill's lab makes no certificates and opens no TLS or WebSocket port; one
+    that uses wss gets both; geolab up (no transports named) gets everything."""
+    if backend == "kamailio" and sipp_binary() is None:
+        pytest.skip("Kamailio's lab tests run where SIPp is (apt-get install -y sip-tester)")
+
+    async def offered(transports: frozenset[str] | None) -> tuple[bool, dict[str, bool]]:
+        async with Lab(LabConfig(backend=backend, transports=transports)) as lab:
+            opened = {}
+            for transport in ("udp", "tcp", "tls", "ws", "wss"):
+                try:
+                    address = lab.target("a", transport)
+                except LabError as exc:
+                    assert "the drill uses no" in str(exc), exc
+                    opened[transport] = False
+                    continue
+                opened[transport] = True
+                if transport in ("udp", "tcp"):
+                    assert await ping(address, transport, timeout=2) == 200
+            certs = lab.certs is not None and (lab.workdir / "tls").exists()
+            assert (lab.tls_ca() is not None) == certs
+            return certs, opened
+
+    plain = asyncio.run(offered(frozenset({"udp", "tcp"})))
+    assert plain == (False, {"udp": True, "tcp": True, "tls": False, "ws": False, "wss": False})
+    secure = asyncio.run(offered(frozenset({"udp", "wss"})))
+    assert secure == (True, {"udp": True, "tcp": True, "tls": True, "ws": True, "wss": True})
+    assert asyncio.run(offered(None))[1] == secure[1]
