@@ -9,12 +9,18 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from lab.cli.common import EXIT_LAB_ERROR, EXIT_PASS
 from lab.errors import LabError
 from lab.faults.kinds import FaultKind, param_problems
+from lab.faults.pcap import write_pcap
 from lab.real.cleanup import cleanup
+from lab.real.holder import SESSION
+from lab.report import write_reports
+from lab.run.manual import read_session
+from lab.stream.results import ScenarioResult
 from lab.system.state import LabState, all_states, runner_alive, state_dir
 
 
@@ -78,6 +84,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         "password": args.password,
         "seed": args.seed,
         "keep_workdir": True,  # its journal and logs: a manual drill's record (no secrets)
+        "record": args.record,  # the session's events and wire: a report at geolab down
     }
     state_dir().mkdir(parents=True, exist_ok=True)
     with (state_dir() / "holder.log").open("ab") as log:  # the lab outlives this command
@@ -199,7 +206,24 @@ def cmd_down(args: argparse.Namespace) -> int:
             for line in asyncio.run(cleanup(state)):
                 print(f"  {line}")
         print(f"lab {state.id} is down")
+        session = Path(state.workdir) / SESSION
+        if session.exists():  # recorded (geolab up --record): the session's report
+            folder = write_session_report(session, state, Path(args.report_dir))
+            print(f"  the session's report: {folder}/ (report.html, timeline.json, "
+                  "junit.xml, summary.md, metrics.txt, session.pcap)")  # fmt: skip
     return EXIT_PASS
+
+
+def write_session_report(session: Path, state: LabState, reports: Path) -> Path:
+    """The recorded session as an automated drill's report folder (and its pcap)."""
+    backend = str(state.info.get("backend", "real"))
+    recorded = read_session(session, lab_id=state.id, backend=backend)
+    folder = reports / f"session-{state.id}"
+    meta = {"id": f"session-{state.id}", "seed": 0, "mode": "real", "backend": backend,
+            "started": state.created}  # fmt: skip
+    write_reports(folder, meta, [ScenarioResult.of(recorded.events)])
+    write_pcap(folder / "session.pcap", recorded.wire)
+    return folder
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
@@ -237,6 +261,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "it off the command line)",
     )
     up.add_argument("--seed", type=int, default=0)
+    up.add_argument(
+        "--record", action="store_true",
+        help="record the session (the lab's events, the SIP through the fault proxies): "
+        "geolab down then writes its report, as an automated drill's",
+    )  # fmt: skip
     up.set_defaults(func=cmd_up)
     fault = sub.add_parser(
         "fault",
@@ -265,6 +294,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         epilog="example: geolab down --lab 20261125-101010-1234-1",
     )
     down.add_argument("--lab")
+    down.add_argument("--report-dir", default="reports",
+                      help="where a recorded session's report goes (default reports/)")
     down.add_argument("--all", action="store_true")
     down.set_defaults(func=cmd_down)
     clean = sub.add_parser("cleanup", help="remove what killed labs left behind")

@@ -62,6 +62,7 @@ class FaultRecord:
     requested_at: float
     applied_at: float = 0.0
     healed_at: float | None = None
+    heal_requested_at: float | None = None  # when a real lab set about healing it
     undo: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -74,7 +75,9 @@ class FaultRecord:
             "requested_at": self.requested_at,
             "applied_at": self.applied_at,
             "healed_at": self.healed_at,
-        }
+            **({"heal_requested_at": self.heal_requested_at}
+               if self.heal_requested_at is not None else {}),
+        }  # fmt: skip
 
     def fields(self) -> dict[str, Any]:
         """A snapshot for an event (the parameters copied)."""

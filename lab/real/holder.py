@@ -1,6 +1,9 @@
 """``python -m lab.real.holder``: keeps a lab up for a manual drill (``geolab up``) and takes
 commands (fault, heal, status, down) as JSON lines on a unix socket next to its state
-file. Every action goes to the journal (``journal.jsonl`` in the lab's folder)."""
+file. Every action goes to the journal (``journal.jsonl`` in the lab's folder); with
+``record`` (``geolab up --record``) the lab's events and every unit the fault proxies relay
+go to ``session.jsonl`` beside it, from which ``geolab down`` writes the session's report
+(:mod:`lab.run.manual`)."""
 
 from __future__ import annotations
 
@@ -13,25 +16,67 @@ if __name__ == "__main__":  # SIGINT and SIGTERM wait until main() takes them: o
 
 import argparse
 import asyncio
+import base64
 import json
 import logging
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from lab.errors import LabError
+from lab.faults.watch import WireObservation
 from lab.labs.interface import LabConfig
 from lab.real.lab import Lab
+from lab.stream.events import LabEvent
 
 log = logging.getLogger("lab.real.holder")
+SESSION = "session.jsonl"  # a recorded session (geolab up --record), in the lab's folder
 
 
 class Holder:
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: Lab, *, record: bool = False) -> None:
         self.lab = lab
         self.done = asyncio.Event()
         self.journal = lab.workdir / "journal.jsonl"
+        self.session: IO[str] | None = None
+        self.heard = asyncio.Event()  # the proxies' record said something
+        if record:  # the session's record: the lab's events and the wire through the proxies
+            self.session = (lab.workdir / SESSION).open("a", encoding="utf-8")
+            lab.listeners.append(self._lab_event)
+            lab.wire_observers.append(self._wire)
+
+    def _lab_event(self, event: LabEvent) -> None:
+        if self.session is not None:
+            self.session.write(json.dumps({"lab": event.to_json()}) + "\n")
+
+    async def settled(self, quiet: float = 0.2, most: float = 2.0) -> None:
+        """Until the proxies' record has been quiet for ``quiet`` s (at most ``most``): the
+        record streams on a connection of its own, with no end to wait for, and what the
+        proxies relayed last must be in the session's record before the lab stops."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + most
+        while loop.time() < deadline:  # (what waits in the stream is read meanwhile)
+            self.heard.clear()
+            try:
+                await asyncio.wait_for(self.heard.wait(), quiet)
+            except TimeoutError:
+                return
+
+    def _wire(self, seen: WireObservation) -> None:
+        self.heard.set()
+        if self.session is not None:
+            self.session.write(json.dumps({"wire": {
+                "t": seen.t, "proxy": seen.proxy, "protocol": seen.protocol,
+                "direction": seen.direction, "client": list(seen.client),
+                "listen": list(seen.listen), "upstream": list(seen.upstream),
+                "data": base64.b64encode(seen.data).decode(), "delivered": seen.delivered,
+            }}) + "\n")  # fmt: skip
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
     def record(self, entry: dict[str, Any]) -> None:
         with self.journal.open("a") as f:
@@ -92,11 +137,14 @@ class Holder:
             writer.close()
 
 
-async def serve(config: LabConfig, stopping: threading.Event | None = None) -> int:
-    """Keep a lab up until ``down``, SIGTERM or SIGINT (``stopping``: one already came)."""
+async def serve(
+    config: LabConfig, stopping: threading.Event | None = None, *, record: bool = False
+) -> int:
+    """Keep a lab up until ``down``, SIGTERM or SIGINT (``stopping``: one already came);
+    ``record``: the session's record in the lab's folder (``session.jsonl``)."""
     lab = Lab(config)
     loop = asyncio.get_running_loop()
-    holder = Holder(lab)
+    holder = Holder(lab, record=record)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, holder.done.set)
     if stopping is not None and stopping.is_set():
@@ -111,10 +159,13 @@ async def serve(config: LabConfig, stopping: threading.Event | None = None) -> i
         print(json.dumps({"event": "Ready", **holder.status()}), flush=True)
         try:
             await holder.done.wait()
+            if record:
+                await holder.settled()
         finally:
             server.close()
             sock.unlink(missing_ok=True)
             holder.record({"action": "down"})
+    holder.close()
     return 0
 
 
@@ -126,6 +177,7 @@ def main() -> int:
     data = json.loads(sys.stdin.read() if args.config == "-" else args.config)
     if data.get("workdir"):
         data["workdir"] = Path(data["workdir"])
+    record = bool(data.pop("record", False))
     # From here on a signal only asks the holder to stop (the loop takes them over in
     # serve): no KeyboardInterrupt or cancellation lands in the middle of the lab's start,
     # where asyncio (3.11) can lose a cancellation and leave the lab up for good.
@@ -134,7 +186,7 @@ def main() -> int:
         signal.signal(sig, lambda *_: stopping.set())
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # (held ones land)
     try:
-        return asyncio.run(serve(LabConfig(**data), stopping))
+        return asyncio.run(serve(LabConfig(**data), stopping, record=record))
     except LabError as exc:
         print(json.dumps({"event": "Error", "message": str(exc)}), flush=True)
         return 3

@@ -337,6 +337,7 @@ class Lab(FaultScope):
     async def heal(self, record: FaultRecord) -> None:
         if record.healed_at is not None:
             return
+        record.heal_requested_at = self.now  # (a site may answer before its heal returns)
         site = self.site(record.site)
         if record.via == "process":
             if KINDS[record.kind].ends_site:

@@ -64,7 +64,10 @@ def dr_figures(events: Iterable[Event]) -> DrFigures:
     sites = {e.connection: e.site for e in events if isinstance(e, ConnectionPlaced)}
     changes = [(e.t, e.event) for e in events if isinstance(e, EndpointEvent)
                and isinstance(e.event, ConnectionStatusChanged)]  # fmt: skip
-    healed = {e.id: e.t for e in events if isinstance(e, FaultHealed)}
+    # from the moment the lab set about the heal: a site may answer before the heal returns
+    healed = {e.id: e.t - max(0.0, (e.healed_at or 0.0) - (e.heal_requested_at or e.healed_at
+                                                            or 0.0))
+              for e in events if isinstance(e, FaultHealed)}  # fmt: skip
     end = events[-1].t if events else 0.0
     outages = []
     windows: dict[str, list[tuple[float, float]]] = {}  # site -> when it was out

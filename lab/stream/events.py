@@ -264,10 +264,13 @@ class _FaultEvent(_Event):
     requested_at: float
     applied_at: float
     healed_at: float | None
+    heal_requested_at: float | None = None  # when the lab set about healing it (real labs)
 
     def fields(self) -> dict[str, Any]:
         out = _Event.fields(self)
         out["params"] = dict(self.params)
+        if self.heal_requested_at is None:
+            del out["heal_requested_at"]
         return out
 
 

@@ -86,6 +86,18 @@ def test_an_outage_is_measured_from_when_the_lab_set_about_it() -> None:
     assert (dial.connection, dial.to) == (0, 1) and dial.seconds == pytest.approx(1.3)
 
 
+def test_a_recovery_is_measured_from_when_the_lab_set_about_the_heal() -> None:
+    """A restarted site may answer before the lab's heal returns: an Available between
+    the heal's start and its end is a recovery (0.3 s here), not one never seen."""
+    events = drill(recovers=False)
+    at = next(i for i, e in enumerate(events) if isinstance(e, ev.FaultHealed))
+    events[at] = dataclasses.replace(events[at], heal_requested_at=115.5)  # 0.5 s to heal
+    events.insert(at, status(15.6, 0, C.AVAILABLE, C.UNAVAILABLE))  # before the heal returned
+    (outage,) = dr_figures(events).outages
+    assert outage.recovery == pytest.approx(0.3)  # from 15.3, when the heal began
+    assert outage.end == pytest.approx(15.3)
+
+
 def test_what_the_stream_does_not_show_is_not_measured() -> None:
     f = dr_figures(drill(recovers=False))
     assert f.outages[0].recovery is None and f.outages[0].flaps == 1

@@ -1,0 +1,157 @@
+"""A manual drill's session (``geolab up --record`` … ``geolab down``) as one drill's
+events, so that it ends in the same report folder an automated drill writes: the lab's
+events (sites, faults and heals from the journal), the SIP the fault proxies relayed, and
+each connection's status as the wire shows it — the endpoint under test says nothing to
+the lab here. Connections are told apart by the AoR user of their REGISTERs and the site
+they went to; a connection is Available once a REGISTER of it is answered 2xx, and
+Unavailable when one is answered with a failure (its code) or never answered (408): failed
+when the endpoint sent its next REGISTER, or 32 s (64·T1) after it went out if none came.
+Each such event's reason says it was seen on the wire."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from endpoint.config import ConnectionConfig
+from endpoint.core.events import ConnectionStatusChanged
+from endpoint.core.status import ConnectionStatus as C
+from endpoint.sip.errors import ParseError
+from endpoint.sip.message import Request
+from endpoint.sip.parser import parse_message
+from lab.drivers.control import observed_on_wire
+from lab.faults.watch import WireObservation
+from lab.stream.events import (
+    ConnectionPlaced,
+    EndpointEvent,
+    Event,
+    RunFinished,
+    RunStarted,
+    SipObserved,
+    from_json,
+)
+
+TIMEOUT = 32.0  # s: RFC 3261's 64·T1, a REGISTER's transaction time by default
+RESENT = (401, 407, 423)  # answers after which the REGISTER goes again at once
+
+
+@dataclass(frozen=True)
+class Session:
+    events: list[Event]
+    wire: list[WireObservation]  # (for the pcap)
+    connections: dict[int, tuple[str, str]]  # id -> (user, site)
+
+
+def _observation(d: dict[str, Any]) -> WireObservation:
+    def addr(v: list[Any]) -> tuple[str, int]:
+        return str(v[0]), int(v[1])
+
+    return WireObservation(t=float(d["t"]), proxy=str(d["proxy"]),
+                           protocol=str(d["protocol"]), direction=str(d["direction"]),
+                           client=addr(d["client"]), listen=addr(d["listen"]),
+                           upstream=addr(d["upstream"]),
+                           data=base64.b64decode(str(d["data"])),
+                           delivered=bool(d["delivered"]))  # fmt: skip
+
+
+def read_session(path: Path, *, lab_id: str, backend: str) -> Session:
+    """The recorded session in ``path`` (``session.jsonl``) as one drill's events."""
+    lab_events: list[Event] = []
+    wire: list[WireObservation] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if "lab" in entry:
+            lab_events.append(from_json(entry["lab"]))
+        elif "wire" in entry:
+            wire.append(_observation(entry["wire"]))
+    t0 = min([e.t for e in lab_events] + [w.t for w in wire], default=0.0)
+    conns = _connections(wire)
+    events: list[Event] = [e.retimed(e.t - t0) for e in lab_events]
+    sip: list[SipObserved] = []
+    for seen in wire:
+        event = observed_on_wire(seen.t - t0, seen, conns.values())
+        if event is not None:
+            sip.append(event)
+    events += sip
+    events += [ConnectionPlaced(t=0.0, connection=c.id, site=site)
+               for c, site in ((conns[k], k[2]) for k in conns)]  # fmt: skip
+    end = max((e.t for e in events), default=0.0)
+    events += _statuses(sip, {c.id for c in conns.values()}, end)
+    events.sort(key=lambda e: e.t)
+    start = RunStarted(t=0.0, name=f"manual session {lab_id}", source=str(path),
+                       backend=backend, seed=0, mode="real", driver="manual")  # fmt: skip
+    finish = RunFinished(t=end, passed=True, duration=end)
+    placed = {c.id: (c.user, site) for c, site in ((conns[k], k[2]) for k in conns)}
+    return Session([start, *events, finish], wire, placed)
+
+
+def _connections(wire: list[WireObservation]) -> dict[tuple[str, int, str, str], ConnectionConfig]:
+    """One connection per (proxy address, site, user) a REGISTER went out to, in order."""
+    found: dict[tuple[str, int, str, str], ConnectionConfig] = {}
+    for seen in wire:
+        if seen.direction != "out":
+            continue
+        try:
+            message = parse_message(seen.data, stream=seen.protocol == "tcp")
+        except ParseError:
+            continue
+        if not isinstance(message, Request) or message.method != "REGISTER":
+            continue
+        user = message.to.uri.user if hasattr(message.to.uri, "user") else None
+        key = (*seen.listen, seen.site, str(user or ""))
+        if key not in found and user:
+            found[key] = ConnectionConfig(id=len(found), user=str(user), server=seen.listen[0],
+                                          port=seen.listen[1], protocol=seen.protocol
+                                          if seen.protocol in ("udp", "tcp", "ws") else "udp")
+    return found
+
+
+def _statuses(sip: list[SipObserved], conns: set[int], end: float) -> list[Event]:
+    """Each connection's status as its REGISTERs' answers show it."""
+    out: list[Event] = []
+    for conn in sorted(conns):
+        mine = [e for e in sip if e.connection == conn and (e.cseq or "").endswith("REGISTER")]
+        sent: dict[tuple[str | None, str | None], float] = {}
+        answered: set[tuple[str | None, str | None]] = set()
+        changes: list[tuple[float, C, str, int | None]] = []
+        for e in mine:
+            key = (e.call_id, e.cseq)
+            if e.dir == "out" and e.status is None:
+                sent.setdefault(key, e.t)
+            elif e.dir == "in" and e.status is not None and e.status >= 200:
+                if key in answered:
+                    continue
+                answered.add(key)
+                if 200 <= e.status < 300:
+                    changes.append((e.t, C.AVAILABLE, "a 2xx to its REGISTER, seen on the "
+                                    "wire", e.status))  # fmt: skip
+                elif e.status not in RESENT:
+                    changes.append((e.t, C.UNAVAILABLE, f"its REGISTER answered {e.status}, "
+                                    "seen on the wire", e.status))  # fmt: skip
+        firsts = sorted(sent.values())
+        for key, t in sent.items():
+            if key in answered:
+                continue
+            later = [f for f in firsts if f > t]  # the endpoint gave it up for a new one
+            gave_up = min(t + TIMEOUT, later[0]) if later else t + TIMEOUT
+            if gave_up <= end:
+                changes.append((gave_up, C.UNAVAILABLE, "its REGISTER unanswered, seen on the "
+                                "wire", 408))  # fmt: skip
+        status: C | None = None
+        first = min(sent.values(), default=None)
+        if first is not None:
+            out.append(_status(conn, C.REGISTERING, None, "its first REGISTER", None, first))
+            status = C.REGISTERING
+        for t, now, why, code in sorted(changes, key=lambda c: c[0]):
+            if now is not status:
+                out.append(_status(conn, now, status, why, code, t))
+                status = now
+    return out
+
+
+def _status(conn: int, now: C, before: C | None, why: str, code: int | None,
+            t: float) -> EndpointEvent:  # fmt: skip
+    return EndpointEvent(t=t, event=ConnectionStatusChanged(conn, now, before, why, code, t))
