@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.cli.common import EXIT_LAB_ERROR, EXIT_PASS
+from lab.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_LAB_ERROR, EXIT_PASS
+from lab.drill import Scenario, load_scenario
 from lab.errors import LabError
 from lab.faults.kinds import FaultKind, param_problems
 from lab.faults.pcap import write_pcap
@@ -172,6 +173,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    expect = load_scenario(args.expect, session=True) if args.expect else None  # (exit 2)
     untrusted: list[str] = []
     states = all_states(untrusted=untrusted)
     for line in untrusted:
@@ -191,6 +193,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         live = [s for s in states if s.control and runner_alive(s)]
         # nothing up: remove only what runs that are gone left behind
         targets = [pick(None)] if live else [s for s in states if not runner_alive(s)]
+    code = EXIT_PASS
     for state in running:
         if state not in targets:
             print(f"lab {state.id} belongs to a running drill (pid {state.runner_pid}): left up")
@@ -208,22 +211,39 @@ def cmd_down(args: argparse.Namespace) -> int:
         print(f"lab {state.id} is down")
         session = Path(state.workdir) / SESSION
         if session.exists():  # recorded (geolab up --record): the session's report
-            folder = write_session_report(session, state, Path(args.report_dir))
+            folder, result = write_session_report(session, state, Path(args.report_dir), expect)
             print(f"  the session's report: {folder}/ (report.html, timeline.json, "
                   "junit.xml, summary.md, metrics.txt, session.pcap)")  # fmt: skip
-    return EXIT_PASS
+            if expect is not None:
+                for e in result.expectations:
+                    mark = "PASS" if e.passed else "FAIL"
+                    print(f"  {mark} {expect.source}:{e.line}: {e.expected}; observed {e.observed}")
+                code = max(code, EXIT_PASS if result.passed else EXIT_FAILED)
+        elif expect is not None:
+            print(f"geolab: lab {state.id} was not recorded (geolab up --record): nothing to "
+                  "grade", file=sys.stderr)  # fmt: skip
+            code = EXIT_INVALID
+    return code
 
 
-def write_session_report(session: Path, state: LabState, reports: Path) -> Path:
-    """The recorded session as an automated drill's report folder (and its pcap)."""
+def write_session_report(
+    session: Path, state: LabState, reports: Path, expect: Scenario | None = None
+) -> tuple[Path, ScenarioResult]:
+    """The recorded session as an automated drill's report folder (and its pcap),
+    graded against ``expect``'s invariants where given."""
     backend = str(state.info.get("backend", "real"))
     recorded = read_session(session, lab_id=state.id, backend=backend)
+    events = recorded.events
+    if expect is not None:
+        lines = [expect.lines.get(f"invariants[{i}]", 0) for i in range(len(expect.invariants))]
+        events = recorded.graded(expect.invariants, lines)
     folder = reports / f"session-{state.id}"
     meta = {"id": f"session-{state.id}", "seed": 0, "mode": "real", "backend": backend,
             "started": state.created}  # fmt: skip
-    write_reports(folder, meta, [ScenarioResult.of(recorded.events)])
+    result = ScenarioResult.of(events)
+    write_reports(folder, meta, [result])
     write_pcap(folder / "session.pcap", recorded.wire)
-    return folder
+    return folder, result
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
@@ -296,6 +316,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     down.add_argument("--lab")
     down.add_argument("--report-dir", default="reports",
                       help="where a recorded session's report goes (default reports/)")
+    down.add_argument("--expect", metavar="FILE",
+                      help="grade the recorded session against this drill file's invariants "
+                      "(no steps; connections numbered as the wire tells them): exit 1 if one "
+                      "fails")  # fmt: skip
     down.add_argument("--all", action="store_true")
     down.set_defaults(func=cmd_down)
     clean = sub.add_parser("cleanup", help="remove what killed labs left behind")

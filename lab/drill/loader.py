@@ -45,7 +45,7 @@ def dotted(path: Path_) -> str:
 
 def load_scenario(
     path: str | Path, *, mode: str | None = None, backend: str | None = None,
-    driver: str | None = None,
+    driver: str | None = None, session: bool = False,
 ) -> Scenario:
     """The drill in ``path``, checked as a whole, for the lab of ``mode`` and ``backend``
     when given (else the drill's own): ScenarioError lists every problem."""
@@ -100,7 +100,8 @@ def load_scenario(
         except ConfigError as exc:
             loc = ("endpoint", "config")
             problems.append(Problem(file, line_of(lines, loc), dotted(loc), str(exc)))
-    for loc, message in semantic_errors(scenario, mode=mode, backend=backend, driver=driver):
+    for loc, message in semantic_errors(scenario, mode=mode, backend=backend, driver=driver,
+                                        session=session):
         problems.append(Problem(file, line_of(lines, loc), dotted(loc), message))
     if problems:
         raise ScenarioError(problems)

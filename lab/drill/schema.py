@@ -118,10 +118,12 @@ def semantic_errors(
     mode: str | None = None,
     backend: str | None = None,
     driver: str | None = None,
+    session: bool = False,
 ) -> list[tuple[Loc, str]]:
     """Checks across fields: sites, sessions, step ids and names in bounds all exist, and
     every fault is one that the lab of ``mode`` and ``backend`` (default: the drill's own)
-    can apply."""
+    can apply. ``session``: the file grades a recorded manual session (``geolab down
+    --expect``): invariants, and no steps (the session's were done by hand)."""
     c = Checker(
         sites=list(s.topology.sites), env=s.env(), mode=mode or s.mode,
         backend=backend or s.topology.backend, proxy=s.topology.proxy,
@@ -153,7 +155,13 @@ def semantic_errors(
     for i, party in enumerate(s.parties):
         for name in [party.site] if isinstance(party.site, str) else party.site:
             c.site(name, ("parties", i, "site"))
-    if s.fleet is None and not s.steps:
+    if session:
+        if s.steps:
+            c.error(("steps",), "a file that grades a recorded session has no steps (they "
+                    "were done by hand): only invariants")  # fmt: skip
+        if not s.invariants:
+            c.error(("invariants",), "a file that grades a recorded session needs invariants")
+    elif s.fleet is None and not s.steps:
         c.error(("steps",), "a scenario needs steps (one endpoint) or a fleet (a storm)")
     if s.fleet is not None:
         _fleet_errors(s, s.fleet, c)

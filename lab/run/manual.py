@@ -11,6 +11,7 @@ Each such event's reason says it was seen on the wire."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from endpoint.sip.message import Request
 from endpoint.sip.parser import parse_message
 from lab.drivers.control import observed_on_wire
 from lab.faults.watch import WireObservation
+from lab.run.checks import check_invariant
+from lab.scenario.models import Invariant
 from lab.stream.events import (
     ConnectionPlaced,
     EndpointEvent,
@@ -42,7 +45,18 @@ RESENT = (401, 407, 423)  # answers after which the REGISTER goes again at once
 class Session:
     events: list[Event]
     wire: list[WireObservation]  # (for the pcap)
-    connections: dict[int, tuple[str, str]]  # id -> (user, site)
+    connections: dict[int, ConnectionConfig]  # as told apart on the wire, by id
+
+    def graded(self, invariants: list[Invariant], lines: list[int]) -> list[Event]:
+        """The session's events with each invariant's verdict (``geolab down --expect``):
+        the run passes when every one holds."""
+        *events, finish = self.events
+        verdicts = [check_invariant(inv, events, {}, line, self.connections)
+                    for inv, line in zip(invariants, lines, strict=True)]  # fmt: skip
+        checked = [dataclasses.replace(v, references=tuple(inv.references)).event(finish.t)
+                   for v, inv in zip(verdicts, invariants, strict=True)]  # fmt: skip
+        passed = all(v.passed for v in verdicts)
+        return [*events, *checked, RunFinished(t=finish.t, passed=passed, duration=finish.t)]
 
 
 def _observation(d: dict[str, Any]) -> WireObservation:
@@ -84,8 +98,7 @@ def read_session(path: Path, *, lab_id: str, backend: str) -> Session:
     start = RunStarted(t=0.0, name=f"manual session {lab_id}", source=str(path),
                        backend=backend, seed=0, mode="real", driver="manual")  # fmt: skip
     finish = RunFinished(t=end, passed=True, duration=end)
-    placed = {c.id: (c.user, site) for c, site in ((conns[k], k[2]) for k in conns)}
-    return Session([start, *events, finish], wire, placed)
+    return Session([start, *events, finish], wire, {c.id: c for c in conns.values()})
 
 
 def _connections(wire: list[WireObservation]) -> dict[tuple[str, int, str, str], ConnectionConfig]:

@@ -2,7 +2,9 @@
 both sites, site A killed and brought back by hand, ``geolab down`` — the report folder an
 automated drill writes (ladder, timeline, JUnit, metrics, pcap), its DR figures read off
 the wire: A's connection seen failing after the kill, within the phone's transaction time
-and retry interval, and registered again after the heal; B's never failing."""
+and retry interval, and registered again after the heal; B's never failing. ``--expect``
+grades the session against a drill file's invariants (exit 1 when one fails; a file with
+steps is invalid input, said before anything is brought down)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,17 @@ from .test_cli import geolab
 
 pytestmark = pytest.mark.interop
 TIMEOUT, RETRY, RENEW = 1.0, 0.5, 1.0  # the phone's transaction time, retry, renewal (s)
+EXPECT = """name: what the session must show
+topology: {sites: [a, b]}
+invariants:
+  - never: {event: ConnectionStatusChanged, connection: 1, status: Unavailable}
+  - never: {event: ConnectionStatusChanged, connection: 0, status: Unavailable}
+  - check: one_event_per_change
+endpoint:
+  connections:
+    - {site: a}
+    - {site: b}
+"""
 
 
 def _targets(up: str) -> dict[str, tuple[str, int]]:
@@ -57,11 +70,25 @@ def test_a_recorded_manual_drill_ends_in_the_report_an_automated_one_writes(
 ) -> None:
     up = geolab("up", "--record", "--backend", "embedded")
     workdir = up.stdout.split("journal in ")[1].split()[0]
+    expect = tmp_path / "expect.yaml"
+    expect.write_text(EXPECT)
+    with_steps = tmp_path / "steps.yaml"
+    with_steps.write_text(EXPECT + "steps:\n  - sleep: 1s\n")
     try:
         asyncio.run(_drill(_targets(up.stdout)))
+        # a file with steps grades no session: said with its line, and the lab stays up
+        bad = geolab("down", "--expect", str(with_steps), check=False)
+        assert bad.returncode == 2 and f"{with_steps}:11: steps:" in bad.stderr, bad.stderr
+        assert ": up" in geolab("status").stdout
     finally:
-        down = geolab("down", "--report-dir", str(tmp_path / "reports"))
+        down = geolab("down", "--report-dir", str(tmp_path / "reports"), "--expect",
+                      str(expect), check=False)  # fmt: skip
     assert "the session's report:" in down.stdout
+    # graded: B's connection never failed (PASS); A's did (FAIL): exit 1
+    assert down.returncode == 1, down.stdout + down.stderr
+    assert f"PASS {expect}:4: never: ConnectionStatusChanged connection=1" in down.stdout
+    assert f"FAIL {expect}:5: never: ConnectionStatusChanged connection=0" in down.stdout
+    assert f"PASS {expect}:6: exactly one event per status change" in down.stdout
     (folder,) = (tmp_path / "reports").iterdir()
     names = {p.name for p in folder.iterdir()}
     assert {"report.html", "timeline.json", "junit.xml", "summary.md", "metrics.txt",
@@ -69,6 +96,7 @@ def test_a_recorded_manual_drill_ends_in_the_report_an_automated_one_writes(
     assert (folder / "session.pcap").stat().st_size > 24  # its header, and packets
     data = json.loads((folder / "timeline.json").read_text())
     (session,) = data["scenarios"]
+    assert session["passed"] is False and len(session["expectations"]) == 3
     kinds = [e["kind"] for e in session["events"]]
     assert "sip" in kinds and kinds.count("lab") >= 4  # sites up, the kill, the heal
     statuses = [(e["data"]["connection"], e["data"]["status"]) for e in session["events"]
