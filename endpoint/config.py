@@ -41,6 +41,16 @@ FilePath = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,4096}$
 Display = Annotated[str, StringConstraints(pattern=r'^[^"\\\x00-\x1f\x7f]{0,64}$')]
 
 
+def _one_of(value: object, choices: tuple[str, ...], what: str) -> object:
+    """A name given as text, in any case and with white space around, as one of
+    ``choices`` (ValueError names them); anything else is left to the field's type."""
+    if isinstance(value, str):
+        value = value.strip().lower()
+        if value not in choices:
+            raise ValueError(f"{what} must be one of {', '.join(choices)}")
+    return value
+
+
 class ConfigError(ValueError):
     """A configuration problem; ``str()`` reads ``file:line: where: what``."""
 
@@ -86,20 +96,12 @@ class ConnectionSettings(BaseModel):
     @field_validator("protocol", mode="before")
     @classmethod
     def _protocol(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip().lower()
-            if value not in PROTOCOLS:
-                raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
-        return value
+        return _one_of(value, PROTOCOLS, "protocol")
 
     @field_validator("retry_backoff", mode="before")
     @classmethod
     def _backoff(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = value.strip().lower()
-            if value not in BACKOFFS:
-                raise ValueError(f"retry_backoff must be one of {', '.join(BACKOFFS)}")
-        return value
+        return _one_of(value, BACKOFFS, "retry_backoff")
 
     @field_validator("keepalive", mode="before")
     @classmethod

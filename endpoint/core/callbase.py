@@ -107,7 +107,7 @@ class CallsBase:
             name, when = deadline(got[0], ours(got[1], we_asked=we_asked), now)
             self.port.set_deadline(s.id, name, when)
 
-    def _grant(self, s: Session, request: Request, response: Response) -> None:
+    def _grant(self, request: Request, response: Response) -> None:
         """A 2xx to a request offering a session timer takes it (RFC 4028 §9)."""
         got = granted(request) if self.port.config.session_expires else None
         if got is not None and 200 <= response.status < 300:

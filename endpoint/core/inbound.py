@@ -177,7 +177,7 @@ class InboundCalls(CallsBase):
 
     def _send_2xx(self, s: Session, response: Response, now: float) -> None:
         assert s.invite_key is not None and s.invite is not None
-        self._grant(s, s.invite, response)
+        self._grant(s.invite, response)
         self._arm(s, s.invite, now, we_asked=False)
         self.port.send_response(response, now, s.invite_key)
         s.final_2xx = response

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from endpoint.sip.message import Message
 
-MIN_SE = 90  # s: RFC 4028 §4, the least interval a UA may insist on (Min-SE's default)
-
 
 def offer(interval: float) -> list[tuple[str, str]]:
     """The headers an INVITE (or a refresh) carries: the phone refreshes (``uac``)."""

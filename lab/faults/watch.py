@@ -45,6 +45,18 @@ def observation(line: bytes) -> WireObservation:
     )  # fmt: skip
 
 
+def line_of(seen: WireObservation) -> bytes:
+    """``seen`` as the proxy's observation stream writes it (what :func:`observation`
+    reads back): a session's record keeps observations in this form."""
+    return json.dumps({
+        "t": seen.t, "proxy": seen.proxy, "protocol": seen.protocol,
+        "stream": "upstream" if seen.direction == "out" else "downstream",
+        "client": "{}:{}".format(*seen.client), "listen": "{}:{}".format(*seen.listen),
+        "upstream": "{}:{}".format(*seen.upstream),
+        "data": base64.b64encode(seen.data).decode(), "delivered": seen.delivered,
+    }).encode()  # fmt: skip
+
+
 class Watch:
     """A connection to the fault proxy's observation stream, handing each observation to
     ``on_observation`` as it comes."""

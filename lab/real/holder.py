@@ -16,7 +16,6 @@ if __name__ == "__main__":  # SIGINT and SIGTERM wait until main() takes them: o
 
 import argparse
 import asyncio
-import base64
 import json
 import logging
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lab.errors import LabError
-from lab.faults.watch import WireObservation
+from lab.faults.watch import WireObservation, line_of
 from lab.labs.interface import LabConfig
 from lab.real.lab import Lab
 from lab.stream.events import LabEvent
@@ -65,13 +64,8 @@ class Holder:
 
     def _wire(self, seen: WireObservation) -> None:
         self.heard.set()
-        if self.session is not None:
-            self.session.write(json.dumps({"wire": {
-                "t": seen.t, "proxy": seen.proxy, "protocol": seen.protocol,
-                "direction": seen.direction, "client": list(seen.client),
-                "listen": list(seen.listen), "upstream": list(seen.upstream),
-                "data": base64.b64encode(seen.data).decode(), "delivered": seen.delivered,
-            }}) + "\n")  # fmt: skip
+        if self.session is not None:  # (in the proxy's own form: lab.faults.watch)
+            self.session.write(f'{{"wire": {line_of(seen).decode()}}}\n')
 
     def close(self) -> None:
         if self.session is not None:

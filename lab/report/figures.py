@@ -64,10 +64,7 @@ def dr_figures(events: Iterable[Event]) -> DrFigures:
     sites = {e.connection: e.site for e in events if isinstance(e, ConnectionPlaced)}
     changes = [(e.t, e.event) for e in events if isinstance(e, EndpointEvent)
                and isinstance(e.event, ConnectionStatusChanged)]  # fmt: skip
-    # from the moment the lab set about the heal: a site may answer before the heal returns
-    healed = {e.id: e.t - max(0.0, (e.healed_at or 0.0) - (e.heal_requested_at or e.healed_at
-                                                            or 0.0))
-              for e in events if isinstance(e, FaultHealed)}  # fmt: skip
+    healed = {e.id: _heal_began(e) for e in events if isinstance(e, FaultHealed)}
     end = events[-1].t if events else 0.0
     outages = []
     windows: dict[str, list[tuple[float, float]]] = {}  # site -> when it was out
@@ -83,6 +80,14 @@ def dr_figures(events: Iterable[Event]) -> DrFigures:
             if site == fault.site:
                 outages.append(_outage(conn, fault, start, heal, changes, events, end))
     return DrFigures(tuple(outages), tuple(_dials(events, sites, windows)))
+
+
+def _heal_began(heal: FaultHealed) -> float:
+    """When the lab set about the heal (a restarted site may answer before it returned),
+    on the run's clock; where that was not recorded, when it returned."""
+    if heal.heal_requested_at is None or heal.healed_at is None:
+        return heal.t
+    return heal.t - max(0.0, heal.healed_at - heal.heal_requested_at)
 
 
 def _outage(

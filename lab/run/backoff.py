@@ -40,7 +40,8 @@ class Attempt:
         return self.status is not None and 200 <= self.status < 300
 
 
-def _attempts(wires: list[Wire]) -> list[Attempt]:
+def attempts_of(wires: list[Wire]) -> list[Attempt]:
+    """One connection's REGISTER transactions on the wire, in the order they went out."""
     first: dict[object, float] = {}
     answer: dict[object, tuple[float, int]] = {}
     for w in wires:
@@ -74,7 +75,7 @@ def flow_recovery(
 ) -> Expectation:
     what = "RFC 5626 §4.5: each retry 50-100 % of min(max-time, base-time·2^n), spread"
     wire = _wire(events)
-    attempts = {c: _attempts(wire.get(c, [])) for c in conns}
+    attempts = {c: attempts_of(wire.get(c, [])) for c in conns}
     fractions: list[float] = []
     end = events[-1].t if events else 0.0
     for cid, cfg in sorted(conns.items()):

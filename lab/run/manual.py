@@ -10,12 +10,10 @@ Each such event's reason says it was seen on the wire."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from endpoint.config import ConnectionConfig
 from endpoint.core.events import ConnectionStatusChanged
@@ -24,8 +22,10 @@ from endpoint.sip.errors import ParseError
 from endpoint.sip.message import Request
 from endpoint.sip.parser import parse_message
 from lab.drivers.control import observed_on_wire
-from lab.faults.watch import WireObservation
+from lab.faults.watch import WireObservation, observation
+from lab.run.backoff import RESENT, attempts_of
 from lab.run.checks import check_invariant
+from lab.run.wirechecks import _wire
 from lab.scenario.models import Invariant
 from lab.stream.events import (
     ConnectionPlaced,
@@ -38,7 +38,6 @@ from lab.stream.events import (
 )
 
 TIMEOUT = 32.0  # s: RFC 3261's 64·T1, a REGISTER's transaction time by default
-RESENT = (401, 407, 423)  # answers after which the REGISTER goes again at once
 
 
 @dataclass(frozen=True)
@@ -59,18 +58,6 @@ class Session:
         return [*events, *checked, RunFinished(t=finish.t, passed=passed, duration=finish.t)]
 
 
-def _observation(d: dict[str, Any]) -> WireObservation:
-    def addr(v: list[Any]) -> tuple[str, int]:
-        return str(v[0]), int(v[1])
-
-    return WireObservation(t=float(d["t"]), proxy=str(d["proxy"]),
-                           protocol=str(d["protocol"]), direction=str(d["direction"]),
-                           client=addr(d["client"]), listen=addr(d["listen"]),
-                           upstream=addr(d["upstream"]),
-                           data=base64.b64decode(str(d["data"])),
-                           delivered=bool(d["delivered"]))  # fmt: skip
-
-
 def read_session(path: Path, *, lab_id: str, backend: str) -> Session:
     """The recorded session in ``path`` (``session.jsonl``) as one drill's events."""
     lab_events: list[Event] = []
@@ -80,7 +67,7 @@ def read_session(path: Path, *, lab_id: str, backend: str) -> Session:
         if "lab" in entry:
             lab_events.append(from_json(entry["lab"]))
         elif "wire" in entry:
-            wire.append(_observation(entry["wire"]))
+            wire.append(observation(json.dumps(entry["wire"]).encode()))
     t0 = min([e.t for e in lab_events] + [w.t for w in wire], default=0.0)
     conns = _connections(wire)
     events: list[Event] = [e.retimed(e.t - t0) for e in lab_events]
@@ -125,38 +112,29 @@ def _connections(wire: list[WireObservation]) -> dict[tuple[str, int, str, str],
 def _statuses(sip: list[SipObserved], conns: set[int], end: float) -> list[Event]:
     """Each connection's status as its REGISTERs' answers show it."""
     out: list[Event] = []
+    wire = _wire(sip)
     for conn in sorted(conns):
-        mine = [e for e in sip if e.connection == conn and (e.cseq or "").endswith("REGISTER")]
-        sent: dict[tuple[str | None, str | None], float] = {}
-        answered: set[tuple[str | None, str | None]] = set()
+        attempts = attempts_of(wire.get(conn, []))
         changes: list[tuple[float, C, str, int | None]] = []
-        for e in mine:
-            key = (e.call_id, e.cseq)
-            if e.dir == "out" and e.status is None:
-                sent.setdefault(key, e.t)
-            elif e.dir == "in" and e.status is not None and e.status >= 200:
-                if key in answered:
-                    continue
-                answered.add(key)
-                if 200 <= e.status < 300:
-                    changes.append((e.t, C.AVAILABLE, "a 2xx to its REGISTER, seen on the "
-                                    "wire", e.status))  # fmt: skip
-                elif e.status not in RESENT:
-                    changes.append((e.t, C.UNAVAILABLE, f"its REGISTER answered {e.status}, "
-                                    "seen on the wire", e.status))  # fmt: skip
-        firsts = sorted(sent.values())
-        for key, t in sent.items():
-            if key in answered:
+        for n, a in enumerate(attempts):
+            if a.answered is not None and a.status is not None:
+                if a.ok:
+                    changes.append((a.answered, C.AVAILABLE, "a 2xx to its REGISTER, seen on "
+                                    "the wire", a.status))  # fmt: skip
+                elif a.status not in RESENT:
+                    changes.append((a.answered, C.UNAVAILABLE, f"its REGISTER answered "
+                                    f"{a.status}, seen on the wire", a.status))  # fmt: skip
                 continue
-            later = [f for f in firsts if f > t]  # the endpoint gave it up for a new one
-            gave_up = min(t + TIMEOUT, later[0]) if later else t + TIMEOUT
+            # never answered: given up for the next one, or at the transaction's time
+            later = attempts[n + 1].sent if n + 1 < len(attempts) else None
+            gave_up = min(a.sent + TIMEOUT, later) if later is not None else a.sent + TIMEOUT
             if gave_up <= end:
                 changes.append((gave_up, C.UNAVAILABLE, "its REGISTER unanswered, seen on the "
                                 "wire", 408))  # fmt: skip
         status: C | None = None
-        first = min(sent.values(), default=None)
-        if first is not None:
-            out.append(_status(conn, C.REGISTERING, None, "its first REGISTER", None, first))
+        if attempts:
+            out.append(_status(conn, C.REGISTERING, None, "its first REGISTER", None,
+                               attempts[0].sent))  # fmt: skip
             status = C.REGISTERING
         for t, now, why, code in sorted(changes, key=lambda c: c[0]):
             if now is not status:
