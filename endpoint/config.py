@@ -25,7 +25,8 @@ SECURE = ("tls", "wss")  # the protocols that run over TLS
 CORE_MUTANTS = ("never_retries", "no_failover", "calls_through_known_down",
                 "forgets_reregister", "flaps", "ignores_retry_after", "ignores_423",
                 "answered_408_is_timeout", "ignores_pong", "no_retransmissions",
-                "lockstep", "keeps_dead_calls")  # fmt: skip
+                "lockstep", "keeps_dead_calls", "stays_on_first_target",
+                "ignores_ttl")  # fmt: skip
 BACKOFFS = ("fixed", "rfc5626")  # how a down site is retried (ConnectionSettings.retry_backoff)
 KEEPALIVES = ("options", "crlf")
 MAX_FILE = 1 << 20  # bytes: a settings file is at most 1 MiB
@@ -35,6 +36,9 @@ Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 # values that go onto the wire: SIP syntax, no white space or control characters
 User = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,64}$")]
 Host = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,253}$")]
+DnsServer = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{1,3}(\.[0-9]{1,3}){3}(:[0-9]{1,5})?$")
+]
 Secret = Annotated[str, StringConstraints(pattern=r"^[\x20-\x7e]{1,128}$")]
 # a file's path: printable, no control characters
 FilePath = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]{1,4096}$")]
@@ -188,6 +192,10 @@ class EndpointConfig(BaseModel):
     local_host: Host = "127.0.0.1"
     local_port: int = Field(default=0, ge=0, le=65535)
     invite_timeout: Seconds = Field(default=32.0, description="no answer from a site")
+    # the DNS server that finds sites named by host name (RFC 3263: NAPTR, SRV, A), as
+    # "address:port" (port 53 if none); None: the system's resolver, A records only
+    dns_server: DnsServer | None = None
+    dns_timeout: Seconds = Field(default=2.0, description="a DNS question unanswered this long")
     # RFC 4028 session timers: the interval a call's INVITE asks for (the phone refreshes at
     # half of it; a refresh that fails ends the call). None: no session timer (RFC 4028
     # wants at least 90 s; a drill may scale it down)

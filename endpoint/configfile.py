@@ -79,7 +79,7 @@ PROXY_SETTINGS = {
 }
 ENDPOINT_SETTINGS = (
     "invite_timeout", "ring_timeout", "failover", "local_host", "local_port", "auto_answer",
-    "display_name", "session_expires", "mutant",
+    "display_name", "session_expires", "mutant", "dns_server", "dns_timeout",
 )  # fmt: skip
 
 

@@ -17,7 +17,6 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from endpoint.aio.phone import AsyncPhone
-from endpoint.aio.resolve import is_address, resolve_connection
 from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig, split_server
 from endpoint.configfile import load
 from endpoint.core.events import PhoneEvent
@@ -55,13 +54,6 @@ class Process:
         self.out = out
         self.done = asyncio.Event()
         self.pending: set[asyncio.Future[None]] = set()
-
-    async def _add(self, cfg: ConnectionConfig) -> None:
-        """A connection whose site has a name is added once it is resolved (off the loop)."""
-        try:
-            self.phone.add_connection(await resolve_connection(cfg))
-        except (ConfigError, LookupError, ValueError) as exc:
-            self.error(str(exc))
 
     def write(self, payload: dict[str, Any]) -> None:
         try:
@@ -110,13 +102,7 @@ class Process:
                 fields["server"] = host
                 if port is not None:
                     fields["port"] = port
-            cfg = ConnectionConfig.model_validate(fields)
-            if is_address(cfg.server):
-                p.add_connection(cfg)
-            else:  # resolved off the loop, then added
-                task = asyncio.ensure_future(self._add(cfg))
-                self.pending.add(task)
-                task.add_done_callback(self.pending.discard)
+            p.add_connection(ConnectionConfig.model_validate(fields))
         elif name in ("enable_connection", "disable_connection", "remove_connection"):
             getattr(p, name)(_int(cmd, "connection"))
         elif name == "connections":

@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
-from endpoint.aio.resolve import is_address, resolve_config
 from endpoint.aio.sockets import Sockets
 from endpoint.aio.stack import OneTimer
 from endpoint.aio.tls import TlsPeer
-from endpoint.config import ConfigError, ConnectionConfig, EndpointConfig
+from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.connection import Connection
 from endpoint.core.events import PhoneEvent
 from endpoint.core.phone import Phone
+from endpoint.core.rfc3263 import DnsQuery
 from endpoint.sip.events import Address
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.ids import IdSource
@@ -57,6 +57,7 @@ class AsyncPhone:
         self.history: list[PhoneEvent] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._settled = asyncio.Event()  # set when no unregistration is awaiting its answer
+        self._asking: set[asyncio.Task[None]] = set()  # DNS questions under way
 
     # --- lifecycle ------------------------------------------------------------------------
     async def open(self) -> AsyncPhone:
@@ -68,8 +69,8 @@ class AsyncPhone:
 
     async def start(self) -> AsyncPhone:
         """Open the sockets (unless :meth:`open` did) and register every enabled connection.
-        Site names are resolved first (ConfigError if one cannot be)."""
-        self.config = await resolve_config(self.config)
+        A site named by host name is found by the core as RFC 3263 says (the questions
+        asked here, of ``config.dns_server`` or the system's resolver)."""
         await self.open()
         self.core = Phone(
             self.config,
@@ -92,6 +93,8 @@ class AsyncPhone:
             except TimeoutError:
                 log.warning("some sites did not answer the unregistration within %.1fs", grace)
         self._timer.cancel()
+        for task in self._asking:
+            task.cancel()
         await self.sockets.close()
 
     async def __aenter__(self) -> AsyncPhone:
@@ -125,13 +128,6 @@ class AsyncPhone:
         return self.phone.connections
 
     def add_connection(self, cfg: ConnectionConfig) -> None:
-        """``cfg``'s server must be an address here: resolve a name first
-        (:func:`endpoint.aio.resolve.resolve_connection`), off the loop."""
-        if not is_address(cfg.server):
-            raise ConfigError(
-                f"{cfg.server}: a name; resolve it first (resolve_connection)",
-                where=f"connection {cfg.id}",
-            )
         self._act(lambda now: self.phone.add_connection(cfg, now))
 
     def enable_connection(self, conn_id: int) -> None:
@@ -225,8 +221,18 @@ class AsyncPhone:
         self.phone.handle_timer(self.now)
         self._pump()
 
+    async def _ask(self, query: DnsQuery) -> None:
+        answer = await self.sockets.ask(query, self.config.dns_server, self.config.dns_timeout)
+        if not self.sockets.closed:
+            self.phone.dns_answered(query.id, answer, self.now)
+            self._pump()
+
     def _pump(self) -> None:
         core = self.phone
+        for query in core.dns_queries():
+            task = asyncio.ensure_future(self._ask(query))
+            self._asking.add(task)
+            task.add_done_callback(self._asking.discard)
         for out in core.datagrams_to_send():
             if self.taps and not isinstance(out.message, KeepAlive):
                 for tap in self.taps:

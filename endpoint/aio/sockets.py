@@ -14,6 +14,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
+from endpoint.aio.resolve import ask
 from endpoint.aio.tls import TlsPeer, TlsSettingsError, client_context, refusal
 from endpoint.aio.transport import (
     OnKeepAlive,
@@ -22,6 +23,7 @@ from endpoint.aio.transport import (
     UdpProtocol,
     WsConnection,
 )
+from endpoint.core.rfc3263 import DnsAnswer, DnsQuery
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
 from endpoint.sip.message import Message
@@ -157,6 +159,11 @@ class Sockets:
         for server in servers:
             await server.wait_closed()
         await asyncio.sleep(0)  # transports release their sockets on the next loop pass
+
+    async def ask(self, query: DnsQuery, server: str | None, timeout: float) -> DnsAnswer:
+        """A DNS question of the core's, of ``server`` (or the system's resolver)."""
+        source = self.host if self.host != "0.0.0.0" else "127.0.0.1"
+        return await ask(query, server, timeout, source)
 
     @property
     def rejected(self) -> int:

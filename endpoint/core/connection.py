@@ -7,6 +7,7 @@ import math
 from typing import Final
 
 from endpoint.config import ConnectionConfig
+from endpoint.core.rfc3263 import Resolution
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import ConnectionStatus as C
 from endpoint.sip.auth import DigestClient
@@ -68,7 +69,14 @@ class Connection:
         self.keepalive: Final = config.keepalive
         self.keepalive_interval: Final[float] = config.keepalive_interval
         self.keepalive_timeout: Final[float] = config.keepalive_timeout
-        self.address: Final[Address] = (server, config.port)
+        # a host name (RFC 3263: where it leads is found, endpoint.core.locating), or None
+        self.name: Final = None if is_ipv4(server) else server
+        self.address: Address = (server, config.port) if self.name is None else ("", 0)
+        self.targets: list[Address] = []  # the name's targets, in the order to try them
+        self.target_at = 0  # the one in use
+        self.resolved_until = 0.0  # when they expire (their TTL)
+        self.resolution: Resolution | None = None  # one under way
+        self.dns_error: str | None = None  # why the last one found no target
         # over a connection (TCP or TLS): its loss is news of the site
         self.reliable: Final = is_reliable(protocol)
         self.scheme: Final = "sips" if sips else "sip"
@@ -122,12 +130,20 @@ class Connection:
             "id": self.id,
             "user": self.user,
             "server": f"{self.server}:{self.config.port}",
+            # where it sends: a named server's target (none yet: an empty host)
+            "address": f"{self.address[0]}:{self.address[1]}",
             "protocol": self.protocol.upper(),
             "reg_interval": self.reg_interval,
             "status": self.status.value,
             "last_registration": self.last_registration,
             "last_error": self.last_error,
         }
+
+
+def is_ipv4(host: str) -> bool:
+    """``host`` is a dotted IPv4 address (not a name to resolve)."""
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) < 256 for p in parts)
 
 
 def ws_host(host: str, port: int) -> str:

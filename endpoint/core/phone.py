@@ -25,6 +25,7 @@ from endpoint.core.calls import CallControl
 from endpoint.core.connection import Connection, timers_for
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent
 from endpoint.core.registration import Registrations
+from endpoint.core.rfc3263 import DnsQuery
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import ConnectionStatus as C
 from endpoint.core.timers import Deadlines
@@ -64,6 +65,9 @@ class Phone(Registrations):
         self.calls = CallControl(self)
         self._events: deque[PhoneEvent] = deque()
         self._owners: dict[TxKey, tuple[str, int, int]] = {}  # key -> (what, conn, generation)
+        self._dns_out: list[DnsQuery] = []
+        self._dns_owner: dict[int, tuple[int, int]] = {}
+        self._dns_next = 1
         self.started = False
 
     # --- the API --------------------------------------------------------------------------
@@ -223,6 +227,11 @@ class Phone(Registrations):
 
     def mark_unavailable(self, conn: Connection, reason: str, code: int | None, now: float) -> None:
         """A sign the site is down (a timed-out INVITE, a failed keep-alive)."""
+        if conn.status is C.AVAILABLE and not conn.registering and self.next_target(conn):
+            for name in ("refresh", "keepalive", "pong"):  # RFC 3263 4.3: the next target
+                self.deadlines.cancel(conn.id, name)
+            self._register(conn, now, located=True)
+            return
         if conn.status in (C.AVAILABLE, C.REGISTERING):
             conn.last_error, conn.last_code = reason, code
             self._set_status(conn, C.UNAVAILABLE, reason, code, now)

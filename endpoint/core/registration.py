@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from endpoint.config import EndpointConfig
 from endpoint.core.connection import Connection, requested_expires
-from endpoint.core.keepalive import KeepAlives
+from endpoint.core.locating import Locating
 from endpoint.core.replies import answered_code, failure_reason, granted_expires, retry_after
 from endpoint.core.status import ConnectionStatus
 from endpoint.core.status import ConnectionStatus as C
@@ -23,7 +23,7 @@ from endpoint.sip.message import Request
 MAX_DOUBLINGS = 64  # 2^n past this is past any max-time a setting allows
 
 
-class Registrations(KeepAlives):
+class Registrations(Locating):
     connections: dict[int, Connection]
     deadlines: Deadlines
     ids: IdSource
@@ -62,7 +62,11 @@ class Registrations(KeepAlives):
         *,
         expires: int | None = None,
         request: Request | None = None,
+        located: bool = False,
     ) -> None:
+        if request is None and expires is None and not located and not self.locate(conn, now):
+            conn.registering = True  # once its name is resolved (_located)
+            return
         branch = None  # known when the REGISTER is written here
         if request is None:
             conn.cseq += 1
@@ -122,14 +126,30 @@ class Registrations(KeepAlives):
         if response.status == 423 and minimum.isdigit() and self.config.mutant != "ignores_423":
             self._register(conn, now, expires=int(minimum))
             return
+        if (event.local or response.status == 503) and self.next_target(conn):
+            self._register(conn, now, located=True)  # RFC 3263 4.3: the name's next target
+            return
         reason, code = failure_reason(event), answered_code(event, self.config.mutant)
+        self._failed(conn, reason, code, now, None if event.local else retry_after(response))
+
+    def _located(self, conn: Connection, now: float) -> None:
+        conn.registering = False
+        if conn.dns_error is not None:  # no target: as a site that is down
+            self._failed(conn, conn.dns_error, None, now, None)
+        else:
+            self._register(conn, now, located=True)
+
+    def _failed(
+        self, conn: Connection, reason: str, code: int | None, now: float, asked: int | None
+    ) -> None:
+        """A registration failed: Unavailable, and a retry after the wait (at least what the
+        site asked for, ``asked`` s)."""
         conn.last_error, conn.last_code = reason, code
         self.deadlines.cancel(conn.id, "refresh")
         self.deadlines.cancel(conn.id, "keepalive")
         if conn.status in (C.REGISTERING, C.AVAILABLE):
             self._set_status(conn, C.UNAVAILABLE, reason, code, now)
         wait = self.retry_wait(conn)
-        asked = retry_after(response) if not event.local else None
         if asked is not None and self.config.mutant != "ignores_retry_after":
             wait = max(wait, float(asked))  # RFC 3261 21.5.4: not before then
         if self.config.mutant != "never_retries":

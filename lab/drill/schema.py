@@ -148,6 +148,7 @@ def semantic_errors(
         c.site(name, ("topology", "certificates", name))
     if c.backend == "external" and s.topology.certificates:
         c.error(("topology", "certificates"), "an external site's certificate is its own")
+    _dns_errors(s, c)
     for i, conn in enumerate(s.endpoint.connections):
         c.site(conn.site, ("endpoint", "connections", i, "site"))
         if conn.sips and (conn.protocol or s.topology.transport) != "tls":  # (not wss either)
@@ -182,6 +183,25 @@ def semantic_errors(
     if s.fleet is None and len(set(s.connection_ids())) != len(s.connection_ids()):
         c.error(("endpoint", "connections"), "connection ids repeat")
     return c.errors
+
+
+def _dns_errors(s: Scenario, c: Checker) -> None:
+    """The dns: section names known sites, and a connection's name is one of its names."""
+    dns = s.topology.dns
+    c.dns = dns is not None
+    for name, entry in (dns.names if dns is not None else {}).items():
+        for j, target in enumerate(entry.targets):
+            c.site(target.site, ("topology", "dns", "names", name, "targets", j, "site"))
+    for i, conn in enumerate(s.endpoint.connections):
+        if conn.name is None:
+            continue
+        if dns is None:
+            c.error(("endpoint", "connections", i, "name"),
+                    "a connection named by host name needs the topology's dns: section")
+        elif conn.name.rstrip(".") not in {n.rstrip(".") for n in dns.names}:
+            c.error(("endpoint", "connections", i, "name"),
+                    f"{conn.name!r} is none of the dns: section's names "
+                    f"({', '.join(dns.names)})")  # fmt: skip
 
 
 def _matches(s: Scenario) -> list[tuple[Loc, EventMatch]]:

@@ -48,7 +48,9 @@ CONTROL_PORT = 4444  # ctrl_tcp's own default port, on baresip's loopback addres
     "baresip",
     Capabilities(commands=COMMANDS - {"enable_connection", "disable_connection"},
                  keepalives=frozenset(), backoffs=frozenset({"fixed"}), session_timers=False,
-                 transports=frozenset({"udp", "tcp", "tls"})),
+                 transports=frozenset({"udp", "tcp", "tls"}),
+                 dns="the baresip driver does not give baresip the lab's DNS server "
+                     "(its dns_server setting) yet"),
     "Debian's baresip through its ctrl_tcp port (--endpoint-command: another binary)",
 )  # fmt: skip
 class BaresipDriver(EndpointProcess):

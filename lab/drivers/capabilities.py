@@ -24,3 +24,6 @@ class Capabilities:
     wire_tap: bool = False  # it reports its own SIP messages (else only the proxy sees them)
     calls: str | None = None  # why no call can be graded with it here (None: calls can)
     pages: bool = False  # it loads a page of one's own (--endpoint-page, endpoint.page)
+    # why its endpoint cannot be given the lab's DNS server, to find sites named by host
+    # name (None: it can)
+    dns: str | None = None

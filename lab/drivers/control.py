@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from endpoint.config import ConnectionConfig
@@ -70,7 +70,7 @@ def redacted(data: bytes) -> str:
 
 def observed(
     t: float, direction: str, message: Message, transport: str, connection: int | None,
-    *, data: bytes | None = None, dropped: bool = False,
+    *, data: bytes | None = None, dropped: bool = False, site: str | None = None,
 ) -> SipObserved:  # fmt: skip
     """One SIP message on the stream: a request's method or a response's status, and the
     message itself (as it crossed the wire, when that is known)."""
@@ -80,17 +80,19 @@ def observed(
         cseq=message.headers.get("CSeq"), call_id=message.call_id,
         method=message.method if isinstance(message, Request) else None,
         status=None if request else getattr(message, "status", None),
-        text=redacted(data if data is not None else bytes(message)), dropped=dropped,
+        text=redacted(data if data is not None else bytes(message)), dropped=dropped, site=site,
     )  # fmt: skip
 
 
 def observed_on_wire(
-    t: float, seen: WireObservation, conns: Iterable[ConnectionConfig]
-) -> SipObserved | None:
+    t: float, seen: WireObservation, conns: Iterable[ConnectionConfig],
+    reach: Mapping[int, set[Address]] | None = None,
+) -> SipObserved | None:  # fmt: skip
     """What the fault proxy saw, as the endpoint's SIP: what it sent (``out``), and what
     reached it (``in``: not what the proxy's faults dropped); a unit that does not parse is
     recorded as such. Its connection: the one whose target is the proxy it crossed, told
-    apart by user where several share a site."""
+    apart by user where several share a site (``reach``: where a connection named by host
+    name may send, any of its name's sites)."""
     if seen.direction == "in" and not seen.delivered:
         return None
     try:
@@ -99,6 +101,8 @@ def observed_on_wire(
         return SipObserved(t=t, dir=seen.direction, connection=None, transport=seen.protocol,
                            cseq=None, call_id=None, malformed=str(exc)[:160],
                            text=redacted(seen.data), dropped=not seen.delivered)  # fmt: skip
-    here = [(c.id, c.user) for c in conns if (c.server, c.port) == seen.listen]
+    reach = reach or {}
+    here = [(c.id, c.user) for c in conns
+            if (c.server, c.port) == seen.listen or seen.listen in reach.get(c.id, ())]  # fmt: skip
     return observed(t, seen.direction, message, seen.protocol, by_user(message, here),
-                    data=seen.data, dropped=not seen.delivered)  # fmt: skip
+                    data=seen.data, dropped=not seen.delivered, site=seen.site)  # fmt: skip

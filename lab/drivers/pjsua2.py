@@ -22,7 +22,9 @@ ADAPTER = (sys.executable, "-m", "lab.drivers.pjsua2_adapter")
 @driver(
     "pjsua2",
     Capabilities(keepalives=frozenset(), backoffs=frozenset({"fixed"}), session_timers=False,
-                 transports=frozenset({"udp", "tcp", "tls"})),
+                 transports=frozenset({"udp", "tcp", "tls"}),
+                 dns="the pjsua2 adapter does not set PJSIP's nameserver to the lab's DNS "
+                     "server yet"),
     "PJSIP 2.15 (PyPI pjsua2-python) in an adapter process of its own",
 )
 class Pjsua2Driver(ProcessDriver):

@@ -39,6 +39,11 @@ class FaultKind(enum.StrEnum):
     REORDER = "reorder"  # `percent` of datagrams held back `delay` ms (later ones overtake)
     BURST_LOSS = "burst_loss"  # Gilbert-Elliott loss: bursts (`p`, `r`, `bad_loss`, …)
     CORRUPT = "corrupt"  # `percent` of datagrams with `bytes` bytes flipped
+    # the lab's DNS (lab.dns.zone): the names leading to the site
+    DNS_NXDOMAIN = "dns_nxdomain"  # answer NXDOMAIN
+    DNS_SERVFAIL = "dns_servfail"  # answer SERVFAIL
+    DNS_SILENT = "dns_silent"  # answer nothing
+    DNS_CHANGE = "dns_change"  # lead to site `to` instead (with TTL `ttl`)
 
 
 class Layer(enum.StrEnum):
@@ -48,6 +53,7 @@ class Layer(enum.StrEnum):
     PROXY = "proxy"
     KERNEL = "kernel"
     NETWORK = "network"  # the compose backend's container network
+    DNS = "dns"  # the lab's DNS server (a drill with a dns: section)
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ class KindInfo:
 
 _BOTH, _UDP, _TCP = frozenset({"udp", "tcp"}), frozenset({"udp"}), frozenset({"tcp"})
 _P, _X, _K, _N = Layer.PROCESS, Layer.PROXY, Layer.KERNEL, Layer.NETWORK
+_ALL = frozenset({"udp", "tcp", "tls", "ws", "wss"})
 KINDS: dict[FaultKind, KindInfo] = {
     FaultKind.KILL: KindInfo(
         (_P,), _BOTH, simulated=True, effect=Effect.ENDS, nemesis=True, fleet=True
@@ -205,13 +212,22 @@ KINDS: dict[FaultKind, KindInfo] = {
         (_X,), _UDP, simulated=True, simulated_as_rules=True,
         params={"percent": PERCENT, "bytes": Param("whole", high=65535), **_COMMON},
     ),
+    FaultKind.DNS_NXDOMAIN: KindInfo((Layer.DNS,), _ALL, simulated=True),
+    FaultKind.DNS_SERVFAIL: KindInfo((Layer.DNS,), _ALL, simulated=True),
+    FaultKind.DNS_SILENT: KindInfo((Layer.DNS,), _ALL, simulated=True),
+    FaultKind.DNS_CHANGE: KindInfo(
+        (Layer.DNS,), _ALL, simulated=True,
+        params={"to": Param("token"), "ttl": Param("whole", high=86400, unit="s")},
+    ),
 }  # fmt: skip
+DNS_KINDS = frozenset(k for k, info in KINDS.items() if info.default is Layer.DNS)
 # which site backends each layer works with (the proxy: any, when the lab has it)
 LAYER_BACKENDS: dict[Layer, frozenset[str]] = {
     Layer.PROCESS: frozenset({"auto", "kamailio", "embedded", "compose", "sim"}),
     Layer.PROXY: frozenset({"auto", "kamailio", "embedded", "compose", "external", "sim"}),
     Layer.KERNEL: frozenset({"auto", "kamailio", "embedded", "compose", "external"}),
     Layer.NETWORK: frozenset({"compose", "sim"}),
+    Layer.DNS: frozenset({"auto", "kamailio", "embedded", "compose", "external", "sim"}),
 }
 SIMULATED = tuple(k for k, info in KINDS.items() if info.simulated)
 OUTAGES = frozenset(k for k, info in KINDS.items() if info.outage)

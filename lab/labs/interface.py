@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
+from lab.dns.spec import DnsSpec
 from lab.faults.kinds import FaultKind
 from lab.sites.base import SiteSpec
 from lab.stream.events import FaultApplied, FaultHealed, LabEvent
@@ -50,6 +51,7 @@ class LabConfig:
     # the transports a drill uses: sites offer TLS (and the lab makes certificates), ws and
     # wss only where they are among them; None: every transport (geolab up, fixtures)
     transports: frozenset[str] | None = None
+    dns: DnsSpec | None = None  # the drill's DNS records: the lab serves them (lab.dns)
 
 
 @dataclass
@@ -127,6 +129,7 @@ class LabInterface(Protocol):
     def site(self, name: str) -> SiteView: ...
     def target(self, name: str, transport: str = "udp") -> tuple[str, int]: ...
     def tls_ca(self) -> str | None: ...
+    def dns_server(self) -> str | None: ...  # the lab's DNS server, address:port (or none)
 
     # --- faults ---------------------------------------------------------------------------
     async def apply(

@@ -23,12 +23,12 @@ from types import TracebackType
 from typing import Any, Literal
 
 from endpoint.aio.sockets import Sockets
-from endpoint.config import EndpointConfig
+from endpoint.config import PROTOCOLS, EndpointConfig
 from endpoint.core.events import PhoneEvent
 from endpoint.sip.events import Address
+from lab.dns.service import LabDns
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
-from lab.faults.kernel import NftTable, nft_available
 from lab.faults.kinds import KINDS, Effect, FaultKind, Layer, layer_of, unsupported
 from lab.faults.server import MARKER as FAULTS_MARKER
 from lab.faults.server import FaultServerProcess, ToxiproxyServerProcess, toxiproxy_server_binary
@@ -46,6 +46,7 @@ from lab.labs.interface import (
 from lab.net.party import Net, UdpNet
 from lab.parties.sipp import sipp_binary
 from lab.real.fleet import OneSocketFleet, run_fleet, run_sharded
+from lab.real.kernelfaults import KernelFaults
 from lab.real.proxyfaults import ProxyFaults, open_fronts
 from lab.sites.base import Site, SiteSpec
 from lab.sites.containers import ComposeProject, ContainerSite, free_subnet
@@ -82,7 +83,7 @@ class Lab(FaultScope):
         self.apis: dict[str, ToxiproxyClient] = {}  # per protocol: TCP may go to Toxiproxy
         self.proxy_faults: ProxyFaults | None = None
         self.toxiproxy: ToxiproxyServerProcess | None = None
-        self.nft: NftTable | None = None
+        self.kernel = KernelFaults(self.id, self.state)
         self.project: ComposeProject | None = None
         self.journal: list[FaultRecord] = []
         self.events: list[LabEvent] = []
@@ -92,6 +93,8 @@ class Lab(FaultScope):
         self._party_net: UdpNet | None = None
         self.watch: Watch | None = None
         self.wire_observers: list[Callable[[WireObservation], None]] = []
+        self.dns: LabDns | None = None
+        self._dns_server: str | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
     @property
@@ -138,11 +141,12 @@ class Lab(FaultScope):
         ws = self.ws_unavailable is None
         if self.tls_unavailable is None:
             self.certs = LabCertificates(self.workdir / "tls")
+        dns_names = tuple(self.config.dns.names) if self.config.dns else ()  # RFC 5922 §4
         for name, base in specs.items():
             peers = {s.domain: (s.ip, s.port) for n, s in specs.items() if n != name}
             aliases = ((targets[name], 5060),) if name in targets else ()
             kind = self.config.certificates.get(name, "valid")
-            addresses = (base.ip, *([targets[name]] if name in targets else []))
+            addresses = (base.ip, *([targets[name]] if name in targets else []), *dns_names)
             cert = self.certs.for_site(name, base.domain, addresses, kind) if self.certs else None
             spec = SiteSpec(
                 name=name, ip=base.ip, port=base.port, password=base.password, peers=peers,
@@ -185,6 +189,10 @@ class Lab(FaultScope):
                 for transport, front in (await open_fronts(self.apis, site, targets[name])).items():
                     self.fronts[(name, transport)] = front
             self.proxy_faults = ProxyFaults(self.apis)
+        if self.config.dns is not None:  # its records lead to the sites' fronts
+            offered = tuple(t for t in PROTOCOLS if self.site(names[0]).address_for(t))
+            self.dns = LabDns(self.config.dns, tuple(names), offered, self.target)
+            self._dns_server = await self.dns.serve(allocate_address())
         self.state.info["targets"] = {n: f"{ip}:{port}" for n, (ip, port) in self.targets().items()}
         self.state.save()
 
@@ -195,6 +203,8 @@ class Lab(FaultScope):
             observer(seen)
 
     async def stop(self) -> None:
+        if self.dns is not None:
+            self.dns.stop()
         if self.watch is not None:
             with contextlib.suppress(RuntimeError):  # started in a loop that is gone
                 await self.watch.stop()
@@ -216,9 +226,7 @@ class Lab(FaultScope):
         if self.faults_server is not None:
             await self.faults_server.stop()
             self.state.track("faults", None, "")
-        if self.nft is not None:
-            await self.nft.delete()
-            self.state.nft_tables = []
+        await self.kernel.delete()
         if self.certs is not None:
             self.certs.remove()
         remove_lab_folder(self.state)  # (or, where it stays, the secrets in it)
@@ -260,6 +268,9 @@ class Lab(FaultScope):
         """The CA bundle the lab's sites' certificates chain to (what an endpoint under test
         is told to trust), or None where the sites offer no TLS."""
         return str(self.certs.ca_file) if self.certs is not None else None
+
+    def dns_server(self) -> str | None:
+        return self._dns_server
 
     def targets(self) -> dict[str, tuple[str, int]]:
         return {name: self.target(name) for name in self.sites}
@@ -329,7 +340,9 @@ class Lab(FaultScope):
             assert isinstance(target, ContainerSite)  # (the compose backend's: unsupported)
             await target.disconnect()
         elif via == "kernel":
-            await self._kernel_fault(record, target)
+            await self.kernel.apply(record, target.spec.ip)
+        elif via == "dns":
+            self._lab_dns().apply(record)
         elif self.proxy_faults is not None:
             await self.proxy_faults.apply(record)
         return self._applied(record)
@@ -347,14 +360,20 @@ class Lab(FaultScope):
             elif KINDS[record.kind].effect is Effect.SILENT:
                 await site.resume()
         elif record.via == "kernel":
-            assert self.nft is not None
-            await self.nft.remove(record.undo["handles"])
+            await self.kernel.heal(record)
         elif record.via == "network":
             assert isinstance(site, ContainerSite)
             await site.connect()
+        elif record.via == "dns":
+            self._lab_dns().heal(record)
         elif self.proxy_faults is not None:
             await self.proxy_faults.heal(record)
         self._healed(record)
+
+    def _lab_dns(self) -> LabDns:
+        if self.dns is None:
+            raise LabError("a DNS fault needs the drill's dns: section (this lab has no DNS)")
+        return self.dns
 
     async def _site_dead(self, name: str, *, dead: bool, why: int) -> None:
         if self.proxy_faults is not None:  # a dead site's TCP port is closed on the proxy too
@@ -375,20 +394,6 @@ class Lab(FaultScope):
             self.emit(SiteUp(t=self.now, site=record.site))
         else:
             raise LabError(f"fault {record.kind!r} is not a process fault")
-
-    async def _kernel_fault(self, record: FaultRecord, site: Site) -> None:
-        reason = await nft_available()
-        if reason is not None:
-            raise LabError(f"kernel faults are not available: {reason}")
-        if self.nft is None:
-            self.nft = NftTable(f"geolab_{self.id.replace('-', '_')}")
-            self.state.nft_tables = [self.nft.name]
-            self.state.save()
-        percent = 100 if KINDS[record.kind].outage else int(record.params.get("percent", 10))
-        direction = record.params.get("direction")
-        record.undo["handles"] = await self.nft.drop(
-            site.spec.ip, percent=percent, direction=str(direction) if direction else None
-        )
 
 
 _ids = itertools.count(1)

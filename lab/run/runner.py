@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from endpoint.config import SECURE, ConfigError, ConnectionConfig, EndpointConfig
-from endpoint.configfile import load
 from endpoint.core.events import PhoneEvent, SessionStatusChanged
 from endpoint.sip.errors import LocalProtocolError
 from endpoint.sip.events import Address
@@ -28,6 +27,7 @@ from lab.run.checks import check_invariant
 from lab.run.factory import make_lab
 from lab.run.fleetdrill import run_fleet_drill
 from lab.run.parties import CALLER_WAIT, Parties
+from lab.run.placing import placed_config
 from lab.run.windows import Windows
 from lab.run.wirechecks import wire_checks
 from lab.scenario.expr import seconds
@@ -94,6 +94,7 @@ class ScenarioRunner:
         self._parties: Parties | None = None
         self.driver: EndpointDriver | None = None
         self._conns: dict[int, ConnectionConfig] = {}
+        self._reach: dict[int, set[tuple[str, int]]] = {}  # named connections' possible sites
         self._interrupted = False
         self._failed: asyncio.Future[str] | None = None  # the endpoint itself failed
 
@@ -141,7 +142,8 @@ class ScenarioRunner:
         self, direction: str, message: Message, peer: Address, transport: str, conn: int | None
     ) -> None:
         """Every SIP message the endpoint sends or receives (its own tap, in-process)."""
-        self.emit(observed(self.now(), direction, message, transport, conn))
+        site = next((n for n in self.lab.sites if self.lab.target(n, transport) == peer), None)
+        self.emit(observed(self.now(), direction, message, transport, conn, site=site))
 
     def _on_observed(self, seen: WireObservation) -> None:
         """A SIP message the fault proxy saw between the endpoint and a site (stamped as
@@ -150,7 +152,7 @@ class ScenarioRunner:
         choice), the parties' are known."""
         if self._parties is None or seen.client[0] in self._parties.hosts:
             return  # a remote party's own traffic (or the parties are not up yet)
-        event = observed_on_wire(seen.t - self._t0, seen, self._conns.values())  # when it crossed
+        event = observed_on_wire(seen.t - self._t0, seen, self._conns.values(), self._reach)
         if event is not None:
             self.emit(event)
 
@@ -209,10 +211,13 @@ class ScenarioRunner:
         tls = protocol in SECURE
         settings = c.model_copy(update={"protocol": protocol, "sips": c.sips and tls})
         config = ConnectionConfig.at(
-            settings, id=conn_id, user=c.user, server=ip, port=port,
-            domain=self.lab.site(c.site).spec.domain, tls_ca=self.lab.tls_ca() if tls else None,
+            settings, id=conn_id, user=c.user, server=c.name or ip, port=port,
+            domain=None if c.name else self.lab.site(c.site).spec.domain,
+            tls_ca=self.lab.tls_ca() if tls else None,
         )  # fmt: skip
         self._conns[conn_id] = config  # whose messages the wire's record tells apart
+        if c.name:  # a name may lead to any site
+            self._reach[conn_id] = {self.lab.target(n, protocol) for n in self.lab.sites}
         self.emit(ConnectionPlaced(t=self.now(), connection=conn_id, site=c.site))
         return config
 
@@ -265,7 +270,7 @@ class ScenarioRunner:
         config = LabConfig(
             sites=topo.sites, backend=self.backend, proxy=topo.proxy, password=topo.password,
             seed=self.seed, workdir=self.workdir, certificates=dict(topo.certificates),
-            transports=transports_of(self.s),
+            transports=transports_of(self.s), dns=topo.dns,
         )  # fmt: skip
         # a fleet's simulated messages travel as objects: the parser is not under test there
         lab = make_lab(config, self.s.mode, wire="objects" if self.s.fleet else "bytes")
@@ -331,27 +336,16 @@ class ScenarioRunner:
     def _endpoint_config(self) -> EndpointConfig:
         spec = self.s.endpoint
         if spec.config:
-            base = load(Path(self.s.source).parent / spec.config)
-            conns = []
-            for cfg in base.connections:
-                if cfg.server not in self.lab.sites:
-                    raise LabError(
-                        f"endpoint config {spec.config}: server {cfg.server!r} is not a site"
-                    )
-                ip, port = self.lab.target(cfg.server, cfg.protocol)
-                domain = self.lab.site(cfg.server).spec.domain
-                self.emit(ConnectionPlaced(t=self.now(), connection=cfg.id, site=cfg.server))
-                update: dict[str, object] = {"server": ip, "port": port, "domain": domain}
-                if cfg.protocol in SECURE:  # the lab's sites present the lab's certificates
-                    update |= {"tls_ca": self.lab.tls_ca(), "tls_server_name": None}
-                conns.append(cfg.model_copy(update=update))
-            return base.model_copy(update={"connections": conns})
+            return placed_config(Path(self.s.source).parent / spec.config, spec.config,
+                                 self.lab, lambda i, site: self.emit(ConnectionPlaced(
+                                     t=self.now(), connection=i, site=site)))  # fmt: skip
         conns = [
             self.connection_config(c, c.id if c.id is not None else i)
             for i, c in enumerate(spec.connections)
         ]
-        return EndpointConfig(connections=conns, **spec.model_dump(include={
-            "invite_timeout", "session_expires", "failover", "auto_answer"}))  # fmt: skip
+        return EndpointConfig(connections=conns, dns_server=self.lab.dns_server(),
+                              **spec.model_dump(include={"invite_timeout", "session_expires",
+                                                         "failover", "auto_answer"}))  # fmt: skip
 
     async def _teardown_whatever_comes(self) -> None:
         """The teardown as a task of its own that no cancellation reaches: a Ctrl-C or

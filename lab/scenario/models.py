@@ -18,6 +18,7 @@ from pydantic import (
 
 from endpoint.config import TIME_SETTINGS, ConnectionSettings
 from endpoint.core.events import ConnectionStatus, SessionStatus
+from lab.dns.spec import DnsName, DnsSpec
 from lab.drivers import REGISTRY
 from lab.faults.kinds import NEMESIS, FaultKind, Layer, param_problems
 from lab.scenario.references import problem as reference_problem
@@ -70,6 +71,9 @@ class Topology(Strict):
     certificates: dict[Name, Literal["valid", "wrong_ca", "expired", "wrong_name"]] = Field(
         default_factory=dict
     )
+    # the names connections may reach their sites by, served by the lab's DNS (lab.dns);
+    # none: connections are given their sites' addresses
+    dns: DnsSpec | None = None
 
 
 class ConnectionSpec(ConnectionSettings):
@@ -81,6 +85,8 @@ class ConnectionSpec(ConnectionSettings):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
     site: str
+    # reach the site by this name of the topology's dns: section (RFC 3263), not by address
+    name: DnsName | None = None
     user: User = "5001"
     id: int | None = Field(default=None, ge=0, le=1_000_000)
     protocol: Literal["udp", "tcp", "tls", "ws", "wss"] | None = None  # type: ignore[assignment]
@@ -216,7 +222,7 @@ MATCH_FIELDS: dict[str, dict[str, tuple[str, ...] | None]] = {
     "site_down": {"site": None},
     "sip": {
         "dir": ("in", "out"), "connection": None, "transport": ("udp", "tcp", "tls", "ws", "wss"),
-        "cseq": None, "call_id": None, "method": None, "status": None,
+        "cseq": None, "call_id": None, "method": None, "status": None, "site": None,
     },
 }  # fmt: skip
 

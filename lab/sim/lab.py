@@ -14,9 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from endpoint.config import EndpointConfig
+from endpoint.config import PROTOCOLS, EndpointConfig
 from endpoint.core.events import PhoneEvent
 from endpoint.sip.events import Address
+from lab.dns.service import LabDns
 from lab.errors import LabError
 from lab.faults.kinds import KINDS, SIMULATED, FaultKind, Layer, layer_of
 from lab.faults.toxics import fault_specs, make_toxic
@@ -46,6 +47,9 @@ def _as_toxics(kind: FaultKind, params: dict[str, Any]) -> bool:
     return KINDS[kind].simulated_as_rules or (kind is FaultKind.PARTITION and "direction" in params)
 
 
+SIM_DNS = "10.53.0.53:53"  # where the simulated lab's DNS answers (lab.sim.network: ask)
+
+
 class SimLab(FaultScope):
     backend = "sim"
 
@@ -68,6 +72,7 @@ class SimLab(FaultScope):
         self.wire_observers: list[Callable[[WireObservation], None]] = []  # no proxy: none
         self._numbers = itertools.count(1)
         self._hosts = itertools.count(1)
+        self.dns: LabDns | None = None
 
     @property
     def now(self) -> float:
@@ -89,8 +94,19 @@ class SimLab(FaultScope):
             )
             await self.sites[name].start()
             self.emit(SiteUp(t=self.now, site=name))
+        if self.config.dns is not None:  # the same records, served on the simulated network
+            transports = tuple(sorted(self.config.transports or PROTOCOLS))
+            self.dns = LabDns(self.config.dns, tuple(self.sites), transports, self.target)
+            self.network.dns = self.dns.zone.answer
+            for secure in [s.tls_address for s in self.sites.values()] + [
+                    s.wss_address for s in self.sites.values()]:  # fmt: skip
+                kind, names = self.network.certificates[secure]  # RFC 5922 §4: its names too
+                self.network.certificates[secure] = (kind, (*names, *self.config.dns.names))
         self.emit(LabUp(t=self.now, backend="sim", sites=tuple(self.sites)))
         return self
+
+    def dns_server(self) -> str | None:
+        return SIM_DNS if self.dns is not None else None
 
     async def stop(self) -> None:
         for site in self.sites.values():
@@ -156,7 +172,9 @@ class SimLab(FaultScope):
         record = self._record(kind, site, via, dict(params))
         target = self.site(site)
         ip = target.spec.ip
-        if _as_toxics(record.kind, params):  # the proxy's own rules, on the simulated path
+        if record.via == "dns":
+            self._lab_dns().apply(record)
+        elif _as_toxics(record.kind, params):  # the proxy's own rules, on the simulated path
             toxics = [make_toxic(spec, protocol="udp", seed=self.config.seed, proxy=f"{site}")
                       for spec in fault_specs(record.id, record.kind, dict(params))]  # fmt: skip
             self.network.toxics.setdefault(ip, []).extend(toxics)
@@ -181,7 +199,9 @@ class SimLab(FaultScope):
         if record.healed_at is not None:
             return
         site = self.site(record.site)
-        if "toxics" in record.undo:
+        if record.via == "dns":
+            self._lab_dns().heal(record)
+        elif "toxics" in record.undo:
             ip, names = site.spec.ip, set(record.undo.get("toxics", []))
             left = [t for t in self.network.toxics.get(ip, []) if t.name not in names]
             self.network.toxics[ip] = left
@@ -194,6 +214,11 @@ class SimLab(FaultScope):
         else:
             self.network.degraded.pop(site.spec.ip, None)
         self._healed(record)
+
+    def _lab_dns(self) -> LabDns:
+        if self.dns is None:
+            raise LabError("a DNS fault needs the drill's dns: section (this lab has no DNS)")
+        return self.dns
 
     # --- fleets ---------------------------------------------------------------------------
     def phone_fleet(

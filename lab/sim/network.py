@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from endpoint.aio.tls import TlsPeer, refused
+from endpoint.core.rfc3263 import TIMEOUT, DnsAnswer, DnsQuery
 from endpoint.sip.errors import ParseError
 from endpoint.sip.events import Address, Outgoing
 from endpoint.sip.framing import KeepAlive
@@ -71,6 +72,8 @@ class SimNetwork:
         # the clock a delivery is scheduled on: a discrete-event engine's (lab.sim.engine),
         # else the running asyncio loop's (virtual) timers
         self.engine: Engine | None = None
+        # the lab's DNS (lab.dns.zone.Zone.answer): a name's answer, None when it is silent
+        self.dns: Callable[[str, str], DnsAnswer | None] | None = None
 
     def run_on(self, engine: Engine) -> None:
         """Deliver this network's messages through a discrete-event engine."""
@@ -233,6 +236,17 @@ class SimSockets:
 
     def connected(self, dest: Address) -> bool:
         return dest in self.network.nodes
+
+    async def ask(self, query: DnsQuery, server: str | None, timeout: float) -> DnsAnswer:
+        """A DNS question of the lab's zone, a round trip away; one it is silent to (or one
+        for a system resolver, which the simulation has not) goes unanswered."""
+        zone = self.network.dns
+        answer = zone(query.name, query.rtype) if zone is not None and server else None
+        if answer is None:
+            await asyncio.sleep(timeout)
+            return DnsAnswer(TIMEOUT)
+        await asyncio.sleep(2 * self.network.default.latency)
+        return answer
 
     def _arrive(self, data: Payload, source: Address, transport: str) -> None:
         if self.closed:

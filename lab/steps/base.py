@@ -84,6 +84,7 @@ class Checker:
     mode: str = "real"
     backend: str = "auto"
     proxy: bool = True
+    dns: bool = False  # the drill has a dns: section
     connections: set[int] = field(default_factory=set)  # the endpoint's, at this step
     known_connections: set[int] = field(default_factory=set)  # any it has had
     sessions: set[str] = field(default_factory=set)

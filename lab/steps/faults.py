@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from lab.faults.kinds import KINDS, FaultKind, unsupported
+from lab.faults.kinds import DNS_KINDS, KINDS, FaultKind, unsupported
 from lab.scenario.models import FaultSpec, NemesisSpec
 from lab.steps.base import Action, Checker, Loc, Place, StepRun, handles
 
@@ -26,8 +26,21 @@ class Fault(Action):
         )
         if why is not None:
             c.error((*loc, "fault", "kind"), why)
+        if self.fault.kind in DNS_KINDS:
+            self._dns(c, loc)
         if self.id is not None:
             c.fault_ids.add(self.id)
+
+    def _dns(self, c: Checker, loc: Loc) -> None:
+        if not c.dns:
+            c.error((*loc, "fault", "kind"), f"fault {self.fault.kind.value!r} hurts the lab's "
+                    "DNS, and this drill has none (topology.dns names no site)")  # fmt: skip
+        to = self.fault.params.get("to")
+        if self.fault.kind is FaultKind.DNS_CHANGE:
+            if to is None:
+                c.error((*loc, "fault"), "dns_change needs 'to': the site the records lead to")
+            else:
+                c.site(str(to), (*loc, "fault", "to"))
 
 
 class Heal(Action):

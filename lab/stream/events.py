@@ -213,9 +213,10 @@ class SipObserved(_Event):
     malformed: str | None = None  # what did not parse (the lab's record of the wire)
     text: str | None = None  # the message itself (secrets redacted, at most TEXT_MAX chars)
     dropped: bool = False  # the fault proxy did not pass it on (a fault's doing)
+    site: str | None = None  # the site it went to or came from (where the lab knows it)
 
     def fields(self) -> dict[str, Any]:
-        out = _present(_Event.fields(self), "method", "status", "malformed", "text")
+        out = _present(_Event.fields(self), "method", "status", "malformed", "text", "site")
         if not self.dropped:
             del out["dropped"]
         return out

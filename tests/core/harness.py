@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from endpoint.config import ConnectionConfig, EndpointConfig
 from endpoint.core.events import ConnectionStatusChanged, PhoneEvent, SessionStatusChanged
 from endpoint.core.phone import Phone
+from endpoint.core.rfc3263 import TIMEOUT, DnsAnswer, DnsQuery
 from endpoint.sip import Request, Response, make_response, parse_message
 from endpoint.sip.builder import build_request, via_value
 from endpoint.sip.events import Address, RequestReceived, ResponseReceived
@@ -139,12 +141,25 @@ class Harness:
         self.seq = itertools.count()
         self.events: list[PhoneEvent] = []
         self.sent: list[tuple[float, Address, Request | Response]] = []
+        # the phone's DNS questions: answered by ``dns`` a round trip later, or (None)
+        # never, which the phone's I/O layer turns into TIMEOUT after dns_timeout
+        self.dns: Callable[[DnsQuery], DnsAnswer | None] | None = None
+        self.asked: list[tuple[float, DnsQuery]] = []
+        self.answers: list[tuple[float, int, DnsQuery, DnsAnswer]] = []
         if start:
             self.phone.start(self.now)
             self.pump()
 
     # --- moving bytes ---------------------------------------------------------------------
     def pump(self) -> None:
+        for query in self.phone.dns_queries():
+            self.asked.append((self.now, query))
+            answer = self.dns(query) if self.dns is not None else None
+            if answer is None:
+                at, answer = self.now + self.phone.config.dns_timeout, DnsAnswer(TIMEOUT)
+            else:
+                at = self.now + 2 * LATENCY
+            heapq.heappush(self.answers, (at, next(self.seq), query, answer))
         for out in self.phone.datagrams_to_send():
             if isinstance(out.message, Request | Response):
                 self.sent.append((self.now, out.dest, out.message))
@@ -179,11 +194,18 @@ class Harness:
         times = [self.phone.next_timer(), *(s.layer.next_timer() for s in self.sites.values())]
         if self.wire:
             times.append(self.wire[0][0])
+        if self.answers:
+            times.append(self.answers[0][0])
         return min((t for t in times if t is not None), default=None)
 
     def run(self, until: float) -> None:
         while (t := self.next_time()) is not None and t <= until:
             self.now = max(self.now, t)
+            if self.answers and self.answers[0][0] <= self.now:
+                _, _, query, answer = heapq.heappop(self.answers)
+                self.phone.dns_answered(query.id, answer, self.now)
+                self.pump()
+                continue
             if self.wire and self.wire[0][0] <= self.now:
                 _, _, src, dst, data, transport = heapq.heappop(self.wire)
                 self._deliver(src, dst, data, transport)

@@ -97,7 +97,8 @@ def test_configs_whose_values_must_not_reach_the_wire(
 
 @pytest.mark.interop
 def test_a_site_named_by_host_name_is_resolved_off_the_loop(tmp_path: Path) -> None:
-    """``localhost`` (from /etc/hosts: no query leaves the machine) registers."""
+    """``localhost`` (from /etc/hosts: no query leaves the machine) is found by the system's
+    resolver: the connection sends to its address."""
     import asyncio
 
     async def main() -> list[dict[str, object]]:
@@ -107,12 +108,17 @@ def test_a_site_named_by_host_name_is_resolved_off_the_loop(tmp_path: Path) -> N
         try:
             cfg = tmp_path / "endpoint.yaml"
             cfg.write_text(yaml.safe_dump({"connections": [
-                {"user": "5001", "server": "localhost:5060", "domain": ip}]}))  # fmt: skip
+                {"user": "5001", "server": "localhost:5060", "domain": ip,
+                 "transaction_timeout": 1}]}))  # fmt: skip
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "endpoint", "--config", str(cfg),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             assert proc.stdout is not None and proc.stdin is not None
+            async with asyncio.timeout(15):  # found, and its REGISTER answered or not
+                while json.loads(await proc.stdout.readline()).get("status") not in (
+                        "Available", "Unavailable"):
+                    pass
             proc.stdin.write(b'{"cmd": "connections"}\n{"cmd": "quit"}\n')
             await proc.stdin.drain()
             out, _ = await asyncio.wait_for(proc.communicate(), 15)
@@ -122,4 +128,65 @@ def test_a_site_named_by_host_name_is_resolved_off_the_loop(tmp_path: Path) -> N
 
     events = asyncio.run(main())
     (snap,) = [e for e in events if e["event"] == "Connections"]
-    assert snap["connections"][0]["server"].startswith("127.0.0.1:")  # type: ignore[index]
+    assert snap["connections"][0]["server"] == "localhost:5060"  # type: ignore[index]
+    assert snap["connections"][0]["address"] == "127.0.0.1:5060"  # type: ignore[index]
+
+
+@pytest.mark.interop
+def test_a_name_that_does_not_resolve_is_a_site_that_is_down_not_a_config_error(
+    tmp_path: Path,
+) -> None:
+    """Asked of a DNS server (the lab's, on loopback) that answers NXDOMAIN for site A's
+    name: the process runs, that connection is Unavailable naming the DNS failure, and the
+    connection to site B registers; once the name resolves, A's connection registers too."""
+    import asyncio
+
+    from lab.dns.server import DnsServer
+    from lab.dns.spec import DnsSpec
+    from lab.dns.zone import DnsFault, Zone
+
+    async def main() -> list[dict[str, object]]:
+        sites = {n: EmbeddedSite(SiteSpec(name=n, ip=allocate_address(), port=5060),
+                                 tmp_path / n) for n in ("a", "b")}  # fmt: skip
+        for site in sites.values():
+            await site.start()
+        spec = DnsSpec.model_validate({"ttl": 1, "names": {"a.geolab.test": {"targets": [
+            {"site": "a"}]}}})  # fmt: skip
+        zone = Zone(spec, ("a", "b"), ("udp",), lambda s, t: (sites[s].spec.ip, 5060))
+        zone.faults["a"] = DnsFault("nxdomain")
+        try:
+            async with DnsServer(zone, "127.0.0.1") as server:
+                cfg = tmp_path / "endpoint.yaml"
+                cfg.write_text(yaml.safe_dump({
+                    "dns_server": "{}:{}".format(*server.address),
+                    "connections": [
+                        {"user": "5001", "server": "a.geolab.test", "retry_interval": 1},
+                        {"user": "5002", "server": sites["b"].spec.ip}]}))  # fmt: skip
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "endpoint", "--config", str(cfg),
+                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                assert proc.stdout is not None and proc.stdin is not None
+                seen: list[dict[str, object]] = []
+                async with asyncio.timeout(15):
+                    while True:
+                        event = json.loads(await proc.stdout.readline())
+                        seen.append(event)
+                        if event.get("status") == "Unavailable":
+                            zone.faults.clear()  # the name resolves again
+                        if event.get("connection") == 0 and event.get("status") == "Available":
+                            break
+                proc.stdin.write(b'{"cmd": "quit"}\n')
+                await proc.stdin.drain()
+                await asyncio.wait_for(proc.wait(), 10)
+                return seen
+        finally:
+            for site in sites.values():
+                await site.stop()
+
+    events = asyncio.run(main())
+    statuses = [(e.get("connection"), e.get("status"), e.get("reason")) for e in events
+                if e.get("event") == "ConnectionStatusChanged"]  # fmt: skip
+    assert (0, "Unavailable", "DNS a.geolab.test: NXDOMAIN") in statuses
+    assert (1, "Available", "registered") in statuses
+    assert statuses[-1][:2] == (0, "Available")

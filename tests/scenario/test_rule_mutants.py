@@ -27,6 +27,8 @@ RULES = {
     "keeps_dead_calls": ("session-timer-ends-call", "status=Disconnected"),
     "ignores_423": ("interval-too-brief", "status=200"),
     "ignores_retry_after": ("retry-after", "no sip connection=0 dir=out method=REGISTER"),
+    "stays_on_first_target": ("srv-next-target", "method=REGISTER site=b within 2.500s"),
+    "ignores_ttl": ("dns-flip", "status=Available"),
 }
 
 

@@ -36,7 +36,10 @@ kill (its later lines moved by one; nothing else changed); the 423 Interval Too 
 drill, added; the silent site's retransmissions drill (T1 doubling to T2, Timer F),
 added; the drills of RFC 4320 (a site's own 408), RFC 5626 (no pong over tcp, tls and ws;
 flow recovery) and RFC 4028 (the session timer), added (every other drill's timeline
-unchanged); each drill file's digest on its run_start (nothing else changed)."""
+unchanged); each drill file's digest on its run_start (nothing else changed); the site
+each ``sip`` event went to or came from (``site``), and the DNS drills (SRV's next target
+over UDP, TCP, TLS and ws, a name flipped, a silent DNS server, a name that does not
+resolve), added (every other event unchanged)."""
 
 from __future__ import annotations
 
