@@ -54,6 +54,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         backend = "embedded" if args.backend == "auto" else args.backend
         return bench_signals(runs=args.runs, backend=backend, seed=args.seed)
+    if args.what == "dns":
+        from bench.dns import main as bench_dns
+
+        backend = "embedded" if args.backend == "auto" else args.backend
+        return bench_dns(trials=min(args.trials, 5) if args.trials == 20 else args.trials,
+                         backend=backend)  # fmt: skip
     if args.what == "fidelity":
         from bench.fidelity import main as bench_fidelity
 
@@ -70,11 +76,11 @@ def add_command(sub: Any) -> None:
     bench.add_argument(
         "what",
         choices=["sip", "endpoint", "lab", "sim", "fleet", "fuzz", "drivers", "fidelity",
-                 "signals", "mutants"],
+                 "signals", "mutants", "dns"],
     )
     bench.add_argument("--seeds", type=positive, default=200, help="fidelity: drills")
     bench.add_argument("--backend", default="auto", choices=["auto", "kamailio", "embedded"],
-                       help="fidelity, signals: the real sites")  # fmt: skip
+                       help="fidelity, signals, mutants, dns: the real sites")  # fmt: skip
     bench.add_argument("--runs", type=positive, default=100, help="signals: runs signalled")
     bench.add_argument("--mutants", help="mutants: which, comma-separated (default: all)")
     bench.add_argument(

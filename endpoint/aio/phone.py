@@ -233,6 +233,8 @@ class AsyncPhone:
             task = asyncio.ensure_future(self._ask(query))
             self._asking.add(task)
             task.add_done_callback(self._asking.discard)
+        for dest, _ in core.flows_to_close():
+            self.sockets.drop_connection(dest)
         for out in core.datagrams_to_send():
             if self.taps and not isinstance(out.message, KeepAlive):
                 for tap in self.taps:

@@ -195,12 +195,18 @@ class CallControl(InboundCalls):
             self._invite_response(s, event, now)
         elif kind == "reinvite":
             self._reinvite_response(s, event, now)
-        elif kind in ("bye", "cancel") and event.local:
+        elif kind == "bye" and event.local and event.response.status == 503 and (
+                (conn := self.port.connections.get(s.connection)) is not None
+                and conn.reliable):  # fmt: skip
+            # its connection failed under it (a reset: the site's address moved, RFC 3261
+            # §18.1.1): the BYE once more, over a new connection
+            self._send(s, conn, self._in_dialog(s, "BYE"), now, "bye-again")
+        elif kind in ("bye", "bye-again", "cancel") and event.local:
             conn = self.port.connections.get(s.connection)
             if conn is not None:
                 reason = "timeout" if event.response.status == 408 else "transport error"
                 self.port.mark_unavailable(
-                    conn, f"{kind.upper()} {reason}", event.response.status, now
+                    conn, f"{kind.split('-')[0].upper()} {reason}", event.response.status, now
                 )
 
     def _invite_response(self, s: Session, event: ResponseReceived, now: float) -> None:

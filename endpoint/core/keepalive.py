@@ -23,6 +23,7 @@ class KeepAlives:
     ids: IdSource
     local_host: str
     config: EndpointConfig
+    _flows_out: set[tuple[Address, str]]
 
     def via(self, conn: Connection) -> str:
         raise NotImplementedError
@@ -35,6 +36,17 @@ class KeepAlives:
 
     def mark_unavailable(self, conn: Connection, reason: str, code: int | None, now: float) -> None:
         raise NotImplementedError
+
+    def flow_failed(self, conn: Connection) -> None:
+        """``conn``'s connection failed without closing (no answer over it: a site that
+        forgot it, a path that lost it): it is closed (:meth:`flows_to_close`), and the
+        next request opens a new one (RFC 5626 §4.4)."""
+        self._flows_out.add((conn.address, conn.transport))
+
+    def flows_to_close(self) -> list[tuple[Address, str]]:
+        out = sorted(self._flows_out)
+        self._flows_out.clear()
+        return out
 
     def keepalive_received(
         self, kind: KeepAlive, source: Address, transport: str, now: float

@@ -68,6 +68,7 @@ class Phone(Registrations):
         self._dns_out: list[DnsQuery] = []
         self._dns_owner: dict[int, tuple[int, int]] = {}
         self._dns_next = 1
+        self._flows_out: set[tuple[Address, str]] = set()
         self.started = False
 
     # --- the API --------------------------------------------------------------------------
@@ -327,4 +328,6 @@ class Phone(Registrations):
         elif name == "keepalive":
             self._send_keepalive(conn, now)
         elif name == "pong":
+            if self.config.mutant != "ignores_pong":
+                self.flow_failed(conn)
             self.mark_unavailable(conn, "keep-alive timeout", 408, now)

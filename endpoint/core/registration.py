@@ -126,6 +126,8 @@ class Registrations(Locating):
         if response.status == 423 and minimum.isdigit() and self.config.mutant != "ignores_423":
             self._register(conn, now, expires=int(minimum))
             return
+        if event.local and response.status == 408 and conn.reliable:
+            self.flow_failed(conn)  # RFC 5626 §4.4: a timed-out request: the flow failed
         if (event.local or response.status == 503) and self.next_target(conn):
             self._register(conn, now, located=True)  # RFC 3263 4.3: the name's next target
             return

@@ -11,6 +11,7 @@ from endpoint.sip.events import Address
 from lab.dns.server import DnsServer
 from lab.dns.spec import DnsSpec
 from lab.dns.zone import DnsFault, Zone
+from lab.errors import LabError
 
 
 class FaultLike(Protocol):
@@ -28,6 +29,13 @@ class LabDns:
         self.zone = Zone(spec, sites, transports, where)
         self.server: DnsServer | None = None
         self._by: dict[str, int] = {}  # site -> the fault record that set its fault
+
+    @staticmethod
+    def of(dns: LabDns | None) -> LabDns:
+        """A lab's DNS, for a DNS fault (a LabError where the lab has none)."""
+        if dns is None:
+            raise LabError("a DNS fault needs the drill's dns: section (this lab has no DNS)")
+        return dns
 
     async def serve(self, ip: str) -> str:
         """Answer on ``ip`` (a port of its own); its ``address:port``."""

@@ -163,6 +163,9 @@ class FaultServer:
                     await proxy.set_enabled(False)
                     del self.proxies[proxy.name]
                     return 204, None
+            if len(parts) == 3 and parts[2] == "forget" and method == "POST":
+                proxy.forget(str(data.get("mode", "")))  # geolab's own: transport state
+                return 204, None
             if len(parts) == 3 and parts[2] == "toxics":
                 if method == "GET":
                     return 200, [t.to_json() for t in proxy.toxics]

@@ -95,6 +95,12 @@ class ToxiproxyClient:
             await self._call("POST", f"/proxies/{name}", {"enabled": enabled})
         )
 
+    async def forget(self, name: str, mode: str) -> None:
+        """geolab's proxy only (not Toxiproxy's API): the proxy forgets its connections'
+        state (``reset``, ``nothing``: see :meth:`lab.faults.proxy.Proxy.forget`) or
+        rebinds its UDP flows (``rebind``)."""
+        await self._call("POST", f"/proxies/{name}/forget", {"mode": mode})
+
     async def delete_proxy(self, name: str) -> None:
         await self._call("DELETE", f"/proxies/{name}")
 

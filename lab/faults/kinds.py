@@ -44,6 +44,10 @@ class FaultKind(enum.StrEnum):
     DNS_SERVFAIL = "dns_servfail"  # answer SERVFAIL
     DNS_SILENT = "dns_silent"  # answer nothing
     DNS_CHANGE = "dns_change"  # lead to site `to` instead (with TTL `ttl`)
+    # transport state (the fault proxy forgets; nothing to heal)
+    VIP_TAKEOVER = "vip_takeover"  # open connections reset at their next segment
+    HALF_OPEN = "half_open"  # the site forgets its connections: `answer` reset or nothing
+    NAT_REBIND = "nat_rebind"  # UDP flows leave from a new source port
 
 
 class Layer(enum.StrEnum):
@@ -143,6 +147,7 @@ class KindInfo:
 _BOTH, _UDP, _TCP = frozenset({"udp", "tcp"}), frozenset({"udp"}), frozenset({"tcp"})
 _P, _X, _K, _N = Layer.PROCESS, Layer.PROXY, Layer.KERNEL, Layer.NETWORK
 _ALL = frozenset({"udp", "tcp", "tls", "ws", "wss"})
+_STREAMS = _ALL - {"udp"}
 KINDS: dict[FaultKind, KindInfo] = {
     FaultKind.KILL: KindInfo(
         (_P,), _BOTH, simulated=True, effect=Effect.ENDS, nemesis=True, fleet=True
@@ -212,6 +217,12 @@ KINDS: dict[FaultKind, KindInfo] = {
         (_X,), _UDP, simulated=True, simulated_as_rules=True,
         params={"percent": PERCENT, "bytes": Param("whole", high=65535), **_COMMON},
     ),
+    FaultKind.VIP_TAKEOVER: KindInfo((_X,), _STREAMS, simulated=True, heals=False),
+    FaultKind.HALF_OPEN: KindInfo(
+        (_X,), _STREAMS, simulated=True, heals=False,
+        params={"answer": Param("choice", choices=("reset", "nothing"))},
+    ),
+    FaultKind.NAT_REBIND: KindInfo((_X,), _UDP, simulated=True, heals=False),
     FaultKind.DNS_NXDOMAIN: KindInfo((Layer.DNS,), _ALL, simulated=True),
     FaultKind.DNS_SERVFAIL: KindInfo((Layer.DNS,), _ALL, simulated=True),
     FaultKind.DNS_SILENT: KindInfo((Layer.DNS,), _ALL, simulated=True),

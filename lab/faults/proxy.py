@@ -88,6 +88,19 @@ class Proxy:
             self._impl = None
         self.enabled = enabled
 
+    def forget(self, mode: str) -> None:
+        """The state of what crosses, forgotten at once: over a stream, ``reset`` (a
+        virtual IP moved: each open connection's site side is gone, and the client's next
+        segment is answered with a reset) or ``nothing`` (the site forgot it: the client's
+        next segments get no answer at all); over UDP, ``rebind`` (a NAT's new mapping:
+        each flow leaves for the site from a new source port, and what the site sends to
+        the old one is lost)."""
+        modes = ("rebind",) if self.protocol == "udp" else ("reset", "nothing")
+        if mode not in modes:
+            raise ValueError(f"a {self.protocol} proxy forgets with {' or '.join(modes)}")
+        if self._impl is not None:
+            self._impl.forget(mode)
+
     def add_toxic(self, spec: dict[str, Any]) -> Toxic:
         toxic = make_toxic(spec, protocol=self.protocol, seed=self.seed, proxy=self.name)
         if any(t.name == toxic.name for t in self.toxics):
@@ -134,6 +147,15 @@ class Proxy:
                 back = "downstream" if stream == "upstream" else "upstream"
                 self._record(now, back, client, out.reply, True)
         return out
+
+    def lost(
+        self, data: bytes, stream: str, now: float, client: Addr | None, shown: bytes | None
+    ) -> None:
+        """A unit that crossed to the proxy and went no further (a connection the site
+        forgot): recorded as not delivered."""
+        data = shown if shown is not None else data
+        if self.recorder is not None and client is not None and data.strip():
+            self._record(now, stream, client, data, False)
 
     def _record(self, now: float, stream: str, client: Addr, data: bytes, delivered: bool) -> None:
         assert self.recorder is not None
@@ -187,6 +209,13 @@ class _Udp:
             self.loop.remove_reader(self.sock)
             self.sock.close()
             self.sock = None
+
+    def forget(self, mode: str) -> None:
+        """Every flow's session socket closed: the next datagram leaves from a new one."""
+        for up, _, _ in self.sessions.values():
+            self.loop.remove_reader(up)
+            up.close()
+        self.sessions.clear()
 
     def _session(self, client: Addr) -> tuple[socket.socket, LinkState, LinkState]:
         found = self.sessions.get(client)

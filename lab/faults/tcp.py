@@ -42,6 +42,10 @@ class Proxy(Protocol):
         shown: bytes | None = None,
     ) -> Outcome: ...
 
+    def lost(
+        self, data: bytes, stream: str, now: float, client: Addr | None, shown: bytes | None
+    ) -> None: ...
+
 
 class Tcp:
     def __init__(self, proxy: Proxy, bind: str, *, websocket: bool = False) -> None:
@@ -69,6 +73,11 @@ class Tcp:
             link.end("close")
         if self.server is not None:
             await self.server.wait_closed()
+
+
+    def forget(self, mode: str) -> None:
+        for link in list(self.links):
+            link.forget(mode)
 
 
 class Side(asyncio.Protocol):
@@ -166,6 +175,7 @@ class Link:
         self.opening: asyncio.Future[None] | None = None
         self.early: list[bytes] = []  # what the client sent before the site's side was up
         self.closing = False
+        self.forgotten: str | None = None  # reset | nothing: the site's side is gone
         ws = tcp.websocket
         self.ways = {"upstream": Direction("upstream", websocket=ws),
                      "downstream": Direction("downstream", websocket=ws)}  # fmt: skip
@@ -200,8 +210,23 @@ class Link:
     def other(self, side: Side) -> Side:
         return self.upstream if side is self.client and self.upstream else self.client
 
+    def forget(self, mode: str) -> None:
+        """The site's side ends now (reset); the client learns at its next segment,
+        which is answered with a reset (``reset``) or by nothing (``nothing``)."""
+        self.forgotten = mode
+        if self.upstream is not None and self.upstream.transport is not None:
+            _reset(self.upstream.transport)
+
     def received(self, side: Side, data: bytes) -> None:
         if self.closing:
+            return
+        if self.forgotten is not None:  # nothing reaches the site's side that is gone
+            if side is self.client:
+                way = self._way(side)
+                for unit, shown in way.units(data):  # on the wire's record, as dropped
+                    self.proxy.lost(unit, way.name, self.loop.time(), self.peer, shown)
+                if self.forgotten == "reset":
+                    self.end("reset")
             return
         if self.upstream is None:  # the client spoke before the site answered the connect
             self.early.append(data)
@@ -256,6 +281,8 @@ class Link:
             self.end("close")
 
     def lost(self, side: Side) -> None:
+        if self.forgotten is not None and side is not self.client:
+            return  # the site's side, forgotten: the client's side stays until it sends
         self.end("close")
 
     def end(self, how: str) -> None:

@@ -345,6 +345,8 @@ class Lab(FaultScope):
             self._lab_dns().apply(record)
         elif self.proxy_faults is not None:
             await self.proxy_faults.apply(record)
+        if not KINDS[known].heals and via != "process":
+            record.healed_at = self.now  # done at once: nothing to undo
         return self._applied(record)
 
     async def heal(self, record: FaultRecord) -> None:
@@ -371,9 +373,7 @@ class Lab(FaultScope):
         self._healed(record)
 
     def _lab_dns(self) -> LabDns:
-        if self.dns is None:
-            raise LabError("a DNS fault needs the drill's dns: section (this lab has no DNS)")
-        return self.dns
+        return LabDns.of(self.dns)
 
     async def _site_dead(self, name: str, *, dead: bool, why: int) -> None:
         if self.proxy_faults is not None:  # a dead site's TCP port is closed on the proxy too

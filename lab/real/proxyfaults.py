@@ -11,6 +11,8 @@ from lab.faults.toxics import applies, fault_specs
 from lab.labs.interface import FaultRecord
 from lab.sites.base import Site
 
+FORGETTING = (FaultKind.VIP_TAKEOVER, FaultKind.HALF_OPEN, FaultKind.NAT_REBIND)
+
 
 class ProxyFaults:
     """The lab's faults on its proxies, per protocol's API (TCP may be a real Toxiproxy).
@@ -49,6 +51,9 @@ class ProxyFaults:
             await self.ports(name, up=False, why=record.id)
             record.undo["disabled"] = list(proxies.items())
             return
+        if kind in FORGETTING:
+            await self._forget(record)
+            return
         protocols = [p["transport"]] if "transport" in p else list(self.protocols)
         added = []
         real_toxiproxy_tcp = self.apis["tcp"] is not self.apis["udp"]
@@ -84,6 +89,20 @@ class ProxyFaults:
         if not added:
             raise LabError(f"fault {kind!r} applies to no proxy of site {name!r}")
         record.undo["toxics"] = added
+
+    async def _forget(self, record: FaultRecord) -> None:
+        """A transport-state fault: the site's proxies forget their connections (or UDP
+        flows) at once; nothing is left to heal."""
+        if record.kind is FaultKind.NAT_REBIND:
+            mode, protocols = "rebind", ["udp"]
+        else:
+            mode = "nothing" if record.params.get("answer") == "nothing" else "reset"
+            protocols = [p for p in self.protocols if p != "udp"]
+            if self.apis["tcp"] is not self.apis["udp"]:
+                raise LabError(f"fault {record.kind.value!r} needs geolab's fault proxy for "
+                               "TCP (Toxiproxy's API cannot make a proxy forget)")  # fmt: skip
+        for protocol in protocols:
+            await self.apis[protocol].forget(f"{record.site}-{protocol}", mode)
 
     async def heal(self, record: FaultRecord) -> None:
         if record.undo.get("disabled"):

@@ -174,6 +174,12 @@ class SimLab(FaultScope):
         ip = target.spec.ip
         if record.via == "dns":
             self._lab_dns().apply(record)
+        elif not KINDS[record.kind].heals and record.kind is not FaultKind.RESTART:
+            mode = ("rebind" if record.kind is FaultKind.NAT_REBIND
+                    else "nothing" if params.get("answer") == "nothing" else "reset")  # fmt: skip
+            streams = [target.address_for(t) for t in ("tcp", "tls", "ws", "wss")]
+            self.network.forget(ip, streams, mode)  # transport state: nothing to heal
+            record.healed_at = self.now
         elif _as_toxics(record.kind, params):  # the proxy's own rules, on the simulated path
             toxics = [make_toxic(spec, protocol="udp", seed=self.config.seed, proxy=f"{site}")
                       for spec in fault_specs(record.id, record.kind, dict(params))]  # fmt: skip
@@ -216,9 +222,7 @@ class SimLab(FaultScope):
         self._healed(record)
 
     def _lab_dns(self) -> LabDns:
-        if self.dns is None:
-            raise LabError("a DNS fault needs the drill's dns: section (this lab has no DNS)")
-        return self.dns
+        return LabDns.of(self.dns)
 
     # --- fleets ---------------------------------------------------------------------------
     def phone_fleet(

@@ -72,6 +72,15 @@ class SimNetwork:
         # the clock a delivery is scheduled on: a discrete-event engine's (lab.sim.engine),
         # else the running asyncio loop's (virtual) timers
         self.engine: Engine | None = None
+        # transport-state faults: connections a site forgot, (client, site address) ->
+        # "reset" | "nothing", and the clients holding one to each site address
+        self.forgotten: dict[tuple[Address, Address], str] = {}
+        self.stream_clients: dict[Address, set[Address]] = {}
+        # a NAT's mappings after a rebind: (client, site ip) -> the port the site sees,
+        # and back: (client ip, that port, site ip) -> the client
+        self.nat: dict[tuple[Address, str], int] = {}
+        self.nat_back: dict[tuple[str, int, str], Address] = {}
+        self._ports = 40000
         # the lab's DNS (lab.dns.zone.Zone.answer): a name's answer, None when it is silent
         self.dns: Callable[[str, str], DnsAnswer | None] | None = None
 
@@ -99,6 +108,37 @@ class SimNetwork:
         if kind == "wrong_name" or name not in names:
             return refused("wrong_name", name)
         return ""
+
+    def forget(self, site: str, addresses: list[Address], mode: str) -> None:
+        """``site`` forgets the state of what reaches it: its open connections (on
+        ``addresses``: ``reset`` or ``nothing``, as :meth:`lab.faults.proxy.Proxy.forget`),
+        or (``rebind``) every client's UDP flow to it leaves from a new port."""
+        if mode == "rebind":
+            for client in [a for a in self.nodes if a[0] not in self.sites]:
+                self._ports += 1
+                old = self.nat.get((client, site))
+                if old is not None:
+                    self.nat_back.pop((client[0], old, site), None)
+                self.nat[(client, site)] = self._ports
+                self.nat_back[(client[0], self._ports, site)] = client
+            return
+        for address in addresses:
+            for client in self.stream_clients.pop(address, set()):
+                self.forgotten[(client, address)] = mode
+
+    def _translated(self, src: Address, dst: Address) -> tuple[Address, Address] | None:
+        """A UDP datagram's addresses across a rebound NAT (None: the mapping it was sent
+        to is gone)."""
+        if dst[0] in self.sites:
+            port = self.nat.get((src, dst[0]))
+            return ((src[0], port), dst) if port is not None else (src, dst)
+        if src[0] in self.sites:
+            client = self.nat_back.get((dst[0], dst[1], src[0]))
+            if client is not None:
+                return src, client
+            if (dst, src[0]) in self.nat:
+                return None  # sent to the port the NAT no longer maps
+        return src, dst
 
     def detach(self, address: Address) -> None:
         self.nodes.pop(address, None)
@@ -128,6 +168,15 @@ class SimNetwork:
         network's wire carries them, once it is known to go anywhere). False means a TCP
         peer refused (nothing listens there)."""
         self.sent += 1
+        if transport == "udp" and self.nat:
+            moved = self._translated(src, dst)
+            if moved is None:
+                self.dropped += 1
+                return True
+            src, dst = moved
+        elif self.forgotten and (dst, src) in self.forgotten:
+            self.dropped += 1  # the site's side of a connection it forgot: gone
+            return True
         link = self.link(src[0], dst[0])
         if link.cut:
             self.dropped += 1
@@ -273,6 +322,8 @@ class SimSockets:
             self._tls.pop(out.dest, None)
             self._handshake(out)
             return
+        if out.transport != "udp" and self.network.forgotten and self._forgotten(out):
+            return
         if not self.network.send((self.host, self.port), out.dest, out.message, out.transport):
             self._tls.pop(out.dest, None)
             self.network.schedule(0.0, self.on_failure, out.dest, out.transport)
@@ -282,6 +333,33 @@ class SimSockets:
                 held = self._streams[out.dest] = set()
                 self.network.hold_stream(out.dest, self._lost)
             held.add(out.transport)
+            self.network.stream_clients.setdefault(out.dest, set()).add((self.host, self.port))
+
+    def drop_connection(self, dest: Address) -> None:
+        """Our connection to ``dest`` closed: the next message opens a new one."""
+        self._tls.pop(dest, None)
+        self._streams.pop(dest, None)
+        self.network.forgotten.pop(((self.host, self.port), dest), None)
+
+    def _forgotten(self, out: Outgoing) -> bool:
+        """Whether ``out`` goes over a connection its site forgot: lost, and (``reset``)
+        the connection closed a round trip later, as the site's reset reaches us."""
+        key = ((self.host, self.port), out.dest)
+        mode = self.network.forgotten.get(key)
+        if mode is None:
+            return False
+        if mode == "reset":
+            del self.network.forgotten[key]
+            self._tls.pop(out.dest, None)
+            transports = self._streams.pop(out.dest, set())
+            rtt = 2 * self.network.link(self.host, out.dest[0]).latency
+            for transport in sorted(transports):
+                self.network.schedule(rtt, self._reset, out.dest, transport)
+        return True
+
+    def _reset(self, dest: Address, transport: str) -> None:
+        if not self.closed and self.on_lost is not None:
+            self.on_lost(dest, transport)
 
     def _lost(self, dest: Address) -> None:
         """The peer at ``dest`` went: each connection to it closed (as a real socket's

@@ -136,13 +136,13 @@ def test_kernel_partition_and_loss(backend: str) -> None:
         async with Lab(LabConfig(backend=backend, sites=["a"], proxy=False)) as lab:
             site = lab.site("a").address
             async with lab.fault("partition", "a", via="kernel"):
-                assert lab.nft is not None and lab.nft.name in await geolab_tables()
+                assert lab.kernel.nft is not None and lab.kernel.nft.name in await geolab_tables()
                 assert await ping(site) is None
                 assert await ping(site, "tcp") is None
             assert await ping(site) == 200
             async with lab.fault("loss", "a", via="kernel", percent=100):
                 assert await ping(site) is None
-            table = lab.nft.name if lab.nft else ""
+            table = lab.kernel.nft.name if lab.kernel.nft else ""
         assert table not in await geolab_tables()
 
     asyncio.run(main())

@@ -45,8 +45,11 @@ def test_drill_passes_on_embedded_and_in_simulation_alike(path: Path) -> None:
         process = asyncio.run(
             run_scenario(load_scenario(path), backend="embedded", driver="process")
         )
-        assert process.passed, explain(process)
-        assert statuses(process) == statuses(real)
+        if process.not_applicable:  # a TLS drill that reads the wire (tests/scenario/test_needs)
+            assert path.stem.endswith("-tls"), process.not_applicable
+        else:
+            assert process.passed, explain(process)
+            assert statuses(process) == statuses(real)
     scenario = load_scenario(path)
     scenario.mode = "sim"
     sim = sim_run(run_scenario(scenario, seed=1))

@@ -39,7 +39,10 @@ flow recovery) and RFC 4028 (the session timer), added (every other drill's time
 unchanged); each drill file's digest on its run_start (nothing else changed); the site
 each ``sip`` event went to or came from (``site``), and the DNS drills (SRV's next target
 over UDP, TCP, TLS and ws, a name flipped, a silent DNS server, a name that does not
-resolve), added (every other event unchanged)."""
+resolve), added (every other event unchanged); the transport-state drills (a moved
+address mid-call, a connection the site forgot, a NAT's new mapping), added, and a flow
+whose pong never came closed (only the TLS pong drill's timeline changed: its retry makes
+a new handshake; its verdict did not)."""
 
 from __future__ import annotations
 
