@@ -2,8 +2,11 @@
 how long the endpoint took to see a site go (fault → Unavailable: detection) and come
 back (heal → Available: recovery), how many status changes one outage cost (flaps: 2 is
 one Unavailable and one Available), how hard it hit the dead site (REGISTERs it sent per
-minute while the site was out), and how long a dial took to get through the other
-connection when its own site was out (failover dial: first Dialing → Established).
+minute while the site was out), how long a dial took to get through the other
+connection when its own site was out (failover dial: first Dialing → Established), and
+where a connection named by host name went: from an outage of its site, or a DNS change
+leading its name elsewhere, to the first registration another site granted it (time to
+the next target; time to follow a DNS change).
 
 Only what the stream shows is measured: nothing seen is ``None``, never a guess."""
 
@@ -51,12 +54,22 @@ class FailoverDial:
 
 
 @dataclass(frozen=True)
+class Move:
+    connection: int
+    site: str  # the site it was on
+    fault: str  # an outage's kind (time to the next target) or dns_change (to follow it)
+    to: str | None  # the site that granted it a registration next
+    seconds: float | None  # from the fault to that 200
+
+
+@dataclass(frozen=True)
 class DrFigures:
     outages: tuple[Outage, ...] = ()
     dials: tuple[FailoverDial, ...] = ()
+    moves: tuple[Move, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.outages or self.dials)
+        return bool(self.outages or self.dials or self.moves)
 
 
 def dr_figures(events: Iterable[Event]) -> DrFigures:
@@ -79,7 +92,31 @@ def dr_figures(events: Iterable[Event]) -> DrFigures:
         for conn, site in sorted(sites.items()):
             if site == fault.site:
                 outages.append(_outage(conn, fault, start, heal, changes, events, end))
-    return DrFigures(tuple(outages), tuple(_dials(events, sites, windows)))
+    return DrFigures(tuple(outages), tuple(_dials(events, sites, windows)),
+                     tuple(_moves(events, sites)))
+
+
+def _moves(events: list[Event], sites: dict[int, str]) -> list[Move]:
+    """Per outage or DNS change of a connection's site: when another site first granted it
+    a registration (the sip events' site says where). An outage's is kept only where it
+    moved (a connection given an address stays); a DNS change's, moved or not."""
+    granted = [(e.t, e.connection, e.site) for e in events if isinstance(e, SipObserved)
+               and e.dir == "in" and e.status is not None and 200 <= e.status < 300
+               and (e.cseq or "").endswith("REGISTER") and e.site is not None]  # fmt: skip
+    moves = []
+    for fault in (e for e in events if isinstance(e, FaultApplied)):
+        dns = fault.kind == "dns_change"
+        if fault.kind not in OUTAGES and not dns:
+            continue
+        for conn, site in sorted(sites.items()):
+            if site != fault.site:
+                continue
+            got = next(((t, s) for t, c, s in granted
+                        if c == conn and t >= fault.t and s != fault.site), None)  # fmt: skip
+            if got is not None or dns:
+                moves.append(Move(conn, site, fault.kind, got[1] if got else None,
+                                  got[0] - fault.t if got else None))  # fmt: skip
+    return moves
 
 
 def _heal_began(heal: FaultHealed) -> float:
@@ -193,6 +230,7 @@ def seconds(value: float | None, *, missing: str = "not seen") -> str:
 OUTAGE_HEAD = ("connection", "site", "fault", "detection", "recovery", "flaps",
                "REGISTERs while out")  # fmt: skip
 DIAL_HEAD = ("session", "dialed on", "through", "failover dial")
+MOVE_HEAD = ("connection", "was on", "fault", "registered next on", "after")
 SUMMARY_HEAD = ("endpoint", "detection (median)", "recovery (median)", "failover dial (median)",
                 "flaps per outage (median)")  # fmt: skip
 
@@ -207,6 +245,11 @@ def outage_cells(o: Outage) -> tuple[str, ...]:
 def dial_cells(d: FailoverDial) -> tuple[str, ...]:
     return (d.session, str(d.connection), "—" if d.to is None else str(d.to),
             seconds(d.seconds, missing="no failover"))  # fmt: skip
+
+
+def move_cells(m: Move) -> tuple[str, ...]:
+    return (str(m.connection), m.site, m.fault, m.to or "—",
+            seconds(m.seconds, missing="did not follow"))  # fmt: skip
 
 
 def summary_cells(name: str, s: Summary) -> tuple[str, ...]:
@@ -236,4 +279,9 @@ def junit_properties(f: DrFigures) -> list[tuple[str, str]]:
         props.append((f"dr.dial{n}.connection", str(d.connection)))
         if d.seconds is not None:
             props.append((f"dr.dial{n}.failover_s", f"{d.seconds:.3f}"))
+    for n, m in enumerate(f.moves, 1):
+        props += [(f"dr.move{n}.connection", str(m.connection)), (f"dr.move{n}.fault", m.fault)]
+        if m.seconds is not None and m.to is not None:
+            name = "dns_follow_s" if m.fault == "dns_change" else "next_target_s"
+            props += [(f"dr.move{n}.to", m.to), (f"dr.move{n}.{name}", f"{m.seconds:.3f}")]
     return props

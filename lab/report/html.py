@@ -12,10 +12,12 @@ from endpoint.core.events import SessionStatusChanged
 from lab.report.base import FileReport
 from lab.report.figures import (
     DIAL_HEAD,
+    MOVE_HEAD,
     OUTAGE_HEAD,
     SUMMARY_HEAD,
     dial_cells,
     dr_figures,
+    move_cells,
     outage_cells,
     summary,
     summary_cells,
@@ -240,6 +242,8 @@ def figures_html(r: ScenarioResult) -> str:
         parts.append(_table(OUTAGE_HEAD, [outage_cells(o) for o in f.outages], "figures"))
     if f.dials:
         parts.append(_table(DIAL_HEAD, [dial_cells(d) for d in f.dials], "figures dials"))
+    if f.moves:  # a name's next target, a DNS change followed
+        parts.append(_table(MOVE_HEAD, [move_cells(m) for m in f.moves], "figures moves"))
     return "".join(parts)
 
 

@@ -7,10 +7,12 @@ from typing import Any
 from lab.report.base import FileReport
 from lab.report.figures import (
     DIAL_HEAD,
+    MOVE_HEAD,
     OUTAGE_HEAD,
     SUMMARY_HEAD,
     dial_cells,
     dr_figures,
+    move_cells,
     outage_cells,
     summary,
     summary_cells,
@@ -94,6 +96,8 @@ def figures_lines(results: list[ScenarioResult]) -> list[str]:
             out += _table(OUTAGE_HEAD, [outage_cells(o) for o in f.outages])
         if f.dials:
             out += ["", *_table(DIAL_HEAD, [dial_cells(d) for d in f.dials])]
+        if f.moves:
+            out += ["", *_table(MOVE_HEAD, [move_cells(m) for m in f.moves])]
     return out
 
 

@@ -22,6 +22,7 @@ from lab.stream.results import ScenarioResult
 DRILL = ["drill", "driver", "backend"]
 OUTAGE = [*DRILL, "connection", "site", "fault", "outage"]
 DIAL = [*DRILL, "connection", "dial"]
+MOVE = [*DRILL, "connection", "site", "fault", "to", "move"]
 
 
 def _family(name: str, doc: str, labels: list[str], unit: str = "") -> GaugeMetricFamily:
@@ -49,6 +50,9 @@ class _RunCollector(Collector):
         dial = _family("geolab_failover_dial", "first Dialing to Established through another "
                        "connection, for a dial made from one whose site was out", DIAL,
                        "seconds")  # fmt: skip
+        move = _family("geolab_name_moved", "from an outage of a connection's site (or a DNS "
+                       "change of its name) to a registration another site granted it",
+                       MOVE, "seconds")  # fmt: skip
         for r in self.results:
             if r.not_applicable:
                 continue
@@ -68,7 +72,11 @@ class _RunCollector(Collector):
             for n, d in enumerate(figures.dials, 1):
                 if d.seconds is not None:
                     dial.add_metric([*drill, str(d.connection), str(n)], d.seconds)
-        yield from (verdict, duration, failed, detection, recovery, flaps, registers, dial)
+            for n, m in enumerate(figures.moves, 1):
+                if m.seconds is not None and m.to is not None:
+                    move.add_metric([*drill, str(m.connection), m.site, m.fault, m.to, str(n)],
+                                    m.seconds)  # fmt: skip
+        yield from (verdict, duration, failed, detection, recovery, flaps, registers, dial, move)
 
 
 def render_metrics(results: list[ScenarioResult]) -> str:

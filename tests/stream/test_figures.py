@@ -175,3 +175,40 @@ def test_runs_compared_exit_1_when_a_verdict_or_a_figure_got_worse(
     assert "**PASS → FAIL**" in capsys.readouterr().out
     assert main(["report", "--compare", str(old), str(tmp_path / "none.json")]) == 2
     assert main(["report", "--compare", str(old), str(same), "--max-regression", "lots"]) == 2
+
+
+def _granted(t: float, conn: int, site: str) -> ev.SipObserved:
+    return ev.SipObserved(t=t, dir="in", connection=conn, transport="udp", cseq="3 REGISTER",
+                          call_id="r", status=200, site=site)  # fmt: skip
+
+
+def test_a_named_connection_s_next_target_and_a_dns_change_followed() -> None:
+    """Measured off the sip events' sites: from the outage to the first registration
+    another site granted (kept only where it moved), and from a DNS change to it (kept
+    moved or not: "did not follow")."""
+    kill = ev.FaultApplied(t=2.0, id=1, kind="kill", site="a", via="process",
+                           requested_at=2.0, applied_at=2.0, healed_at=None)  # fmt: skip
+    flip = ev.FaultApplied(t=5.0, id=2, kind="dns_change", site="a", via="dns",
+                           requested_at=5.0, applied_at=5.0, healed_at=None)  # fmt: skip
+    stay = ev.FaultApplied(t=6.0, id=3, kind="dns_change", site="b", via="dns",
+                           requested_at=6.0, applied_at=6.0, healed_at=None)  # fmt: skip
+    events: list[ev.Event] = [
+        ev.ConnectionPlaced(t=0.0, connection=0, site="a"),
+        ev.ConnectionPlaced(t=0.0, connection=1, site="b"),
+        _granted(1.0, 0, "a"), kill, _granted(2.5, 0, "a"),  # (a late 200 of a: no move)
+        _granted(3.25, 1, "b"), _granted(4.5, 0, "b"), flip, _granted(6.5, 0, "b"), stay,
+    ]  # fmt: skip
+    moves = dr_figures(events).moves
+    assert [(m.connection, m.fault, m.to, m.seconds) for m in moves] == [
+        (0, "kill", "b", 2.5), (0, "dns_change", "b", 1.5), (1, "dns_change", None, None)]
+    result = ScenarioResult.of([
+        ev.RunStarted(t=0.0, name="d", source="d.yaml", backend="embedded", seed=0,
+                      mode="real", driver="inprocess"), *events,
+        ev.RunFinished(t=7.0, passed=True, duration=7.0)])  # fmt: skip
+    meta = {"id": "x", "seed": 0, "mode": "real", "backend": "embedded"}
+    md = render_markdown(meta, [result])
+    assert "| 0 | a | kill | b | 2.50s |" in md and "| 1 | b | dns_change | — | did not follow |" in md
+    props = {p.get("name"): p.get("value") for p in
+             ET.fromstring(render_junit(meta, [result])).iter("property")}  # fmt: skip
+    assert props["dr.move1.next_target_s"] == "2.500" and props["dr.move2.dns_follow_s"] == "1.500"
+    assert "dr.move3.to" not in props
