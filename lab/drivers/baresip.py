@@ -48,9 +48,7 @@ CONTROL_PORT = 4444  # ctrl_tcp's own default port, on baresip's loopback addres
     "baresip",
     Capabilities(commands=COMMANDS - {"enable_connection", "disable_connection"},
                  keepalives=frozenset(), backoffs=frozenset({"fixed"}), session_timers=False,
-                 transports=frozenset({"udp", "tcp", "tls"}),
-                 dns="the baresip driver does not give baresip the lab's DNS server "
-                     "(its dns_server setting) yet"),
+                 transports=frozenset({"udp", "tcp", "tls"})),
     "Debian's baresip through its ctrl_tcp port (--endpoint-command: another binary)",
 )  # fmt: skip
 class BaresipDriver(EndpointProcess):
@@ -100,7 +98,8 @@ class BaresipDriver(EndpointProcess):
                            f"name several: {', '.join(sorted(cafiles))}")  # fmt: skip
         (folder / "config").write_text(config_text(sip=self.local, control=control,
                                                    modules=MODULES,
-                                                   cafile=next(iter(cafiles), None)))  # fmt: skip
+                                                   cafile=next(iter(cafiles), None),
+                                                   dns=config.dns_server))  # fmt: skip
         for name in ("accounts", "contacts"):
             (folder / name).write_text("")
         self.log_path = folder / "baresip.log"

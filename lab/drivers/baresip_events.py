@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint.config import ConnectionConfig
+from endpoint.core.connection import is_ipv4
 from endpoint.core.events import (
     ConnectionStatus,
     ConnectionStatusChanged,
@@ -28,17 +29,19 @@ MAX_NETSTRING = 1 << 20  # a reply longer than this is not baresip's
 
 
 def config_text(
-    *, sip: tuple[str, int], control: tuple[str, int], modules: str, cafile: str | None = None
-) -> str:
+    *, sip: tuple[str, int], control: tuple[str, int], modules: str, cafile: str | None = None,
+    dns: str | None = None,
+) -> str:  # fmt: skip
     """baresip's ``config``: loopback only (SIP, SDP, DNS and the control port), no sound
     card (``aubridge``), G.711, the menu's commands on ``ctrl_tcp``; ``cafile`` the CA its
-    TLS connections are to trust (``sip_cafile``)."""
+    TLS connections are to trust (``sip_cafile``); ``dns`` the lab's DNS server (else
+    127.0.0.1:53: nothing it asks leaves the machine)."""
     return "\n".join([
         *([f"sip_cafile {cafile}"] if cafile else []),
         "poll_method epoll",
         f"sip_listen {sip[0]}:{sip[1]}",
         f"net_interface {sip[0]}",
-        "dns_server 127.0.0.1:53",
+        f"dns_server {dns or '127.0.0.1:53'}",
         "audio_player aubridge,nil",
         "audio_source aubridge,nil",
         "audio_alert aubridge,nil",
@@ -62,7 +65,9 @@ def account_line(conn: ConnectionConfig) -> str:
     outbound proxy, its transport and re-registration interval; calls answered when told.
     baresip has no setting for a retry interval or a transaction timeout: it keeps its own."""
     transport = f";transport={conn.protocol}" if conn.protocol != "udp" else ""
-    params = [f'outbound="sip:{conn.server}:{conn.port}{transport}"',
+    # a site named by host name goes without a port: baresip finds it as RFC 3263 says
+    where = conn.server if not is_ipv4(conn.server) else f"{conn.server}:{conn.port}"
+    params = [f'outbound="sip:{where}{transport}"',
               f"regint={max(1, round(conn.reg_interval))}", "answermode=manual"]  # fmt: skip
     if conn.password is not None:
         params.append(f"auth_user={conn.auth_user or conn.user}")

@@ -178,7 +178,8 @@ class SimLab(FaultScope):
             mode = ("rebind" if record.kind is FaultKind.NAT_REBIND
                     else "nothing" if params.get("answer") == "nothing" else "reset")  # fmt: skip
             streams = [target.address_for(t) for t in ("tcp", "tls", "ws", "wss")]
-            self.network.forget(ip, streams, mode)  # transport state: nothing to heal
+            clients = [a for a in self.network.nodes if a[0] not in self.network.sites]
+            self.network.state.forget(ip, streams, mode, clients)  # nothing to heal
             record.healed_at = self.now
         elif _as_toxics(record.kind, params):  # the proxy's own rules, on the simulated path
             toxics = [make_toxic(spec, protocol="udp", seed=self.config.seed, proxy=f"{site}")

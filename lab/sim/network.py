@@ -23,6 +23,7 @@ from endpoint.sip.message import Message
 from lab.faults.toxics import LinkState, Toxic, applies, apply
 from lab.net.wire import Deliver, Payload, Wire, decode, encode
 from lab.sim.schedule import Engine
+from lab.sim.transportstate import TransportState
 
 SIM_CA = "sim:geolab-lab-ca"  # the simulated lab's CA, as a connection's tls_ca names it
 # a TLS handshake's own cost over the round trips it takes (TCP's and TLS 1.3's): the
@@ -72,15 +73,7 @@ class SimNetwork:
         # the clock a delivery is scheduled on: a discrete-event engine's (lab.sim.engine),
         # else the running asyncio loop's (virtual) timers
         self.engine: Engine | None = None
-        # transport-state faults: connections a site forgot, (client, site address) ->
-        # "reset" | "nothing", and the clients holding one to each site address
-        self.forgotten: dict[tuple[Address, Address], str] = {}
-        self.stream_clients: dict[Address, set[Address]] = {}
-        # a NAT's mappings after a rebind: (client, site ip) -> the port the site sees,
-        # and back: (client ip, that port, site ip) -> the client
-        self.nat: dict[tuple[Address, str], int] = {}
-        self.nat_back: dict[tuple[str, int, str], Address] = {}
-        self._ports = 40000
+        self.state = TransportState()  # what transport-state faults made sites forget
         # the lab's DNS (lab.dns.zone.Zone.answer): a name's answer, None when it is silent
         self.dns: Callable[[str, str], DnsAnswer | None] | None = None
 
@@ -108,37 +101,6 @@ class SimNetwork:
         if kind == "wrong_name" or name not in names:
             return refused("wrong_name", name)
         return ""
-
-    def forget(self, site: str, addresses: list[Address], mode: str) -> None:
-        """``site`` forgets the state of what reaches it: its open connections (on
-        ``addresses``: ``reset`` or ``nothing``, as :meth:`lab.faults.proxy.Proxy.forget`),
-        or (``rebind``) every client's UDP flow to it leaves from a new port."""
-        if mode == "rebind":
-            for client in [a for a in self.nodes if a[0] not in self.sites]:
-                self._ports += 1
-                old = self.nat.get((client, site))
-                if old is not None:
-                    self.nat_back.pop((client[0], old, site), None)
-                self.nat[(client, site)] = self._ports
-                self.nat_back[(client[0], self._ports, site)] = client
-            return
-        for address in addresses:
-            for client in self.stream_clients.pop(address, set()):
-                self.forgotten[(client, address)] = mode
-
-    def _translated(self, src: Address, dst: Address) -> tuple[Address, Address] | None:
-        """A UDP datagram's addresses across a rebound NAT (None: the mapping it was sent
-        to is gone)."""
-        if dst[0] in self.sites:
-            port = self.nat.get((src, dst[0]))
-            return ((src[0], port), dst) if port is not None else (src, dst)
-        if src[0] in self.sites:
-            client = self.nat_back.get((dst[0], dst[1], src[0]))
-            if client is not None:
-                return src, client
-            if (dst, src[0]) in self.nat:
-                return None  # sent to the port the NAT no longer maps
-        return src, dst
 
     def detach(self, address: Address) -> None:
         self.nodes.pop(address, None)
@@ -168,13 +130,13 @@ class SimNetwork:
         network's wire carries them, once it is known to go anywhere). False means a TCP
         peer refused (nothing listens there)."""
         self.sent += 1
-        if transport == "udp" and self.nat:
-            moved = self._translated(src, dst)
+        if transport == "udp" and self.state.nat:
+            moved = self.state.translated(src, dst, self.sites)
             if moved is None:
                 self.dropped += 1
                 return True
             src, dst = moved
-        elif self.forgotten and (dst, src) in self.forgotten:
+        elif self.state.forgotten and (dst, src) in self.state.forgotten:
             self.dropped += 1  # the site's side of a connection it forgot: gone
             return True
         link = self.link(src[0], dst[0])
@@ -322,7 +284,7 @@ class SimSockets:
             self._tls.pop(out.dest, None)
             self._handshake(out)
             return
-        if out.transport != "udp" and self.network.forgotten and self._forgotten(out):
+        if out.transport != "udp" and self.network.state.forgotten and self._forgotten(out):
             return
         if not self.network.send((self.host, self.port), out.dest, out.message, out.transport):
             self._tls.pop(out.dest, None)
@@ -333,23 +295,25 @@ class SimSockets:
                 held = self._streams[out.dest] = set()
                 self.network.hold_stream(out.dest, self._lost)
             held.add(out.transport)
-            self.network.stream_clients.setdefault(out.dest, set()).add((self.host, self.port))
+            self.network.state.stream_clients.setdefault(out.dest, set()).add(
+                (self.host, self.port))
 
     def drop_connection(self, dest: Address) -> None:
         """Our connection to ``dest`` closed: the next message opens a new one."""
         self._tls.pop(dest, None)
         self._streams.pop(dest, None)
-        self.network.forgotten.pop(((self.host, self.port), dest), None)
+        self.network.state.forgotten.pop(((self.host, self.port), dest), None)
 
     def _forgotten(self, out: Outgoing) -> bool:
         """Whether ``out`` goes over a connection its site forgot: lost, and (``reset``)
         the connection closed a round trip later, as the site's reset reaches us."""
         key = ((self.host, self.port), out.dest)
-        mode = self.network.forgotten.get(key)
+        forgotten = self.network.state.forgotten
+        mode = forgotten.get(key)
         if mode is None:
             return False
         if mode == "reset":
-            del self.network.forgotten[key]
+            del forgotten[key]
             self._tls.pop(out.dest, None)
             transports = self._streams.pop(out.dest, set())
             rtt = 2 * self.network.link(self.host, out.dest[0]).latency

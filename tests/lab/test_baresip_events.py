@@ -66,6 +66,9 @@ def test_its_config_keeps_everything_on_loopback() -> None:
     text = config_text(sip=("127.9.9.9", 5060), control=("127.9.9.9", 4444), modules="/m")
     assert "sip_listen 127.9.9.9:5060" in text and "net_interface 127.9.9.9" in text
     assert "ctrl_tcp_listen 127.9.9.9:4444" in text and "dns_server 127.0.0.1:53" in text
+    lab = config_text(sip=("127.9.9.9", 5060), control=("127.9.9.9", 4444), modules="/m",
+                      dns="127.9.9.53:5353")  # fmt: skip
+    assert "dns_server 127.9.9.53:5353" in lab and "127.0.0.1:53" not in lab
 
 
 def test_one_status_event_per_change_and_a_timeout_is_a_408() -> None:
@@ -154,3 +157,10 @@ def test_a_reset_control_port_is_a_closed_one() -> None:
         return failures
 
     assert asyncio.run(main()) == []
+
+
+def test_a_site_named_by_host_name_is_its_outbound_proxy_without_a_port() -> None:
+    """baresip then finds it as RFC 3263 says (NAPTR, SRV, A) from the lab's DNS server."""
+    named = B.model_copy(update={"server": "sip.geolab.test", "protocol": "tcp"})
+    assert 'outbound="sip:sip.geolab.test;transport=tcp"' in account_line(named)
+    assert f'outbound="sip:{B.server}:{B.port}' in account_line(B)
