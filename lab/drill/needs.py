@@ -40,8 +40,10 @@ def not_applicable(s: Scenario, driver: str) -> list[str]:
                      if step.action == action and i < len(s.step_lines)]  # fmt: skip
             reasons.append(f"it uses {action} (line {', '.join(lines)}), which driver "
                            f"{driver} cannot give its endpoint")  # fmt: skip
+    added = [getattr(step, "add_connection", None) for step in s.steps]
     named = [str(c.id if c.id is not None else i) for i, c in enumerate(s.endpoint.connections)
-             if c.name is not None]  # fmt: skip
+             if c.name is not None] + [str(a.id) for a in added
+                                       if a is not None and a.name is not None]  # fmt: skip
     if named and caps.dns is not None:
         reasons.append(f"connection {', '.join(named)} reaches its site by host name through "
                        f"the lab's DNS: {caps.dns}")  # fmt: skip

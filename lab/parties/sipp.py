@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -102,6 +103,20 @@ class SippProcess:
                 start_new_session=True,
             )
         return self
+
+    async def bound(self, port: int, within: float = 10.0) -> None:
+        """Until SIPp holds its UDP ``port`` (a request sent before then is lost, and over
+        a reliable transport nobody sends it again), or it has ended, or ``within`` s."""
+        assert self.proc is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while self.proc.returncode is None and loop.time() < deadline:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind((self.host, port))
+                except OSError:
+                    return  # taken: SIPp is reading it
+            await asyncio.sleep(0.01)  # (no event tells when another process binds)
 
     async def wait(self) -> SippResult:
         assert self.proc is not None

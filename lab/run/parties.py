@@ -64,6 +64,7 @@ class Parties:
                 for site in sites:
                     await self._keep(party, site, self._relayed(relay, party, site))
                 await uas.start()
+                await uas.bound(port)  # a first INVITE over TCP is never sent again
                 self.callees.append(uas)
             self.emit(PartyChanged(t=self.now(), name=party.name, kind=party.kind,
                                    user=party.user, state="started"))  # fmt: skip
