@@ -281,6 +281,7 @@ class Phone(Registrations):
         self.deadlines.cancel(conn.id)
         conn.generation += 1
         conn.registering = False
+        conn.resolution = None  # its answers, late, are the old generation's
 
     def _drain_layer(self, now: float) -> None:
         while (event := self.layer.next_event()) is not None:

@@ -152,3 +152,15 @@ def test_answers_for_a_removed_connection_are_dropped() -> None:
     h.pump()
     h.run(1)
     assert registers(h) == [] and len(h.asked) == 1
+
+
+def test_disabled_while_its_name_is_asked_then_enabled_it_asks_again_and_registers() -> None:
+    h = harness(named(), lambda q: None, MiniSite(SA), MiniSite(SB))  # the first never answered
+    h.phone.disable_connection(0, h.now)
+    h.pump()
+    h.dns = Zone()
+    h.phone.enable_connection(0, h.now)
+    h.pump()
+    h.run(3)  # the old question's timeout (2 s) changes nothing
+    assert [dest for _, dest in registers(h)] == [SA]
+    assert h.statuses(0)[-1] == "Available" and len(h.asked) == 5
