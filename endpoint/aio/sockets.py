@@ -254,6 +254,9 @@ class Sockets:
             why = refusal(exc, peer.server_name) if peer is not None else ""
             log.info("%s connect to %s:%s failed: %s", name.upper(), *dest, why or exc)
             return None, why
+        if not conn.open:  # reset as soon as it was made: as if refused
+            log.info("%s connect to %s:%s: reset at once", name.upper(), *dest)
+            return None, ""
         if isinstance(conn, WsConnection):
             try:
                 why = await asyncio.wait_for(asyncio.shield(conn.opened), self.connect_timeout)

@@ -91,8 +91,11 @@ class TcpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        self.peer = _addr(transport.get_extra_info("peername"))
-        self.local = _addr(transport.get_extra_info("sockname"))
+        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+        if peer is None or local is None:  # reset as it was made (a peer closing its port)
+            self.transport.abort()
+            return
+        self.peer, self.local = _addr(peer), _addr(local)
         if self.on_made is not None:
             self.on_made(self)
 
@@ -157,7 +160,7 @@ class WsConnection(TcpConnection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if self.link.client:
+        if self.link.client and self.open:
             self.transport_write(self.link.opening())
 
     def data_received(self, data: bytes) -> None:

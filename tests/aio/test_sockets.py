@@ -1,4 +1,5 @@
-"""Binding UDP and TCP on one port when the system picks it."""
+"""The sockets under the phone: UDP and TCP bound on one port when the system picks it; a
+connection reset as it is made is a failed connect."""
 
 from __future__ import annotations
 
@@ -51,3 +52,40 @@ def test_a_port_taken_for_tcp_is_traded_for_another(monkeypatch: pytest.MonkeyPa
     finally:
         blocker.close()
     assert port == udp_port != taken
+
+
+class _ResetAtOnce:
+    """A transport whose socket was reset before its protocol heard of it: the kernel
+    knows no peer any more (a proxy closing its port as the connection came in)."""
+
+    def __init__(self) -> None:
+        self.aborted = False
+
+    def get_extra_info(self, name: str) -> object:
+        return None
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+
+@pytest.mark.parametrize("kind", ["tcp", "ws"])
+def test_a_connection_reset_as_it_is_made_is_a_failed_connect_not_a_crash(kind: str) -> None:
+    """Aborted at once, never filed as open: the connect fails (the phone moves on at once)
+    instead of an exception in a callback and a write into nothing."""
+    from endpoint.aio.transport import TcpConnection, WsConnection
+
+    async def go() -> None:
+        made: list[object] = []
+        conn = (TcpConnection(lambda *a: None, lambda *a: None, lambda c: None, "tcp")
+                if kind == "tcp" else
+                WsConnection(lambda *a: None, lambda *a: None, lambda c: None, "ws",
+                             client=True, host="127.0.0.1:5062"))  # fmt: skip
+        conn.on_made = made.append
+        transport = _ResetAtOnce()
+        conn.connection_made(transport)  # type: ignore[arg-type]
+        assert transport.aborted and not conn.open and made == []
+
+    asyncio.run(go())
