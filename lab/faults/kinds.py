@@ -232,6 +232,16 @@ KINDS: dict[FaultKind, KindInfo] = {
     ),
 }  # fmt: skip
 DNS_KINDS = frozenset(k for k, info in KINDS.items() if info.default is Layer.DNS)
+# the transport-state faults: a site forgets its connections or UDP flows, at once
+FORGETTING = frozenset({FaultKind.VIP_TAKEOVER, FaultKind.HALF_OPEN, FaultKind.NAT_REBIND})
+
+
+def forget_mode(kind: FaultKind, params: Mapping[str, object]) -> str:
+    """How a transport-state fault forgets: ``rebind`` (UDP flows), ``nothing`` or
+    ``reset`` (connections; see lab.faults.proxy.Proxy.forget)."""
+    if kind is FaultKind.NAT_REBIND:
+        return "rebind"
+    return "nothing" if params.get("answer") == "nothing" else "reset"
 # which site backends each layer works with (the proxy: any, when the lab has it)
 LAYER_BACKENDS: dict[Layer, frozenset[str]] = {
     Layer.PROCESS: frozenset({"auto", "kamailio", "embedded", "compose", "sim"}),

@@ -6,12 +6,10 @@ import contextlib
 
 from lab.errors import LabError
 from lab.faults.client import ToxiproxyClient
-from lab.faults.kinds import FaultKind
+from lab.faults.kinds import FORGETTING, FaultKind, forget_mode
 from lab.faults.toxics import applies, fault_specs
 from lab.labs.interface import FaultRecord
 from lab.sites.base import Site
-
-FORGETTING = (FaultKind.VIP_TAKEOVER, FaultKind.HALF_OPEN, FaultKind.NAT_REBIND)
 
 
 class ProxyFaults:
@@ -93,14 +91,11 @@ class ProxyFaults:
     async def _forget(self, record: FaultRecord) -> None:
         """A transport-state fault: the site's proxies forget their connections (or UDP
         flows) at once; nothing is left to heal."""
-        if record.kind is FaultKind.NAT_REBIND:
-            mode, protocols = "rebind", ["udp"]
-        else:
-            mode = "nothing" if record.params.get("answer") == "nothing" else "reset"
-            protocols = [p for p in self.protocols if p != "udp"]
-            if self.apis["tcp"] is not self.apis["udp"]:
-                raise LabError(f"fault {record.kind.value!r} needs geolab's fault proxy for "
-                               "TCP (Toxiproxy's API cannot make a proxy forget)")  # fmt: skip
+        mode = forget_mode(record.kind, record.params)
+        protocols = ["udp"] if mode == "rebind" else [p for p in self.protocols if p != "udp"]
+        if mode != "rebind" and self.apis["tcp"] is not self.apis["udp"]:
+            raise LabError(f"fault {record.kind.value!r} needs geolab's fault proxy for "
+                           "TCP (Toxiproxy's API cannot make a proxy forget)")  # fmt: skip
         for protocol in protocols:
             await self.apis[protocol].forget(f"{record.site}-{protocol}", mode)
 

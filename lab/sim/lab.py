@@ -19,7 +19,15 @@ from endpoint.core.events import PhoneEvent
 from endpoint.sip.events import Address
 from lab.dns.service import LabDns
 from lab.errors import LabError
-from lab.faults.kinds import KINDS, SIMULATED, FaultKind, Layer, layer_of
+from lab.faults.kinds import (
+    FORGETTING,
+    KINDS,
+    SIMULATED,
+    FaultKind,
+    Layer,
+    forget_mode,
+    layer_of,
+)
 from lab.faults.toxics import fault_specs, make_toxic
 from lab.faults.watch import WireObservation
 from lab.fleet.meter import FleetPlan, FleetResult
@@ -174,9 +182,8 @@ class SimLab(FaultScope):
         ip = target.spec.ip
         if record.via == "dns":
             self._lab_dns().apply(record)
-        elif not KINDS[record.kind].heals and record.kind is not FaultKind.RESTART:
-            mode = ("rebind" if record.kind is FaultKind.NAT_REBIND
-                    else "nothing" if params.get("answer") == "nothing" else "reset")  # fmt: skip
+        elif record.kind in FORGETTING:
+            mode = forget_mode(record.kind, params)
             streams = [target.address_for(t) for t in ("tcp", "tls", "ws", "wss")]
             clients = [a for a in self.network.nodes if a[0] not in self.network.sites]
             self.network.state.forget(ip, streams, mode, clients)  # nothing to heal
